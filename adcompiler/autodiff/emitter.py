@@ -1,0 +1,192 @@
+"""Builds straight-line IR one statement at a time, simplifying as it goes.
+
+Rules and transforms never write `Assign`s by hand: they call the emitter,
+which folds constants and identities (passes/simplify.py), reuses an identical
+earlier statement instead of computing it twice (common-subexpression
+elimination by hash-consing), and keeps the shape facts current, so a later
+rule can ask whether two values provably share a shape.
+"""
+
+from __future__ import annotations
+
+from ..ir import Assign, Atom, Block, Const, Var, rename
+from ..passes.shapes import Shapes
+from ..passes.simplify import simplify
+
+
+class Names:
+    """Fresh names that collide with nothing the user wrote."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+        self.counter = 0
+
+    def fresh(self, base: str) -> str:
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        n = 1
+        while f"{base}_{n}" in self.taken:
+            n += 1
+        self.taken.add(f"{base}_{n}")
+        return f"{base}_{n}"
+
+    def temp(self) -> str:
+        self.counter += 1
+        while f"_t{self.counter}" in self.taken:
+            self.counter += 1
+        self.taken.add(f"_t{self.counter}")
+        return f"_t{self.counter}"
+
+
+def is_temp(name: str) -> bool:
+    return name.startswith("_t")
+
+
+class Emitter:
+    def __init__(self, names: Names, shapes: Shapes | None = None, cse: bool = True):
+        self.names = names
+        self.shapes = shapes or Shapes()
+        self.stmts: list = []
+        self.cse = cse
+        self._seen: dict = {}
+
+    # -- the one way to write a statement --------------------------------------
+
+    def call(
+        self, prim: str, *args, loc=None, name: str | None = None, **kwargs
+    ) -> Atom:
+        args = tuple(a if isinstance(a, (Var, Const)) else Const(a) for a in args)
+        kwargs = {
+            k: v if isinstance(v, (Var, Const)) else Const(v) for k, v in kwargs.items()
+        }
+        if self.simplify:
+            found = simplify(self, prim, args, kwargs)
+            if found is not None:
+                return found
+        key = self._key(prim, args, kwargs) if self.cse else None
+        if key is not None and key in self._seen:
+            return self._seen[key]
+        out = name or self.names.temp()
+        stmt = Assign((out,), prim, args, kwargs, loc)
+        self.stmts.append(stmt)
+        self.shapes.infer(stmt)
+        if key is not None:
+            self._seen[key] = Var(out)
+        return Var(out)
+
+    simplify = True
+
+    def adopt(self, stmts: list) -> None:
+        """Continue after existing statements, reusing their values where a rule recomputes one."""
+        for stmt in stmts:
+            self.stmts.append(stmt)
+            if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+                key = self._key(stmt.prim, stmt.args, stmt.kwargs)
+                if key is not None:
+                    self._seen.setdefault(key, Var(stmt.out))
+
+    def name_value(self, atom: Var, name: str) -> Var:
+        """Rename a value everywhere it appears so far; returns the renamed value."""
+        new = Var(name)
+
+        def sub(a):
+            return new if a == atom else a
+
+        rename(Block(self.stmts), {atom.name: name})
+        self._seen = {
+            self._key(
+                k[0], tuple(sub(a) for a in k[1]), {kk: sub(v) for kk, v in k[2]}
+            ): sub(v)
+            for k, v in self._seen.items()
+        }
+        self.shapes.union(new, atom)
+        return new
+
+    def _key(self, prim, args, kwargs):
+        key = (prim, tuple(args), tuple(sorted(kwargs.items(), key=lambda kv: kv[0])))
+        try:
+            hash(key)
+        except TypeError:  # an unhashable constant: never shared
+            return None
+        return key
+
+    def rename_last(self, atom: Atom, name: str) -> Atom:
+        """Give the statement that just defined `atom` a user's name instead of a temporary one."""
+        last = self.stmts[-1] if self.stmts else None
+        if not (
+            isinstance(atom, Var)
+            and is_temp(atom.name)
+            and last
+            and last.outs == (atom.name,)
+        ):
+            return atom
+        last.outs = (name,)
+        for key, value in self._seen.items():
+            if value == atom:
+                self._seen[key] = Var(name)
+        self.shapes.infer(last)
+        return Var(name)
+
+    # -- arithmetic, for rules to read like formulas ------------------------------
+
+    def add(self, a, b):
+        return self.call("add", a, b)
+
+    def sub(self, a, b):
+        return self.call("sub", a, b)
+
+    def mul(self, a, b):
+        return self.call("mul", a, b)
+
+    def div(self, a, b):
+        return self.call("div", a, b)
+
+    def neg(self, a):
+        return self.call("neg", a)
+
+    def pow(self, a, b):
+        return self.call("pow", a, b)
+
+    def select(self, cond, a, b):
+        return self.call("select", cond, a, b)
+
+    def tie_split(self, g, wins, ties):
+        """g where this argument is strictly the extreme, g/2 where it ties, else 0."""
+        return self.call(
+            "where", wins, g, self.call("where", ties, self.mul(0.5, g), 0.0)
+        )
+
+    def outer(self, a, b):
+        """a ⊗ b for vectors; a plain product when either side is a scalar."""
+        if self.is_scalar(a) or self.is_scalar(b):
+            return self.mul(a, b)
+        if self.rank(a) == 1 and self.rank(b) == 1:
+            return self.call("outer", a, b)
+        return self.call("multiply_outer", a, b)
+
+    def count(self, x, out, axis):
+        """How many entries of x a mean averages into each entry of out."""
+        if isinstance(axis, Const) and axis.value is None or axis is None:
+            return self.call("size", x)
+        return self.call("count", x, out)
+
+    def inverse_permutation(self, axes):
+        if axes is None or (isinstance(axes, Const) and axes.value is None):
+            return Const(None)
+        perm = list(axes.value)
+        inverse = [0] * len(perm)
+        for i, p in enumerate(perm):
+            inverse[p % len(perm)] = i
+        return Const(tuple(inverse))
+
+    # -- facts ----------------------------------------------------------------------
+
+    def rank(self, a: Atom) -> int | None:
+        return self.shapes.rank(a)
+
+    def is_scalar(self, a: Atom) -> bool:
+        return self.shapes.is_scalar(a)
+
+    def is_constant(self, a: Atom) -> bool:
+        return isinstance(a, Const)

@@ -1,0 +1,133 @@
+"""Shape facts: which values provably share a shape, and which ranks are known.
+
+The compiler runs before any argument is seen, so it cannot know shapes. It
+can still prove many facts, and each one removes a runtime check from the
+generated code: `np.tanh(z)` has the shape of `z`; `x * 2.0` has the shape of
+`x`; a Python `max` works on scalars; and `grad` requires a scalar result, so
+the operands of a final elementwise product are scalars too. Facts are kept as
+a union-find over value names; a class may carry a known rank.
+"""
+
+from __future__ import annotations
+
+from numbers import Number
+
+from ..ir import Assign, Atom, Block, Const, If, Loop, Var
+
+SCALAR = "()"
+
+
+class Shapes:
+    def __init__(self):
+        self.parent: dict[str, str] = {SCALAR: SCALAR}
+        self.ranks: dict[str, int] = {SCALAR: 0}
+        self.changed = False
+
+    def _find(self, name: str) -> str:
+        parent = self.parent.setdefault(name, name)
+        if parent != name:
+            parent = self.parent[name] = self._find(parent)
+        return parent
+
+    def key(self, atom: Atom) -> str | None:
+        if isinstance(atom, Const):
+            is_number = isinstance(atom.value, Number) and not isinstance(
+                atom.value, bool
+            )
+            return SCALAR if is_number else None
+        return self._find(atom.name)
+
+    def same(self, a: Atom, b: Atom) -> bool:
+        ka, kb = self.key(a), self.key(b)
+        return ka is not None and ka == kb
+
+    def is_scalar(self, atom: Atom) -> bool:
+        return self.key(atom) == SCALAR
+
+    def rank(self, atom: Atom) -> int | None:
+        k = self.key(atom)
+        return None if k is None else self.ranks.get(k)
+
+    def union(self, a: Atom, b: Atom) -> None:
+        ka, kb = self.key(a), self.key(b)
+        if ka is None or kb is None or ka == kb:
+            return
+        if kb == SCALAR:  # keep SCALAR as the root of its class
+            ka, kb = kb, ka
+        ra, rb = self.ranks.get(ka), self.ranks.get(kb)
+        self.parent[kb] = ka
+        if ra is None and rb is not None:
+            self.ranks[ka] = rb
+        self.changed = True
+
+    def set_rank(self, atom: Atom, rank: int | None) -> None:
+        k = self.key(atom)
+        if k is None or rank is None or self.ranks.get(k) == rank:
+            return
+        if rank == 0:
+            self.union(Const(0.0), atom)
+        else:
+            self.ranks[k] = rank
+            self.changed = True
+
+    # -- facts from one statement -------------------------------------------
+
+    def infer(self, stmt: Assign) -> None:
+        from ..rules import PRIMS
+
+        prim = PRIMS[stmt.prim]
+        out = Var(stmt.out)
+        if prim.shape == "elementwise":
+            self._elementwise(out, [a for a in stmt.args])
+        elif prim.shape == "scalar":
+            for a in (out, *stmt.args):
+                self.union(Const(0.0), a)
+        if prim.infer is not None:
+            prim.infer(self, out, *stmt.args, **stmt.kwargs)
+
+    def _elementwise(self, out: Var, args: list[Atom]) -> None:
+        arrays = [a for a in args if not self.is_scalar(a)]
+        if not arrays:
+            self.union(out, Const(0.0))
+        elif all(self.same(a, arrays[0]) for a in arrays):
+            self.union(out, arrays[0])
+        else:
+            ranks = [self.rank(a) for a in args]
+            if None not in ranks:
+                self.set_rank(out, max(ranks))
+        if self.is_scalar(out):  # only scalars broadcast to a scalar
+            for a in args:
+                self.union(out, a)
+
+
+def analyze(block: Block, scalar_result: bool = False) -> Shapes:
+    """Facts for every value of a function body; `scalar_result` adds what `grad` requires."""
+    shapes = Shapes()
+    if scalar_result and block.results:
+        shapes.union(Const(0.0), block.results[0])
+    for _ in range(20):  # facts flow both ways; a few sweeps reach the fixpoint
+        shapes.changed = False
+        _sweep(shapes, block)
+        if not shapes.changed:
+            break
+    return shapes
+
+
+def _sweep(shapes: Shapes, block: Block) -> None:
+    for stmt in block.stmts:
+        if isinstance(stmt, Assign):
+            shapes.infer(stmt)
+        elif isinstance(stmt, If):
+            _sweep(shapes, stmt.then)
+            _sweep(shapes, stmt.orelse)
+            for out, a, b in zip(stmt.outs, stmt.then.results, stmt.orelse.results):
+                if shapes.same(a, b):
+                    shapes.union(Var(out), a)
+        elif isinstance(stmt, Loop):
+            for c, init, res in zip(stmt.carried, stmt.inits, stmt.body.results):
+                if shapes.same(init, res):
+                    shapes.union(Var(c), init)
+            _sweep(shapes, stmt.body)
+            for out, init, res in zip(stmt.outs, stmt.inits, stmt.body.results):
+                if shapes.same(init, res):
+                    shapes.union(Var(out), init)

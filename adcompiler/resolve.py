@@ -1,0 +1,105 @@
+"""Which primitive a name in the user's code means, whatever the user's aliases.
+
+The frontend evaluates a call's callee (`np.tanh`, `numpy.tanh`, `tanh` after
+`from numpy import tanh`, `math.exp`, `max`) against the function's globals,
+closure and builtins to the Python object itself, and looks that object up
+here. Each entry gives the primitive and the call's signature: the positional
+parameter names, and the keyword parameters with their defaults.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Signature:
+    prim: str
+    positional: tuple[str, ...]
+    keywords: dict = field(default_factory=dict)
+    # Python's max/min take any number of arguments: fold them pairwise.
+    variadic: bool = False
+
+
+def _sig(prim, *positional, variadic=False, **keywords):
+    return Signature(prim, positional, keywords, variadic)
+
+
+_UNARY = [
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sqrt",
+    "square",
+    "sign",
+]
+_BINARY = {
+    "add": "add",
+    "subtract": "sub",
+    "multiply": "mul",
+    "divide": "div",
+    "true_divide": "div",
+    "power": "pow",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "matmul": "matmul",
+    "dot": "dot",
+    "outer": "outer",
+}
+
+FUNCTIONS: dict[int, tuple[object, Signature]] = {}
+
+
+def _register(obj, sig: Signature) -> None:
+    # Keyed by id: ufuncs are not all hashable the same way, and identity is what we mean.
+    FUNCTIONS[id(obj)] = (obj, sig)
+
+
+for _name in _UNARY:
+    _register(getattr(np, _name), _sig(_name, "x"))
+for _name in ["exp", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sqrt"]:
+    _register(getattr(math, _name), _sig(_name, "x"))
+_register(math.log, _sig("log", "x"))
+_register(math.fabs, _sig("abs", "x"))
+_register(math.pow, _sig("pow", "x", "y"))
+_register(np.abs, _sig("abs", "x"))
+_register(np.absolute, _sig("abs", "x"))
+_register(np.negative, _sig("neg", "x"))
+_register(builtins.abs, _sig("abs", "x"))
+for _name, _prim in _BINARY.items():
+    _register(getattr(np, _name), _sig(_prim, "x1", "x2"))
+_register(builtins.max, _sig("max", "a", "b", variadic=True))
+_register(builtins.min, _sig("min", "a", "b", variadic=True))
+_register(np.sum, _sig("sum", "a", "axis", axis=None, keepdims=False))
+_register(np.mean, _sig("mean", "a", "axis", axis=None, keepdims=False))
+_register(np.transpose, _sig("transpose", "a", "axes", axes=None))
+_register(np.reshape, _sig("reshape", "a", "shape"))
+_register(np.shape, _sig("shape", "a"))
+_register(np.ndim, _sig("ndim", "a"))
+_register(np.size, _sig("size", "a"))
+_register(builtins.len, _sig("len", "obj"))
+
+# Methods of arrays: `x.sum(axis=0)` is `np.sum(x, axis=0)`.
+METHODS: dict[str, Signature] = {
+    "sum": _sig("sum", "axis", axis=None, keepdims=False),
+    "mean": _sig("mean", "axis", axis=None, keepdims=False),
+    "dot": _sig("dot", "b"),
+    "transpose": _sig("transpose", "axes", axes=None),
+}
+
+# Array attributes read as values: `x.T` is a primitive, `x.shape` a non-differentiable value.
+ATTRIBUTES = {"T": "T", "shape": "shape", "ndim": "ndim", "size": "size"}
+
+
+def lookup(obj) -> Signature | None:
+    entry = FUNCTIONS.get(id(obj))
+    return entry[1] if entry is not None and entry[0] is obj else None

@@ -1,0 +1,332 @@
+"""Derivative rules for NumPy's operations, in the notes' "useful Jacobians" style.
+
+Each line reads: primitive, how it prints, then the adjoint contribution for
+each argument given the upstream adjoint `g`, the primal result `out` and the
+arguments. `e` is the emitter (autodiff/emitter.py); its arithmetic
+simplifies as it goes, so `g * 1.0` never reaches the generated code.
+
+Conventions documented for users:
+- `np.maximum`/`np.minimum` split the gradient evenly at ties (0.5 each), as
+  JAX and PyTorch do; Python's `max`/`min` send it to the argument they
+  return (the first of equal arguments).
+- `abs` has derivative `sign(x)`, so 0 at the kink x == 0.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .core import ELEMENTWISE, OTHER, SCALAR, defprim
+
+BIN = "binop"
+UN = "unary"
+NP = "np"
+
+# -- elementwise arithmetic -------------------------------------------------
+
+defprim(
+    "add",
+    (BIN, ast.Add),
+    lambda e, g, out, a, b: g,
+    lambda e, g, out, a, b: g,
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "sub",
+    (BIN, ast.Sub),
+    lambda e, g, out, a, b: g,
+    lambda e, g, out, a, b: e.neg(g),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "mul",
+    (BIN, ast.Mult),
+    lambda e, g, out, a, b: e.mul(g, b),
+    lambda e, g, out, a, b: e.mul(g, a),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "div",
+    (BIN, ast.Div),
+    lambda e, g, out, a, b: e.div(g, b),
+    lambda e, g, out, a, b: e.neg(e.div(e.mul(g, out), b)),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "pow",
+    (BIN, ast.Pow),
+    lambda e, g, out, a, b: e.mul(g, e.mul(b, e.pow(a, e.sub(b, 1)))),
+    lambda e, g, out, a, b: e.mul(g, e.mul(out, e.call("log", a))),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim("neg", (UN, ast.USub), lambda e, g, out, x: e.neg(g), shape=ELEMENTWISE)
+
+# -- elementwise functions --------------------------------------------------
+
+defprim("exp", (NP, "exp"), lambda e, g, out, x: e.mul(g, out), shape=ELEMENTWISE)
+defprim("log", (NP, "log"), lambda e, g, out, x: e.div(g, x), shape=ELEMENTWISE)
+defprim(
+    "log1p",
+    (NP, "log1p"),
+    lambda e, g, out, x: e.div(g, e.add(1.0, x)),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "expm1",
+    (NP, "expm1"),
+    lambda e, g, out, x: e.mul(g, e.add(out, 1.0)),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "sin",
+    (NP, "sin"),
+    lambda e, g, out, x: e.mul(g, e.call("cos", x)),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "cos",
+    (NP, "cos"),
+    lambda e, g, out, x: e.neg(e.mul(g, e.call("sin", x))),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "tan",
+    (NP, "tan"),
+    lambda e, g, out, x: e.mul(g, e.add(1.0, e.mul(out, out))),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "tanh",
+    (NP, "tanh"),
+    lambda e, g, out, x: e.mul(g, e.sub(1.0, e.mul(out, out))),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "sqrt",
+    (NP, "sqrt"),
+    lambda e, g, out, x: e.div(g, e.mul(2.0, out)),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "square",
+    (NP, "square"),
+    lambda e, g, out, x: e.mul(g, e.mul(2.0, x)),
+    shape=ELEMENTWISE,
+)
+defprim(
+    "abs",
+    (NP, "abs"),
+    lambda e, g, out, x: e.mul(g, e.call("sign", x)),
+    shape=ELEMENTWISE,
+)
+defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
+defprim(
+    "maximum",
+    (NP, "maximum"),
+    lambda e, g, out, a, b: e.tie_split(g, e.call("gt", a, b), e.call("eq", a, b)),
+    lambda e, g, out, a, b: e.tie_split(g, e.call("gt", b, a), e.call("eq", a, b)),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "minimum",
+    (NP, "minimum"),
+    lambda e, g, out, a, b: e.tie_split(g, e.call("lt", a, b), e.call("eq", a, b)),
+    lambda e, g, out, a, b: e.tie_split(g, e.call("lt", b, a), e.call("eq", a, b)),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+# np.where(c, a, b) with array conditions; the tie rule of maximum uses it too.
+defprim(
+    "where",
+    (NP, "where"),
+    None,
+    lambda e, g, out, c, a, b: e.call("where", c, g, 0.0),
+    lambda e, g, out, c, a, b: e.call("where", c, 0.0, g),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+
+# -- comparisons: no derivative, used by rules and (later) conditions --------
+
+for _name, _op in [
+    ("gt", ast.Gt),
+    ("lt", ast.Lt),
+    ("ge", ast.GtE),
+    ("le", ast.LtE),
+    ("eq", ast.Eq),
+    ("ne", ast.NotEq),
+]:
+    defprim(_name, ("compare", _op), None, None, shape=ELEMENTWISE)
+
+# -- Python scalars: builtins max/min/abs and math ---------------------------
+
+# Python's max(a, b) returns b only when b > a, so ties go to a (the first).
+defprim(
+    "max",
+    ("builtin", "max"),
+    lambda e, g, out, a, b: e.select(e.call("gt", b, a), 0.0, g),
+    lambda e, g, out, a, b: e.select(e.call("gt", b, a), g, 0.0),
+    shape=SCALAR,
+)
+defprim(
+    "min",
+    ("builtin", "min"),
+    lambda e, g, out, a, b: e.select(e.call("lt", b, a), 0.0, g),
+    lambda e, g, out, a, b: e.select(e.call("lt", b, a), g, 0.0),
+    shape=SCALAR,
+)
+defprim(
+    "select",
+    ("ifexp",),
+    None,
+    lambda e, g, out, c, a, b: e.select(c, g, 0.0),
+    lambda e, g, out, c, a, b: e.select(c, 0.0, g),
+    shape=SCALAR,
+)
+
+# -- linear algebra -----------------------------------------------------------
+
+
+def _matmul_lhs(e, g, out, a, b):
+    """∂(a @ b)/∂a applied to g: g bᵀ, an outer product when b is a vector."""
+    rank = e.rank(b)
+    if rank == 2:
+        return e.call("matmul", g, e.call("T", b))
+    if rank == 1:
+        return e.outer(g, b)
+    return e.call("matmul_lhs", g, b)
+
+
+def _matmul_rhs(e, g, out, a, b):
+    """∂(a @ b)/∂b applied to g: aᵀ g, an outer product when a is a vector."""
+    rank = e.rank(a)
+    if rank == 2:
+        return e.call("matmul", e.call("T", a), g)
+    if rank == 1:
+        return e.outer(a, g)
+    return e.call("matmul_rhs", a, g)
+
+
+def _matmul_infer(s, out, a, b):
+    ra, rb = s.rank(a), s.rank(b)
+    if ra is not None and rb is not None:
+        s.set_rank(out, max(ra + rb - 2, 0))
+    if s.is_scalar(out):  # only vector @ vector gives a scalar
+        s.set_rank(a, 1)
+        s.set_rank(b, 1)
+        s.union(a, b)
+
+
+defprim("matmul", (BIN, ast.MatMult), _matmul_lhs, _matmul_rhs, infer=_matmul_infer)
+defprim("dot", (NP, "dot"), _matmul_lhs, _matmul_rhs, infer=_matmul_infer)
+defprim(
+    "outer",
+    (NP, "outer"),
+    lambda e, g, out, a, b: e.call("matmul", g, b),
+    lambda e, g, out, a, b: e.call("matmul", a, g),
+    infer=lambda s, out, a, b: s.set_rank(out, 2),
+)
+defprim("multiply_outer", (NP, "multiply.outer"), None, None)
+defprim("matmul_lhs", ("helper", "_matmul_lhs"), None, None)
+defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
+
+# -- reductions ---------------------------------------------------------------
+
+
+def _expand(e, g, x, axis, keepdims):
+    """g, with the axes a reduction removed put back, broadcast to x's shape."""
+    if (axis is None) or (hasattr(axis, "value") and axis.value is None):
+        if e.is_constant(g):
+            return e.call("full_like", x, g)
+        return e.call("broadcast_to", g, e.call("shape", x))
+    if not (hasattr(keepdims, "value") and keepdims.value):
+        g = e.call("expand_dims", g, axis)
+    return e.call("broadcast_to", g, e.call("shape", x))
+
+
+def _sum_vjp(e, g, out, x, axis=None, keepdims=False):
+    return _expand(e, g, x, axis, keepdims)
+
+
+def _mean_vjp(e, g, out, x, axis=None, keepdims=False):
+    return _expand(e, e.div(g, e.count(x, out, axis)), x, axis, keepdims)
+
+
+def _reduce_infer(s, out, x, axis=None, keepdims=False):
+    axis_value = getattr(axis, "value", axis)
+    keep = getattr(keepdims, "value", keepdims)
+    if axis_value is None and not keep:
+        s.set_rank(out, 0)
+    elif keep:
+        s.set_rank(out, s.rank(x))
+    elif s.rank(x) is not None and isinstance(axis_value, (int, tuple)):
+        n = len(axis_value) if isinstance(axis_value, tuple) else 1
+        s.set_rank(out, s.rank(x) - n)
+
+
+defprim("sum", (NP, "sum"), _sum_vjp, infer=_reduce_infer)
+defprim("mean", (NP, "mean"), _mean_vjp, infer=_reduce_infer)
+# How many entries of x each entry of a reduction's result averages.
+defprim("count", ("helper", "_count"), None, None)
+
+# -- shapes ---------------------------------------------------------------------
+
+defprim(
+    "T",
+    ("attr", "T"),
+    lambda e, g, out, x: e.call("T", g),
+    infer=lambda s, out, x: s.set_rank(out, s.rank(x)),
+)
+defprim(
+    "transpose",
+    (NP, "transpose"),
+    lambda e, g, out, x, axes=None: e.call("transpose", g, e.inverse_permutation(axes)),
+    infer=lambda s, out, x, axes=None: s.set_rank(out, s.rank(x)),
+)
+defprim(
+    "reshape",
+    ("method", "reshape"),
+    lambda e, g, out, x, shape: e.call("reshape", g, e.call("shape", x)),
+    None,
+    infer=lambda s, out, x, shape: s.set_rank(
+        out,
+        (
+            len(shape.value)
+            if hasattr(shape, "value") and isinstance(shape.value, tuple)
+            else None
+        ),
+    ),
+)
+defprim("shape", (NP, "shape"), None, shape=OTHER)
+defprim("ndim", (NP, "ndim"), None, shape=SCALAR)
+defprim("size", (NP, "size"), None, shape=SCALAR)
+defprim("len", ("builtin", "len"), None, shape=SCALAR)
+defprim("tuple", ("tuple",), shape=OTHER)
+defprim("broadcast_to", (NP, "broadcast_to"), None, None)
+defprim("expand_dims", (NP, "expand_dims"), None, None)
+defprim(
+    "full_like",
+    (NP, "full_like"),
+    None,
+    None,
+    infer=lambda s, out, x, v: s.union(out, x),
+)
+defprim("copy", ("method", "copy"), None, infer=lambda s, out, x: s.union(out, x))
+defprim(
+    "unbroadcast",
+    ("helper", "_unbroadcast"),
+    None,
+    None,
+    infer=lambda s, out, g, x: s.union(out, x),
+)
+defprim("ones_like", (NP, "ones_like"), None, infer=lambda s, out, x: s.union(out, x))
+defprim("zeros_like", (NP, "zeros_like"), None, infer=lambda s, out, x: s.union(out, x))
+# `grad` needs a scalar result; where the shapes cannot prove it, the generated
+# code checks it, as JAX does, instead of returning a wrong gradient.
+defprim("check_scalar", ("check_scalar",), None, None)

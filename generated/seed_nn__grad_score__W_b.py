@@ -1,0 +1,41 @@
+# adcompiler: 0.1.0
+# origin: examples/seed_nn.py:13 score
+# origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
+# body-sha256: 6ea59e28e2f6b578276b619765523f6a071dde3cff6aae05c010ff659faefd3a
+import numpy as np
+
+
+def _matmul_lhs(g, b):
+    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
+    if np.ndim(b) == 1:
+        return np.multiply.outer(g, b)
+    return g @ np.swapaxes(b, -1, -2)
+
+
+def _unbroadcast(g, x):
+    """Sum `g` over the axes along which `x` was broadcast, giving it the shape of `x`."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    if np.ndim(g) < len(shape):
+        return np.broadcast_to(g, shape).copy()
+    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return np.sum(g, axis=axes, keepdims=True) if axes else g
+
+
+def grad_score(W, x, b, u):
+    """Gradient of `score` with respect to W, b. Generated from examples/seed_nn.py:13."""
+    t1 = W @ x
+    z = t1 + b
+    h = np.tanh(z)
+    out = u @ h
+    if np.ndim(out) != 0:
+        raise TypeError(
+            f"grad of score needs a scalar output, got shape {np.shape(out)}"
+        )
+    d_z = u * (1.0 - h * h)
+    d_t1 = _unbroadcast(d_z, t1)
+    d_b = _unbroadcast(d_z, b)
+    d_W = _matmul_lhs(d_t1, x)
+    return d_W, d_b
