@@ -31,6 +31,13 @@ def _unbroadcast(g, x):
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     return np.sum(g, axis=axes, keepdims=True) if axes else g
 ''',
+    "_broadcast_like": '''
+def _broadcast_like(t, x):
+    """`t` with the shape of `x`, into which it broadcasts."""
+    if np.shape(t) == np.shape(x):
+        return t
+    return np.broadcast_to(t, np.shape(x))
+''',
     "_matmul_lhs": '''
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""

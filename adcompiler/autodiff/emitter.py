@@ -165,6 +165,12 @@ class Emitter:
             return self.call("outer", a, b)
         return self.call("multiply_outer", a, b)
 
+    def broadcast_like(self, t, like):
+        """`t` brought to the shape of `like`; nothing to do where the shapes provably agree."""
+        if self.shapes.same(t, like):
+            return t
+        return self.call("broadcast_like", t, like)
+
     def count(self, x, out, axis):
         """How many entries of x a mean averages into each entry of out."""
         if isinstance(axis, Const) and axis.value is None or axis is None:

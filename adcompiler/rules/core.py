@@ -33,6 +33,9 @@ class Primitive:
     broadcasts: bool = False
     # Extra shape facts: `infer(shapes, out, *args, **kwargs)` (passes/shapes.py).
     infer: Callable[..., None] | None = None
+    # Jacobian-vector product: `jvp(e, tangents, out, *args, **kwargs)` with one
+    # tangent (or None for zero) per positional argument; see rules/jvp.py.
+    jvp: Callable[..., Any] | None = None
     doc: str = ""
 
     @property

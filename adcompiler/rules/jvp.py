@@ -1,0 +1,196 @@
+"""Jacobian-vector products: the forward-mode half of the rule table.
+
+Each rule receives the tangents of the arguments (`None` for a zero
+tangent: an argument that does not depend on the inputs) and returns the
+tangent of the result. Most rules are sums of terms, one per nonzero
+tangent; `terms` drops the zero ones, so no `0 * x` reaches generated code.
+"""
+
+from __future__ import annotations
+
+from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
+from .core import PRIMS, defprim
+
+# A lone tangent of a broadcast operand, brought to the result's shape.
+defprim(
+    "broadcast_like",
+    ("helper", "_broadcast_like"),
+    lambda e, g, out, t, like: e.call("unbroadcast", g, t),
+    None,
+    infer=lambda s, out, t, like: s.union(out, like),
+)
+
+
+def terms(e, *parts):
+    """The sum of the parts that are not None; None when all are."""
+    total = None
+    for p in parts:
+        if p is not None:
+            total = p if total is None else e.add(total, p)
+    return total
+
+
+def _scale(e, t, factor):
+    return None if t is None else e.mul(t, factor)
+
+
+def defjvp(name: str, rule) -> None:
+    PRIMS[name].jvp = rule
+
+
+def _full(e, t, out):
+    """A tangent with the result's shape (a lone tangent of a broadcast operand may be smaller)."""
+    return e.broadcast_like(t, out) if t is not None else None
+
+
+# -- elementwise arithmetic ---------------------------------------------------------
+defjvp("add", lambda e, t, out, a, b: _full(e, terms(e, t[0], t[1]), out))
+
+
+def _sub(e, t, out, a, b):
+    if t[0] is not None and t[1] is not None:
+        return _full(e, e.sub(t[0], t[1]), out)
+    return _full(e, t[0] if t[1] is None else e.neg(t[1]), out)
+
+
+defjvp("sub", _sub)
+defjvp("mul", lambda e, t, out, a, b: terms(e, _scale(e, t[0], b), _scale(e, t[1], a)))
+
+
+def _div(e, t, out, a, b):
+    """(ta - out·tb) / b: one division instead of two."""
+    if t[1] is None:
+        return e.div(t[0], b)
+    scaled = e.mul(t[1], out)
+    if t[0] is None:
+        return e.neg(e.div(scaled, b))
+    return e.div(e.sub(t[0], scaled), b)
+
+
+defjvp("div", _div)
+defjvp(
+    "pow",
+    lambda e, t, out, a, b: terms(
+        e,
+        _scale(e, t[0], e.mul(b, e.pow(a, e.sub(b, 1)))),
+        _scale(e, t[1], e.mul(out, e.call("log", a))),
+    ),
+)
+defjvp("neg", lambda e, t, out, x: e.neg(t[0]))
+
+# -- elementwise functions ----------------------------------------------------------
+defjvp("exp", lambda e, t, out, x: e.mul(t[0], out))
+defjvp("log", lambda e, t, out, x: e.div(t[0], x))
+defjvp("log1p", lambda e, t, out, x: e.div(t[0], e.add(1.0, x)))
+defjvp("expm1", lambda e, t, out, x: e.mul(t[0], e.add(out, 1.0)))
+defjvp("sin", lambda e, t, out, x: e.mul(t[0], e.call("cos", x)))
+defjvp("cos", lambda e, t, out, x: e.neg(e.mul(t[0], e.call("sin", x))))
+defjvp("tan", lambda e, t, out, x: e.mul(t[0], e.add(1.0, e.mul(out, out))))
+defjvp("tanh", lambda e, t, out, x: e.mul(t[0], e.sub(1.0, e.mul(out, out))))
+defjvp("sqrt", lambda e, t, out, x: e.div(t[0], e.mul(2.0, out)))
+defjvp("square", lambda e, t, out, x: e.mul(t[0], e.mul(2.0, x)))
+defjvp("abs", lambda e, t, out, x: e.mul(t[0], e.call("sign", x)))
+
+
+def _extreme(wins_a, wins_b):
+    """maximum/minimum: the winner's tangent; the mean of both at ties (as the VJP splits)."""
+
+    def rule(e, t, out, a, b):
+        ta = t[0] if t[0] is not None else 0.0
+        tb = t[1] if t[1] is not None else 0.0
+        tie = e.mul(0.5, e.add(ta, tb))
+        inner = e.call("where", e.call(wins_b, b, a), tb, tie)
+        return e.call("where", e.call(wins_a, a, b), ta, inner)
+
+    return rule
+
+
+defjvp("maximum", _extreme("gt", "gt"))
+defjvp("minimum", _extreme("lt", "lt"))
+defjvp(
+    "where",
+    lambda e, t, out, c, a, b: e.call(
+        "where", c, t[1] if t[1] is not None else 0.0, t[2] if t[2] is not None else 0.0
+    ),
+)
+defjvp(
+    "max",
+    lambda e, t, out, a, b: e.select(
+        e.call("gt", b, a),
+        t[1] if t[1] is not None else 0.0,
+        t[0] if t[0] is not None else 0.0,
+    ),
+)
+defjvp(
+    "min",
+    lambda e, t, out, a, b: e.select(
+        e.call("lt", b, a),
+        t[1] if t[1] is not None else 0.0,
+        t[0] if t[0] is not None else 0.0,
+    ),
+)
+defjvp(
+    "select",
+    lambda e, t, out, c, a, b: e.select(
+        c, t[1] if t[1] is not None else 0.0, t[2] if t[2] is not None else 0.0
+    ),
+)
+
+# -- linear algebra -------------------------------------------------------------------
+
+
+def _bilinear(prim):
+    def rule(e, t, out, a, b):
+        left = None if t[0] is None else e.call(prim, t[0], b)
+        right = None if t[1] is None else e.call(prim, a, t[1])
+        return terms(e, left, right)
+
+    return rule
+
+
+for _prim in ("matmul", "dot", "outer", "multiply_outer"):
+    defjvp(_prim, _bilinear(_prim))
+defjvp(
+    "matmul_lhs",
+    lambda e, t, out, g, b: terms(
+        e,
+        None if t[0] is None else e.call("matmul_lhs", t[0], b),
+        None if t[1] is None else e.call("matmul_lhs", g, t[1]),
+    ),
+)
+defjvp(
+    "matmul_rhs",
+    lambda e, t, out, a, g: terms(
+        e,
+        None if t[0] is None else e.call("matmul_rhs", t[0], g),
+        None if t[1] is None else e.call("matmul_rhs", a, t[1]),
+    ),
+)
+
+# -- linear maps: the tangent goes through the same operation ----------------------------
+
+
+def _linear(prim):
+    def rule(e, t, out, x, *rest, **kwargs):
+        return None if t[0] is None else e.call(prim, t[0], *rest, **kwargs)
+
+    return rule
+
+
+for _prim in (
+    "sum",
+    "mean",
+    "T",
+    "transpose",
+    "reshape",
+    "broadcast_to",
+    "expand_dims",
+    "copy",
+    "unbroadcast",
+    "broadcast_like",
+):
+    defjvp(_prim, _linear(_prim))
+defjvp(
+    "full_like",
+    lambda e, t, out, x, v: None if t[1] is None else e.broadcast_like(t[1], x),
+)
