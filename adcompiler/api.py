@@ -66,10 +66,12 @@ def _transform(fn, kind: str, argnums, out, with_value: bool):
     wrt = [params[i] for i in nums]
     gen_name = f"{kind}_{src.tree.name}"
     origin = f"{cache.display_path(src.file)}:{src.first_line} {fn.__qualname__}"
-    origin_hash = cache.sha256(f"{kind} argnums={nums}\n{src.text}")
-    path = (
-        cache.output_dir(src.file, out) / f"{_module_stem(fn, src.file, kind, wrt)}.py"
-    )
+    # `argnums=0` returns a gradient, `argnums=(0,)` a 1-tuple: separate modules.
+    one_tuple = not isinstance(argnums, int) and len(nums) == 1
+    tag = " tuple" if one_tuple else ""
+    origin_hash = cache.sha256(f"{kind} argnums={nums}{tag}\n{src.text}")
+    stem = _module_stem(fn, src.file, kind, wrt + ([""] if one_tuple else []))
+    path = cache.output_dir(src.file, out) / f"{stem}.py"
     found = cache.status(path, origin_hash)
     COMPILED.append(Compiled(origin, gen_name, path, found))
     if found != "fresh":
