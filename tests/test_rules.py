@@ -704,3 +704,82 @@ def test_int_and_one_tuple_argnums_share_a_folder(gen, rng):
     assert isinstance(single, np.ndarray) and single.shape == (3,)
     assert isinstance(grad(f_sin, argnums=0, out=gen)(x, w), np.ndarray)
     np.testing.assert_array_equal(single, one)
+
+
+# -- ties and kinks, as the README documents them ------------------------------------
+
+
+def test_maximum_minimum_split_ties_evenly(gen, rng):
+    a = np.array([[1.0, 2.0, 3.0, -1.0], [0.5, 0.5, 7.0, 2.0]])
+    b = np.array([[1.0, 1.0, 4.0, -1.0], [0.5, 0.6, 7.0, 1.0]])
+    w = rng.normal(size=a.shape)
+    d_a, d_b = grad(f_maximum, argnums=(0, 1), out=gen)(a, b, w)
+    np.testing.assert_array_equal(d_a, w * np.where(a == b, 0.5, a > b))
+    np.testing.assert_array_equal(d_b, w * np.where(a == b, 0.5, b > a))
+    d_a, d_b = grad(f_minimum, argnums=(0, 1), out=gen)(a, b, w)
+    np.testing.assert_array_equal(d_a, w * np.where(a == b, 0.5, a < b))
+    np.testing.assert_array_equal(d_b, w * np.where(a == b, 0.5, b < a))
+
+
+def relu(x, w):
+    return np.sum(np.maximum(x, 0.0) * w)
+
+
+def relu_flipped(x, w):
+    return np.sum(np.minimum(0.0, -x) * w)
+
+
+def test_relu_kink_is_one_half(gen):
+    x, w = np.array([-1.0, 0.0, 2.0]), np.array([2.0, 4.0, 8.0])
+    np.testing.assert_array_equal(grad(relu, out=gen)(x, w), [0.0, 2.0, 8.0])
+    np.testing.assert_array_equal(grad(relu_flipped, out=gen)(x, w), [0.0, -2.0, -8.0])
+
+
+def max_same(x, w):
+    return np.sum(np.maximum(x, x) * w)
+
+
+def test_maximum_of_a_value_with_itself(gen, rng):
+    """Both halves of a tie reach the same value: the gradient is whole again."""
+    x, w = rng.normal(size=4), rng.normal(size=4)
+    np.testing.assert_array_equal(grad(max_same, out=gen)(x, w), w)
+
+
+@pytest.mark.parametrize("f", [b_max, b_min])
+def test_builtin_max_min_ties_go_to_the_first(gen, f):
+    d_a, d_b = grad(f, argnums=(0, 1), out=gen)(1.5, 1.5, 3.0)
+    assert (d_a, d_b) == (3.0, 0.0)
+
+
+def b_max3_plain(a, b, c):
+    return max(a, b, c)
+
+
+def b_min3_plain(a, b, c):
+    return min(a, b, c)
+
+
+@pytest.mark.parametrize(
+    "f, args, want",
+    [
+        (b_max3_plain, (2.0, 2.0, 2.0), (1.0, 0.0, 0.0)),
+        (b_max3_plain, (1.0, 2.0, 2.0), (0.0, 1.0, 0.0)),
+        (b_max3_plain, (1.0, 2.0, 3.0), (0.0, 0.0, 1.0)),
+        (b_min3_plain, (2.0, 2.0, 2.0), (1.0, 0.0, 0.0)),
+        (b_min3_plain, (3.0, 1.0, 1.0), (0.0, 1.0, 0.0)),
+        (b_min3_plain, (3.0, 2.0, 1.0), (0.0, 0.0, 1.0)),
+    ],
+)
+def test_builtin_max_min_follow_the_argument_python_returns(gen, f, args, want):
+    assert grad(f, argnums=(0, 1, 2), out=gen)(*args) == want
+
+
+@pytest.mark.parametrize("f", [f_abs, m_abs, m_fabs])
+def test_abs_derivative_is_zero_at_zero(gen, f):
+    if f is f_abs:
+        x, w = np.array([-2.0, 0.0, 3.0, -0.0]), np.array([5.0, 5.0, 5.0, 5.0])
+        np.testing.assert_array_equal(grad(f, out=gen)(x, w), [-5.0, 0.0, 5.0, 0.0])
+    else:
+        assert grad(f, out=gen)(0.0, 5.0) == 0.0
+        assert grad(f, out=gen)(-0.0, 5.0) == 0.0
+        assert grad(f, out=gen)(-2.0, 5.0) == -5.0
