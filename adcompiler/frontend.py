@@ -185,6 +185,10 @@ class Lowering:
             raise self.error(
                 "keyword-only parameters are not supported", args.kwonlyargs[0]
             )
+        for node in ast.walk(tree):  # the generated module calls NumPy `np`
+            name = node.arg if isinstance(node, ast.arg) else getattr(node, "id", None)
+            if name == "np" and not isinstance(getattr(node, "ctx", None), ast.Load):
+                raise self.error("`np` names NumPy in generated code; rename it", node)
         body = list(tree.body)
         doc = ast.get_docstring(tree)
         if doc is not None:
