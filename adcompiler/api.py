@@ -31,7 +31,7 @@ class Compiled:
 
 
 def _normalize_argnums(fn, params: list[str], argnums) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = tuple(argnums) if isinstance(argnums, (tuple, list)) else (argnums,)
     if not nums or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in nums
     ):
