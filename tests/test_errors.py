@@ -305,7 +305,7 @@ def test_unsupported_construct(out_dir, f, names, at):
     assert all(r.startswith("hint: ") for r in rest)
 
 
-def test_errors_name_their_file_relative_to_nothing(out_dir):
+def test_error_location_is_the_real_file(out_dir):
     """The location is the real file: an editor can jump to it."""
     with pytest.raises(ADCompileError) as info:
         grad(e_with)
