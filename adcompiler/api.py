@@ -8,9 +8,11 @@ generated function itself: `inspect.getsource(grad(f))` shows its code.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 from dataclasses import dataclass
+from numbers import Number
 from pathlib import Path
 
 from . import cache
@@ -29,7 +31,7 @@ class Compiled:
 
 
 def _normalize_argnums(fn, params: list[str], argnums) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = tuple(argnums) if isinstance(argnums, (tuple, list)) else (argnums,)
     if not nums or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in nums
     ):
@@ -57,6 +59,26 @@ def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
     return re.sub(r"[^0-9A-Za-z_]", "_", stem)
 
 
+def _captured_numbers(fn) -> str:
+    """The numbers `fn` reads from its globals and closure: the gradient bakes them in."""
+    fn = inspect.unwrap(fn)
+    code, found = getattr(fn, "__code__", None), []
+    if code is None:
+        return ""
+    for name in code.co_names:
+        value = getattr(fn, "__globals__", {}).get(name)
+        if isinstance(value, Number):
+            found.append(f"{name}={value!r}")
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # a cell not filled yet
+            continue
+        if isinstance(value, Number):
+            found.append(f"{name}={value!r}")
+    return "\n# " + " ".join(found) if found else ""
+
+
 def _transform(fn, kind: str, argnums, out, with_value: bool):
     from .frontend import read_source
 
@@ -66,10 +88,14 @@ def _transform(fn, kind: str, argnums, out, with_value: bool):
     wrt = [params[i] for i in nums]
     gen_name = f"{kind}_{src.tree.name}"
     origin = f"{cache.display_path(src.file)}:{src.first_line} {fn.__qualname__}"
-    origin_hash = cache.sha256(f"{kind} argnums={nums}\n{src.text}")
-    path = (
-        cache.output_dir(src.file, out) / f"{_module_stem(fn, src.file, kind, wrt)}.py"
+    # `argnums=0` returns a gradient, `argnums=(0,)` a 1-tuple: separate modules.
+    one_tuple = not isinstance(argnums, int) and len(nums) == 1
+    tag = " tuple" if one_tuple else ""
+    origin_hash = cache.sha256(
+        f"{kind} argnums={nums}{tag}\n{src.text}{_captured_numbers(fn)}"
     )
+    stem = _module_stem(fn, src.file, kind, wrt + ([""] if one_tuple else []))
+    path = cache.output_dir(src.file, out) / f"{stem}.py"
     found = cache.status(path, origin_hash)
     COMPILED.append(Compiled(origin, gen_name, path, found))
     if found != "fresh":

@@ -104,6 +104,7 @@ def expression(
             len(rest) == 1
             and isinstance(rest[0], ast.Constant)
             and isinstance(rest[0].value, tuple)
+            and rest[0].value  # `x.reshape(())` keeps its empty tuple
         ):
             rest = [ast.Constant(v) for v in rest[0].value]
         return ast.Call(ast.Attribute(args[0], form[1], ast.Load()), rest, keywords)

@@ -103,7 +103,10 @@ class Source:
     def loc(self, node: ast.AST) -> Loc:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + self.indent
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        lines = (
+            self.text.splitlines()
+        )  # as written, not dedented: the column counts the indent
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
         return Loc(self.file, line + self.first_line - 1, col, text)
 
 
@@ -185,6 +188,10 @@ class Lowering:
             raise self.error(
                 "keyword-only parameters are not supported", args.kwonlyargs[0]
             )
+        for node in ast.walk(tree):  # the generated module calls NumPy `np`
+            name = node.arg if isinstance(node, ast.arg) else getattr(node, "id", None)
+            if name == "np" and not isinstance(getattr(node, "ctx", None), ast.Load):
+                raise self.error("`np` names NumPy in generated code; rename it", node)
         body = list(tree.body)
         doc = ast.get_docstring(tree)
         if doc is not None:
@@ -251,6 +258,8 @@ class Lowering:
         elif isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant):
                 return  # a stray string or number: no effect
+            if isinstance(stmt.value, (ast.Yield, ast.YieldFrom, ast.Await)):
+                raise self.unsupported(stmt.value)
             raise self.error(
                 f"the expression statement `{ast.unparse(stmt)}` has no value to differentiate",
                 stmt,
@@ -401,6 +410,8 @@ class Lowering:
             and self.static_value(func.value) is _DYNAMIC
         ):
             return self.method_call(node, func)
+        if isinstance(func, ast.Lambda):
+            raise self.unsupported(func)
         callee = self.static_value(func)
         if callee is _DYNAMIC:
             raise self.error(
@@ -468,6 +479,9 @@ class Lowering:
         required = [p for p in positional if p not in sig.keywords]
         if len(arrays) != len(required):
             raise self.error(f"missing arguments for `{ast.unparse(node.func)}`", node)
+        for k in sig.keywords:  # axis, keepdims, axes: the rules need their values
+            if k in bound and not isinstance(bound[k], Const):
+                raise self.error(f"`{k}` must be a constant here", node)
         # Keyword options equal to their default are left out, as a person would.
         options = {
             k: bound[k]

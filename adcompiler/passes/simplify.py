@@ -9,6 +9,7 @@ multiplication for float arrays, and the product is exact for squares).
 
 from __future__ import annotations
 
+import math
 import operator
 from numbers import Number
 
@@ -22,6 +23,17 @@ _FOLD = {
     "pow": operator.pow,
     "neg": operator.neg,
 }
+
+
+# Elementwise functions of a numeric constant fold to a Python float, which
+# NumPy treats as a weak scalar: `np.log(2.0)` in generated code would be a
+# float64 scalar and upcast a float32 gradient.
+_FOLD_MATH = {
+    name: getattr(math, name)
+    for name in ["exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sqrt"]
+}
+_FOLD_MATH["abs"] = abs
+_FOLD_MATH["square"] = lambda x: x * x
 
 
 def is_number(a: Atom, value=None) -> bool:
@@ -38,6 +50,14 @@ def simplify(e, prim: str, args: tuple[Atom, ...], kwargs: dict) -> Atom | None:
         try:
             return Const(_FOLD[prim](*(a.value for a in args)))
         except (ZeroDivisionError, OverflowError):
+            return None
+    if prim in _FOLD_MATH and len(args) == 1 and is_number(args[0]):
+        try:
+            return Const(float(_FOLD_MATH[prim](args[0].value)))
+        except (
+            ValueError,
+            OverflowError,
+        ):  # outside the domain: NumPy's nan or inf at run time
             return None
     if prim == "mul":
         a, b = args

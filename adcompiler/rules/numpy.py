@@ -240,10 +240,15 @@ defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
 
 
 def _expand(e, g, x, axis, keepdims):
-    """g, with the axes a reduction removed put back, broadcast to x's shape."""
+    """g, with the axes a reduction removed put back, broadcast to x's shape.
+
+    A scalar `g` (the seed 1.0, or `1.0 / n` for a mean) fills an array like
+    `x`: `np.full_like` keeps x's dtype, where `np.broadcast_to` would turn a
+    Python float into a float64 array and upcast a float32 gradient.
+    """
+    if e.is_scalar(g):
+        return e.call("full_like", x, g)
     if (axis is None) or (hasattr(axis, "value") and axis.value is None):
-        if e.is_constant(g):
-            return e.call("full_like", x, g)
         return e.call("broadcast_to", g, e.call("shape", x))
     if not (hasattr(keepdims, "value") and keepdims.value):
         g = e.call("expand_dims", g, axis)
@@ -273,7 +278,13 @@ def _reduce_infer(s, out, x, axis=None, keepdims=False):
 defprim("sum", (NP, "sum"), _sum_vjp, infer=_reduce_infer)
 defprim("mean", (NP, "mean"), _mean_vjp, infer=_reduce_infer)
 # How many entries of x each entry of a reduction's result averages.
-defprim("count", ("helper", "_count"), None, None)
+defprim(
+    "count",
+    ("helper", "_count"),
+    None,
+    None,
+    infer=lambda s, out, x, reduced: s.set_rank(out, 0),
+)
 
 # -- shapes ---------------------------------------------------------------------
 
