@@ -6,29 +6,44 @@ hash of the module's own body. A module whose header matches is imported
 directly; a stale, edited or broken one is regenerated. Writes go to a
 temporary file in the same folder, then `os.replace`, so a reader never sees
 a half-written module, even with several processes compiling at once.
+
+This module is on the import path of every `@grad`, so it stays cheap to
+import: no dataclasses, no OpenSSL, `tempfile` only when a module is written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
 import sys
-import tempfile
-from dataclasses import dataclass
+import warnings
+from collections import namedtuple
 from pathlib import Path
 
 from . import __version__
 
+try:  # the builtin SHA-256 imports in microseconds; OpenSSL's `_hashlib` takes milliseconds
+    from _sha2 import sha256 as _sha256  # Python >= 3.12
+except ImportError:  # pragma: no cover - depends on the Python version
+    try:
+        from _sha256 import sha256 as _sha256  # Python 3.10, 3.11
+    except ImportError:
+        from hashlib import sha256 as _sha256
+
 ENV_VAR = "ADC_GENERATED"
 DEFAULT_DIRNAME = "__adcache__"
+FALLBACK_PREFIX = "adcompiler-"
 HEADER_LINES = 4
 _FIELDS = re.compile(r"^# (adcompiler|origin|origin-sha256|body-sha256): (.*)$")
 
 
+class CacheError(OSError):
+    """Neither the generated folder nor its fallback can be written."""
+
+
 def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _sha256(text.encode()).hexdigest()
 
 
 def project_root(path: Path) -> Path | None:
@@ -38,11 +53,16 @@ def project_root(path: Path) -> Path | None:
     return None
 
 
+_DISPLAY: dict[str, str] = {}
+
+
 def display_path(file: str) -> str:
     """The origin file as the header shows it: relative to its project, so it is the same on every machine."""
-    path = Path(file).resolve()
-    root = project_root(path)
-    return path.relative_to(root).as_posix() if root else path.name
+    if file not in _DISPLAY:
+        path = Path(file).resolve()
+        root = project_root(path)
+        _DISPLAY[file] = path.relative_to(root).as_posix() if root else path.name
+    return _DISPLAY[file]
 
 
 _CONFIG_CACHE: dict[Path, Path | None] = {}
@@ -67,6 +87,9 @@ def _configured(root: Path) -> Path | None:
     return _CONFIG_CACHE[root]
 
 
+_DEFAULT_DIR: dict[str, Path] = {}
+
+
 def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> Path:
     """Where a function's generated module goes.
 
@@ -78,18 +101,30 @@ def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> Path:
         return Path(out)
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    origin = Path(origin_file).resolve()
-    root = project_root(origin)
-    configured = _configured(root) if root else None
-    return configured or origin.parent / DEFAULT_DIRNAME
+    if origin_file not in _DEFAULT_DIR:
+        origin = Path(origin_file).resolve()
+        root = project_root(origin)
+        configured = _configured(root) if root else None
+        _DEFAULT_DIR[origin_file] = configured or origin.parent / DEFAULT_DIRNAME
+    return _DEFAULT_DIR[origin_file]
 
 
-@dataclass(frozen=True)
-class Header:
-    version: str
-    origin: str
-    origin_hash: str
-    body_hash: str
+def fallback_dir(folder: Path) -> Path:
+    """Where modules go when `folder` cannot be written: one folder per user and per
+    intended location, under the system's temporary folder
+    (`<tmp>/adcompiler-<user>/<hash of folder>`)."""
+    import tempfile
+
+    try:
+        user = str(os.getuid())
+    except AttributeError:  # pragma: no cover - Windows
+        user = os.environ.get("USERNAME", "user")
+    key = sha256(str(Path(folder).absolute()))[:16]
+    return Path(tempfile.gettempdir()) / f"{FALLBACK_PREFIX}{user}" / key
+
+
+class Header(namedtuple("Header", "version origin origin_hash body_hash")):
+    __slots__ = ()
 
     def text(self) -> str:
         return (
@@ -122,22 +157,38 @@ def split(text: str) -> tuple[Header | None, str]:
     return read_header(text), "".join(lines[HEADER_LINES:])
 
 
-def status(path: Path, origin_hash: str) -> str:
-    """'fresh', 'missing', 'stale' (origin or compiler changed), or 'edited' (body changed)."""
+def explain(path: Path, origin_hash: str) -> tuple[str, str]:
+    """What the cache finds at `path`, and why, in words.
+
+    The status is 'fresh', 'missing', 'stale' (the origin source or the
+    compiler version changed) or 'edited' (the body no longer matches its
+    hash: edited by hand, truncated or otherwise corrupt).
+    """
     try:
-        text = path.read_text()
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
-        return "missing"
-    except (OSError, UnicodeDecodeError):
-        return "edited"
+        return "missing", "no generated module"
+    except (OSError, UnicodeDecodeError) as exc:
+        return "edited", f"unreadable ({type(exc).__name__})"
     header, body = split(text)
     if header is None:
-        return "edited"
-    if header.version != __version__ or header.origin_hash != origin_hash:
-        return "stale"
+        return "edited", "no valid adcompiler header (corrupt or written by hand)"
+    if header.version != __version__:
+        return (
+            "stale",
+            f"compiled by adcompiler {header.version}, this is {__version__}",
+        )
+    if header.origin_hash != origin_hash:
+        return "stale", f"origin source changed ({header.origin.split(' ')[0]})"
     if header.body_hash != sha256(body):
-        return "edited"
-    return "fresh"
+        return "edited", "edited by hand (the body no longer matches its hash)"
+    return "fresh", "up to date"
+
+
+def status(path: Path, origin_hash: str) -> str:
+    """'fresh', 'missing', 'stale' (origin or compiler changed), or 'edited' (body changed)."""
+    return explain(path, origin_hash)[0]
 
 
 def render(body: str, origin: str, origin_hash: str) -> str:
@@ -145,10 +196,13 @@ def render(body: str, origin: str, origin_hash: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -159,6 +213,40 @@ def write_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+_WARNED: set[Path] = set()
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a module atomically where it belongs, or, if that folder cannot be
+    written, into its fallback folder (with one warning per folder). Returns
+    where it went; raises `CacheError` if neither can be written."""
+    try:
+        write_atomic(path, text)
+        return path
+    except OSError as exc:
+        first = exc
+    alt = fallback_dir(path.parent) / path.name
+    try:
+        write_atomic(alt, text)
+    except OSError as exc:
+        raise CacheError(
+            f"adcompiler cannot write generated modules to {path.parent} "
+            f"({first.strerror or first}) nor to the fallback {alt.parent} "
+            f"({exc.strerror or exc}); set {ENV_VAR} or pass out= to choose a "
+            "writable folder"
+        ) from None
+    if path.parent not in _WARNED:
+        _WARNED.add(path.parent)
+        warnings.warn(
+            f"adcompiler cannot write to {path.parent} ({first.strerror or first}); "
+            f"generated modules go to {alt.parent} instead. Set {ENV_VAR} or pass "
+            "out= to choose the folder.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return alt
 
 
 def load(path: Path, name: str):
