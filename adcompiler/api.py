@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import linecache
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -46,7 +46,6 @@ class Compiled:
         self.line: int = code.co_firstlineno if code else 0
         self.qualname: str = getattr(fn, "__qualname__", repr(fn))
         self.function = f"{kind}_{getattr(fn, '__name__', 'function')}"
-        self.origin = f"{self.file}:{self.line} {self.qualname}"
         self.nums: tuple[int, ...] = ()
         self.wrt: list[str] = []
         self.single = True
@@ -56,6 +55,12 @@ class Compiled:
         self.reason = ""
         self.error: Exception | None = None
         self.written: Path | None = None
+
+    @property
+    def origin(self) -> str:
+        """`examples/seed_nn.py:13 score`: the header's origin line (computed when asked:
+        the warm path never needs it)."""
+        return f"{cache.display_path(self.file)}:{self.line} {self.qualname}"
 
     def __repr__(self) -> str:
         return f"<Compiled {self.origin} -> {self.path}: {self.status}>"
@@ -130,7 +135,37 @@ def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
     """`seed_nn__grad_score__W_b`: origin file, transform, function, differentiated parameters."""
     qual = fn.__qualname__.replace(".<locals>", "")
     stem = f"{Path(file).stem}__{kind}_{qual}__{'_'.join(wrt)}"
-    return re.sub(r"[^0-9A-Za-z_]", "_", stem)
+    return "".join(
+        c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in stem
+    )
+
+
+def _last_line(code) -> int:
+    """The last source line of a code object, nested functions and multi-line expressions included."""
+    positions = getattr(code, "co_positions", None)  # Python >= 3.11
+    if positions is not None:
+        last = max((p[1] or 0 for p in positions()), default=code.co_firstlineno)
+    else:  # pragma: no cover - Python 3.10
+        last = max((line or 0 for *_, line in code.co_lines()), default=0)
+    for const in code.co_consts:
+        if hasattr(const, "co_firstlineno"):
+            last = max(last, _last_line(const))
+    return max(last, code.co_firstlineno)
+
+
+def source_text(fn) -> tuple[str, int]:
+    """The lines of `fn`'s source, decorators included, and its first line number.
+
+    Read from `linecache` between the code object's first and last lines, which
+    costs microseconds; `inspect.getsource` tokenizes the file and costs
+    milliseconds. Only the hash of this text is needed to find a cached module.
+    """
+    code = fn.__code__
+    first = code.co_firstlineno
+    lines = linecache.getlines(code.co_filename, getattr(fn, "__globals__", None))
+    if not lines or first > len(lines):
+        raise OSError("could not get source code")
+    return "".join(lines[first - 1 : _last_line(code)]), first
 
 
 def _request(rec: Compiled, argnums, out) -> None:
@@ -141,19 +176,17 @@ def _request(rec: Compiled, argnums, out) -> None:
     try:
         if code is None:
             raise TypeError(f"{type(fn).__name__} object is not a Python function")
-        lines, first = inspect.getsourcelines(fn)
+        text, first = source_text(fn)
     except (OSError, TypeError):
         from .frontend import read_source
 
         read_source(fn)  # raises the error users see for source it cannot read
         raise
-    text = "".join(lines)
     params = list(code.co_varnames[: code.co_argcount])
     rec.nums = _normalize_argnums(fn, params, argnums)
     rec.single = isinstance(argnums, int)
     rec.wrt = [params[i] for i in rec.nums]
     rec.line = first
-    rec.origin = f"{cache.display_path(rec.file)}:{first} {rec.qualname}"
     rec.origin_hash = cache.sha256(f"{rec.kind} argnums={rec.nums}\n{text}")
     session_out = _SESSION.out if _SESSION is not None else None
     folder = cache.output_dir(rec.file, out if out is not None else session_out)

@@ -18,24 +18,25 @@ import os
 import re
 import sys
 import warnings
-from collections import namedtuple
 from pathlib import Path
 
 from . import __version__
 
-try:  # the builtin SHA-256 imports in microseconds; OpenSSL's `_hashlib` takes milliseconds
-    from _sha2 import sha256 as _sha256  # Python >= 3.12
-except ImportError:  # pragma: no cover - depends on the Python version
-    try:
-        from _sha256 import sha256 as _sha256  # Python 3.10, 3.11
-    except ImportError:
-        from hashlib import sha256 as _sha256
+# CPython's own SHA-256 imports in a fraction of a millisecond; `hashlib` loads
+# OpenSSL, which takes several.
+try:
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256 as _sha256
+    else:
+        from _sha256 import sha256 as _sha256
+except ImportError:  # pragma: no cover - a Python built without them
+    from hashlib import sha256 as _sha256
 
 ENV_VAR = "ADC_GENERATED"
 DEFAULT_DIRNAME = "__adcache__"
 FALLBACK_PREFIX = "adcompiler-"
 HEADER_LINES = 4
-_FIELDS = re.compile(r"^# (adcompiler|origin|origin-sha256|body-sha256): (.*)$")
+_FIELDS = ("adcompiler", "origin", "origin-sha256", "body-sha256")
 
 
 class CacheError(OSError):
@@ -123,8 +124,24 @@ def fallback_dir(folder: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"{FALLBACK_PREFIX}{user}" / key
 
 
-class Header(namedtuple("Header", "version origin origin_hash body_hash")):
-    __slots__ = ()
+class Header:
+    """The four header lines of a generated module."""
+
+    __slots__ = ("version", "origin", "origin_hash", "body_hash")
+
+    def __init__(self, version: str, origin: str, origin_hash: str, body_hash: str):
+        self.version = version
+        self.origin = origin
+        self.origin_hash = origin_hash
+        self.body_hash = body_hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Header) and all(
+            getattr(self, f) == getattr(other, f) for f in self.__slots__
+        )
+
+    def __repr__(self) -> str:
+        return f"Header({self.version!r}, {self.origin!r}, {self.origin_hash!r}, {self.body_hash!r})"
 
     def text(self) -> str:
         return (
@@ -136,25 +153,21 @@ class Header(namedtuple("Header", "version origin origin_hash body_hash")):
 
 
 def read_header(text: str) -> Header | None:
-    fields = {}
-    for line in text.splitlines()[:HEADER_LINES]:
-        match = _FIELDS.match(line)
-        if match:
-            fields[match.group(1)] = match.group(2)
-    if len(fields) != HEADER_LINES:
-        return None
-    return Header(
-        fields["adcompiler"],
-        fields["origin"],
-        fields["origin-sha256"],
-        fields["body-sha256"],
-    )
+    return split(text)[0]
 
 
 def split(text: str) -> tuple[Header | None, str]:
-    """A module's header and the body its hash covers."""
-    lines = text.splitlines(keepends=True)
-    return read_header(text), "".join(lines[HEADER_LINES:])
+    """A module's header (None if it has none) and the body its hash covers."""
+    parts = text.split("\n", HEADER_LINES)
+    if len(parts) <= HEADER_LINES:
+        return None, text
+    values = []
+    for field, line in zip(_FIELDS, parts):
+        prefix = f"# {field}: "
+        if not line.startswith(prefix):
+            return None, parts[HEADER_LINES]
+        values.append(line[len(prefix) :])
+    return Header(*values), parts[HEADER_LINES]
 
 
 def explain(path: Path, origin_hash: str) -> tuple[str, str]:
@@ -206,6 +219,7 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a module is read by all
         os.replace(tmp, path)
     except BaseException:
         try:
