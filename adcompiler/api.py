@@ -162,6 +162,9 @@ def source_text(fn) -> tuple[str, int]:
     """
     code = fn.__code__
     first = code.co_firstlineno
+    linecache.checkcache(
+        code.co_filename
+    )  # the file may have changed since it was read
     lines = linecache.getlines(code.co_filename, getattr(fn, "__globals__", None))
     if not lines or first > len(lines):
         raise OSError("could not get source code")

@@ -166,10 +166,17 @@ def show(spec: str, out: str | None) -> int:
         elif rec.status == "fresh":
             sys.stdout.write(rec.path.read_text())
         else:
+            try:
+                text = api.generate(rec)
+            except ADCompileError as exc:
+                rec.error = exc
+                print(_error_text(rec), file=sys.stderr)
+                code = 1
+                continue
             print(
                 f"# {rec.path} is {rec.status}: {rec.reason}; this is what `adc compile` writes"
             )
-            sys.stdout.write(api.generate(rec))
+            sys.stdout.write(text)
     return code
 
 
