@@ -3,31 +3,111 @@
 `grad(f)` reads `f`'s source, compiles its gradient into a module in the
 generated folder (or finds it there, fresh), imports it, and returns the
 generated function itself: `inspect.getsource(grad(f))` shows its code.
+
+The warm path (a fresh module already on disk) reads the function's source
+text only to hash it, reads the module's header, and imports the module: no
+parsing, no differentiation, no black. Everything else is imported lazily.
+
+The `adc` command runs the transforms of a file inside a `session`: in
+'compile' mode a function that fails to compile is recorded and replaced by a
+stub that raises when called, so the rest of the file still compiles; in
+'check' mode nothing is written, and each transform only records what the
+cache holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import linecache
 import os
-import re
-from dataclasses import dataclass
+import sys
 from numbers import Number
 from pathlib import Path
 
 from . import cache
 from .errors import ADCompileError
 
-# Every compilation in this process, for `adc compile` to report.
+
+class Compiled:
+    """One transform of one function: what was asked, where its module is, what the cache found.
+
+    `status` is 'fresh', 'missing', 'stale', 'edited' (see `cache.explain`,
+    whose words are in `reason`) or 'failed' (then `error` says why).
+    `written` is where a module was written this time, if one was.
+    """
+
+    def __init__(self, fn, kind: str, with_value: bool):
+        self.fn = fn
+        self.kind = kind
+        self.with_value = with_value
+        code = getattr(fn, "__code__", None)
+        self.file: str = code.co_filename if code else "<unknown>"
+        self.line: int = code.co_firstlineno if code else 0
+        self.qualname: str = getattr(fn, "__qualname__", repr(fn))
+        self.function = f"{kind}_{getattr(fn, '__name__', 'function')}"
+        self.nums: tuple[int, ...] = ()
+        self.wrt: list[str] = []
+        self.single = True
+        self.origin_hash = ""
+        self.path: Path | None = None
+        self.status = "failed"
+        self.reason = ""
+        self.error: Exception | None = None
+        self.written: Path | None = None
+
+    @property
+    def origin(self) -> str:
+        """`examples/seed_nn.py:13 score`: the header's origin line (computed when asked:
+        the warm path never needs it)."""
+        return f"{cache.display_path(self.file)}:{self.line} {self.qualname}"
+
+    def __repr__(self) -> str:
+        return f"<Compiled {self.origin} -> {self.path}: {self.status}>"
+
+    @property
+    def where(self) -> str:
+        """`file:line:col` of the failure, or of the function's `def`."""
+        loc = getattr(self.error, "loc", None)
+        return str(loc) if loc else f"{self.file}:{self.line}:1"
+
+
+# Every transform in this process, for `adc compile` to report.
 COMPILED: list[Compiled] = []
 
 
-@dataclass
-class Compiled:
-    origin: str
-    function: str
-    path: Path
-    status: str  # what the cache found: 'fresh', 'missing', 'stale' or 'edited'
+class Session:
+    """What `adc` asks of the transforms run while it imports a file."""
+
+    def __init__(self, mode: str, out: str | os.PathLike | None = None):
+        if mode not in ("compile", "check"):
+            raise ValueError(f"unknown session mode {mode!r}")
+        self.mode = mode
+        self.out = out
+        self.records: list[Compiled] = []
+
+
+_SESSION: Session | None = None
+
+
+@contextlib.contextmanager
+def session(mode: str, out: str | os.PathLike | None = None):
+    """Run transforms in 'compile' mode (collect errors, keep going) or 'check' mode (write nothing).
+
+    `out` plays the role of the ADC_GENERATED variable: an `out=` argument
+    given to a transform still wins.
+    """
+    global _SESSION
+    previous, _SESSION = _SESSION, Session(mode, out)
+    dont_write = sys.dont_write_bytecode
+    if mode == "check":
+        sys.dont_write_bytecode = True
+    try:
+        yield _SESSION
+    finally:
+        _SESSION = previous
+        sys.dont_write_bytecode = dont_write
 
 
 def _normalize_argnums(fn, params: list[str], argnums) -> tuple[int, ...]:
@@ -56,7 +136,9 @@ def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
     """`seed_nn__grad_score__W_b`: origin file, transform, function, differentiated parameters."""
     qual = fn.__qualname__.replace(".<locals>", "")
     stem = f"{Path(file).stem}__{kind}_{qual}__{'_'.join(wrt)}"
-    return re.sub(r"[^0-9A-Za-z_]", "_", stem)
+    return "".join(
+        c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in stem
+    )
 
 
 def _captured_numbers(fn) -> str:
@@ -79,49 +161,181 @@ def _captured_numbers(fn) -> str:
     return "\n# " + " ".join(found) if found else ""
 
 
-def _transform(fn, kind: str, argnums, out, with_value: bool):
-    from .frontend import read_source
+def _last_line(code) -> int:
+    """The last source line of a code object, nested functions and multi-line expressions included."""
+    positions = getattr(code, "co_positions", None)  # Python >= 3.11
+    if positions is not None:
+        last = max((p[1] or 0 for p in positions()), default=code.co_firstlineno)
+    else:  # pragma: no cover - Python 3.10
+        last = max((line or 0 for *_, line in code.co_lines()), default=0)
+    for const in code.co_consts:
+        if hasattr(const, "co_firstlineno"):
+            last = max(last, _last_line(const))
+    return max(last, code.co_firstlineno)
 
-    src = read_source(fn)
-    params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args]
-    nums = _normalize_argnums(fn, params, argnums)
-    wrt = [params[i] for i in nums]
-    gen_name = f"{kind}_{src.tree.name}"
-    origin = f"{cache.display_path(src.file)}:{src.first_line} {fn.__qualname__}"
+
+def source_text(fn) -> tuple[str, int]:
+    """The lines of `fn`'s source, decorators included, and its first line number.
+
+    Read from `linecache` between the code object's first and last lines, which
+    costs microseconds; `inspect.getsource` tokenizes the file and costs
+    milliseconds. Only the hash of this text is needed to find a cached module.
+    """
+    code = fn.__code__
+    first = code.co_firstlineno
+    linecache.checkcache(
+        code.co_filename
+    )  # the file may have changed since it was read
+    lines = linecache.getlines(code.co_filename, getattr(fn, "__globals__", None))
+    if not lines or first > len(lines):
+        raise OSError("could not get source code")
+    return "".join(lines[first - 1 : _last_line(code)]), first
+
+
+def _request(rec: Compiled, argnums, out) -> None:
+    """Fill in what the cache needs, cheaply: the source text (hashed, not parsed), the
+    parameter names (from the code object), the module's path and what is there."""
+    fn = rec.fn
+    code = getattr(fn, "__code__", None)
+    try:
+        if code is None:
+            raise TypeError(f"{type(fn).__name__} object is not a Python function")
+        text, first = source_text(fn)
+    except (OSError, TypeError):
+        from .frontend import read_source
+
+        read_source(fn)  # raises the error users see for source it cannot read
+        raise
+    params = list(code.co_varnames[: code.co_argcount])
+    rec.nums = _normalize_argnums(fn, params, argnums)
+    rec.single = isinstance(argnums, int)
+    rec.wrt = [params[i] for i in rec.nums]
+    rec.line = first
     # `argnums=0` returns a gradient, `argnums=(0,)` a 1-tuple: separate modules.
-    one_tuple = not isinstance(argnums, int) and len(nums) == 1
+    one_tuple = not rec.single and len(rec.nums) == 1
     tag = " tuple" if one_tuple else ""
-    origin_hash = cache.sha256(
-        f"{kind} argnums={nums}{tag}\n{src.text}{_captured_numbers(fn)}"
+    rec.origin_hash = cache.sha256(
+        f"{rec.kind} argnums={rec.nums}{tag}\n{text}{_captured_numbers(fn)}"
     )
-    stem = _module_stem(fn, src.file, kind, wrt + ([""] if one_tuple else []))
-    path = cache.output_dir(src.file, out) / f"{stem}.py"
-    found = cache.status(path, origin_hash)
-    COMPILED.append(Compiled(origin, gen_name, path, found))
-    if found != "fresh":
-        text = _generate(src, nums, wrt, gen_name, with_value, isinstance(argnums, int))
-        cache.write_atomic(path, cache.render(text, origin, origin_hash))
-    return cache.load(path, gen_name)
+    session_out = _SESSION.out if _SESSION is not None else None
+    folder = cache.output_dir(rec.file, out if out is not None else session_out)
+    stem = _module_stem(fn, rec.file, rec.kind, rec.wrt + ([""] if one_tuple else []))
+    rec.path = folder / f"{stem}.py"
+    rec.status, rec.reason = cache.explain(rec.path, rec.origin_hash)
 
 
-def _generate(src, nums, wrt, gen_name, with_value, single) -> str:
-    from . import codegen
-    from .autodiff.reverse import reverse
-    from .frontend import Lowering
+def _transform(rec: Compiled, argnums, out):
+    _request(rec, argnums, out)
+    if _SESSION is not None and _SESSION.mode == "check":
+        if rec.status == "fresh":
+            return cache.load(rec.path, rec.function)
+        return _stub(rec, f"{rec.path} is {rec.status}; run `adc compile`")
+    path = rec.path
+    if rec.status != "fresh":
+        alt = cache.fallback_dir(path.parent) / path.name
+        if alt.is_file() and cache.status(alt, rec.origin_hash) == "fresh":
+            path = alt  # the folder could not be written before; this copy is current
+        else:
+            text = generate(rec)
+            try:
+                path = cache.write(path, text)
+            except cache.CacheError as exc:
+                raise ADCompileError(str(exc)) from None
+            rec.written = path
+    return cache.load(path, rec.function)
 
+
+def lower(rec: Compiled):
+    """The function's IR and its transformed IR, as `adc ir` prints them."""
+    from .frontend import Lowering, read_source
+    from .ir import format_function
+
+    src = read_source(rec.fn)
     lowering = Lowering(src)
     fn_ir = lowering.lower()
-    adj = reverse(fn_ir, nums, with_value, gen_name, lowering.names)
-    n = len(nums)
-    grads = 0 if single else tuple(range(n))
-    if with_value:
-        adj.result_tree = (0, grads + 1 if single else tuple(i + 1 for i in range(n)))
+    before = format_function(fn_ir)
+    if rec.kind == "jvp":
+        adj = _tangent(fn_ir, lowering, rec)
+    else:
+        adj = _adjoint(fn_ir, lowering, rec)
+    return before, adj, src
+
+
+def _tangent(fn_ir, lowering, rec: Compiled):
+    from .autodiff.forward import forward
+
+    ir = forward(fn_ir, rec.nums, rec.function, lowering.names)
+    n = len(ir.body.results) // 2
+    ir.result_tree = (0, n) if n == 1 else (tuple(range(n)), tuple(range(n, 2 * n)))
+    return ir
+
+
+def _adjoint(fn_ir, lowering, rec: Compiled):
+    from .autodiff.reverse import reverse
+
+    n = len(rec.nums)
+    adj = reverse(fn_ir, rec.nums, rec.with_value, rec.function, lowering.names)
+    grads = 0 if rec.single else tuple(range(n))
+    if rec.with_value:
+        adj.result_tree = (0, 1 if rec.single else tuple(i + 1 for i in range(n)))
     else:
         adj.result_tree = grads
-    what = "Value and gradient" if with_value else "Gradient"
+    return adj
+
+
+def generate(rec: Compiled) -> str:
+    """The full text of the generated module: header, code, source-map comments."""
+    from . import codegen, sourcemap
+
+    _, adj, src = lower(rec)
     origin = f"{cache.display_path(src.file)}:{src.first_line}"
-    doc = f"{what} of `{src.tree.name}` with respect to {', '.join(wrt)}. Generated from {origin}."
-    return codegen.module_source([(adj, doc)])
+    if rec.kind == "jvp":
+        along = ", ".join(p + "_dot" for p in rec.wrt)
+        doc = (
+            f"`{src.tree.name}` and its directional derivative along ({along}). "
+            f"Generated from {origin}."
+        )
+    else:
+        what = "Value and gradient" if rec.with_value else "Gradient"
+        doc = (
+            f"{what} of `{src.tree.name}` with respect to {', '.join(rec.wrt)}. "
+            f"Generated from {origin}."
+        )
+    text = codegen.module_source([(adj, doc)])
+    text = sourcemap.annotate(text, adj, src.file)
+    return cache.render(text, rec.origin, rec.origin_hash)
+
+
+def _stub(rec: Compiled, why: str):
+    """What a transform returns when its function was not compiled: it raises when called."""
+    message = f"{rec.qualname} was not compiled: {why}"
+
+    def not_compiled(*args, **kwargs):
+        raise ADCompileError(message)
+
+    not_compiled.__name__ = not_compiled.__qualname__ = rec.function
+    return not_compiled
+
+
+def compiled(fun, kind: str, argnums, out=None, with_value: bool = False):
+    """The generated function of one transform of `fun`, from the cache or compiled now."""
+    rec = Compiled(inspect.unwrap(fun), kind, with_value)
+    COMPILED.append(rec)
+    if _SESSION is not None:
+        _SESSION.records.append(rec)
+    try:
+        try:
+            return _transform(rec, argnums, out)
+        except RecursionError as exc:
+            raise ADCompileError(
+                f"{fun.__qualname__} is too deeply nested to compile"
+            ) from exc
+    except Exception as exc:
+        if _SESSION is None:
+            raise
+        # `adc` keeps going: record the failure, hand back a stub.
+        rec.status, rec.error = "failed", exc
+        return _stub(rec, str(exc).splitlines()[0])
 
 
 def _decorator(kind: str, with_value: bool):
@@ -130,14 +344,7 @@ def _decorator(kind: str, with_value: bool):
             return functools.partial(transform, argnums=argnums, out=out)
         if not callable(fun):
             raise TypeError(f"{kind} expects a function, got {type(fun).__name__}")
-        try:
-            return _transform(fun, kind, argnums, out, with_value)
-        except ADCompileError:
-            raise
-        except RecursionError as exc:
-            raise ADCompileError(
-                f"{fun.__qualname__} is too deeply nested to compile"
-            ) from exc
+        return compiled(fun, kind, argnums, out, with_value)
 
     transform.__name__ = transform.__qualname__ = kind
     return transform

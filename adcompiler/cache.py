@@ -6,29 +6,46 @@ hash of the module's own body. A module whose header matches is imported
 directly; a stale, edited or broken one is regenerated. Writes go to a
 temporary file in the same folder, then `os.replace`, so a reader never sees
 a half-written module, even with several processes compiling at once.
+
+This module is on the import path of every `@grad`, so it stays cheap to
+import: no dataclasses, no OpenSSL, `tempfile` only when a module is written.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 import re
 import sys
-import tempfile
-from dataclasses import dataclass
+import warnings
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
+from types import ModuleType
 
 from . import __version__
 
+# CPython's own SHA-256 imports in a fraction of a millisecond; `hashlib` loads
+# OpenSSL, which takes several.
+try:
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256 as _sha256
+    else:
+        from _sha256 import sha256 as _sha256
+except ImportError:  # pragma: no cover - a Python built without them
+    from hashlib import sha256 as _sha256
+
 ENV_VAR = "ADC_GENERATED"
 DEFAULT_DIRNAME = "__adcache__"
+FALLBACK_PREFIX = "adcompiler-"
 HEADER_LINES = 4
-_FIELDS = re.compile(r"^# (adcompiler|origin|origin-sha256|body-sha256): (.*)$")
+_FIELDS = ("adcompiler", "origin", "origin-sha256", "body-sha256")
+
+
+class CacheError(OSError):
+    """Neither the generated folder nor its fallback can be written."""
 
 
 def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _sha256(text.encode()).hexdigest()
 
 
 def project_root(path: Path) -> Path | None:
@@ -38,11 +55,16 @@ def project_root(path: Path) -> Path | None:
     return None
 
 
+_DISPLAY: dict[str, str] = {}
+
+
 def display_path(file: str) -> str:
     """The origin file as the header shows it: relative to its project, so it is the same on every machine."""
-    path = Path(file).resolve()
-    root = project_root(path)
-    return path.relative_to(root).as_posix() if root else path.name
+    if file not in _DISPLAY:
+        path = Path(file).resolve()
+        root = project_root(path)
+        _DISPLAY[file] = path.relative_to(root).as_posix() if root else path.name
+    return _DISPLAY[file]
 
 
 _CONFIG_CACHE: dict[Path, Path | None] = {}
@@ -67,6 +89,9 @@ def _configured(root: Path) -> Path | None:
     return _CONFIG_CACHE[root]
 
 
+_DEFAULT_DIR: dict[str, Path] = {}
+
+
 def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> Path:
     """Where a function's generated module goes.
 
@@ -78,18 +103,46 @@ def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> Path:
         return Path(out)
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    origin = Path(origin_file).resolve()
-    root = project_root(origin)
-    configured = _configured(root) if root else None
-    return configured or origin.parent / DEFAULT_DIRNAME
+    if origin_file not in _DEFAULT_DIR:
+        origin = Path(origin_file).resolve()
+        root = project_root(origin)
+        configured = _configured(root) if root else None
+        _DEFAULT_DIR[origin_file] = configured or origin.parent / DEFAULT_DIRNAME
+    return _DEFAULT_DIR[origin_file]
 
 
-@dataclass(frozen=True)
+def fallback_dir(folder: Path) -> Path:
+    """Where modules go when `folder` cannot be written: one folder per user and per
+    intended location, under the system's temporary folder
+    (`<tmp>/adcompiler-<user>/<hash of folder>`)."""
+    import tempfile
+
+    try:
+        user = str(os.getuid())
+    except AttributeError:  # pragma: no cover - Windows
+        user = os.environ.get("USERNAME", "user")
+    key = sha256(str(Path(folder).absolute()))[:16]
+    return Path(tempfile.gettempdir()) / f"{FALLBACK_PREFIX}{user}" / key
+
+
 class Header:
-    version: str
-    origin: str
-    origin_hash: str
-    body_hash: str
+    """The four header lines of a generated module."""
+
+    __slots__ = ("version", "origin", "origin_hash", "body_hash")
+
+    def __init__(self, version: str, origin: str, origin_hash: str, body_hash: str):
+        self.version = version
+        self.origin = origin
+        self.origin_hash = origin_hash
+        self.body_hash = body_hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Header) and all(
+            getattr(self, f) == getattr(other, f) for f in self.__slots__
+        )
+
+    def __repr__(self) -> str:
+        return f"Header({self.version!r}, {self.origin!r}, {self.origin_hash!r}, {self.body_hash!r})"
 
     def text(self) -> str:
         return (
@@ -101,43 +154,55 @@ class Header:
 
 
 def read_header(text: str) -> Header | None:
-    fields = {}
-    for line in text.splitlines()[:HEADER_LINES]:
-        match = _FIELDS.match(line)
-        if match:
-            fields[match.group(1)] = match.group(2)
-    if len(fields) != HEADER_LINES:
-        return None
-    return Header(
-        fields["adcompiler"],
-        fields["origin"],
-        fields["origin-sha256"],
-        fields["body-sha256"],
-    )
+    return split(text)[0]
 
 
 def split(text: str) -> tuple[Header | None, str]:
-    """A module's header and the body its hash covers."""
-    lines = text.splitlines(keepends=True)
-    return read_header(text), "".join(lines[HEADER_LINES:])
+    """A module's header (None if it has none) and the body its hash covers."""
+    parts = text.split("\n", HEADER_LINES)
+    if len(parts) <= HEADER_LINES:
+        return None, text
+    values = []
+    for field, line in zip(_FIELDS, parts):
+        prefix = f"# {field}: "
+        if not line.startswith(prefix):
+            return None, parts[HEADER_LINES]
+        values.append(line[len(prefix) :])
+    return Header(*values), parts[HEADER_LINES]
+
+
+def explain(path: Path, origin_hash: str) -> tuple[str, str]:
+    """What the cache finds at `path`, and why, in words.
+
+    The status is 'fresh', 'missing', 'stale' (the origin source or the
+    compiler version changed) or 'edited' (the body no longer matches its
+    hash: edited by hand, truncated or otherwise corrupt).
+    """
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode()
+    except FileNotFoundError:
+        return "missing", "no generated module"
+    except (OSError, UnicodeDecodeError) as exc:
+        return "edited", f"unreadable ({type(exc).__name__})"
+    header, body = split(text)
+    if header is None:
+        return "edited", "no valid adcompiler header (corrupt or written by hand)"
+    if header.version != __version__:
+        return (
+            "stale",
+            f"compiled by adcompiler {header.version}, this is {__version__}",
+        )
+    if header.origin_hash != origin_hash:
+        return "stale", f"origin source changed ({header.origin.split(' ')[0]})"
+    if header.body_hash != sha256(body):
+        return "edited", "edited by hand (the body no longer matches its hash)"
+    return "fresh", "up to date"
 
 
 def status(path: Path, origin_hash: str) -> str:
     """'fresh', 'missing', 'stale' (origin or compiler changed), or 'edited' (body changed)."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return "missing"
-    except (OSError, UnicodeDecodeError):
-        return "edited"
-    header, body = split(text)
-    if header is None:
-        return "edited"
-    if header.version != __version__ or header.origin_hash != origin_hash:
-        return "stale"
-    if header.body_hash != sha256(body):
-        return "edited"
-    return "fresh"
+    return explain(path, origin_hash)[0]
 
 
 def render(body: str, origin: str, origin_hash: str) -> str:
@@ -145,13 +210,17 @@ def render(body: str, origin: str, origin_hash: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a module is read by all
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -161,11 +230,53 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+_WARNED: set[Path] = set()
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a module atomically where it belongs, or, if that folder cannot be
+    written, into its fallback folder (with one warning per folder). Returns
+    where it went; raises `CacheError` if neither can be written."""
+    try:
+        write_atomic(path, text)
+        return path
+    except OSError as exc:
+        first = exc
+    alt = fallback_dir(path.parent) / path.name
+    try:
+        write_atomic(alt, text)
+    except OSError as exc:
+        raise CacheError(
+            f"adcompiler cannot write generated modules to {path.parent} "
+            f"({first.strerror or first}) nor to the fallback {alt.parent} "
+            f"({exc.strerror or exc}); set {ENV_VAR} or pass out= to choose a "
+            "writable folder"
+        ) from None
+    if path.parent not in _WARNED:
+        _WARNED.add(path.parent)
+        warnings.warn(
+            f"adcompiler cannot write to {path.parent} ({first.strerror or first}); "
+            f"generated modules go to {alt.parent} instead. Set {ENV_VAR} or pass "
+            "out= to choose the folder.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return alt
+
+
 def load(path: Path, name: str):
-    """Import a generated module from its file and return the function `name` in it."""
+    """Import a generated module from its file and return the function `name` in it.
+
+    The loader reads the module's cached bytecode when it is current; the
+    module is made by hand rather than through a spec, which costs a tenth
+    of a millisecond a module on the warm path.
+    """
     modname = f"adcompiler_generated.{path.stem}"
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    file = str(path)
+    loader = SourceFileLoader(modname, file)
+    module = ModuleType(modname)
+    module.__file__ = file
+    module.__loader__ = loader
+    exec(loader.get_code(modname), module.__dict__)
     sys.modules[modname] = module
     return getattr(module, name)

@@ -1,15 +1,27 @@
-"""The `adc` command (also `python -m adcompiler`)."""
+"""The `adc` command (also `python -m adcompiler`).
+
+    adc compile PATH... [--out DIR]   compile every marked function into DIR
+    adc check PATH... [--out DIR]     fail if a generated module is missing, stale or edited
+    adc show FILE::FUNC [--out DIR]   print the generated module of FUNC
+    adc ir FILE::FUNC                 print FUNC's SSA IR before and after differentiation
+
+A file's functions are "marked" by the transforms its top level runs
+(`@grad`, `grad(f)`, `value_and_grad`, ...): `adc` imports each file with
+the transforms in a session that records them, keeps going past a function
+that fails, and (for check, show and ir) writes nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 from . import api, cache
 from .errors import ADCompileError
+
+_SKIP = {cache.DEFAULT_DIRNAME, "__pycache__"}
 
 
 def _python_files(paths: list[str]) -> list[Path]:
@@ -17,60 +29,216 @@ def _python_files(paths: list[str]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             files += sorted(
-                f for f in p.rglob("*.py") if cache.DEFAULT_DIRNAME not in f.parts
+                f
+                for f in p.rglob("*.py")
+                if not _SKIP & set(f.parts)
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
-        else:
+        elif p.is_file():
             files.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {p}")
     return files
 
 
 def _import_file(path: Path) -> None:
-    """Run a module's top level, where its `grad(...)` calls compile."""
+    """Run a module's top level, where its transforms compile."""
     name = f"adc_user_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(path.parent))
+        sys.path.remove(folder)
+
+
+def _run(paths: list[str], mode: str, out: str | None):
+    """Import each file in a session; returns (file, its records) and (file, import error) pairs."""
+    results: list[tuple[Path, list[api.Compiled]]] = []
+    broken: list[tuple[Path, BaseException]] = []
+    with api.session(mode, out) as session:
+        for path in _python_files(paths):
+            start = len(session.records)
+            try:
+                _import_file(path)
+            except Exception as exc:  # the user's module itself failed to import
+                broken.append((path, exc))
+            results.append((path, session.records[start:]))
+    return results, broken
+
+
+def _error_text(rec: api.Compiled) -> str:
+    exc = rec.error
+    loc = getattr(exc, "loc", None)
+    text = str(exc)
+    if isinstance(exc, ADCompileError) and loc is not None:
+        return text.replace(f"{loc}: ", f"{loc}: error: ", 1)
+    what = "" if isinstance(exc, ADCompileError) else f"{type(exc).__name__}: "
+    return f"{rec.where}: error: {rec.qualname}: {what}{text}"
+
+
+def _import_error_text(path: Path, exc: BaseException) -> str:
+    return f"{path}: error: the file failed to import: {type(exc).__name__}: {exc}"
 
 
 def compile_paths(paths: list[str], out: str | None) -> int:
-    if out is not None:
-        os.environ[cache.ENV_VAR] = out
-    failures = 0
-    compiled = 0
-    for path in _python_files(paths):
-        before = len(api.COMPILED)
+    results, broken = _run(paths, "compile", out)
+    counts = {"compiled": 0, "up to date": 0, "failed": 0}
+    for _, records in results:
+        for rec in records:
+            if rec.status == "failed":
+                counts["failed"] += 1
+                print(_error_text(rec), file=sys.stderr)
+                continue
+            verb = "up to date" if rec.written is None else "compiled"
+            counts[verb] += 1
+            where = rec.written or rec.path
+            why = (
+                f" ({rec.status}: {rec.reason})"
+                if rec.status in ("stale", "edited")
+                else ""
+            )
+            print(f"{verb}: {rec.origin} -> {where}{why}")
+    for path, exc in broken:
+        print(_import_error_text(path, exc), file=sys.stderr)
+    total = sum(counts.values())
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+    extra = f", {len(broken)} file(s) failed to import" if broken else ""
+    print(f"{total} function(s): {summary}{extra}")
+    return 1 if counts["failed"] or broken else 0
+
+
+def check_paths(paths: list[str], out: str | None) -> int:
+    results, broken = _run(paths, "check", out)
+    total = bad = 0
+    for _, records in results:
+        for rec in records:
+            total += 1
+            if rec.status == "fresh":
+                continue
+            bad += 1
+            if rec.status == "failed":
+                print(_error_text(rec), file=sys.stderr)
+            else:
+                print(f"{rec.path}: {rec.status}: {rec.reason} (for {rec.origin})")
+    for path, exc in broken:
+        bad += 1
+        print(_import_error_text(path, exc), file=sys.stderr)
+    if bad:
+        print(f"{bad} of {total} generated module(s) need `adc compile`")
+        return 1
+    print(f"{total} generated module(s) up to date")
+    return 0
+
+
+def _find(spec: str, out: str | None) -> list[api.Compiled]:
+    """The transforms of `FILE::FUNC`: FUNC is the origin function's name or qualname,
+    or the generated function's name (`grad_score`)."""
+    file, sep, name = spec.rpartition("::")
+    if not sep or not file or not name:
+        raise SystemExit(f"adc: expected FILE::FUNC, got {spec!r}")
+    results, broken = _run([file], "check", out)
+    records = [r for _, recs in results for r in recs]
+    found = [
+        r
+        for r in records
+        if name in (r.qualname, r.qualname.rsplit(".", 1)[-1], r.function)
+    ]
+    if not found:
+        for path, exc in broken:
+            print(_import_error_text(path, exc), file=sys.stderr)
+        marked = ", ".join(sorted({r.qualname for r in records})) or "none"
+        raise SystemExit(
+            f"adc: no function {name!r} marked for differentiation in {file} "
+            f"(marked: {marked})"
+        )
+    return found
+
+
+def show(spec: str, out: str | None) -> int:
+    code = 0
+    for rec in _find(spec, out):
+        if rec.status == "failed":
+            print(_error_text(rec), file=sys.stderr)
+            code = 1
+        elif rec.status == "fresh":
+            sys.stdout.write(rec.path.read_text())
+        else:
+            try:
+                text = api.generate(rec)
+            except ADCompileError as exc:
+                rec.error = exc
+                print(_error_text(rec), file=sys.stderr)
+                code = 1
+                continue
+            print(
+                f"# {rec.path} is {rec.status}: {rec.reason}; this is what `adc compile` writes"
+            )
+            sys.stdout.write(text)
+    return code
+
+
+def show_ir(spec: str) -> int:
+    from .ir import format_function
+
+    code = 0
+    for rec in _find(spec, None):
+        if rec.status == "failed":
+            print(_error_text(rec), file=sys.stderr)
+            code = 1
+            continue
         try:
-            _import_file(path)
+            before, adjoint, _ = api.lower(rec)
         except ADCompileError as exc:
-            failures += 1
-            print(f"error: {exc}", file=sys.stderr)
-        except Exception as exc:  # the user's module itself failed to import
-            failures += 1
-            print(f"error: {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        for c in api.COMPILED[before:]:
-            compiled += 1
-            what = "compiled" if c.status != "fresh" else "up to date"
-            print(f"{what}: {c.origin} -> {c.path}")
-    print(f"{compiled} function(s) compiled, {failures} failure(s)")
-    return 1 if failures else 0
+            rec.error = exc
+            print(_error_text(rec), file=sys.stderr)
+            code = 1
+            continue
+        print(f"# {rec.origin}: SSA IR before differentiation")
+        print(before)
+        print(f"\n# {rec.kind} with respect to {', '.join(rec.wrt)}: the adjoint")
+        print(format_function(adjoint))
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="adc", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser(
-        "compile", help="compile the gradients defined in files or folders"
+    parser = argparse.ArgumentParser(
+        prog="adc",
+        description="Source-to-source automatic differentiation for NumPy.",
     )
-    p.add_argument("paths", nargs="+")
-    p.add_argument("--out", help="folder for the generated modules")
+    sub = parser.add_subparsers(dest="command", required=True)
+    out_help = "folder of the generated modules (default: as for grad; see README)"
+    p = sub.add_parser(
+        "compile", help="compile the marked functions of files or folders"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", help=out_help)
+    p = sub.add_parser(
+        "check", help="fail if a generated module is missing, stale or edited"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", help=out_help)
+    p = sub.add_parser("show", help="print the generated module of FILE::FUNC")
+    p.add_argument("spec", metavar="FILE::FUNC")
+    p.add_argument("--out", help=out_help)
+    p = sub.add_parser(
+        "ir", help="print the SSA IR of FILE::FUNC before and after differentiation"
+    )
+    p.add_argument("spec", metavar="FILE::FUNC")
     args = parser.parse_args(argv)
-    if args.command == "compile":
-        return compile_paths(args.paths, args.out)
-    return 2
+    try:
+        if args.command == "compile":
+            return compile_paths(args.paths, args.out)
+        if args.command == "check":
+            return check_paths(args.paths, args.out)
+        if args.command == "show":
+            return show(args.spec, args.out)
+        return show_ir(args.spec)
+    except FileNotFoundError as exc:
+        print(f"adc: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

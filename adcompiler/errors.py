@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 
-@dataclass(frozen=True)
-class Loc:
+class Loc(namedtuple("Loc", "file line col text", defaults=("",))):
     """A place in the user's source: file, 1-based line, 0-based column, and the line's text."""
 
-    file: str
-    line: int
-    col: int
-    text: str = ""
+    __slots__ = ()  # a named tuple, not a dataclass: `import adcompiler` stays cheap
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col + 1}"

@@ -8,46 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cache
-from .api import COMPILED, Compiled, _module_stem, _normalize_argnums
+from .api import _normalize_argnums, compiled
 from .errors import ADCompileError
 
 
-def _compiled_jvp(fn, argnums: tuple[int, ...] | None = None):
+def _compiled_jvp(fn, argnums: tuple[int, ...]):
     """The generated `jvp_<name>(*primals, *tangents)` for the given differentiated arguments."""
-    from .frontend import read_source
-
-    src = read_source(fn)
-    params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args]
-    nums = tuple(range(len(params))) if argnums is None else argnums
-    wrt = [params[i] for i in nums]
-    gen_name = f"jvp_{src.tree.name}"
-    origin = f"{cache.display_path(src.file)}:{src.first_line} {fn.__qualname__}"
-    origin_hash = cache.sha256(f"jvp argnums={nums}\n{src.text}")
-    path = (
-        cache.output_dir(src.file, None)
-        / f"{_module_stem(fn, src.file, 'jvp', wrt)}.py"
-    )
-    found = cache.status(path, origin_hash)
-    COMPILED.append(Compiled(origin, gen_name, path, found))
-    if found != "fresh":
-        from . import codegen
-        from .autodiff.forward import forward
-        from .frontend import Lowering
-
-        lowering = Lowering(src)
-        ir = forward(lowering.lower(), nums, gen_name, lowering.names)
-        n = len(ir.body.results) // 2
-        ir.result_tree = (0, n) if n == 1 else (tuple(range(n)), tuple(range(n, 2 * n)))
-        where = f"{cache.display_path(src.file)}:{src.first_line}"
-        doc = (
-            f"`{src.tree.name}` and its directional derivative along "
-            f"({', '.join(p + '_dot' for p in wrt)}). Generated from {where}."
-        )
-        cache.write_atomic(
-            path, cache.render(codegen.module_source([(ir, doc)]), origin, origin_hash)
-        )
-    return cache.load(path, gen_name), nums, len(params)
+    return compiled(fn, "jvp", argnums)
 
 
 def jvp(fun, primals, tangents):
@@ -65,7 +32,7 @@ def jvp(fun, primals, tangents):
             raise ValueError(
                 f"tangent {i} has shape {np.shape(tangents[i])}, its primal {np.shape(primals[i])}"
             )
-    generated, _, _ = _compiled_jvp(fun, nums)
+    generated = _compiled_jvp(fun, nums)
     return generated(*primals, *(tangents[i] for i in nums))
 
 
@@ -78,7 +45,7 @@ def jacfwd(fun, argnums=0):
         src = read_source(fun)
         params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args]
         nums = _normalize_argnums(fun, params, argnums)
-        generated, _, _ = _compiled_jvp(fun, nums)
+        generated = _compiled_jvp(fun, nums)
         jacobians = []
         for i in nums:
             x = np.asarray(args[i])

@@ -1,19 +1,19 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-sha256: 0d573ee57410c1c21ac8fae44793b3f109301ce0e31bf95959539d8d8e202488
-# body-sha256: 0cfe2c2dfa873e85608ae481c79d9473bee61dd9fde566abd52142007ef5cfd8
+# body-sha256: 365464a276fe6a1c600786c0948bec9d64b10237e6baaa30debae491e08bf00b
 import numpy as np
 
 
-def grad_f(x, y, z):
+def grad_f(x, y, z):  # seed_backprop.py:11
     """Gradient of `f` with respect to x, y, z. Generated from examples/seed_backprop.py:11."""
-    t1 = x + y
-    t2 = max(y, z)
-    out = t1 * t2
-    if np.ndim(out) != 0:
+    t1 = x + y  # seed_backprop.py:12
+    t2 = max(y, z)  # seed_backprop.py:12
+    out = t1 * t2  # seed_backprop.py:12
+    if np.ndim(out) != 0:  # seed_backprop.py:12
         raise TypeError(f"grad of f needs a scalar output, got shape {np.shape(out)}")
-    t3 = z > y
-    d_z = t1 if t3 else 0.0
-    d_y = (0.0 if t3 else t1) + t2
-    d_x = t2
-    return d_x, d_y, d_z
+    t3 = z > y  # seed_backprop.py:12
+    d_z = t1 if t3 else 0.0  # seed_backprop.py:12
+    d_y = (0.0 if t3 else t1) + t2  # seed_backprop.py:12
+    d_x = t2  # seed_backprop.py:12
+    return d_x, d_y, d_z  # seed_backprop.py:12

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: 6ea59e28e2f6b578276b619765523f6a071dde3cff6aae05c010ff659faefd3a
+# body-sha256: 8187e6405c51cc6da8a0c8715699794602e08b162589f2a46f389276fde5bc8e
 import numpy as np
 
 
@@ -24,18 +24,18 @@ def _unbroadcast(g, x):
     return np.sum(g, axis=axes, keepdims=True) if axes else g
 
 
-def grad_score(W, x, b, u):
+def grad_score(W, x, b, u):  # seed_nn.py:13
     """Gradient of `score` with respect to W, b. Generated from examples/seed_nn.py:13."""
-    t1 = W @ x
-    z = t1 + b
-    h = np.tanh(z)
-    out = u @ h
-    if np.ndim(out) != 0:
+    t1 = W @ x  # seed_nn.py:14
+    z = t1 + b  # seed_nn.py:14
+    h = np.tanh(z)  # seed_nn.py:15
+    out = u @ h  # seed_nn.py:16
+    if np.ndim(out) != 0:  # seed_nn.py:16
         raise TypeError(
             f"grad of score needs a scalar output, got shape {np.shape(out)}"
         )
-    d_z = u * (1.0 - h * h)
-    d_t1 = _unbroadcast(d_z, t1)
-    d_b = _unbroadcast(d_z, b)
-    d_W = _matmul_lhs(d_t1, x)
-    return d_W, d_b
+    d_z = u * (1.0 - h * h)  # seed_nn.py:16
+    d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14
+    d_b = _unbroadcast(d_z, b)  # seed_nn.py:14
+    d_W = _matmul_lhs(d_t1, x)  # seed_nn.py:14
+    return d_W, d_b  # seed_nn.py:16

@@ -1,0 +1,258 @@
+"""The import-time cache: fresh modules are imported as they are, anything else is
+regenerated; writes are atomic; an unwritable folder falls back, with one warning."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adcompiler import ADCompileError, api, cache, grad
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def square_sum(w):
+    return np.sum(w * w)
+
+
+def module_file(path: Path) -> Path:
+    (found,) = path.glob("*.py")
+    return found
+
+
+def test_fresh_module_is_imported_without_regenerating(out_dir, monkeypatch):
+    g = grad(square_sum)
+    text = module_file(out_dir).read_text()
+    monkeypatch.setattr(api, "generate", lambda rec: pytest.fail("regenerated"))
+    g2 = grad(square_sum)
+    np.testing.assert_allclose(g2(np.arange(3.0)), 2 * np.arange(3.0))
+    assert module_file(out_dir).read_text() == text
+    assert api.COMPILED[-1].status == "fresh" and g2.__code__ is not g.__code__
+
+
+def test_stale_origin_is_regenerated(out_dir, tmp_path):
+    src = tmp_path / "user_mod.py"
+    src.write_text("def f(x):\n    return x * x\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import user_mod
+
+        assert grad(user_mod.f)(3.0) == 6.0
+        src.write_text("def f(x):\n    return x * x * x\n")
+        code = compile(src.read_text(), str(src), "exec")
+        namespace = {}
+        exec(code, namespace)
+        assert grad(namespace["f"])(3.0) == 27.0
+        assert api.COMPILED[-1].status == "stale"
+        assert "origin source changed" in api.COMPILED[-1].reason
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("user_mod", None)
+
+
+def test_compiler_version_change_is_stale(out_dir, monkeypatch):
+    grad(square_sum)
+    monkeypatch.setattr(cache, "__version__", "99.0")
+    grad(square_sum)
+    rec = api.COMPILED[-1]
+    assert rec.status == "stale" and "99.0" in rec.reason
+    assert cache.read_header(rec.path.read_text()).version == "99.0"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda t: t.replace("return", "return 2 *", 1),  # edited by hand
+        lambda t: t[: len(t) // 2],  # truncated
+        lambda t: "garbage\n",  # no header
+        lambda t: "\n".join(t.splitlines()[4:]),  # header removed
+    ],
+    ids=["edited", "truncated", "garbage", "no-header"],
+)
+def test_edited_or_corrupt_module_is_regenerated(out_dir, damage):
+    grad(square_sum)
+    path = module_file(out_dir)
+    good = path.read_text()
+    path.write_text(damage(good))
+    g = grad(square_sum)
+    assert api.COMPILED[-1].status == "edited"
+    assert path.read_text() == good
+    np.testing.assert_allclose(g(np.ones(2)), 2 * np.ones(2))
+
+
+def test_undecodable_module_is_regenerated(out_dir):
+    grad(square_sum)
+    path = module_file(out_dir)
+    good = path.read_text()
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    grad(square_sum)
+    assert api.COMPILED[-1].status == "edited" and path.read_text() == good
+
+
+def test_location_order(tmp_path, monkeypatch):
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    origin = tmp_path / "proj" / "m.py"
+    origin.parent.mkdir()
+    assert cache.output_dir(str(origin)) == origin.parent / cache.DEFAULT_DIRNAME
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "env"))
+    assert cache.output_dir(str(origin)) == tmp_path / "env"
+    assert cache.output_dir(str(origin), tmp_path / "arg") == tmp_path / "arg"
+
+
+def test_out_argument_wins(out_dir, tmp_path):
+    grad(square_sum, out=tmp_path / "mine")
+    assert len(list((tmp_path / "mine").glob("*.py"))) == 1
+    assert not out_dir.exists()
+
+
+def test_write_leaves_no_temporary_file_on_failure(tmp_path, monkeypatch):
+    def boom(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(PermissionError):
+        cache.write_atomic(tmp_path / "m.py", "x = 1\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def temp_root(tmp_path, monkeypatch):
+    """The system temporary folder, for the fallback, inside this test's folder."""
+    import tempfile
+
+    root = tmp_path / "systemp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    monkeypatch.setattr(cache, "_WARNED", set())
+    return root
+
+
+def test_unwritable_folder_falls_back_with_one_warning(out_dir, temp_root, monkeypatch):
+    real_replace = os.replace
+
+    def deny(src, dst):
+        if Path(dst).parent == out_dir:
+            raise PermissionError(13, "Permission denied", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", deny)
+    with pytest.warns(RuntimeWarning, match="cannot write to .*instead") as caught:
+        g = grad(square_sum)
+        h = grad(square_sum, argnums=0)  # already in the fallback: no second warning
+
+        def cube(x):
+            return x * x * x
+
+        assert (
+            grad(cube)(2.0) == 12.0
+        )  # a second module, same folder: no second warning
+    assert len(caught) == 1
+    np.testing.assert_allclose(g(np.ones(2)), 2 * np.ones(2))
+    fallback = cache.fallback_dir(out_dir)
+    assert fallback.is_relative_to(temp_root)
+    assert Path(h.__code__.co_filename).parent == fallback
+    assert not list(out_dir.glob("*.py"))
+
+
+def test_folder_under_a_regular_file_falls_back(tmp_path, temp_root):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    with pytest.warns(RuntimeWarning, match="not_a_folder"):
+        g = grad(square_sum, out=blocker / "generated")
+    np.testing.assert_allclose(g(np.ones(3)), 2 * np.ones(3))
+
+
+def test_nowhere_to_write_is_one_clear_error(out_dir, temp_root, monkeypatch):
+    def deny(path, text):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache, "write_atomic", deny)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(
+            ADCompileError, match="cannot write generated modules"
+        ) as info:
+            grad(square_sum)
+    assert "ADC_GENERATED" in str(info.value)
+
+
+RACE = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    start = float(sys.argv[1])
+    import black  # imported before the start, so that the compilations overlap
+    from adcompiler import api, grad
+
+    def loss(w):
+        h = np.tanh(w)
+        return np.sum(h * w)
+
+    time.sleep(max(0.0, start - time.time()))
+    g = grad(loss)
+    w = np.linspace(-1.0, 1.0, 5)
+    expected = np.tanh(w) + w * (1 - np.tanh(w) ** 2)
+    print("ok" if np.allclose(g(w), expected) else "wrong", api.COMPILED[-1].status)
+    """)
+
+
+def test_eight_processes_compile_the_same_function_at_once(tmp_path):
+    script = tmp_path / "race_user.py"
+    script.write_text(RACE)
+    out = tmp_path / "generated"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ADC_GENERATED=str(out))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # warm the interpreter's own caches so the processes reach grad() together
+    subprocess.run([sys.executable, "-c", "import numpy, black"], env=env, check=True)
+    import time
+
+    start = f"{time.time() + 2.0}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), start],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    for stdout, stderr in results:
+        assert stdout.split()[0] == "ok", stderr
+    # they raced: several found no module and wrote one
+    assert sum(stdout.split()[1] == "missing" for stdout, _ in results) >= 2
+    files = sorted(p.name for p in out.iterdir() if p.name != "__pycache__")
+    assert files == ["race_user__grad_loss__w.py"]
+    text = (out / files[0]).read_text()
+    assert cache.split(text)[0].body_hash == cache.sha256(cache.split(text)[1])
+
+
+WARM = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from adcompiler import grad
+
+    @grad
+    def loss(w):
+        return np.sum(np.tanh(w) * w)
+
+    assert loss(np.zeros(2)).shape == (2,)
+    print(sorted(m for m in ("black", "ast", "adcompiler.frontend",
+        "adcompiler.codegen", "adcompiler.autodiff.reverse") if m in sys.modules))
+    """)
+
+
+def test_warm_path_imports_no_compiler(tmp_path):
+    script = tmp_path / "warm_user.py"
+    script.write_text(WARM)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ADC_GENERATED=str(tmp_path / "gen"))
+    run = [sys.executable, str(script)]
+    cold = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert "black" in cold.stdout
+    warm = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert "black" not in warm.stdout and "frontend" not in warm.stdout, warm.stdout
