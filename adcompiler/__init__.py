@@ -5,4 +5,15 @@ __version__ = "0.1.0"
 from .api import grad, value_and_grad
 from .errors import ADCompileError
 
-__all__ = ["ADCompileError", "__version__", "grad", "value_and_grad"]
+# Imported on first use: `import adcompiler` stays cheap for the cached @grad path.
+_LAZY = {"jvp": "transforms", "jacfwd": "transforms", "graph": "compgraph"}
+
+__all__ = ["ADCompileError", "__version__", "grad", "value_and_grad", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'adcompiler' has no attribute {name!r}")

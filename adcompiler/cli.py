@@ -203,6 +203,88 @@ def show_ir(spec: str) -> int:
     return code
 
 
+def _parse_at(text: str) -> dict:
+    """`x=1,y=2,z=0` or `W=[[1,2],[3,4]],x=[1,2]`: names and NumPy values."""
+    import ast
+    import re
+
+    import numpy as np
+
+    values = {}
+    for part in re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", text):
+        name, sep, literal = part.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise SystemExit(f"adc: --at expects NAME=VALUE pairs, got {part!r}")
+        try:
+            value = ast.literal_eval(literal.strip())
+        except (ValueError, SyntaxError):
+            raise SystemExit(
+                f"adc: --at {name.strip()}: not a number or list: {literal!r}"
+            ) from None
+        array = np.asarray(value, dtype=np.float64)
+        values[name.strip()] = float(array) if array.ndim == 0 else array
+    return values
+
+
+def graph(spec: str, at: str, fmt: str, output: str | None) -> int:
+    import inspect
+
+    from . import compgraph as graphs
+
+    file, sep, name = spec.rpartition("::")
+    if not sep or not file or not name:
+        raise SystemExit(f"adc: expected FILE::FUNC, got {spec!r}")
+    namespace: dict = {}
+    with api.session("check"):
+        path = Path(file)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {file}")
+        module_name = f"adc_user_{path.stem}"
+        spec_ = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec_)
+        sys.path.insert(0, str(path.resolve().parent))
+        try:
+            spec_.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(path.resolve().parent))
+        namespace = vars(module)
+    fn = namespace.get(name.split(".")[0])
+    for part in name.split(".")[1:]:
+        fn = getattr(fn, part, None)
+    if not callable(fn):
+        raise SystemExit(f"adc: no function {name!r} in {file}")
+    values = _parse_at(at)
+    params = list(inspect.signature(fn).parameters)
+    missing = [p for p in params if p not in values]
+    unknown = [v for v in values if v not in params]
+    if missing or unknown:
+        raise SystemExit(
+            f"adc: {name} takes ({', '.join(params)}); --at "
+            + (
+                f"misses {', '.join(missing)}"
+                if missing
+                else f"names no parameter {', '.join(unknown)}"
+            )
+        )
+    try:
+        picture = graphs.graph(fn, *(values[p] for p in params), format=fmt)
+    except ADCompileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"adc: {exc}", file=sys.stderr)
+        return 1
+    if output:
+        Path(output).write_bytes(
+            picture if isinstance(picture, bytes) else picture.encode()
+        )
+    elif isinstance(picture, bytes):
+        sys.stdout.buffer.write(picture)
+    else:
+        sys.stdout.write(picture)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="adc",
@@ -227,6 +309,21 @@ def main(argv: list[str] | None = None) -> int:
         "ir", help="print the SSA IR of FILE::FUNC before and after differentiation"
     )
     p.add_argument("spec", metavar="FILE::FUNC")
+    p = sub.add_parser(
+        "graph",
+        help="draw the computational graph of FILE::FUNC at a point, with its gradients",
+    )
+    p.add_argument("spec", metavar="FILE::FUNC")
+    p.add_argument("--at", required=True, help="the point, e.g. x=1,y=2,z=0")
+    p.add_argument(
+        "--format",
+        default="mermaid",
+        choices=["mermaid", "dot", "svg", "png"],
+        help="mermaid (default), Graphviz dot, or svg/png through Graphviz",
+    )
+    p.add_argument(
+        "--output", "-o", help="write to this file instead of standard output"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "compile":
@@ -235,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             return check_paths(args.paths, args.out)
         if args.command == "show":
             return show(args.spec, args.out)
+        if args.command == "graph":
+            return graph(args.spec, args.at, args.format, args.output)
         return show_ir(args.spec)
     except FileNotFoundError as exc:
         print(f"adc: {exc}", file=sys.stderr)

@@ -73,11 +73,15 @@ def test_numpy_spellings_generate_the_same_code(out_dir):
     """Every alias resolves to the one rule: the generated bodies agree line for line."""
     import inspect
 
-    def code(f):  # the body without the source-map comments, which name each origin line
+    def code(
+        f,
+    ):  # the body without the source-map comments, which name each origin line
         body = inspect.getsource(grad(f)).split('"""')[-1]
         return "\n".join(line.split("  #")[0] for line in body.splitlines())
 
-    bodies = {code(f) for f in [with_np, with_numpy, with_from_import, with_module_alias]}
+    bodies = {
+        code(f) for f in [with_np, with_numpy, with_from_import, with_module_alias]
+    }
     assert len(bodies) == 1, bodies
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from adcompiler import grad
-from adcompiler.graph import build, graph
+from adcompiler.compgraph import build, graph
 
 
 def f(x, y, z):
@@ -81,3 +81,52 @@ def test_wrong_argument_count():
 
     with pytest.raises(ADCompileError, match="takes 3 arguments"):
         graph(f, 1.0, 2.0)
+
+
+def test_adc_graph_command_prints_the_notes_picture(capsys):
+    from pathlib import Path
+
+    from adcompiler.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "seed_backprop.py"
+    assert main(["graph", f"{example}::f", "--at", "x=1,y=2,z=0"]) == 0
+    text = capsys.readouterr().out
+    edges = re.findall(r'-->\|"([^"]*)"\|', text)
+    assert edges == ["1", "2", "2", "0", "3", "2", "6"]
+    assert "grad 2" in text and "grad 5" in text and "grad 0" in text
+
+
+def test_adc_graph_reports_a_missing_parameter(capsys):
+    from pathlib import Path
+
+    from adcompiler.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "seed_backprop.py"
+    with pytest.raises(SystemExit, match="misses z"):
+        main(["graph", f"{example}::f", "--at", "x=1,y=2"])
+
+
+def test_adc_graph_parses_arrays(tmp_path):
+    from pathlib import Path
+
+    from adcompiler.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "seed_nn.py"
+    target = tmp_path / "g.dot"
+    at = "W=[[1,0],[0,1]],x=[1,2],b=[0,0],u=[1,1]"
+    assert (
+        main(
+            [
+                "graph",
+                f"{example}::score",
+                "--at",
+                at,
+                "--format",
+                "dot",
+                "-o",
+                str(target),
+            ]
+        )
+        == 0
+    )
+    assert target.read_text().startswith('digraph "score"')
