@@ -1,0 +1,238 @@
+"""Branches and loops, each checked against central finite differences."""
+
+import numpy as np
+import pytest
+from adcheck import check
+
+from adcompiler import ADCompileError, grad
+
+X = np.array([0.5, -0.2, 0.3])
+Y = np.array([1.0, 2.0, -3.0])
+
+
+# -- branches -------------------------------------------------------------------------
+
+
+def if_else(x, y):
+    if np.sum(x) > 0:
+        z = x * y
+    else:
+        z = np.sin(x)
+    return np.sum(z * z)
+
+
+def elif_chain(x):
+    s = np.sum(x)
+    if s > 1.0:
+        r = s * s
+    elif s < -1.0:
+        r = -s
+    else:
+        r = np.sum(np.exp(x))
+    return r
+
+
+def early_return(x):
+    s = np.sum(x)
+    if s > 1.0:
+        return s * s
+    elif s < -1.0:
+        return -s
+    return np.sum(np.exp(x))
+
+
+def cond_expr(x):
+    y = np.tanh(x) if np.all(x > 0) else x * 2.0
+    return np.sum(y)
+
+
+def bool_ops(x, y):
+    if np.sum(x) > 0 and not np.any(y > 5) or np.max(x) > 10:
+        z = x * y
+    else:
+        z = x
+    return np.sum(z)
+
+
+def defined_in_one_branch(x, flag):
+    if flag:
+        w = np.exp(x)
+    out = np.sum(x)
+    if flag:
+        out = out + np.sum(w)
+    return out
+
+
+def no_else(x):
+    y = x * 2.0
+    if np.sum(x) < 0:
+        y = y * y
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("x", [X, -3 * X, 3 * np.abs(X)])
+def test_branches(out_dir, x):
+    check(if_else, x, Y, argnums=(0, 1))
+    check(elif_chain, x)
+    check(early_return, x)
+    check(cond_expr, np.abs(x))
+    check(cond_expr, x)
+    check(bool_ops, x, Y, argnums=(0, 1))
+    check(no_else, x)
+
+
+def test_value_defined_in_one_branch(out_dir):
+    check(defined_in_one_branch, X, True)
+    check(defined_in_one_branch, X, False)
+
+
+def test_branch_code_reads_as_if(out_dir):
+    source = check(if_else, X, Y)
+    # the forward `if` reads as a conditional expression, the backward as an `if`
+    assert " if t1 else " in source
+    assert "    if t1:\n" in source and "else:" in source
+
+
+# -- loops ----------------------------------------------------------------------------
+
+
+def for_range(x, n):
+    h = x
+    for _ in range(n):
+        h = np.sin(h) * x
+    return np.sum(h)
+
+
+def for_range_start_stop_step(x, a, b):
+    s = 0.0
+    for k in range(a, b, 2):
+        s = s + np.sum(x**2) * k
+    return s
+
+
+def for_rows(x):
+    s = 0.0
+    for row in x:
+        s = s + np.sum(np.tanh(row))
+    return s
+
+
+def for_shape(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + np.sum(x[i] * x[i]) / (i + 1)
+    return s
+
+
+def for_zip_enumerate(x, y):
+    s = 0.0
+    for i, (a) in enumerate(x):
+        s = s + a * i
+    for a, b in zip(x, y):
+        s = s + a * b
+    return s
+
+
+def while_fixed_point(x):
+    y = x
+    err = 1.0
+    k = 0
+    while err > 1e-12 and k < 100:
+        y_new = 0.5 * np.cos(y) + 0.1 * x
+        err = np.max(np.abs(y_new - y))
+        y = y_new
+        k = k + 1
+    return np.sum(y)
+
+
+def loop_break(x):
+    s = 0.0
+    for i in range(10):
+        s = s + np.sum(x * i)
+        if s > 3.0:
+            break
+        s = s * 1.5
+    return s
+
+
+def loop_continue(x):
+    s = 0.0
+    for i in range(6):
+        if i % 2 == 0:
+            continue
+        s = s + np.sum(np.sin(x * i))
+    return s
+
+
+def nested(x, n):
+    h = x
+    for i in range(n):
+        for j in range(i + 1):
+            h = np.tanh(h * 1.1 + j)
+    return np.sum(h)
+
+
+def return_in_loop(x):
+    s = 0.0
+    for i in range(10):
+        s = s + np.sum(x * x) * i
+        if s > 2.0:
+            return s * 2.0
+    return s
+
+
+def branch_in_loop(x):
+    h = x
+    for _ in range(4):
+        if np.sum(h) > 0:
+            h = np.sin(h) * 2.0
+        else:
+            z = h * h
+            h = z + 1.0
+    return np.sum(h)
+
+
+def test_loops(out_dir):
+    for n in (0, 1, 3):
+        check(for_range, X, n)
+    check(for_range_start_stop_step, X, 1, 8)
+    check(for_rows, np.arange(6.0).reshape(2, 3) / 7)
+    check(for_shape, np.arange(6.0).reshape(3, 2) / 7)
+    check(for_zip_enumerate, X, Y, argnums=(0, 1))
+    check(while_fixed_point, X)
+    for x in (X, 0.1 * X, 10 * X):
+        check(loop_break, x)
+        check(return_in_loop, x)
+    check(loop_continue, X)
+    check(nested, X, 3)
+    check(branch_in_loop, X)
+    check(branch_in_loop, -X)
+
+
+def test_backward_loop_is_a_reversed_loop(out_dir):
+    source = check(for_range, X, 5)
+    assert "reversed(range(n))" in source
+    assert source.count("np.sin(") == 1
+    assert "tape.append" in source and "tape.pop()" in source
+
+
+def test_while_records_trip_count(out_dir):
+    source = check(while_fixed_point, X)
+    assert "while " in source and "for _ in range(trips)" in source
+
+
+def test_break_records_trip_count(out_dir):
+    source = check(loop_break, X)
+    assert "break" in source and "range(trips)" in source
+
+
+def test_loop_else_is_reported(out_dir):
+    def f(x):
+        for _ in range(3):
+            x = x * 2
+        else:
+            x = x + 1
+        return np.sum(x)
+
+    with pytest.raises(ADCompileError, match="test_control_flow.py:.*else"):
+        grad(f)(X)
