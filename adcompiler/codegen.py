@@ -57,6 +57,34 @@ def _matmul_rhs(a, g):
         return np.multiply.outer(a, g)
     return np.swapaxes(a, -1, -2) @ g
 ''',
+    "_concat_part": '''
+def _concat_part(g, k, parts, axis=0):
+    """The piece of `g` that part `k` of `np.concatenate(parts, axis)` became."""
+    sizes = [np.shape(p)[axis] for p in parts]
+    start = sum(sizes[:k])
+    return np.take(g, np.arange(start, start + sizes[k]), axis=axis)
+''',
+    "_split_like": '''
+def _split_like(g, parts, axis=0):
+    """`g` cut into the pieces that `np.concatenate(parts, axis)` joined."""
+    cuts = np.cumsum([np.shape(p)[axis] for p in parts])[:-1]
+    return np.split(g, cuts, axis=axis)
+''',
+    "_repeat_like": '''
+def _repeat_like(g, parts):
+    """The adjoint of `sum(parts)`: `g` for every part."""
+    return [g] * len(parts)
+''',
+    "_add_each": '''
+def _add_each(a, b):
+    """The sum of two adjoints of a list of arrays, part by part."""
+    return [x + y for x, y in zip(a, b)]
+''',
+    "_zeros_list": '''
+def _zeros_list(parts):
+    """A zero adjoint for a list of arrays: one zero array per part."""
+    return [np.zeros_like(p) for p in parts]
+''',
     "_count": '''
 def _count(x, out):
     """How many entries of `x` a mean averaged into each entry of `out`."""
@@ -116,6 +144,9 @@ def expression(
         return ast.IfExp(args[0], args[1], args[2])
     if kind == "tuple":
         return ast.Tuple(args, ast.Load())
+    if kind == "seqcall":
+        seq = ast.Tuple(args, ast.Load())
+        return ast.Call(_np(form[1]), [seq], keywords)
     if kind == "boolop":
         return ast.BoolOp(form[1](), args)
     if kind == "getitem":
@@ -143,6 +174,47 @@ def _local_uses(block: Block) -> dict[str, int]:
     return counts
 
 
+# Primitives whose result may share memory with an argument: never updated in place.
+_VIEWS = {
+    "getitem",
+    "reshape",
+    "T",
+    "transpose",
+    "broadcast_to",
+    "expand_dims",
+    "moveaxis",
+    "unbroadcast",
+    "pop",
+    "matmul_lhs",
+    "matmul_rhs",
+}
+
+
+def _fresh_values(fn: Function) -> set[str]:
+    """Values that certainly own their memory (a new array nobody else holds)."""
+    fresh: set[str] = set()
+    counts = uses(fn.body)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+            kind = PRIMS[stmt.prim].form[0]
+            if stmt.prim == "setitem" or (
+                kind in ("binop", "unary", "np", "method") and stmt.prim not in _VIEWS
+            ):
+                fresh.add(stmt.out)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Loop):
+            for c, init, r in zip(stmt.carried, stmt.inits, stmt.body.results):
+                if (
+                    isinstance(init, Var)
+                    and init.name in fresh
+                    and counts.get(init.name) == 1
+                    and isinstance(r, Var)
+                    and r.name in fresh
+                ):
+                    fresh.add(c)
+    return fresh
+
+
 def _alias_buffers(fn: Function) -> None:
     """A buffer updated in place keeps one name through its updates (`d_x[i] += g`)."""
     parent: dict[str, str] = {}
@@ -152,8 +224,18 @@ def _alias_buffers(fn: Function) -> None:
             n = parent[n]
         return n
 
+    fresh = _fresh_values(fn)
+    counts = uses(fn.body)
     for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and stmt.prim in ("index_add", "index_add_at"):
+        if not isinstance(stmt, Assign) or not isinstance(
+            stmt.args[0] if stmt.args else None, Var
+        ):
+            continue
+        in_place = stmt.prim in ("index_add", "index_add_at", "append")
+        if stmt.prim == "setitem":
+            old = stmt.args[0].name
+            in_place = old in fresh and counts.get(old) == 1
+        if in_place:
             a, b = find(stmt.out), find(stmt.args[0].name)
             if a != b:
                 # a user-facing name (d_x) wins over a temporary
@@ -340,10 +422,20 @@ class _Body:
             if form[0] == "check_scalar":
                 out.append(_check_scalar(_atom(stmt.args[0]), stmt.args[1].value))
                 continue
-            if form[0] in ("push", "pop", "list", "index_add", "index_add_at"):
+            if form[0] in (
+                "push",
+                "pop",
+                "list",
+                "index_add",
+                "index_add_at",
+                "append",
+            ):
                 effect = self.effect(stmt)
                 self.flush(out, stmt.outs)
                 out.append(effect)
+                continue
+            if form[0] == "setitem":
+                out += self.setitem(stmt)
                 continue
             args = [self.atom(a) for a in stmt.args]
             kwargs = {k: self.atom(v) for k, v in stmt.kwargs.items()}
@@ -372,6 +464,12 @@ class _Body:
             item = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
             call = ast.Call(ast.Attribute(tape, "append", ast.Load()), [item], [])
             return ast.Expr(call)
+        if form == "append":
+            xs, item = stmt.args
+            call = ast.Call(
+                ast.Attribute(_atom(xs), "append", ast.Load()), [self.atom(item)], []
+            )
+            return ast.Expr(call)
         if form == "pop":
             call = ast.Call(
                 ast.Attribute(self.atom(stmt.args[0]), "pop", ast.Load()), [], []
@@ -386,6 +484,24 @@ class _Body:
             )
         call = ast.Call(_np("add.at"), [_atom(buf), self.atom(index), self.atom(g)], [])
         return ast.Expr(call)
+
+    def setitem(self, stmt: Assign) -> list[ast.stmt]:
+        """`y[idx] = v`, in place when no one reads the old value, else on a copy."""
+        old, index, value = stmt.args
+        out: list[ast.stmt] = []
+        value = self.atom(value)
+        index = self.atom(index)
+        if not (isinstance(old, Var) and old.name == stmt.out):
+            copy = ast.Call(ast.Attribute(self.atom(old), "copy", ast.Load()), [], [])
+            self.flush(out, stmt.outs)
+            out.append(_assign(stmt.out, copy))
+        else:
+            self.flush(out, stmt.outs)
+        target = ast.Subscript(
+            ast.Name(stmt.out, ast.Load()), _index(index), ast.Store()
+        )
+        out.append(ast.Assign([target], value))
+        return out
 
     def results(self, names, results) -> list[ast.stmt]:
         """`name = result` for each merged value, in parallel where they read each other."""

@@ -19,7 +19,7 @@ from numbers import Number
 from . import resolve
 from .autodiff.emitter import Emitter, Names
 from .errors import ADCompileError, Loc
-from .ir import UNDEF, Atom, Block, Const, Function, If, Loop, Var
+from .ir import UNDEF, Atom, Block, Const, Function, If, Loop, Var, is_undef
 from .passes.shapes import Shapes
 
 _COMPARE = {
@@ -164,6 +164,8 @@ class Lowering:
         self.ints: set[str] = set()
         self.lists: set[str] = set()
         self.shape_values: set[str] = set()
+        # Tuples built in the function: their entries, read without a getitem.
+        self.tuples: dict[str, tuple] = {}
 
     def _scope(self) -> dict:
         fn = self.fn
@@ -213,6 +215,7 @@ class Lowering:
             Block(self.e.stmts, results),
             self.src.loc(tree),
             doc,
+            lists=set(self.lists),
         )
 
     def lower_return(self, stmt: ast.Return) -> tuple[Atom, ...]:
@@ -286,9 +289,10 @@ class Lowering:
             orelse.results = tuple(env_else.get(n, UNDEF) for n in changed)
             outs = tuple(self.version(n) for n in changed)
             self.env = dict(before)
-            for n, o in zip(changed, outs):
+            for n, o, a, b in zip(changed, outs, then.results, orelse.results):
                 self.env[n] = Var(o)
                 self.defined.add(o)
+                self.carry_facts(a, o, b)
             if outs or then.stmts or orelse.stmts:
                 self.e.emit(If(outs, cond, then, orelse, self.src.loc(stmt)))
             return None
@@ -344,9 +348,10 @@ class Lowering:
         inits = tuple(self.env.get(n, UNDEF) for n in all_names)
         before = dict(self.env)
         params = tuple(self.version(n) for n in all_names)
-        for n, p in zip(all_names, params):
+        for n, p, i in zip(all_names, params, inits):
             self.env[n] = Var(p)
             self.defined.add(p)
+            self.carry_facts(i, p)
         index, start, stop, step, cond, prologue = (
             None,
             Const(0),
@@ -375,9 +380,10 @@ class Lowering:
         node = Loop(outs, index, start, stop, step, params, inits, body, loc, cond, brk)
         self.e.emit(node)
         self.env = before
-        for n, o in zip(all_names, outs):
+        for n, o, i in zip(all_names, outs, inits):
             self.env[n] = Var(o)
             self.defined.add(o)
+            self.carry_facts(i, o)
         if can_return:
             return self.env.pop("returned"), tuple(self.env.pop(f) for f in flags[1:])
         return None
@@ -423,7 +429,7 @@ class Lowering:
                 raise self.error("the index of `enumerate` must be a name", i_target)
             index = self.version(i_target.id)
             self.env[i_target.id] = Var(index)
-            prologue = [(item_target, lambda i: self.e.call("getitem", seq, i))]
+            prologue = [(item_target, lambda i: self.row(seq, i))]
             return index, Const(0), stop, Const(1), prologue
         if callee is zip:
             if it.keywords or not it.args:
@@ -435,8 +441,7 @@ class Lowering:
             for q in seqs[1:]:
                 stop = self.e.call("min", stop, self.e.call("len", q))
             prologue = [
-                (t, lambda i, q=q: self.e.call("getitem", q, i))
-                for t, q in zip(target.elts, seqs)
+                (t, lambda i, q=q: self.row(q, i)) for t, q in zip(target.elts, seqs)
             ]
             return index, Const(0), stop, Const(1), prologue
         seq = self.expr(it)
@@ -446,8 +451,15 @@ class Lowering:
             Const(0),
             stop,
             Const(1),
-            [(target, lambda i: self.e.call("getitem", seq, i))],
+            [(target, lambda i: self.row(seq, i))],
         )
+
+    def row(self, seq: Atom, i: Atom) -> Atom:
+        """`seq[i]` for the index of a loop over `seq`."""
+        kwargs = {"basic": True}
+        if isinstance(seq, Var) and seq.name in self.lists:
+            kwargs["seq"] = True
+        return self.e.call("getitem", seq, i, **kwargs)
 
     def read_elsewhere(self, loop: ast.stmt) -> set[str]:
         """Names the function reads outside a loop (a name first set in it may be read after)."""
@@ -577,8 +589,23 @@ class Lowering:
             # The first value a variable holds keeps its name; later ones are versions (z_1).
             version = name if name not in self.defined else self.names.fresh(name)
             self.defined.add(version)
+            old = value.name
             value = self.e.rename_last(value, version)
+            if value.name != old:
+                for facts in (self.ints, self.lists, self.shape_values):
+                    if old in facts:
+                        facts.add(value.name)
+                if old in self.tuples:
+                    self.tuples[value.name] = self.tuples[old]
         self.env[name] = value
+
+    def carry_facts(self, a: Atom, name: str, b: Atom | None = None) -> None:
+        """A value merged from `a` (and `b`) is a list, or an int, when they are."""
+        vals = [x for x in (a, b) if x is not None and isinstance(x, Var)]
+        if any(v.name in self.lists for v in vals):
+            self.lists.add(name)
+        if all(self.is_int(x) for x in (a, b) if x is not None and not is_undef(x)):
+            self.ints.add(name)
 
     def version(self, name: str) -> str:
         """A name for a new value of the variable `name`: itself first, then name_1, ..."""
@@ -694,7 +721,9 @@ class Lowering:
             items = tuple(self.expr(v) for v in node.elts)
             if all(isinstance(i, Const) for i in items):
                 return Const(tuple(i.value for i in items))
-            return self.e.call("tuple", *items, loc=loc)
+            out = self.e.call("tuple", *items, loc=loc)
+            self.tuples[out.name] = items
+            return out
         raise self.unsupported(node)
 
     def is_int(self, a: Atom) -> bool:
@@ -706,10 +735,24 @@ class Lowering:
         if isinstance(a, Var):
             self.ints.add(a.name)
 
+    def item(self, base: Atom, k: int):
+        """Entry k of a tuple the function built, or None."""
+        if isinstance(base, Var) and base.name in self.tuples:
+            items = self.tuples[base.name]
+            if -len(items) <= k < len(items):
+                return items[k]
+        if isinstance(base, Const) and isinstance(base.value, tuple):
+            return Const(base.value[k])
+        return None
+
     def subscript(self, node: ast.Subscript) -> Atom:
         loc = self.src.loc(node)
         base = self.expr(node.value)
         idx, basic = self.index(node.slice)
+        if isinstance(idx, Const) and type(idx.value) is int:
+            found = self.item(base, idx.value)
+            if found is not None:
+                return found
         kwargs = {}
         if basic:
             kwargs["basic"] = True
@@ -771,7 +814,9 @@ class Lowering:
     def unpack_value(self, target, value: Atom, node) -> None:
         """`a, b = t` where `t` is a value: each name reads one entry."""
         for k, t in enumerate(target.elts):
-            item = self.e.call("getitem", value, Const(k), basic=True)
+            item = self.item(value, k)
+            if item is None:
+                item = self.e.call("getitem", value, Const(k), basic=True)
             if isinstance(value, Var) and value.name in self.shape_values:
                 self.mark_int(item)
             self.assign(t, item, node)

@@ -148,6 +148,8 @@ class Function:
     # How the flat results nest in the returned value: an int is a result's
     # position, a tuple a Python tuple (e.g. `(0, (1, 2))` for value_and_grad).
     result_tree: object = None
+    # Values that are Python lists of arrays (their adjoints are lists too).
+    lists: set = field(default_factory=set)
 
 
 def walk(block: Block) -> Iterator[Stmt]:

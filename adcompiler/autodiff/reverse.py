@@ -78,6 +78,7 @@ def reverse(
         e.call("check_scalar", result, Const(fn.name))
 
     sweep = Sweep(e, live, forward)
+    sweep.lists = set(fn.lists)
     for stmt in walk(body):
         if isinstance(stmt, If):
             for o, a, b in zip(stmt.outs, stmt.then.results, stmt.orelse.results):
@@ -128,6 +129,7 @@ class Sweep:
         self.tapes: list[str] = []
         self._merged: set[str] = set()
         self.maybe_undefined: set[str] = set()
+        self.lists: set[str] = set()
 
     def merged(self, g: Atom) -> bool:
         return isinstance(g, Var) and g.name in self._merged
@@ -181,7 +183,12 @@ class Sweep:
                 buf = e.buffer(prim, buf, p.index, p.g)
             total = buf
         for p in dense:
-            total = p if total is None else e.add(total, p)
+            if total is None:
+                total = p
+            elif name in self.lists:
+                total = e.call("add_each", total, p)
+            else:
+                total = e.add(total, p)
         if (
             isinstance(total, Var)
             and is_temp(total.name)
@@ -196,6 +203,8 @@ class Sweep:
         return total
 
     def zero(self, name: str) -> Atom:
+        if name in self.lists:
+            return self.e.call("zeros_list", Var(name))
         if self.e.shapes.is_scalar(Var(name)) or name in self.maybe_undefined:
             return Const(0.0)
         return self.e.call("zeros_like", Var(name))

@@ -67,6 +67,7 @@ defprim(
 )
 
 defprim("zeros_list", ("helper", "_zeros_list"), None)
+defprim("add_each", ("helper", "_add_each"), None, None)
 defprim("slice", ("builtin", "slice"), None, None, None, shape=OTHER)
 defprim(
     "mod",
