@@ -58,7 +58,7 @@ def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
 
 
 def _transform(fn, kind: str, argnums, out, with_value: bool):
-    from .frontend import read_source
+    from .frontend import bind_constants, dependency_text, read_source
 
     src = read_source(fn)
     params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args]
@@ -66,7 +66,9 @@ def _transform(fn, kind: str, argnums, out, with_value: bool):
     wrt = [params[i] for i in nums]
     gen_name = f"{kind}_{src.tree.name}"
     origin = f"{cache.display_path(src.file)}:{src.first_line} {fn.__qualname__}"
-    origin_hash = cache.sha256(f"{kind} argnums={nums}\n{src.text}")
+    origin_hash = cache.sha256(
+        f"{kind} argnums={nums}\n{src.text}{dependency_text(fn)}"
+    )
     path = (
         cache.output_dir(src.file, out) / f"{_module_stem(fn, src.file, kind, wrt)}.py"
     )
@@ -75,7 +77,7 @@ def _transform(fn, kind: str, argnums, out, with_value: bool):
     if found != "fresh":
         text = _generate(src, nums, wrt, gen_name, with_value, isinstance(argnums, int))
         cache.write_atomic(path, cache.render(text, origin, origin_hash))
-    return cache.load(path, gen_name)
+    return bind_constants(cache.load(path, gen_name), fn)
 
 
 def _generate(src, nums, wrt, gen_name, with_value, single) -> str:

@@ -717,8 +717,15 @@ def function_def(
     _rename_temps(fn, body)
     if doc:
         body.insert(0, ast.Expr(ast.Constant(doc)))
+    consts = [ast.arg(c) for c in fn.constants]
     args = ast.arguments(
-        [], [ast.arg(p) for p in fn.params], None, [], [], None, list(defaults)
+        [],
+        [ast.arg(p) for p in fn.params],
+        None,
+        consts,
+        [None] * len(consts),
+        None,
+        list(defaults),
     )
     node = ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
     return node, gen.helpers

@@ -166,19 +166,30 @@ class Lowering:
         self.shape_values: set[str] = set()
         # Tuples built in the function: their entries, read without a getitem.
         self.tuples: dict[str, tuple] = {}
+        # Arrays read from the enclosing scope: constants the generated
+        # function takes as keyword-only parameters (see `closure_constants`).
+        self.constants: dict[int, str] = {
+            id(v): k for k, v in closure_constants(source.fn).items()
+        }
+        self.used_constants: dict[str, None] = {}
+        # Functions defined in the body (`def inner(...)`), and the helpers
+        # being inlined (a recursive call is reported).
+        self.local_defs: dict[str, ast.FunctionDef] = {}
+        self.stack: tuple = (getattr(source.fn, "__code__", None),)
+
+    def child(self, source: Source, scope: dict) -> Lowering:
+        """A lowering of a helper's body into this one's statements."""
+        c = Lowering.__new__(Lowering)
+        c.__dict__.update(self.__dict__)
+        c.src, c.fn, c.scope = source, source.fn, scope
+        c.local_defs = dict(self.local_defs)
+        c.names.taken |= {
+            n.id for n in ast.walk(source.tree) if isinstance(n, ast.Name)
+        }
+        return c
 
     def _scope(self) -> dict:
-        fn = self.fn
-        scope = dict(vars(builtins))
-        scope.update(getattr(fn, "__globals__", {}))
-        code = getattr(fn, "__code__", None)
-        if code is not None and fn.__closure__:
-            for name, cell in zip(code.co_freevars, fn.__closure__):
-                try:
-                    scope[name] = cell.cell_contents
-                except ValueError:  # a cell not filled yet
-                    pass
-        return scope
+        return _scope_of(self.fn)
 
     def error(
         self, message: str, node: ast.AST, hint: str | None = None
@@ -216,6 +227,7 @@ class Lowering:
             self.src.loc(tree),
             doc,
             lists=set(self.lists),
+            constants=list(self.used_constants),
         )
 
     def lower_return(self, stmt: ast.Return) -> tuple[Atom, ...]:
@@ -275,6 +287,13 @@ class Lowering:
     def lower_if(self, stmt: ast.If, rest, exit: Exit):
         """`if`/`elif`/`else`; with `rest` (not None) the branches continue with it to `exit`."""
         cond = self.condition(stmt.test)
+        if isinstance(cond, Const) and not is_undef(cond):
+            # a condition known when compiling (a flag's default, a constant): one branch
+            taken = stmt.body if cond.value else stmt.orelse
+            if rest is None:
+                self.lower_seq(taken, FallThrough(self))
+                return None
+            return self.lower_seq(_then(taken, rest), exit)
         before = dict(self.env)
         if rest is None:  # the branches fall through: merge the variables they set
             then, env_then = self.block(stmt.body, FallThrough(self))
@@ -515,6 +534,11 @@ class Lowering:
             self.bind(stmt.target.id, value)
         elif isinstance(stmt, ast.Pass):
             pass
+        elif isinstance(stmt, ast.FunctionDef):
+            if stmt.decorator_list:
+                raise self.error("a decorated function inside the function", stmt)
+            self.local_defs[stmt.name] = stmt
+            self.env.pop(stmt.name, None)
         elif isinstance(stmt, (ast.If, ast.For, ast.While)):
             self.lower_seq([stmt], FallThrough(self))
         elif isinstance(stmt, ast.Expr):
@@ -621,9 +645,13 @@ class Lowering:
             value = self.scope[name]
             if isinstance(value, Number) and not isinstance(value, complex):
                 return Const(value)
+            if id(value) in self.constants:
+                const = self.constants[id(value)]
+                self.used_constants[const] = None
+                return Var(const)
             raise self.error(
                 f"`{name}` is a {type(value).__name__} from outside the function; only numbers "
-                "can be read from the enclosing scope",
+                "and arrays can be read from the enclosing scope",
                 node,
                 "pass it as an argument",
             )
@@ -690,6 +718,8 @@ class Lowering:
             return result
         if isinstance(node, ast.IfExp):
             cond = self.condition(node.test)
+            if isinstance(cond, Const) and not is_undef(cond):
+                return self.expr(node.body if cond.value else node.orelse)
             self.e.push_scope()
             a = self.expr(node.body)
             then = Block(self.e.pop_scope(), (a,))
@@ -869,6 +899,24 @@ class Lowering:
                 raise self.error("`**` arguments are not supported", kw.value)
         func = node.func
         if (
+            isinstance(func, ast.Name)
+            and func.id in self.local_defs
+            and func.id not in self.env
+        ):
+            tree = self.local_defs[func.id]
+            src = Source(
+                self.src.fn,
+                self.src.file,
+                self.src.first_line,
+                self.src.indent,
+                self.src.lines,
+                tree,
+                self.src.text,
+            )
+            return self.inline(
+                node, src, self.scope, dict(self.env), ("local", id(tree)), None
+            )
+        if (
             isinstance(func, ast.Attribute)
             and self.static_value(func.value) is _DYNAMIC
         ):
@@ -882,6 +930,11 @@ class Lowering:
         if seq is not None and seq[1] is callee:
             return self.sequence_call(seq[0], node)
         sig = resolve.lookup(callee)
+        if sig is None and inspect.isfunction(callee):
+            src = read_source(callee)
+            return self.inline(
+                node, src, _scope_of(callee), {}, callee.__code__, callee
+            )
         if sig is None:
             name = ast.unparse(func)
             raise self.error(
@@ -907,6 +960,65 @@ class Lowering:
             self.mark_int(out)
         elif sig.prim == "shape":
             self.shape_values.add(out.name)
+        return out
+
+    def inline(self, node: ast.Call, src: Source, scope, env, key, callee) -> Atom:
+        """A call to the user's own function: its body, lowered in place of the call."""
+        name = src.tree.name
+        if key in self.stack:
+            raise self.error(
+                f"`{name}` calls itself: recursive functions are not supported",
+                node,
+                "write the recursion as a loop",
+            )
+        args = src.tree.args
+        if args.vararg or args.kwarg or args.kwonlyargs:
+            raise self.error(
+                f"`{name}` has `*args`, `**kwargs` or keyword-only parameters", node
+            )
+        params = [a.arg for a in args.posonlyargs + args.args]
+        if len(node.args) > len(params):
+            raise self.error(f"too many arguments for `{name}`", node)
+        bound = {p: self.expr(a) for p, a in zip(params, node.args)}
+        for kw in node.keywords:
+            if kw.arg not in params or kw.arg in bound:
+                raise self.error(
+                    f"`{name}` does not take the argument `{kw.arg}` here", kw.value
+                )
+            bound[kw.arg] = self.expr(kw.value)
+        defaults = dict(zip(params[len(params) - len(args.defaults) :], args.defaults))
+        for p in params:
+            if p in bound:
+                continue
+            if p not in defaults:
+                raise self.error(f"missing argument `{p}` for `{name}`", node)
+            if callee is not None:  # the value Python computed when the def ran
+                k = params.index(p) - (len(params) - len(callee.__defaults__))
+                value = callee.__defaults__[k]
+                if isinstance(value, Number) or value is None:
+                    bound[p] = Const(value)
+                elif id(value) in self.constants:
+                    bound[p] = Var(self.constants[id(value)])
+                    self.used_constants[bound[p].name] = None
+                else:
+                    raise self.error(
+                        f"the default of `{p}` is not a number or array", node
+                    )
+            else:
+                bound[p] = self.expr(defaults[p])
+        c = self.child(src, scope)
+        c.env = {**env, **bound}
+        c.local_defs = {k: v for k, v in self.local_defs.items() if k not in bound}
+        c.stack = self.stack + (key,)
+        c.arity = _return_arity(c, src.tree)
+        body = list(src.tree.body)
+        if ast.get_docstring(src.tree) is not None:
+            body = body[1:]
+        results = c.lower_seq(body, FunctionExit(c, src.tree))
+        if len(results) == 1:
+            return results[0]
+        out = self.e.call("tuple", *results, loc=self.src.loc(node))
+        self.tuples[out.name] = results
         return out
 
     def sequence_call(self, kind: str, node: ast.Call) -> Atom:
@@ -1008,6 +1120,119 @@ class Lowering:
 
 
 _DYNAMIC = object()
+
+
+def _scope_of(fn) -> dict:
+    """What names mean inside `fn`: builtins, then its globals, then its closure."""
+    scope = dict(vars(builtins))
+    scope.update(getattr(fn, "__globals__", {}))
+    code = getattr(fn, "__code__", None)
+    if code is not None and getattr(fn, "__closure__", None):
+        for name, cell in zip(code.co_freevars, fn.__closure__):
+            try:
+                scope[name] = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                pass
+    return scope
+
+
+def _is_array(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.ndarray)
+
+
+def _dependencies(fn, seen=None):
+    """The user functions `fn` calls (directly or not), and the names each reads from outside.
+
+    Yields (function, {name: value}) in a fixed order, `fn` first.
+    """
+    seen = seen if seen is not None else set()
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return
+    seen.add(code)
+    try:
+        src = read_source(fn)
+    except ADCompileError:
+        return
+    scope = _scope_of(fn)
+    local = {a.arg for a in ast.walk(src.tree) if isinstance(a, ast.arg)}
+    local |= {
+        n.id
+        for n in ast.walk(src.tree)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    reads: dict[str, object] = {}
+    callees = []
+    for n in ast.walk(src.tree):
+        if (
+            isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)
+            and n.id not in local
+        ):
+            if n.id in scope:
+                value = scope[n.id]
+                reads[n.id] = value
+                if inspect.isfunction(value) and resolve.lookup(value) is None:
+                    callees.append(value)
+        elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            owner = scope.get(n.value.id)
+            if inspect.ismodule(owner):
+                value = getattr(owner, n.attr, None)
+                if inspect.isfunction(value) and resolve.lookup(value) is None:
+                    callees.append(value)
+    yield fn, src, reads
+    for c in callees:
+        yield from _dependencies(c, seen)
+
+
+def closure_constants(fn) -> dict[str, object]:
+    """The arrays `fn` and the helpers it calls read from outside: name → array.
+
+    The generated function takes them as keyword-only parameters whose
+    defaults are bound when the module is loaded (`bind_constants`): they
+    are constants, not differentiated.
+    """
+    found: dict[str, object] = {}
+    ids: set[int] = set()
+    for _, _, reads in _dependencies(fn):
+        for name, value in reads.items():
+            if _is_array(value) and id(value) not in ids:
+                key = name
+                k = 1
+                while key in found:
+                    key = f"{name}_{k}"
+                    k += 1
+                found[key] = value
+                ids.add(id(value))
+    return found
+
+
+def dependency_text(fn) -> str:
+    """What the generated code depends on besides `fn`'s own source, for the cache hash."""
+    parts = []
+    for i, (_, src, reads) in enumerate(_dependencies(fn)):
+        if i:
+            parts.append(src.text)
+        for name, value in sorted(reads.items()):
+            if isinstance(value, Number):
+                parts.append(f"{name}={value!r}")
+            elif _is_array(value):
+                parts.append(f"{name}: array")
+    return "\n".join(parts)
+
+
+def bind_constants(generated, fn):
+    """Give the generated function the arrays `fn` reads from outside as its defaults."""
+    names = generated.__code__.co_varnames[
+        generated.__code__.co_argcount : generated.__code__.co_argcount
+        + generated.__code__.co_kwonlyargcount
+    ]
+    if names:
+        constants = closure_constants(fn)
+        generated.__kwdefaults__ = {n: constants[n] for n in names if n in constants}
+    return generated
 
 
 class Exit:

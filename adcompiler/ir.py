@@ -150,6 +150,8 @@ class Function:
     result_tree: object = None
     # Values that are Python lists of arrays (their adjoints are lists too).
     lists: set = field(default_factory=set)
+    # Arrays read from the enclosing scope, taken as keyword-only parameters.
+    constants: list = field(default_factory=list)
 
 
 def walk(block: Block) -> Iterator[Stmt]:

@@ -113,7 +113,12 @@ def reverse(
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads)
     out = Function(
-        name, list(fn.params), dce(Block(tapes + e.stmts, results)), fn.loc, fn.doc
+        name,
+        list(fn.params),
+        dce(Block(tapes + e.stmts, results)),
+        fn.loc,
+        fn.doc,
+        constants=list(fn.constants),
     )
     _name_adjoints(out, wrt, grads, names)
     return out
