@@ -75,6 +75,32 @@ def _repeat_like(g, parts):
     """The adjoint of `sum(parts)`: `g` for every part."""
     return [g] * len(parts)
 ''',
+    "_grad_like": '''
+def _grad_like(x, grads, path=()):
+    """The gradient of a container argument: the structure of `x` (dicts, lists,
+    tuples, NamedTuples, dataclasses), the adjoint `grads[path]` at each leaf read by
+    key, index or attribute, and zeros of the leaf's shape elsewhere."""
+    if path in grads:
+        return grads[path]
+    below = {p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path}
+    if isinstance(x, dict):
+        return {k: _grad_like(v, grads, path + (k,)) for k, v in x.items()}
+    fields = getattr(type(x), "__dataclass_fields__", None)
+    if fields is not None:
+        return type(x)(**{f: _grad_like(getattr(x, f), grads, path + (f,)) for f in fields})
+    if isinstance(x, (list, tuple)):
+        names = getattr(x, "_fields", ())
+        items = []
+        for i, v in enumerate(x):
+            key = next((k for k in (i, i - len(x)) + names[i : i + 1] if k in below), i)
+            items.append(_grad_like(v, grads, path + (key,)))
+        return type(x)(*items) if names else type(x)(items)
+    g = np.zeros_like(x, dtype=float)
+    for p, v in grads.items():
+        if len(p) > len(path) and p[: len(path)] == path:
+            g[p[len(path) :]] += v
+    return g
+''',
     "_add_each": '''
 def _add_each(a, b):
     """The sum of two adjoints of a list of arrays, part by part."""
@@ -147,6 +173,13 @@ def expression(
     if kind == "seqcall":
         seq = ast.Tuple(args, ast.Load())
         return ast.Call(_np(form[1]), [seq], keywords)
+    if kind == "grad_like":
+        paths = kwargs["paths"].value
+        keys = [
+            ast.Tuple([ast.Constant(k) for k in path], ast.Load()) for path in paths
+        ]
+        table = ast.Dict(keys, args[1:])
+        return ast.Call(ast.Name("_grad_like", ast.Load()), [args[0], table], [])
     if kind == "boolop":
         return ast.BoolOp(form[1](), args)
     if kind == "getitem":
@@ -419,6 +452,8 @@ class _Body:
             form = PRIMS[stmt.prim].form
             if form[0] == "helper":
                 self.helpers.add(form[1])
+            if form[0] == "grad_like":
+                self.helpers.add("_grad_like")
             if form[0] == "check_scalar":
                 out.append(_check_scalar(_atom(stmt.args[0]), stmt.args[1].value))
                 continue

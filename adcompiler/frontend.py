@@ -176,6 +176,12 @@ class Lowering:
         # being inlined (a recursive call is reported).
         self.local_defs: dict[str, ast.FunctionDef] = {}
         self.stack: tuple = (getattr(source.fn, "__code__", None),)
+        # Container arguments (dicts, lists, tuples, NamedTuples, dataclasses
+        # of arrays) and the branches read from them.
+        self.params_set = set(self.params)
+        self.containers: set[str] = {
+            p for p in _container_params(source.tree, self.params)
+        }
 
     def child(self, source: Source, scope: dict) -> Lowering:
         """A lowering of a helper's body into this one's statements."""
@@ -616,7 +622,12 @@ class Lowering:
             old = value.name
             value = self.e.rename_last(value, version)
             if value.name != old:
-                for facts in (self.ints, self.lists, self.shape_values):
+                for facts in (
+                    self.ints,
+                    self.lists,
+                    self.shape_values,
+                    self.containers,
+                ):
                     if old in facts:
                         facts.add(value.name)
                 if old in self.tuples:
@@ -783,6 +794,18 @@ class Lowering:
             found = self.item(base, idx.value)
             if found is not None:
                 return found
+        if isinstance(idx, Const) and isinstance(base, Var):
+            if type(idx.value) in (int, str) and base.name in self.containers:
+                return self.tree_access("getitem", base, idx.value, node)
+            if type(idx.value) is str:
+                if (
+                    base.name not in self.params_set
+                    and base.name not in self.containers
+                ):
+                    raise self.error(
+                        f"`{ast.unparse(node.value)}` is not a container argument", node
+                    )
+                return self.tree_access("getitem", base, idx.value, node)
         kwargs = {}
         if basic:
             kwargs["basic"] = True
@@ -845,6 +868,12 @@ class Lowering:
         """`a, b = t` where `t` is a value: each name reads one entry."""
         for k, t in enumerate(target.elts):
             item = self.item(value, k)
+            if (
+                item is None
+                and isinstance(value, Var)
+                and value.name in self.containers
+            ):
+                item = self.tree_access("getitem", value, k, node)
             if item is None:
                 item = self.e.call("getitem", value, Const(k), basic=True)
             if isinstance(value, Var) and value.name in self.shape_values:
@@ -868,7 +897,23 @@ class Lowering:
             elif prim in ("ndim", "size"):
                 self.mark_int(out)
             return out
+        owner = self.expr(node.value)
+        if isinstance(owner, Var) and (
+            owner.name in self.containers or owner.name in self.params_set
+        ):
+            return self.tree_access("getattr", owner, node.attr, node)
         raise self.error(f"the attribute `.{node.attr}` is not supported", node)
+
+    def tree_access(self, prim: str, base: Var, key, node) -> Atom:
+        """`params["W"]`, `params.W`, `params[0]`: a leaf or branch of a container argument.
+
+        Read once, at the top of the function (so a loop's backward sweep
+        accumulates the leaf's adjoint, an array); the gradient of the
+        container is rebuilt from the leaves' adjoints (`_grad_like`).
+        """
+        out = self.e.hoist(prim, base, Const(key), tree=True, loc=self.src.loc(node))
+        self.containers.add(out.name)
+        return out
 
     def static_value(self, node: ast.expr):
         """The object a name or dotted name refers to outside the function, or _DYNAMIC."""
@@ -1008,6 +1053,9 @@ class Lowering:
                 bound[p] = self.expr(defaults[p])
         c = self.child(src, scope)
         c.env = {**env, **bound}
+        for p in _container_params(src.tree, params):
+            if isinstance(bound[p], Var):
+                self.containers.add(bound[p].name)
         c.local_defs = {k: v for k, v in self.local_defs.items() if k not in bound}
         c.stack = self.stack + (key,)
         c.arity = _return_arity(c, src.tree)
@@ -1120,6 +1168,56 @@ class Lowering:
 
 
 _DYNAMIC = object()
+
+
+def _container_params(tree: ast.FunctionDef, params) -> list[str]:
+    """Parameters read as containers: by string key, attribute, or unpacking."""
+    found = []
+    for a in tree.args.posonlyargs + tree.args.args:
+        ann = a.annotation
+        if isinstance(ann, ast.Subscript):
+            ann = ann.value
+        name = ann.id if isinstance(ann, ast.Name) else getattr(ann, "attr", None)
+        if name in (
+            "list",
+            "tuple",
+            "dict",
+            "List",
+            "Tuple",
+            "Dict",
+            "Sequence",
+            "Mapping",
+        ):
+            found.append(a.arg)
+
+    def root(node):
+        """The parameter a chain of constant subscripts reads from."""
+        while isinstance(node, ast.Subscript) and isinstance(
+            node.slice, (ast.Constant, ast.UnaryOp)
+        ):
+            node = node.value
+        return node
+
+    for n in ast.walk(tree):
+        base = None
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant):
+            if isinstance(n.slice.value, str):
+                base = n.value
+            elif isinstance(n.value, ast.Subscript) and isinstance(
+                n.value.slice, (ast.Constant, ast.UnaryOp)
+            ):
+                base = root(n)
+        elif isinstance(n, ast.Attribute) and n.attr not in resolve.ATTRIBUTES:
+            base = n.value
+        elif isinstance(n, ast.Assign) and isinstance(
+            n.targets[0], (ast.Tuple, ast.List)
+        ):
+            base = n.value
+        elif isinstance(n, ast.For) and isinstance(n.iter, ast.Name):
+            base = None
+        if isinstance(base, ast.Name) and base.id in params:
+            found.append(base.id)
+    return found
 
 
 def _scope_of(fn) -> dict:

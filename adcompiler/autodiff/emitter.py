@@ -150,6 +150,25 @@ class Emitter:
                     if key is not None and stmt.prim not in UNSHARED:
                         self._seen.setdefault(key, Var(stmt.out))
 
+    def hoist(self, prim: str, *args, loc=None, **kwargs) -> Var:
+        """A statement placed at the top level of the function, seen from every scope."""
+        args = tuple(a if isinstance(a, (Var, Const)) else Const(a) for a in args)
+        kwargs = {
+            k: v if isinstance(v, (Var, Const)) else Const(v) for k, v in kwargs.items()
+        }
+        key = self._key(prim, args, kwargs)
+        if key in self._seen:
+            return self._seen[key]
+        out = Var(self.names.temp())
+        stmt = Assign((out.name,), prim, args, kwargs, loc)
+        root = self._scopes[0][0] if self._scopes else self.stmts
+        root.append(stmt)
+        self.shapes.infer(stmt)
+        for _, seen in self._scopes:
+            seen[key] = out
+        self._seen[key] = out
+        return out
+
     def pop_scope(self) -> list:
         stmts = self.stmts
         self.stmts, self._seen = self._scopes.pop()

@@ -43,7 +43,7 @@ from ..passes import activity
 from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
-from ..rules.arrays import IndexContrib
+from ..rules.arrays import IndexContrib, PathContrib
 from .emitter import Emitter, Names, is_temp
 
 
@@ -96,6 +96,9 @@ def reverse(
     grads = []
     for p in wrt:
         parts = contributions.get(p)
+        if parts and any(isinstance(c, PathContrib) for c in parts):
+            grads.append(_tree_grad(e, sweep, p, parts, fn.loc))
+            continue
         if parts is None:
             g = e.call("zeros_like", Var(p), name=names.fresh(f"d_{p}"))
         else:
@@ -155,6 +158,20 @@ class Sweep:
         if len(stmt.outs) != 1 or stmt.out not in contrib:
             return
         e = self.e
+        if _is_const_true(stmt.kwargs.get("tree")):
+            # a leaf (or branch) of a container: its adjoint goes to a path of the container
+            parts = contrib.pop(stmt.out)
+            paths = [p for p in parts if isinstance(p, PathContrib)]
+            rest = [p for p in parts if not isinstance(p, PathContrib)]
+            key = stmt.args[1].value
+            base = stmt.args[0]
+            if not (isinstance(base, Var) and base.name in self.live):
+                return
+            found = contrib.setdefault(base.name, [])
+            found += [PathContrib((key,) + p.path, p.g) for p in paths]
+            if rest:
+                found.append(PathContrib((key,), self.accumulate(stmt.out, rest)))
+            return
         g = self.accumulate(stmt.out, contrib.pop(stmt.out))
         prim = PRIMS[stmt.prim]
         for arg, rule in zip(stmt.args, prim.vjp):
@@ -362,6 +379,27 @@ class Sweep:
             self.tapes.append(tape)
         fwd.stmts.append(Assign((), "push", (Var(tape), *map(Var, needed))))
         back.stmts.insert(0, Assign(tuple(needed), "pop", (Var(tape),)))
+
+
+def _is_const_true(a) -> bool:
+    return isinstance(a, Const) and a.value is True
+
+
+def _tree_grad(e, sweep, p: str, parts: list, loc) -> Atom:
+    """`_grad_like(params, {("W",): d_W, ...})`: the container's structure, leaf adjoints in it."""
+    if any(not isinstance(c, PathContrib) for c in parts):
+        raise ADCompileError(f"`{p}` is read both as a container and as an array", loc)
+    groups: dict[tuple, list] = {}
+    for c in parts:
+        groups.setdefault(c.path, []).append(c.g)
+    paths = tuple(groups)
+    leaves = [
+        sweep.accumulate(f"{p}_{'_'.join(map(str, path))}", g)
+        for path, g in groups.items()
+    ]
+    return e.call(
+        "grad_like", Var(p), *leaves, paths=Const(paths), name=e.names.fresh(f"d_{p}")
+    )
 
 
 def _zeros_for(parts) -> str:

@@ -30,6 +30,14 @@ class IndexContrib:
 NP = "np"
 
 
+@dataclass(frozen=True)
+class PathContrib:
+    """A contribution to one leaf of a container argument: `d_params["W"] = g`."""
+
+    path: tuple
+    g: Atom
+
+
 def _basic(kwargs) -> bool:
     b = kwargs.get("basic")
     return bool(getattr(b, "value", b))
@@ -41,6 +49,10 @@ def _getitem_vjp(e, g, out, x, idx, **kwargs):
 
 
 defprim("getitem", ("getitem",), _getitem_vjp, None, shape=OTHER)
+# `params.W` on a NamedTuple or dataclass argument (the reverse sweep handles its adjoint).
+defprim("getattr", ("getattr",), _getitem_vjp, None, shape=OTHER)
+# The gradient of a container argument: its structure, with the leaves' adjoints.
+defprim("grad_like", ("grad_like",))
 # d[idx] += g and np.add.at(d, idx, g), on a buffer the reverse sweep owns.
 defprim("index_add", ("index_add",), None, None, None)
 defprim("index_add_at", ("index_add_at",), None, None, None)
