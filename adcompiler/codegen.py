@@ -81,7 +81,7 @@ def _grad_like(x, grads, path=()):
     tuples, NamedTuples, dataclasses), the adjoint `grads[path]` at each leaf read by
     key, index or attribute, and zeros of the leaf's shape elsewhere."""
     if path in grads:
-        return grads[path]
+        return _restructure(x, grads[path])
     below = {p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path}
     if isinstance(x, dict):
         return {k: _grad_like(v, grads, path + (k,)) for k, v in x.items()}
@@ -99,6 +99,37 @@ def _grad_like(x, grads, path=()):
     for p, v in grads.items():
         if len(p) > len(path) and p[: len(path)] == path:
             g[p[len(path) :]] += v
+    return g
+''',
+    "_zeros_any": '''
+def _zeros_any(x):
+    """A zero adjoint for a part of a container: arrays, in lists and dicts."""
+    if isinstance(x, dict):
+        return {k: _zeros_any(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_zeros_any(v) for v in x]
+    return np.zeros_like(x, dtype=float)
+''',
+    "_add_into": '''
+def _add_into(d, key, g):
+    """`d[key] += g` for adjoints of containers: part by part where `g` is one."""
+    if isinstance(g, dict):
+        for k, v in g.items():
+            _add_into(d[key], k, v)
+    elif isinstance(g, (list, tuple)):
+        for k, v in enumerate(g):
+            _add_into(d[key], k, v)
+    else:
+        d[key] = d[key] + g
+''',
+    "_restructure": '''
+def _restructure(x, g):
+    """`g` (lists and dicts of arrays) in the container types of `x`."""
+    if isinstance(x, dict):
+        return {k: _restructure(v, g[k]) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        items = [_restructure(v, w) for v, w in zip(x, g)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     return g
 ''',
     "_add_each": '''
@@ -264,7 +295,7 @@ def _alias_buffers(fn: Function) -> None:
             stmt.args[0] if stmt.args else None, Var
         ):
             continue
-        in_place = stmt.prim in ("index_add", "index_add_at", "append")
+        in_place = stmt.prim in ("index_add", "index_add_at", "index_add_any", "append")
         if stmt.prim == "setitem":
             old = stmt.args[0].name
             in_place = old in fresh and counts.get(old) == 1
@@ -337,7 +368,7 @@ def _is_buffer(block: Block, name: str) -> bool:
     return any(
         isinstance(s, Assign)
         and s.out == name
-        and s.prim in ("index_add", "index_add_at", "pop")
+        and s.prim in ("index_add", "index_add_at", "index_add_any", "pop")
         for s in block.stmts
         if isinstance(s, Assign) and s.outs
     )
@@ -421,7 +452,7 @@ class _Body:
             s.args[0].name
             for s in walk(fn.body)
             if isinstance(s, Assign)
-            and s.prim in ("check_scalar", "index_add", "index_add_at")
+            and s.prim in ("check_scalar", "index_add", "index_add_at", "index_add_any")
             and isinstance(s.args[0], Var)
         }
 
@@ -453,7 +484,7 @@ class _Body:
             if form[0] == "helper":
                 self.helpers.add(form[1])
             if form[0] == "grad_like":
-                self.helpers.add("_grad_like")
+                self.helpers |= {"_grad_like", "_restructure"}
             if form[0] == "check_scalar":
                 out.append(_check_scalar(_atom(stmt.args[0]), stmt.args[1].value))
                 continue
@@ -463,6 +494,7 @@ class _Body:
                 "list",
                 "index_add",
                 "index_add_at",
+                "index_add_any",
                 "append",
             ):
                 effect = self.effect(stmt)
@@ -516,6 +548,12 @@ class _Body:
                 ast.Subscript(_atom(buf), _index(self.atom(index)), ast.Store()),
                 ast.Add(),
                 self.atom(g),
+            )
+        if form == "index_add_any":
+            self.helpers.add("_add_into")
+            func = ast.Name("_add_into", ast.Load())
+            return ast.Expr(
+                ast.Call(func, [_atom(buf), self.atom(index), self.atom(g)], [])
             )
         call = ast.Call(_np("add.at"), [_atom(buf), self.atom(index), self.atom(g)], [])
         return ast.Expr(call)

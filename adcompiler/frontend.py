@@ -166,6 +166,7 @@ class Lowering:
         self.shape_values: set[str] = set()
         # Tuples built in the function: their entries, read without a getitem.
         self.tuples: dict[str, tuple] = {}
+        self.dicts: dict[str, dict] = {}
         # Arrays read from the enclosing scope: constants the generated
         # function takes as keyword-only parameters (see `closure_constants`).
         self.constants: dict[int, str] = {
@@ -179,6 +180,7 @@ class Lowering:
         # Container arguments (dicts, lists, tuples, NamedTuples, dataclasses
         # of arrays) and the branches read from them.
         self.params_set = set(self.params)
+        self.root_values: set[str] = set(self.params)
         self.containers: set[str] = {
             p for p in _container_params(source.tree, self.params)
         }
@@ -484,6 +486,11 @@ class Lowering:
         kwargs = {"basic": True}
         if isinstance(seq, Var) and seq.name in self.lists:
             kwargs["seq"] = True
+        if isinstance(seq, Var) and seq.name in self.containers:
+            kwargs["any"] = True
+            out = self.e.call("getitem", seq, i, **kwargs)
+            self.containers.add(out.name)
+            return out
         return self.e.call("getitem", seq, i, **kwargs)
 
     def read_elsewhere(self, loop: ast.stmt) -> set[str]:
@@ -632,6 +639,8 @@ class Lowering:
                         facts.add(value.name)
                 if old in self.tuples:
                     self.tuples[value.name] = self.tuples[old]
+                if old in self.dicts:
+                    self.dicts[value.name] = self.dicts[old]
         self.env[name] = value
 
     def carry_facts(self, a: Atom, name: str, b: Atom | None = None) -> None:
@@ -758,6 +767,13 @@ class Lowering:
                 xs = self.e.call("append", xs, self.expr(v), loc=loc)
             self.lists.add(xs.name)
             return xs
+        if isinstance(node, ast.Dict):
+            if not all(isinstance(k, ast.Constant) for k in node.keys):
+                raise self.error("a dict with keys that are not constants", node)
+            items = tuple(self.expr(v) for v in node.values)
+            out = self.e.call("tuple", *items, loc=loc)
+            self.dicts[out.name] = dict(zip((k.value for k in node.keys), items))
+            return out
         if isinstance(node, ast.Tuple):
             items = tuple(self.expr(v) for v in node.elts)
             if all(isinstance(i, Const) for i in items):
@@ -778,6 +794,10 @@ class Lowering:
 
     def item(self, base: Atom, k: int):
         """Entry k of a tuple the function built, or None."""
+        if isinstance(base, Var) and base.name in self.dicts:
+            return self.dicts[base.name].get(k)
+        if not isinstance(k, int):
+            return None
         if isinstance(base, Var) and base.name in self.tuples:
             items = self.tuples[base.name]
             if -len(items) <= k < len(items):
@@ -790,7 +810,7 @@ class Lowering:
         loc = self.src.loc(node)
         base = self.expr(node.value)
         idx, basic = self.index(node.slice)
-        if isinstance(idx, Const) and type(idx.value) is int:
+        if isinstance(idx, Const) and type(idx.value) in (int, str):
             found = self.item(base, idx.value)
             if found is not None:
                 return found
@@ -911,8 +931,22 @@ class Lowering:
         accumulates the leaf's adjoint, an array); the gradient of the
         container is rebuilt from the leaves' adjoints (`_grad_like`).
         """
-        out = self.e.hoist(prim, base, Const(key), tree=True, loc=self.src.loc(node))
+        loc = self.src.loc(node)
+        if base.name not in self.root_values:
+            # a container the loop or branch reads from (`for layer in params["layers"]`)
+            if prim == "getattr":
+                raise self.error(
+                    "an attribute of a container taken inside a loop; read it before the loop",
+                    node,
+                )
+            out = self.e.call(
+                "getitem", base, Const(key), loc=loc, any=True, basic=True
+            )
+            self.containers.add(out.name)
+            return out
+        out = self.e.hoist(prim, base, Const(key), tree=True, loc=loc)
         self.containers.add(out.name)
+        self.root_values.add(out.name)
         return out
 
     def static_value(self, node: ast.expr):
@@ -1054,7 +1088,7 @@ class Lowering:
         c = self.child(src, scope)
         c.env = {**env, **bound}
         for p in _container_params(src.tree, params):
-            if isinstance(bound[p], Var):
+            if isinstance(bound[p], Var) and bound[p].name not in self.dicts:
                 self.containers.add(bound[p].name)
         c.local_defs = {k: v for k, v in self.local_defs.items() if k not in bound}
         c.stack = self.stack + (key,)

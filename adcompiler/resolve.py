@@ -141,3 +141,4 @@ SEQUENCE_FUNCTIONS = {
     id(np.asarray): ("stack", np.asarray),
     id(builtins.sum): ("sum", builtins.sum),
 }
+_register(np.eye, _sig("eye", "N"))

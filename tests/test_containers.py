@@ -120,3 +120,34 @@ def test_unread_leaves_get_zeros(out_dir):
     g = grad(unused_key)(P, X)
     assert set(g) == set(P)
     assert np.all(g["b2"] == 0) and g["b2"].shape == P["b2"].shape
+
+
+def layers_loss(params, x):
+    h = x
+    for W, b in params["layers"]:
+        h = np.tanh(W @ h + b)
+    return np.sum(h * params["out"])
+
+
+def test_loop_over_a_list_of_layers(out_dir):
+    params = {
+        "layers": [
+            (rng.normal(size=(4, 3)), rng.normal(size=4)),
+            (rng.normal(size=(2, 4)), rng.normal(size=2)),
+        ],
+        "out": rng.normal(size=2),
+    }
+    g = _flat_check(
+        layers_loss,
+        params,
+        lambda p: [
+            p["layers"][0][0],
+            p["layers"][0][1],
+            p["layers"][1][0],
+            p["layers"][1][1],
+            p["out"],
+        ],
+        lambda v: {"layers": [(v[0], v[1]), (v[2], v[3])], "out": v[4]},
+        X,
+    )
+    assert isinstance(g["layers"], list) and isinstance(g["layers"][0], tuple)

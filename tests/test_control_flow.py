@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from adcheck import check
+from conftest import numeric_grad
 
 from adcompiler import ADCompileError, grad
 
@@ -236,3 +237,50 @@ def test_loop_else_is_reported(out_dir):
 
     with pytest.raises(ADCompileError, match="test_control_flow.py:.*else"):
         grad(f)(X)
+
+
+# -- everything together --------------------------------------------------------------
+
+
+def clipped_steps(h, W, n):
+    """A helper: a loop with a branch inside."""
+    for k in range(n):
+        z = W @ h
+        if np.max(np.abs(z)) > 1.0:
+            h = z / np.max(np.abs(z))
+        else:
+            h = np.tanh(z) + 0.1 * k
+    return h
+
+
+def combined(params, x, n):
+    h = clipped_steps(x, params["W"], n)
+    h = clipped_steps(h * params["s"], params["W"], n)
+    total = 0.0
+    for i, v in enumerate(h):
+        if v > 0 and i % 2 == 0:
+            total += v**2
+        elif v < -0.5:
+            continue
+        else:
+            total -= v
+    return total
+
+
+def test_branch_in_loop_in_helper_with_container(out_dir):
+    rng = np.random.default_rng(3)
+    params = {"W": rng.normal(size=(3, 3)), "s": np.array([0.5, 2.0, -1.0])}
+    for n in (0, 1, 4):
+        g = grad(combined)(params, X, n)
+        for key in params:
+
+            def f(v, key=key, n=n):
+                return combined({**params, key: v}, X, n)
+
+            want = numeric_grad(f, [params[key]], 0)
+            np.testing.assert_allclose(g[key], want, rtol=1e-6, atol=1e-8)
+    check(lambda_free_combined, X, 3)
+
+
+def lambda_free_combined(x, n):
+    return combined({"W": np.eye(3) * 0.9, "s": x}, x, n)

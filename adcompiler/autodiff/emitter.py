@@ -41,7 +41,18 @@ class Names:
 
 # Primitives whose results are never shared by CSE: buffers updated in place,
 # and statements with effects.
-UNSHARED = {"push", "pop", "index_add", "new_tape", "getitem_buffer"}
+UNSHARED = {
+    "push",
+    "pop",
+    "index_add",
+    "index_add_at",
+    "index_add_any",
+    "new_tape",
+    "new_list",
+    "append",
+    "zeros_any",
+    "zeros_list",
+}
 
 
 def is_temp(name: str) -> bool:

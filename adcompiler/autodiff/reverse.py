@@ -202,6 +202,8 @@ class Sweep:
             buf = base if base is not None else e.buffer(scattered[0].zeros, Var(name))
             for p in scattered:
                 prim = "index_add" if p.basic else "index_add_at"
+                if p.zeros == "zeros_any":
+                    prim = "index_add_any"
                 buf = e.buffer(prim, buf, p.index, p.g)
             total = buf
         for p in dense:

@@ -45,6 +45,8 @@ def _basic(kwargs) -> bool:
 
 def _getitem_vjp(e, g, out, x, idx, **kwargs):
     seq = getattr(kwargs.get("seq"), "value", False)
+    if getattr(kwargs.get("any"), "value", False):
+        return IndexContrib(idx, g, True, "zeros_any")
     return IndexContrib(idx, g, _basic(kwargs), "zeros_list" if seq else "zeros_like")
 
 
@@ -56,6 +58,9 @@ defprim("grad_like", ("grad_like",))
 # d[idx] += g and np.add.at(d, idx, g), on a buffer the reverse sweep owns.
 defprim("index_add", ("index_add",), None, None, None)
 defprim("index_add_at", ("index_add_at",), None, None, None)
+# The same for an entry of a container (a list of arrays, a dict, nested).
+defprim("zeros_any", ("helper", "_zeros_any"), None)
+defprim("index_add_any", ("index_add_any",), None, None, None)
 
 
 def _setitem_x(e, g, out, x, idx, v, **kwargs):
@@ -221,3 +226,4 @@ def _sum_list_vjp(e, g, out, xs):
 
 defprim("sum_list", ("builtin", "sum"), _sum_list_vjp)
 defprim("repeat_list", ("helper", "_repeat_like"), None, None)
+defprim("eye", (NP, "eye"), None)
