@@ -48,14 +48,14 @@ def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
-    return g @ np.swapaxes(b, -1, -2)
+    return g @ (b.T if np.ndim(b) == 2 else np.swapaxes(b, -1, -2))
 ''',
     "_matmul_rhs": '''
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
     if np.ndim(a) == 1:
         return np.multiply.outer(a, g)
-    return np.swapaxes(a, -1, -2) @ g
+    return (a.T if np.ndim(a) == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
     "_concat_part": '''
 def _concat_part(g, k, parts, axis=0):
@@ -295,7 +295,13 @@ def _alias_buffers(fn: Function) -> None:
             stmt.args[0] if stmt.args else None, Var
         ):
             continue
-        in_place = stmt.prim in ("index_add", "index_add_at", "index_add_any", "append")
+        in_place = stmt.prim in (
+            "index_add",
+            "index_add_at",
+            "index_add_any",
+            "append",
+            "iadd",
+        )
         if stmt.prim == "setitem":
             old = stmt.args[0].name
             in_place = old in fresh and counts.get(old) == 1
@@ -368,7 +374,7 @@ def _is_buffer(block: Block, name: str) -> bool:
     return any(
         isinstance(s, Assign)
         and s.out == name
-        and s.prim in ("index_add", "index_add_at", "index_add_any", "pop")
+        and s.prim in ("index_add", "index_add_at", "index_add_any", "iadd", "pop")
         for s in block.stmts
         if isinstance(s, Assign) and s.outs
     )
@@ -452,7 +458,8 @@ class _Body:
             s.args[0].name
             for s in walk(fn.body)
             if isinstance(s, Assign)
-            and s.prim in ("check_scalar", "index_add", "index_add_at", "index_add_any")
+            and s.prim
+            in ("check_scalar", "index_add", "index_add_at", "index_add_any", "iadd")
             and isinstance(s.args[0], Var)
         }
 
@@ -496,6 +503,7 @@ class _Body:
                 "index_add_at",
                 "index_add_any",
                 "append",
+                "iadd",
             ):
                 effect = self.effect(stmt)
                 self.flush(out, stmt.outs)
@@ -531,6 +539,11 @@ class _Body:
             item = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
             call = ast.Call(ast.Attribute(tape, "append", ast.Load()), [item], [])
             return ast.Expr(call)
+        if form == "iadd":
+            acc, g = stmt.args
+            return ast.AugAssign(
+                ast.Name(acc.name, ast.Store()), ast.Add(), self.atom(g)
+            )
         if form == "append":
             xs, item = stmt.args
             call = ast.Call(

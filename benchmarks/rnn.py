@@ -26,31 +26,28 @@ from test_rnn import bptt, problem, rnn_loss  # noqa: E402
 from adcompiler import grad  # noqa: E402
 
 
-def median_time(f, args, repeat=200, number=5):
-    f(*args)  # warm up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            f(*args)
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times)
+def _once(f, args, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        f(*args)
+    return (time.perf_counter() - start) / number
 
 
-def main(T=50, hidden=32, inputs=16):
+def main(T=50, hidden=32, inputs=16, samples=300, number=5):
     out = tempfile.mkdtemp(prefix="adc-bench-")
     generated = grad(rnn_loss, argnums=(0, 1, 2, 3), out=out)
     args = problem(T, hidden, inputs)
     got, want = generated(*args), bptt(*args)
     assert all(np.allclose(g, w, rtol=0, atol=1e-10) for g, w in zip(got, want))
-    # Interleave the two so that drift in the machine affects both alike.
+    # Samples alternate between the two, so that a busy machine slows both alike.
     t_gen, t_hand = [], []
-    for _ in range(5):
-        t_gen.append(median_time(generated, args))
-        t_hand.append(median_time(bptt, args))
+    for _ in range(samples):
+        t_gen.append(_once(generated, args, number))
+        t_hand.append(_once(bptt, args, number))
     gen, hand = statistics.median(t_gen), statistics.median(t_hand)
     print(
-        f"RNN T={T} hidden={hidden} input={inputs} (numpy {np.__version__}, {os.cpu_count()} cpus)"
+        f"RNN T={T} hidden={hidden} input={inputs} "
+        f"(numpy {np.__version__}, {os.cpu_count()} cpus, median of {samples} samples)"
     )
     print(f"  generated gradient  {gen * 1e6:9.1f} us")
     print(f"  hand-written BPTT   {hand * 1e6:9.1f} us")

@@ -52,6 +52,7 @@ UNSHARED = {
     "append",
     "zeros_any",
     "zeros_list",
+    "iadd",
 }
 
 

@@ -206,6 +206,13 @@ class Sweep:
                     prim = "index_add_any"
                 buf = e.buffer(prim, buf, p.index, p.g)
             total = buf
+        if base is not None and dense and name not in self.lists:
+            # the accumulator is a buffer this sweep owns: add in place
+            sum_ = dense[0]
+            for p in dense[1:]:
+                sum_ = e.add(sum_, p)
+            total = e.buffer("iadd", total, sum_)
+            dense = []
         for p in dense:
             if total is None:
                 total = p

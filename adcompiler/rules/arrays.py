@@ -61,6 +61,9 @@ defprim("index_add_at", ("index_add_at",), None, None, None)
 # The same for an entry of a container (a list of arrays, a dict, nested).
 defprim("zeros_any", ("helper", "_zeros_any"), None)
 defprim("index_add_any", ("index_add_any",), None, None, None)
+# `acc += g` on an accumulator the reverse sweep owns (a loop's adjoint of a value
+# the body reads from outside).
+defprim("iadd", ("iadd",), None, None, infer=lambda s, out, acc, g: s.union(out, acc))
 
 
 def _setitem_x(e, g, out, x, idx, v, **kwargs):
