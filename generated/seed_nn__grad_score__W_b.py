@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: 6ea59e28e2f6b578276b619765523f6a071dde3cff6aae05c010ff659faefd3a
+# body-sha256: ea0053af5fc97e29251f60e79cd1b57196e5c44d1f89ecc25fcd67c02c4de44a
 import numpy as np
 
 
@@ -9,7 +9,7 @@ def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
-    return g @ np.swapaxes(b, -1, -2)
+    return g @ (b.T if np.ndim(b) == 2 else np.swapaxes(b, -1, -2))
 
 
 def _unbroadcast(g, x):
