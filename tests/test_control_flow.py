@@ -71,15 +71,22 @@ def no_else(x):
     return np.sum(y)
 
 
-@pytest.mark.parametrize("x", [X, -3 * X, 3 * np.abs(X)])
-def test_branches(out_dir, x):
-    check(if_else, x, Y, argnums=(0, 1))
-    check(elif_chain, x)
-    check(early_return, x)
-    check(cond_expr, np.abs(x))
-    check(cond_expr, x)
-    check(bool_ops, x, Y, argnums=(0, 1))
-    check(no_else, x)
+BRANCHES = [
+    ("if_else", if_else, (Y,), (0, 1)),
+    ("elif_chain", elif_chain, (), 0),
+    ("early_return", early_return, (), 0),
+    ("conditional_expression", cond_expr, (), 0),
+    ("and_or_not_all_any", bool_ops, (Y,), (0, 1)),
+    ("if_without_else", no_else, (), 0),
+]
+
+
+@pytest.mark.parametrize("x", [X, -3 * X, 3 * np.abs(X)], ids=["mixed", "neg", "pos"])
+@pytest.mark.parametrize(
+    "name, f, rest, argnums", BRANCHES, ids=[c[0] for c in BRANCHES]
+)
+def test_branch(out_dir, name, f, rest, argnums, x):
+    check(f, x, *rest, argnums=argnums)
 
 
 def test_value_defined_in_one_branch(out_dir):
@@ -193,21 +200,30 @@ def branch_in_loop(x):
     return np.sum(h)
 
 
-def test_loops(out_dir):
-    for n in (0, 1, 3):
-        check(for_range, X, n)
-    check(for_range_start_stop_step, X, 1, 8)
-    check(for_rows, np.arange(6.0).reshape(2, 3) / 7)
-    check(for_shape, np.arange(6.0).reshape(3, 2) / 7)
-    check(for_zip_enumerate, X, Y, argnums=(0, 1))
-    check(while_fixed_point, X)
-    for x in (X, 0.1 * X, 10 * X):
-        check(loop_break, x)
-        check(return_in_loop, x)
-    check(loop_continue, X)
-    check(nested, X, 3)
-    check(branch_in_loop, X)
-    check(branch_in_loop, -X)
+LOOPS = [
+    ("for_range_0", for_range, (X, 0)),
+    ("for_range_1", for_range, (X, 1)),
+    ("for_range_3", for_range, (X, 3)),
+    ("for_range_start_stop_step", for_range_start_stop_step, (X, 1, 8)),
+    ("for_rows_of_array", for_rows, (np.arange(6.0).reshape(2, 3) / 7,)),
+    ("for_range_of_shape", for_shape, (np.arange(6.0).reshape(3, 2) / 7,)),
+    ("zip_and_enumerate", for_zip_enumerate, (X, Y)),
+    ("while_fixed_point", while_fixed_point, (X,)),
+    ("break", loop_break, (X,)),
+    ("break_early", loop_break, (10 * X,)),
+    ("break_never", loop_break, (0.01 * X,)),
+    ("continue", loop_continue, (X,)),
+    ("nested_loops", nested, (X, 3)),
+    ("return_in_loop", return_in_loop, (X,)),
+    ("return_in_loop_never", return_in_loop, (0.01 * X,)),
+    ("branch_in_loop", branch_in_loop, (X,)),
+    ("branch_in_loop_other_way", branch_in_loop, (-X,)),
+]
+
+
+@pytest.mark.parametrize("name, f, args", LOOPS, ids=[c[0] for c in LOOPS])
+def test_loop(out_dir, name, f, args):
+    check(f, *args, argnums=(0, 1) if f is for_zip_enumerate else 0)
 
 
 def test_backward_loop_is_a_reversed_loop(out_dir):

@@ -69,17 +69,23 @@ def tuples(x):
     return np.sum(c * d) * n / m
 
 
-def test_indexing(out_dir):
-    check(int_index, A)
-    check(negative_index, A)
-    check(slices, A)
-    check(newaxis, V)
-    check(int_array, V, [0, 2, 2, 3])
-    check(mask, V)
-    check(index_assign, V)
-    check(index_aug_assign, A)
-    check(aug_names, V)
-    check(tuples, A)
+INDEXING = [
+    ("int_index", int_index, (A,)),
+    ("negative_index", negative_index, (A,)),
+    ("slices_and_tuples_of_slices", slices, (A,)),
+    ("none_newaxis", newaxis, (V,)),
+    ("integer_array", int_array, (V, [0, 2, 2, 3])),
+    ("boolean_mask", mask, (V,)),
+    ("index_assignment_read_again", index_assign, (V,)),
+    ("index_augmented_assignment", index_aug_assign, (A,)),
+    ("augmented_assignment", aug_names, (V,)),
+    ("tuple_packing_unpacking", tuples, (A,)),
+]
+
+
+@pytest.mark.parametrize("name, f, args", INDEXING, ids=[c[0] for c in INDEXING])
+def test_indexing(out_dir, name, f, args):
+    check(f, *args)
 
 
 def test_scatter_add_for_repeated_indices(out_dir):
@@ -118,12 +124,18 @@ def logsumexp(x):
     return m + np.log(np.sum(np.exp(x - m)))
 
 
-def test_array_functions(out_dir):
-    check(where_clip, V)
-    check(joins, V)
-    check(reductions, A)
-    check(logsumexp, V)
-    check(logsumexp, A)
+FUNCTIONS = [
+    ("where_and_clip", where_clip, (V,)),
+    ("concatenate_stack_array", joins, (V,)),
+    ("norm_max_min_with_axis", reductions, (A,)),
+    ("logsumexp_vector", logsumexp, (V,)),
+    ("logsumexp_matrix", logsumexp, (A,)),
+]
+
+
+@pytest.mark.parametrize("name, f, args", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_array_function(out_dir, name, f, args):
+    check(f, *args)
 
 
 def lists_in_loop(x, n):
