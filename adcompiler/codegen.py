@@ -452,6 +452,7 @@ class _Body:
         self.counts = uses(fn.body)
         self.pending: dict[str, ast.expr] = {}
         self.helpers: set[str] = set()
+        self.limit = MAX_INLINE_NODES
         # Values a statement reads twice by name (the scalar check) stay named,
         # and so do buffers updated in place.
         self.keep = {
@@ -521,7 +522,7 @@ class _Body:
                 and name not in self.keep
                 and self.counts.get(name, 0) == 1
                 and local.get(name, 0) == 1
-                and _size(value) <= MAX_INLINE_NODES
+                and _size(value) <= self.limit
             )
             if inline:
                 self.pending[name] = value
@@ -647,7 +648,10 @@ class _Body:
                 )
             )
         if stmt.cond is not None:
+            # a `while` test reads best as one expression, even a long one
+            self.limit = 3 * MAX_INLINE_NODES
             cond = self.block(stmt.cond)
+            self.limit = MAX_INLINE_NODES
             test = self.atom(stmt.cond.results[0])
             if cond:
                 body = (
@@ -830,8 +834,11 @@ def _bare_returns(text: str) -> str:
     lines = []
     for line in text.splitlines():
         stripped = line.lstrip()
-        if stripped.startswith("return (") and stripped.endswith(")"):
-            inner = stripped[len("return (") : -1]
+        head = "return ("
+        if " = (" in stripped and "," in stripped.split(" = (")[0]:
+            head = stripped.split(" = (")[0] + " = ("  # `a, b = (b, a)` → `a, b = b, a`
+        if stripped.startswith(head) and stripped.endswith(")"):
+            inner = stripped[len(head) : -1]
             depth = 0
             for ch in inner:
                 depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
@@ -839,7 +846,7 @@ def _bare_returns(text: str) -> str:
                     break
             else:
                 if "," in inner:
-                    line = line[: len(line) - len(stripped)] + "return " + inner
+                    line = line[: len(line) - len(stripped)] + head[:-1] + inner
         lines.append(line)
     return "\n".join(lines)
 

@@ -200,7 +200,52 @@ def branch_in_loop(x):
     return np.sum(h)
 
 
+def fill_in_loop(x):
+    y = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        y[i] = x[i] * y[i - 1] + np.sin(x[i])
+    return np.sum(y * y)
+
+
+def while_in_for(x):
+    s = x
+    for i in range(3):
+        k = 0
+        while np.sum(s * s) < 10.0 * (i + 1) and k < 20:
+            s = s * 1.3 + 0.1
+            k += 1
+    return np.sum(s)
+
+
+def return_in_nested(x):
+    h = x
+    for i in range(4):
+        for j in range(3):
+            h = np.tanh(h + 0.3 * j)
+            if np.sum(h) > 1.5 + i:
+                return np.sum(h * h)
+    return np.sum(h)
+
+
+def swap(x, y):
+    a, b = x, y
+    for _ in range(3):
+        a, b = b, a * b + 0.1
+    return np.sum(a - b)
+
+
+def defined_in_body(x):
+    for i in range(3):
+        last = x * i
+    return np.sum(last * last)
+
+
 LOOPS = [
+    ("index_assignment_in_loop", fill_in_loop, (X,)),
+    ("while_in_for", while_in_for, (X,)),
+    ("return_in_nested_loops", return_in_nested, (X,)),
+    ("parallel_assignment", swap, (X, Y)),
+    ("value_defined_in_body", defined_in_body, (X,)),
     ("for_range_0", for_range, (X, 0)),
     ("for_range_1", for_range, (X, 1)),
     ("for_range_3", for_range, (X, 3)),
@@ -223,7 +268,7 @@ LOOPS = [
 
 @pytest.mark.parametrize("name, f, args", LOOPS, ids=[c[0] for c in LOOPS])
 def test_loop(out_dir, name, f, args):
-    check(f, *args, argnums=(0, 1) if f is for_zip_enumerate else 0)
+    check(f, *args, argnums=(0, 1) if f in (for_zip_enumerate, swap) else 0)
 
 
 def test_backward_loop_is_a_reversed_loop(out_dir):
