@@ -453,6 +453,7 @@ class _Body:
         self.pending: dict[str, ast.expr] = {}
         self.helpers: set[str] = set()
         self.limit = MAX_INLINE_NODES
+        self.depth = 0
         # Values a statement reads twice by name (the scalar check) stay named,
         # and so do buffers updated in place.
         self.keep = {
@@ -590,13 +591,24 @@ class _Body:
         out.append(ast.Assign([target], value))
         return out
 
-    def results(self, names, results) -> list[ast.stmt]:
-        """`name = result` for each merged value, in parallel where they read each other."""
+    def results(self, names, results, undefined=False) -> list[ast.stmt]:
+        """`name = result` for each merged value, in parallel where they read each other.
+
+        With `undefined`, a value a path leaves unset is set to None, so that a
+        loop's tape can save it whichever way the trip went.
+        """
+        unset = [
+            _assign(n, ast.Constant(None))
+            for n, r in zip(names, results)
+            if is_undef(r)
+        ]
         pairs = [
             (n, r)
             for n, r in zip(names, results)
             if not is_undef(r) and not (isinstance(r, Var) and r.name == n)
         ]
+        if undefined and unset:
+            return self.results([n for n, _ in pairs], [r for _, r in pairs]) + unset
         if not pairs:
             return []
         values = [self.atom(r) for _, r in pairs]
@@ -615,10 +627,11 @@ class _Body:
 
     def branch(self, stmt: If) -> list[ast.stmt]:
         test = self.atom(stmt.cond)
+        inside = self.depth > 0
         then = self.block(stmt.then)
-        then += self.results(stmt.outs, stmt.then.results)
+        then += self.results(stmt.outs, stmt.then.results, inside)
         orelse = self.block(stmt.orelse)
-        orelse += self.results(stmt.outs, stmt.orelse.results)
+        orelse += self.results(stmt.outs, stmt.orelse.results, inside)
         if not then and orelse:
             return [ast.If(_negate(test), orelse, [])]
         if (
@@ -660,7 +673,9 @@ class _Body:
                     + body
                 )
                 test = ast.Constant(True)
+        self.depth += 1
         body += self.block(stmt.body)
+        self.depth -= 1
         body += self.results(stmt.carried, stmt.body.results)
         if stmt.brk is not None:
             body.append(ast.If(self.atom(stmt.brk), [ast.Break()], []))

@@ -314,7 +314,7 @@ class Lowering:
             ]
             then.results = tuple(env_then.get(n, UNDEF) for n in changed)
             orelse.results = tuple(env_else.get(n, UNDEF) for n in changed)
-            outs = tuple(self.version(n) for n in changed)
+            outs = tuple(self.version(n.lstrip("@")) for n in changed)
             self.env = dict(before)
             for n, o, a, b in zip(changed, outs, then.results, orelse.results):
                 self.env[n] = Var(o)
@@ -337,7 +337,11 @@ class Lowering:
             if a == b:
                 results.append(a)
                 continue
-            o = self.names.fresh(n) if n.startswith("_t") else self.version(n)
+            o = (
+                self.names.fresh(n)
+                if n.startswith("_t")
+                else self.version(n.lstrip("@"))
+            )
             outs.append(o)
             keep_then.append(a)
             keep_else.append(b)
@@ -364,17 +368,20 @@ class Lowering:
         later = self.read_elsewhere(stmt)
         names = [n for n in dict.fromkeys(carried) if n in self.env or n in later]
         flags = []
+        outer_flags = {}
         if can_return:
-            flags = ["returned"] + [
-                f"value{i}" if i else "value" for i in range(self.arity)
+            # pseudo-variables: whether the body returned, and what
+            flags = ["@returned"] + [
+                f"@value{i}" if i else "@value" for i in range(self.arity)
             ]
-            self.env["returned"] = Const(False)
+            outer_flags = {f: self.env[f] for f in flags if f in self.env}
+            self.env["@returned"] = Const(False)
             for f in flags[1:]:
                 self.env[f] = UNDEF
         all_names = names + flags
         inits = tuple(self.env.get(n, UNDEF) for n in all_names)
         before = dict(self.env)
-        params = tuple(self.version(n) for n in all_names)
+        params = tuple(self.version(n.lstrip("@")) for n in all_names)
         for n, p, i in zip(all_names, params, inits):
             self.env[n] = Var(p)
             self.defined.add(p)
@@ -403,7 +410,7 @@ class Lowering:
         brk = results[len(all_names)]
         if brk == Const(False):
             brk = None
-        outs = tuple(self.version(n) for n in all_names)
+        outs = tuple(self.version(n.lstrip("@")) for n in all_names)
         node = Loop(outs, index, start, stop, step, params, inits, body, loc, cond, brk)
         self.e.emit(node)
         self.env = before
@@ -412,7 +419,9 @@ class Lowering:
             self.defined.add(o)
             self.carry_facts(i, o)
         if can_return:
-            return self.env.pop("returned"), tuple(self.env.pop(f) for f in flags[1:])
+            found = self.env.pop("@returned"), tuple(self.env.pop(f) for f in flags[1:])
+            self.env.update(outer_flags)
+            return found
         return None
 
     def after_returning_loop(self, returned, rest, exit: Exit, node):
@@ -1429,9 +1438,9 @@ class LoopExit(Exit):
 
     def ret(self, values, node):
         env = self.low.env
-        env["returned"] = Const(True)
+        env["@returned"] = Const(True)
         for i, v in enumerate(values):
-            env[f"value{i}" if i else "value"] = v
+            env[f"@value{i}" if i else "@value"] = v
         return self._yield(True)
 
     def jump(self, node):

@@ -240,7 +240,19 @@ def defined_in_body(x):
     return np.sum(last * last)
 
 
+def one_branch_in_loop(x):
+    h = x
+    for i in range(4):
+        if i % 2 == 0:
+            w = np.sin(h)
+        h = h * 0.9
+        if i % 2 == 0:
+            h = h * w
+    return np.sum(h)
+
+
 LOOPS = [
+    ("value_defined_in_one_branch_in_loop", one_branch_in_loop, (X,)),
     ("index_assignment_in_loop", fill_in_loop, (X,)),
     ("while_in_for", while_in_for, (X,)),
     ("return_in_nested_loops", return_in_nested, (X,)),
