@@ -267,12 +267,13 @@ class Sweep:
         outs = tuple(e.names.fresh(f"d_{n}") for n in names)
         blocks = []
         for fwd, (stmts, sums) in zip((stmt.then, stmt.orelse), built):
+            e.push_scope(fwd.stmts)  # zeros for this branch are made in it
+            e.stmts = stmts
             results = tuple(sums.get(n) or self.zero(n) for n in names)
-            blk = dce(Block(stmts, results))
+            blk = dce(Block(e.pop_scope(), results))
             if tape is not None:
                 self.save(fwd, blk, tape, set())
             blocks.append(blk)
-        # zeros made for a branch were emitted in the enclosing block: that is fine.
         e.emit(If(outs, stmt.cond, blocks[0], blocks[1], stmt.loc))
         for k, (n, o) in enumerate(zip(names, outs)):
             if all(e.shapes.same(b.results[k], Var(n)) for b in blocks):
