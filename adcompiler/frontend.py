@@ -953,7 +953,13 @@ class Lowering:
             )
             self.containers.add(out.name)
             return out
-        out = self.e.hoist(prim, base, Const(key), tree=True, loc=loc)
+        if isinstance(key, str) and key.isidentifier() and not key.startswith("_"):
+            label = key
+        else:
+            label = f"{base.name}_{key}".replace("-", "m")
+        out = self.e.hoist(
+            prim, base, Const(key), tree=True, loc=loc, name=self.names.fresh(label)
+        )
         self.containers.add(out.name)
         self.root_values.add(out.name)
         return out

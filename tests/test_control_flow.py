@@ -357,3 +357,20 @@ def test_branch_in_loop_in_helper_with_container(out_dir):
 
 def lambda_free_combined(x, n):
     return combined({"W": np.eye(3) * 0.9, "s": x}, x, n)
+
+
+def squaring(x):
+    s = 0.1
+    for _ in range(3):
+        s = s * s + np.sum(x)
+    return s
+
+
+def test_value_and_grad_of_a_loop(out_dir):
+    from adcompiler import value_and_grad
+
+    for f, args in [(squaring, (X,)), (loop_break, (X,)), (while_fixed_point, (X,))]:
+        value, g = value_and_grad(f)(*args)
+        assert value == pytest.approx(f(*args), rel=1e-12)
+        np.testing.assert_allclose(g, grad(f)(*args), rtol=1e-12)
+    check(squaring, X)

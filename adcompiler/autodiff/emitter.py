@@ -162,7 +162,7 @@ class Emitter:
                     if key is not None and stmt.prim not in UNSHARED:
                         self._seen.setdefault(key, Var(stmt.out))
 
-    def hoist(self, prim: str, *args, loc=None, **kwargs) -> Var:
+    def hoist(self, prim: str, *args, loc=None, name=None, **kwargs) -> Var:
         """A statement placed at the top level of the function, seen from every scope."""
         args = tuple(a if isinstance(a, (Var, Const)) else Const(a) for a in args)
         kwargs = {
@@ -171,7 +171,7 @@ class Emitter:
         key = self._key(prim, args, kwargs)
         if key in self._seen:
             return self._seen[key]
-        out = Var(self.names.temp())
+        out = Var(name or self.names.temp())
         stmt = Assign((out.name,), prim, args, kwargs, loc)
         root = self._scopes[0][0] if self._scopes else self.stmts
         root.append(stmt)

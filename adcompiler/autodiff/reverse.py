@@ -402,10 +402,11 @@ def _tree_grad(e, sweep, p: str, parts: list, loc) -> Atom:
     groups: dict[tuple, list] = {}
     for c in parts:
         groups.setdefault(c.path, []).append(c.g)
-    paths = tuple(groups)
+    order = list(groups)[::-1]  # in the order the function reads them
+    paths = tuple(order)
     leaves = [
-        sweep.accumulate(f"{p}_{'_'.join(map(str, path))}", g)
-        for path, g in groups.items()
+        sweep.accumulate(f"{p}_{'_'.join(map(str, path))}", groups[path])
+        for path in order
     ]
     return e.call(
         "grad_like", Var(p), *leaves, paths=Const(paths), name=e.names.fresh(f"d_{p}")
