@@ -1024,7 +1024,7 @@ class Lowering:
         if seq is not None and seq[1] is callee:
             return self.sequence_call(seq[0], node)
         sig = resolve.lookup(callee)
-        if sig is None and inspect.isfunction(callee):
+        if sig is None and _is_user_function(callee):
             src = read_source(callee)
             return self.inline(
                 node, src, _scope_of(callee), {}, callee.__code__, callee
@@ -1269,6 +1269,22 @@ def _container_params(tree: ast.FunctionDef, params) -> list[str]:
     return found
 
 
+def _is_user_function(obj) -> bool:
+    """A plain Python function of the user's code (not of an installed library)."""
+    if not inspect.isfunction(obj):
+        return False
+    try:
+        file = inspect.getsourcefile(obj) or ""
+    except TypeError:
+        return False
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return not (
+        "site-packages" in file or "dist-packages" in file or file.startswith(stdlib)
+    )
+
+
 def _scope_of(fn) -> dict:
     """What names mean inside `fn`: builtins, then its globals, then its closure."""
     scope = dict(vars(builtins))
@@ -1321,13 +1337,13 @@ def _dependencies(fn, seen=None):
             if n.id in scope:
                 value = scope[n.id]
                 reads[n.id] = value
-                if inspect.isfunction(value) and resolve.lookup(value) is None:
+                if _is_user_function(value) and resolve.lookup(value) is None:
                     callees.append(value)
         elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
             owner = scope.get(n.value.id)
             if inspect.ismodule(owner):
                 value = getattr(owner, n.attr, None)
-                if inspect.isfunction(value) and resolve.lookup(value) is None:
+                if _is_user_function(value) and resolve.lookup(value) is None:
                     callees.append(value)
     yield fn, src, reads
     for c in callees:
