@@ -141,24 +141,71 @@ def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
     )
 
 
-def _captured_numbers(fn) -> str:
-    """The numbers `fn` reads from its globals and closure: the gradient bakes them in."""
-    fn = inspect.unwrap(fn)
-    code, found = getattr(fn, "__code__", None), []
-    if code is None:
+_STDLIB = os.path.dirname(os.__file__)
+
+
+def _is_user_code(obj) -> bool:
+    """A function or module of the user's own files (not the standard library or an installed one)."""
+    code = getattr(obj, "__code__", None)
+    file = code.co_filename if code is not None else getattr(obj, "__file__", None)
+    if not file or file.startswith("<"):
+        return False
+    return not (
+        "site-packages" in file or "dist-packages" in file or file.startswith(_STDLIB)
+    )
+
+
+def _names_read(code) -> set[str]:
+    names = set(code.co_names) | set(code.co_freevars)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):  # a nested function or comprehension
+            names |= _names_read(const)
+    return names
+
+
+def _dependency_text(fn, seen: set | None = None) -> str:
+    """What the generated code bakes in besides `fn`'s own text, for the cache hash.
+
+    The numbers `fn` reads from outside, which outside names are arrays, and the
+    source of the user's functions it calls (recursively). Read from code
+    objects, without parsing, so the warm path stays cheap; it may list more
+    names than the compiler reads, never fewer.
+    """
+    seen = set() if seen is None else seen
+    code = fn.__code__
+    if code in seen:
         return ""
-    for name in code.co_names:
-        value = getattr(fn, "__globals__", {}).get(name)
-        if isinstance(value, Number):
-            found.append(f"{name}={value!r}")
+    seen.add(code)
+    scope = dict(getattr(fn, "__globals__", {}))
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
-            value = cell.cell_contents
+            scope[name] = cell.cell_contents
         except ValueError:  # a cell not filled yet
-            continue
+            pass
+    names = _names_read(code)
+    values = [(n, scope[n]) for n in sorted(names) if n in scope]
+    for owner_name, owner in list(
+        values
+    ):  # `helpers.step(...)`: functions of user modules
+        if type(owner).__name__ == "module" and _is_user_code(owner):
+            values += [
+                (f"{owner_name}.{n}", getattr(owner, n))
+                for n in sorted(names)
+                if hasattr(owner, n)
+            ]
+    parts = []
+    for name, value in values:
         if isinstance(value, Number):
-            found.append(f"{name}={value!r}")
-    return "\n# " + " ".join(found) if found else ""
+            parts.append(f"{name}={value!r}")
+        elif type(value).__name__ == "ndarray":
+            parts.append(f"{name}: array")
+        elif type(value).__name__ == "function" and _is_user_code(value):
+            try:
+                text, _ = source_text(value)
+            except OSError:
+                continue
+            parts.append(f"{name}:\n{text}{_dependency_text(value, seen)}")
+    return "\n# " + "\n".join(parts) if parts else ""
 
 
 def _last_line(code) -> int:
@@ -215,7 +262,7 @@ def _request(rec: Compiled, argnums, out) -> None:
     one_tuple = not rec.single and len(rec.nums) == 1
     tag = " tuple" if one_tuple else ""
     rec.origin_hash = cache.sha256(
-        f"{rec.kind} argnums={rec.nums}{tag}\n{text}{_captured_numbers(fn)}"
+        f"{rec.kind} argnums={rec.nums}{tag}\n{text}{_dependency_text(fn)}"
     )
     session_out = _SESSION.out if _SESSION is not None else None
     folder = cache.output_dir(rec.file, out if out is not None else session_out)
@@ -228,7 +275,7 @@ def _transform(rec: Compiled, argnums, out):
     _request(rec, argnums, out)
     if _SESSION is not None and _SESSION.mode == "check":
         if rec.status == "fresh":
-            return cache.load(rec.path, rec.function)
+            return _bind_constants(cache.load(rec.path, rec.function), rec.fn)
         return _stub(rec, f"{rec.path} is {rec.status}; run `adc compile`")
     path = rec.path
     if rec.status != "fresh":
@@ -242,7 +289,17 @@ def _transform(rec: Compiled, argnums, out):
             except cache.CacheError as exc:
                 raise ADCompileError(str(exc)) from None
             rec.written = path
-    return cache.load(path, rec.function)
+    return _bind_constants(cache.load(path, rec.function), rec.fn)
+
+
+def _bind_constants(generated, fn):
+    """Arrays `fn` closes over are keyword-only parameters of the generated function,
+    bound here to their values (they are constants, not differentiated)."""
+    if generated.__code__.co_kwonlyargcount:
+        from .frontend import bind_constants
+
+        return bind_constants(generated, fn)
+    return generated
 
 
 def lower(rec: Compiled):

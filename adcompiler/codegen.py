@@ -11,7 +11,19 @@ from __future__ import annotations
 import ast
 import math
 
-from .ir import Assign, Atom, Block, Function, Var, uses
+from .ir import (
+    Assign,
+    Atom,
+    Block,
+    Function,
+    If,
+    Loop,
+    Var,
+    is_undef,
+    rename,
+    uses,
+    walk,
+)
 from .rules import PRIMS
 
 # Inlining stops once an expression has this many nodes: past it a named
@@ -43,14 +55,99 @@ def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
-    return g @ np.swapaxes(b, -1, -2)
+    return g @ (b.T if np.ndim(b) == 2 else np.swapaxes(b, -1, -2))
 ''',
     "_matmul_rhs": '''
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
     if np.ndim(a) == 1:
         return np.multiply.outer(a, g)
-    return np.swapaxes(a, -1, -2) @ g
+    return (a.T if np.ndim(a) == 2 else np.swapaxes(a, -1, -2)) @ g
+''',
+    "_concat_part": '''
+def _concat_part(g, k, parts, axis=0):
+    """The piece of `g` that part `k` of `np.concatenate(parts, axis)` became."""
+    sizes = [np.shape(p)[axis] for p in parts]
+    start = sum(sizes[:k])
+    return np.take(g, np.arange(start, start + sizes[k]), axis=axis)
+''',
+    "_split_like": '''
+def _split_like(g, parts, axis=0):
+    """`g` cut into the pieces that `np.concatenate(parts, axis)` joined."""
+    cuts = np.cumsum([np.shape(p)[axis] for p in parts])[:-1]
+    return np.split(g, cuts, axis=axis)
+''',
+    "_repeat_like": '''
+def _repeat_like(g, parts):
+    """The adjoint of `sum(parts)`: `g` for every part."""
+    return [g] * len(parts)
+''',
+    "_grad_like": '''
+def _grad_like(x, grads, path=()):
+    """The gradient of a container argument: the structure of `x` (dicts, lists,
+    tuples, NamedTuples, dataclasses), the adjoint `grads[path]` at each leaf read by
+    key, index or attribute, and zeros of the leaf's shape elsewhere."""
+    if path in grads:
+        return _restructure(x, grads[path])
+    below = {p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path}
+    if isinstance(x, dict):
+        return {k: _grad_like(v, grads, path + (k,)) for k, v in x.items()}
+    fields = getattr(type(x), "__dataclass_fields__", None)
+    if fields is not None:
+        return type(x)(**{f: _grad_like(getattr(x, f), grads, path + (f,)) for f in fields})
+    if isinstance(x, (list, tuple)):
+        names = getattr(x, "_fields", ())
+        items = []
+        for i, v in enumerate(x):
+            key = next((k for k in (i, i - len(x)) + names[i : i + 1] if k in below), i)
+            items.append(_grad_like(v, grads, path + (key,)))
+        return type(x)(*items) if names else type(x)(items)
+    g = np.zeros_like(x, dtype=float)
+    for p, v in grads.items():
+        if len(p) > len(path) and p[: len(path)] == path:
+            g[p[len(path) :]] += v
+    return g
+''',
+    "_zeros_any": '''
+def _zeros_any(x):
+    """A zero adjoint for a part of a container: arrays, in lists and dicts."""
+    if isinstance(x, dict):
+        return {k: _zeros_any(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_zeros_any(v) for v in x]
+    return np.zeros_like(x, dtype=float)
+''',
+    "_add_into": '''
+def _add_into(d, key, g):
+    """`d[key] += g` for adjoints of containers: part by part where `g` is one."""
+    if isinstance(g, dict):
+        for k, v in g.items():
+            _add_into(d[key], k, v)
+    elif isinstance(g, (list, tuple)):
+        for k, v in enumerate(g):
+            _add_into(d[key], k, v)
+    else:
+        d[key] = d[key] + g
+''',
+    "_restructure": '''
+def _restructure(x, g):
+    """`g` (lists and dicts of arrays) in the container types of `x`."""
+    if isinstance(x, dict):
+        return {k: _restructure(v, g[k]) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        items = [_restructure(v, w) for v, w in zip(x, g)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+    return g
+''',
+    "_add_each": '''
+def _add_each(a, b):
+    """The sum of two adjoints of a list of arrays, part by part."""
+    return [x + y for x, y in zip(a, b)]
+''',
+    "_zeros_list": '''
+def _zeros_list(parts):
+    """A zero adjoint for a list of arrays: one zero array per part."""
+    return [np.zeros_like(p) for p in parts]
 ''',
     "_count": '''
 def _count(x, out):
@@ -112,6 +209,22 @@ def expression(
         return ast.IfExp(args[0], args[1], args[2])
     if kind == "tuple":
         return ast.Tuple(args, ast.Load())
+    if kind == "seqcall":
+        seq = ast.Tuple(args, ast.Load())
+        return ast.Call(_np(form[1]), [seq], keywords)
+    if kind == "grad_like":
+        paths = kwargs["paths"].value
+        keys = [
+            ast.Tuple([ast.Constant(k) for k in path], ast.Load()) for path in paths
+        ]
+        table = ast.Dict(keys, args[1:])
+        return ast.Call(ast.Name("_grad_like", ast.Load()), [args[0], table], [])
+    if kind == "boolop":
+        return ast.BoolOp(form[1](), args)
+    if kind == "getitem":
+        return ast.Subscript(args[0], _index(args[1]), ast.Load())
+    if kind == "getattr":
+        return ast.Attribute(args[0], args[1].value, ast.Load())
     raise AssertionError(f"no expression form for {prim}")
 
 
@@ -119,20 +232,244 @@ def _size(node: ast.AST) -> int:
     return sum(1 for _ in ast.walk(node))
 
 
+def _local_uses(block: Block) -> dict[str, int]:
+    """Reads at the top level of a block (not in its nested blocks)."""
+    counts: dict[str, int] = {}
+    atoms = list(block.results)
+    for stmt in block.stmts:
+        atoms += list(stmt.operands())
+        if isinstance(stmt, If):
+            atoms.append(stmt.cond)
+    for a in atoms:
+        if isinstance(a, Var):
+            counts[a.name] = counts.get(a.name, 0) + 1
+    return counts
+
+
+# Primitives whose result may share memory with an argument: never updated in place.
+_VIEWS = {
+    "getitem",
+    "reshape",
+    "T",
+    "transpose",
+    "broadcast_to",
+    "expand_dims",
+    "moveaxis",
+    "unbroadcast",
+    "pop",
+    "matmul_lhs",
+    "matmul_rhs",
+}
+
+
+def _fresh_values(fn: Function) -> set[str]:
+    """Values that certainly own their memory (a new array nobody else holds)."""
+    fresh: set[str] = set()
+    counts = uses(fn.body)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+            kind = PRIMS[stmt.prim].form[0]
+            if stmt.prim == "setitem" or (
+                kind in ("binop", "unary", "np", "method") and stmt.prim not in _VIEWS
+            ):
+                fresh.add(stmt.out)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Loop):
+            for c, init, r in zip(stmt.carried, stmt.inits, stmt.body.results):
+                if (
+                    isinstance(init, Var)
+                    and init.name in fresh
+                    and counts.get(init.name) == 1
+                    and isinstance(r, Var)
+                    and r.name in fresh
+                ):
+                    fresh.add(c)
+    return fresh
+
+
+def _alias_buffers(fn: Function) -> None:
+    """A buffer updated in place keeps one name through its updates (`d_x[i] += g`)."""
+    parent: dict[str, str] = {}
+
+    def find(n):
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    fresh = _fresh_values(fn)
+    counts = uses(fn.body)
+    for stmt in walk(fn.body):
+        if not isinstance(stmt, Assign) or not isinstance(
+            stmt.args[0] if stmt.args else None, Var
+        ):
+            continue
+        in_place = stmt.prim in (
+            "index_add",
+            "index_add_at",
+            "index_add_any",
+            "append",
+            "iadd",
+        )
+        if stmt.prim == "setitem":
+            old = stmt.args[0].name
+            in_place = old in fresh and counts.get(old) == 1
+        if in_place:
+            a, b = find(stmt.out), find(stmt.args[0].name)
+            if a != b:
+                # a user-facing name (d_x) wins over a temporary
+                if b.startswith("_t") and not a.startswith("_t"):
+                    a, b = b, a
+                parent[a] = b
+    mapping = {n: find(n) for n in parent if find(n) != n}
+    if mapping:
+        rename(fn.body, mapping)
+
+
+def _popped(fn: Function) -> set[str]:
+    return {
+        o
+        for s in walk(fn.body)
+        if isinstance(s, Assign) and s.prim == "pop"
+        for o in s.outs
+    }
+
+
+def _top_defs(block: Block) -> dict[str, int]:
+    from .ir import defs
+
+    return {o: k for k, s in enumerate(block.stmts) for o in defs(s)}
+
+
+def _coalesce(fn: Function) -> None:
+    """Give merged and loop-carried values one name where that changes nothing.
+
+    `z = x * y` then `z_2 = z` at the end of a branch becomes `z_2 = x * y`;
+    `h_1 = f(h)` then `h = h_1` at the end of a loop body becomes `h = f(h)`;
+    the value after a loop keeps the name the loop carried it under. Each
+    rename is made only where no later read could see the other value.
+    """
+
+    def apply(mapping):
+        rename(fn.body, mapping)
+
+    def visit(block: Block):
+        for k, stmt in enumerate(block.stmts):
+            if isinstance(stmt, If):
+                visit(stmt.then)
+                visit(stmt.orelse)
+                for i, o in enumerate(stmt.outs):
+                    for b in (stmt.then, stmt.orelse):
+                        r = b.results[i]
+                        counts, popped = uses(fn.body), _popped(fn)
+                        if (
+                            isinstance(r, Var)
+                            and r.name != o
+                            and counts.get(r.name) == 1
+                            and r.name in _top_defs(b)
+                            and r.name not in popped
+                            and not _is_buffer(b, r.name)
+                        ):
+                            apply({r.name: o})
+            elif isinstance(stmt, Loop):
+                visit(stmt.body)
+                for i in range(len(stmt.carried)):
+                    _coalesce_loop(fn, block, k, stmt, i, apply)
+
+    visit(fn.body)
+
+
+def _is_buffer(block: Block, name: str) -> bool:
+    return any(
+        isinstance(s, Assign)
+        and s.out == name
+        and s.prim in ("index_add", "index_add_at", "index_add_any", "iadd", "pop")
+        for s in block.stmts
+        if isinstance(s, Assign) and s.outs
+    )
+
+
+def _reads_after(stmts, names: set[str]) -> bool:
+    return bool(set(uses(Block(list(stmts)))) & names)
+
+
+def _coalesce_loop(fn, block, k, stmt: Loop, i, apply) -> None:
+    counts, popped = uses(fn.body), _popped(fn)
+    init = stmt.inits[i]
+    c = stmt.carried[i]
+    # init → carried: the loop takes over the variable that held the first value
+    if (
+        isinstance(init, Var)
+        and init.name not in fn.params
+        and counts.get(init.name) == 1
+        and _top_defs(block).get(init.name, k) < k
+        and init.name not in popped
+        and not _is_buffer(block, init.name)
+    ):
+        if init.name.startswith("_t"):
+            apply({init.name: c})
+        else:
+            apply({c: init.name})
+            c = init.name
+        counts, popped = uses(fn.body), _popped(fn)
+    # body result → carried: `h = f(h)` instead of `h_1 = f(h)`, `h = h_1`
+    body = stmt.body
+    r = body.results[i]
+    defs = _top_defs(body)
+    if (
+        isinstance(r, Var)
+        and r.name != c
+        and counts.get(r.name) == 1
+        and r.name in defs
+        and isinstance(body.stmts[defs[r.name]], Assign)
+        and not _is_buffer(body, r.name)
+        and r.name not in popped
+        and c not in popped
+        and not _reads_after(body.stmts[defs[r.name] + 1 :], {c})
+        and sum(1 for x in body.results if x == Var(c)) == 0
+    ):
+        apply({r.name: c})
+    # out → carried: after the loop the variable still holds the last value
+    o = stmt.outs[i]
+    counts, popped = uses(fn.body), _popped(fn)
+    if o in popped:
+        return
+    if c in popped:
+        later = block.stmts[k + 1 :]
+        first = next(
+            (
+                q
+                for q, s in enumerate(later)
+                if c in _popped(Function("", [], Block([s])))
+            ),
+            None,
+        )
+        if first is not None and (
+            _reads_after(later[first:], {o}) or Var(o) in block.results
+        ):
+            return
+    apply({o: c})
+
+
 class _Body:
     """Turns one block into statements, inlining single-use temporaries."""
 
     def __init__(self, fn: Function):
         self.fn = fn
+        _alias_buffers(fn)
+        _coalesce(fn)
         self.counts = uses(fn.body)
         self.pending: dict[str, ast.expr] = {}
         self.helpers: set[str] = set()
-        # Values a statement reads twice by name (the scalar check) stay named.
+        self.limit = MAX_INLINE_NODES
+        self.depth = 0
+        # Values a statement reads twice by name (the scalar check) stay named,
+        # and so do buffers updated in place.
         self.keep = {
             s.args[0].name
-            for s in fn.body.stmts
+            for s in walk(fn.body)
             if isinstance(s, Assign)
-            and s.prim == "check_scalar"
+            and s.prim
+            in ("check_scalar", "index_add", "index_add_at", "index_add_any", "iadd")
             and isinstance(s.args[0], Var)
         }
 
@@ -141,19 +478,49 @@ class _Body:
             return self.pending.pop(a.name)
         return _atom(a)
 
+    def flush(self, out: list, names) -> None:
+        """Write out the pending expressions that read a name about to be rebound."""
+        names = set(names)
+        for temp, value in list(self.pending.items()):
+            reads = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+            if reads & names:
+                del self.pending[temp]
+                out.append(_assign(temp, value))
+
     def block(self, block: Block) -> list[ast.stmt]:
         out: list[ast.stmt] = []
-        results = {a.name for a in block.results if isinstance(a, Var)}
+        local = _local_uses(block)
         for stmt in block.stmts:
-            if not isinstance(stmt, Assign):
-                raise AssertionError(
-                    "structured statements are lowered by their own issue"
-                )
+            if isinstance(stmt, If):
+                out += self.branch(stmt)
+                continue
+            if isinstance(stmt, Loop):
+                out += self.loop(stmt)
+                continue
             form = PRIMS[stmt.prim].form
             if form[0] == "helper":
                 self.helpers.add(form[1])
+            if form[0] == "grad_like":
+                self.helpers |= {"_grad_like", "_restructure"}
             if form[0] == "check_scalar":
                 out.append(_check_scalar(_atom(stmt.args[0]), stmt.args[1].value))
+                continue
+            if form[0] in (
+                "push",
+                "pop",
+                "list",
+                "index_add",
+                "index_add_at",
+                "index_add_any",
+                "append",
+                "iadd",
+            ):
+                effect = self.effect(stmt)
+                self.flush(out, stmt.outs)
+                out.append(effect)
+                continue
+            if form[0] == "setitem":
+                out += self.setitem(stmt)
                 continue
             args = [self.atom(a) for a in stmt.args]
             kwargs = {k: self.atom(v) for k, v in stmt.kwargs.items()}
@@ -163,14 +530,232 @@ class _Body:
                 name.startswith("_t")
                 and name not in self.keep
                 and self.counts.get(name, 0) == 1
-                and name not in results
-                and _size(value) <= MAX_INLINE_NODES
+                and local.get(name, 0) == 1
+                and _size(value) <= self.limit
             )
             if inline:
                 self.pending[name] = value
             else:
-                out.append(ast.Assign([ast.Name(name, ast.Store())], value))
+                self.flush(out, [name])
+                out.append(_assign(name, value))
         return out
+
+    def effect(self, stmt: Assign) -> ast.stmt:
+        form = PRIMS[stmt.prim].form[0]
+        if form == "list":
+            return _assign(stmt.out, ast.List([], ast.Load()))
+        if form == "push":
+            tape, *values = [self.atom(a) for a in stmt.args]
+            item = values[0] if len(values) == 1 else ast.Tuple(values, ast.Load())
+            call = ast.Call(ast.Attribute(tape, "append", ast.Load()), [item], [])
+            return ast.Expr(call)
+        if form == "iadd":
+            acc, g = stmt.args
+            return ast.AugAssign(
+                ast.Name(acc.name, ast.Store()), ast.Add(), self.atom(g)
+            )
+        if form == "append":
+            xs, item = stmt.args
+            call = ast.Call(
+                ast.Attribute(_atom(xs), "append", ast.Load()), [self.atom(item)], []
+            )
+            return ast.Expr(call)
+        if form == "pop":
+            call = ast.Call(
+                ast.Attribute(self.atom(stmt.args[0]), "pop", ast.Load()), [], []
+            )
+            return ast.Assign([_target(stmt.outs)], call)
+        buf, index, g = stmt.args
+        if form == "index_add":
+            return ast.AugAssign(
+                ast.Subscript(_atom(buf), _index(self.atom(index)), ast.Store()),
+                ast.Add(),
+                self.atom(g),
+            )
+        if form == "index_add_any":
+            self.helpers.add("_add_into")
+            func = ast.Name("_add_into", ast.Load())
+            return ast.Expr(
+                ast.Call(func, [_atom(buf), self.atom(index), self.atom(g)], [])
+            )
+        call = ast.Call(_np("add.at"), [_atom(buf), self.atom(index), self.atom(g)], [])
+        return ast.Expr(call)
+
+    def setitem(self, stmt: Assign) -> list[ast.stmt]:
+        """`y[idx] = v`, in place when no one reads the old value, else on a copy."""
+        old, index, value = stmt.args
+        out: list[ast.stmt] = []
+        value = self.atom(value)
+        index = self.atom(index)
+        if not (isinstance(old, Var) and old.name == stmt.out):
+            copy = ast.Call(ast.Attribute(self.atom(old), "copy", ast.Load()), [], [])
+            self.flush(out, stmt.outs)
+            out.append(_assign(stmt.out, copy))
+        else:
+            self.flush(out, stmt.outs)
+        target = ast.Subscript(
+            ast.Name(stmt.out, ast.Load()), _index(index), ast.Store()
+        )
+        out.append(ast.Assign([target], value))
+        return out
+
+    def results(self, names, results, undefined=False) -> list[ast.stmt]:
+        """`name = result` for each merged value, in parallel where they read each other.
+
+        With `undefined`, a value a path leaves unset is set to None, so that a
+        loop's tape can save it whichever way the trip went.
+        """
+        unset = [
+            _assign(n, ast.Constant(None))
+            for n, r in zip(names, results)
+            if is_undef(r)
+        ]
+        pairs = [
+            (n, r)
+            for n, r in zip(names, results)
+            if not is_undef(r) and not (isinstance(r, Var) and r.name == n)
+        ]
+        if undefined and unset:
+            return self.results([n for n, _ in pairs], [r for _, r in pairs]) + unset
+        if not pairs:
+            return []
+        values = [self.atom(r) for _, r in pairs]
+        flushed: list[ast.stmt] = []
+        self.flush(flushed, [n for n, _ in pairs])
+        if flushed:
+            return flushed + [_assign(n, v) for (n, _), v in zip(pairs, values)]
+        reads = {x.id for v in values for x in ast.walk(v) if isinstance(x, ast.Name)}
+        if len(pairs) > 1 and reads & {n for n, _ in pairs}:
+            return [
+                ast.Assign(
+                    [_target([n for n, _ in pairs])], ast.Tuple(values, ast.Load())
+                )
+            ]
+        return [_assign(n, v) for (n, _), v in zip(pairs, values)]
+
+    def branch(self, stmt: If) -> list[ast.stmt]:
+        test = self.atom(stmt.cond)
+        inside = self.depth > 0
+        then = self.block(stmt.then)
+        then += self.results(stmt.outs, stmt.then.results, inside)
+        orelse = self.block(stmt.orelse)
+        orelse += self.results(stmt.outs, stmt.orelse.results, inside)
+        if not then and orelse:
+            return [ast.If(_negate(test), orelse, [])]
+        if (
+            len(stmt.outs) == 1
+            and len(then) == 1
+            and len(orelse) == 1
+            and all(isinstance(s, ast.Assign) for s in then + orelse)
+            and _size(then[0].value) + _size(orelse[0].value) <= MAX_INLINE_NODES
+        ):
+            value = ast.IfExp(test, then[0].value, orelse[0].value)
+            return [_assign(stmt.outs[0], value)]
+        return [ast.If(test, then or [ast.Pass()], orelse)]
+
+    def loop(self, stmt: Loop) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for c, init in zip(stmt.carried, stmt.inits):
+            if is_undef(init):
+                out.append(_assign(c, ast.Constant(None)))
+            elif not (isinstance(init, Var) and init.name == c):
+                out.append(_assign(c, self.atom(init)))
+        body: list[ast.stmt] = []
+        if stmt.trips:
+            out.append(_assign(stmt.trips, ast.Constant(0)))
+            body.append(
+                ast.AugAssign(
+                    ast.Name(stmt.trips, ast.Store()), ast.Add(), ast.Constant(1)
+                )
+            )
+        if stmt.cond is not None:
+            # a `while` test reads best as one expression, even a long one
+            self.limit = 3 * MAX_INLINE_NODES
+            cond = self.block(stmt.cond)
+            self.limit = MAX_INLINE_NODES
+            test = self.atom(stmt.cond.results[0])
+            if cond:
+                body = (
+                    cond
+                    + [ast.If(ast.UnaryOp(ast.Not(), test), [ast.Break()], [])]
+                    + body
+                )
+                test = ast.Constant(True)
+        self.depth += 1
+        body += self.block(stmt.body)
+        self.depth -= 1
+        body += self.results(stmt.carried, stmt.body.results)
+        if stmt.brk is not None:
+            body.append(ast.If(self.atom(stmt.brk), [ast.Break()], []))
+        if stmt.cond is not None:
+            out.append(ast.While(test, body or [ast.Pass()], []))
+        else:
+            args = [self.atom(a) for a in (stmt.start, stmt.stop, stmt.step)]
+            if _is_const(stmt.step, 1):
+                args = args[:2]
+                if _is_const(stmt.start, 0):
+                    args = args[1:]
+            it = ast.Call(ast.Name("range", ast.Load()), args, [])
+            if stmt.reverse:
+                it = ast.Call(ast.Name("reversed", ast.Load()), [it], [])
+            target = ast.Name(stmt.index or "_", ast.Store())
+            out.append(ast.For(target, it, body or [ast.Pass()], []))
+        out += self.results(stmt.outs, [Var(c) for c in stmt.carried])
+        return out
+
+
+def _negate(test: ast.expr) -> ast.expr:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return test.operand
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        flip = {ast.Gt: ast.LtE, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.LtE: ast.Gt}
+        if type(test.ops[0]) in flip:
+            return ast.Compare(test.left, [flip[type(test.ops[0])]()], test.comparators)
+    return ast.UnaryOp(ast.Not(), test)
+
+
+def _is_const(a, value) -> bool:
+    return not isinstance(a, Var) and a.value == value and not isinstance(a.value, bool)
+
+
+def _target(names) -> ast.expr:
+    if len(names) == 1:
+        return ast.Name(names[0], ast.Store())
+    return ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())
+
+
+def _assign(name: str, value: ast.expr) -> ast.stmt:
+    return ast.Assign([ast.Name(name, ast.Store())], value)
+
+
+def _index(node: ast.expr) -> ast.expr:
+    """A subscript: a constant tuple of indices reads as `x[i, 1:3, None]`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, tuple):
+        return ast.Tuple([_index_part(v) for v in node.value], ast.Load())
+    if isinstance(node, ast.Constant):
+        return _index_part(node.value)
+    return node
+
+
+def _index_part(v) -> ast.expr:
+    if isinstance(v, slice):
+        parts = [
+            None if x is None else _atom(x) if isinstance(x, Var) else _atom(_C(x))
+            for x in (v.start, v.stop, v.step)
+        ]
+        return ast.Slice(*parts)
+    if v is Ellipsis:
+        return ast.Constant(Ellipsis)
+    if isinstance(v, Var):
+        return _atom(v)
+    return _atom(_C(v))
+
+
+class _C:
+    """A stand-in constant atom for `_atom`."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def _check_scalar(value: ast.expr, fname: str) -> ast.stmt:
@@ -245,8 +830,15 @@ def function_def(
     _rename_temps(fn, body)
     if doc:
         body.insert(0, ast.Expr(ast.Constant(doc)))
+    consts = [ast.arg(c) for c in fn.constants]
     args = ast.arguments(
-        [], [ast.arg(p) for p in fn.params], None, [], [], None, list(defaults)
+        [],
+        [ast.arg(p) for p in fn.params],
+        None,
+        consts,
+        [None] * len(consts),
+        None,
+        list(defaults),
     )
     node = ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
     return node, gen.helpers
@@ -265,8 +857,11 @@ def _bare_returns(text: str) -> str:
     lines = []
     for line in text.splitlines():
         stripped = line.lstrip()
-        if stripped.startswith("return (") and stripped.endswith(")"):
-            inner = stripped[len("return (") : -1]
+        head = "return ("
+        if " = (" in stripped and "," in stripped.split(" = (")[0]:
+            head = stripped.split(" = (")[0] + " = ("  # `a, b = (b, a)` → `a, b = b, a`
+        if stripped.startswith(head) and stripped.endswith(")"):
+            inner = stripped[len(head) : -1]
             depth = 0
             for ch in inner:
                 depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
@@ -274,7 +869,7 @@ def _bare_returns(text: str) -> str:
                     break
             else:
                 if "," in inner:
-                    line = line[: len(line) - len(stripped)] + "return " + inner
+                    line = line[: len(line) - len(stripped)] + head[:-1] + inner
         lines.append(line)
     return "\n".join(lines)
 

@@ -19,10 +19,21 @@ from numbers import Number
 from . import resolve
 from .autodiff.emitter import Emitter, Names
 from .errors import ADCompileError, Loc
-from .ir import Atom, Block, Const, Function, Var
+from .ir import UNDEF, Atom, Block, Const, Function, If, Loop, Var, is_undef
 from .passes.shapes import Shapes
 
+_COMPARE = {
+    ast.Gt: "gt",
+    ast.Lt: "lt",
+    ast.GtE: "ge",
+    ast.LtE: "le",
+    ast.Eq: "eq",
+    ast.NotEq: "ne",
+}
+
 _BINOPS = {
+    ast.Mod: "mod",
+    ast.FloorDiv: "floordiv",
     ast.Add: "add",
     ast.Sub: "sub",
     ast.Mult: "mul",
@@ -62,6 +73,7 @@ CONSTRUCTS: dict[type, tuple[str, str | None]] = {
         "pass the value as an argument and return the result",
     ),
     ast.Delete: ("a `del` statement", None),
+    ast.Match: ("a `match` statement", "use if/elif/else"),
     ast.Import: ("an `import` inside the function", "import at module level"),
     ast.ImportFrom: ("an `import` inside the function", "import at module level"),
     ast.ClassDef: ("a class definition inside the function", None),
@@ -151,19 +163,44 @@ class Lowering:
         self.env: dict[str, Atom] = {p: Var(p) for p in self.params}
         self.defined: set[str] = set(self.params)
         self.scope = self._scope()
+        # SSA values known to be Python ints (indices, sizes), lists, and shapes.
+        self.ints: set[str] = set()
+        self.lists: set[str] = set()
+        self.shape_values: set[str] = set()
+        # Tuples built in the function: their entries, read without a getitem.
+        self.tuples: dict[str, tuple] = {}
+        self.dicts: dict[str, dict] = {}
+        # Arrays read from the enclosing scope: constants the generated
+        # function takes as keyword-only parameters (see `closure_constants`).
+        self.constants: dict[int, str] = {
+            id(v): k for k, v in closure_constants(source.fn).items()
+        }
+        self.used_constants: dict[str, None] = {}
+        # Functions defined in the body (`def inner(...)`), and the helpers
+        # being inlined (a recursive call is reported).
+        self.local_defs: dict[str, ast.FunctionDef] = {}
+        self.stack: tuple = (getattr(source.fn, "__code__", None),)
+        # Container arguments (dicts, lists, tuples, NamedTuples, dataclasses
+        # of arrays) and the branches read from them.
+        self.params_set = set(self.params)
+        self.root_values: set[str] = set(self.params)
+        self.containers: set[str] = {
+            p for p in _container_params(source.tree, self.params)
+        }
+
+    def child(self, source: Source, scope: dict) -> Lowering:
+        """A lowering of a helper's body into this one's statements."""
+        c = Lowering.__new__(Lowering)
+        c.__dict__.update(self.__dict__)
+        c.src, c.fn, c.scope = source, source.fn, scope
+        c.local_defs = dict(self.local_defs)
+        c.names.taken |= {
+            n.id for n in ast.walk(source.tree) if isinstance(n, ast.Name)
+        }
+        return c
 
     def _scope(self) -> dict:
-        fn = self.fn
-        scope = dict(vars(builtins))
-        scope.update(getattr(fn, "__globals__", {}))
-        code = getattr(fn, "__code__", None)
-        if code is not None and fn.__closure__:
-            for name, cell in zip(code.co_freevars, fn.__closure__):
-                try:
-                    scope[name] = cell.cell_contents
-                except ValueError:  # a cell not filled yet
-                    pass
-        return scope
+        return _scope_of(self.fn)
 
     def error(
         self, message: str, node: ast.AST, hint: str | None = None
@@ -196,32 +233,292 @@ class Lowering:
         doc = ast.get_docstring(tree)
         if doc is not None:
             body = body[1:]
-        results = None
-        for i, stmt in enumerate(body):
-            if isinstance(stmt, ast.Return):
-                if i != len(body) - 1:
-                    raise self.error("code after `return` is never run", body[i + 1])
-                results = self.lower_return(stmt)
-            else:
-                self.lower_stmt(stmt)
-        if results is None:
-            raise self.error(
-                f"{tree.name} returns nothing: there is no value to differentiate", tree
-            )
+        self.arity = _return_arity(self, tree)
+        results = self.lower_seq(body, FunctionExit(self, tree))
         return Function(
             tree.name,
             self.params,
             Block(self.e.stmts, results),
             self.src.loc(tree),
             doc,
+            lists=set(self.lists),
+            constants=list(self.used_constants),
         )
 
     def lower_return(self, stmt: ast.Return) -> tuple[Atom, ...]:
         if stmt.value is None:
             raise self.error("`return` without a value", stmt)
         if isinstance(stmt.value, ast.Tuple):
-            return tuple(self.expr(v) for v in stmt.value.elts)
-        return (self.expr(stmt.value),)
+            values = tuple(self.expr(v) for v in stmt.value.elts)
+        else:
+            values = (self.expr(stmt.value),)
+        if len(values) != self.arity:
+            raise self.error(
+                f"this `return` gives {len(values)} values, another gives {self.arity}",
+                stmt,
+            )
+        return values
+
+    # -- sequences, with the ways out of them ------------------------------------------
+
+    def lower_seq(self, stmts: list[ast.stmt], exit: Exit) -> tuple[Atom, ...]:
+        """Lower statements in order; every path through them ends at `exit`.
+
+        A statement that may leave early (an `if` holding a `return`, `break` or
+        `continue`, a loop holding a `return`) takes the statements after it
+        into its branches: the rest runs only on the paths that reach it.
+        """
+        for i, stmt in enumerate(stmts):
+            rest = stmts[i + 1 :]
+            if isinstance(stmt, ast.Return):
+                if rest:
+                    raise self.error("code after `return` is never run", rest[0])
+                return exit.ret(self.lower_return(stmt), stmt)
+            if isinstance(stmt, (ast.Break, ast.Continue)):
+                if rest:
+                    raise self.error(
+                        f"code after `{ast.unparse(stmt)}` is never run", rest[0]
+                    )
+                return exit.jump(stmt)
+            if isinstance(stmt, ast.If) and _leaves(stmt):
+                return self.lower_if(stmt, rest, exit)
+            if isinstance(stmt, (ast.For, ast.While)):
+                returned = self.lower_loop(stmt)
+                if returned is not None:
+                    return self.after_returning_loop(returned, rest, exit, stmt)
+                continue
+            if isinstance(stmt, ast.If):
+                self.lower_if(stmt, None, exit)
+                continue
+            self.lower_stmt(stmt)
+        return exit.fall(stmts[-1] if stmts else None)
+
+    def block(self, stmts: list[ast.stmt], exit: Exit) -> tuple[Block, dict]:
+        """Lower statements into a nested block; returns the block and the env at its end."""
+        self.e.push_scope()
+        results = self.lower_seq(stmts, exit)
+        return Block(self.e.pop_scope(), results), self.env
+
+    def lower_if(self, stmt: ast.If, rest, exit: Exit):
+        """`if`/`elif`/`else`; with `rest` (not None) the branches continue with it to `exit`."""
+        cond = self.condition(stmt.test)
+        if isinstance(cond, Const) and not is_undef(cond):
+            # a condition known when compiling (a flag's default, a constant): one branch
+            taken = stmt.body if cond.value else stmt.orelse
+            if rest is None:
+                self.lower_seq(taken, FallThrough(self))
+                return None
+            return self.lower_seq(_then(taken, rest), exit)
+        before = dict(self.env)
+        if rest is None:  # the branches fall through: merge the variables they set
+            then, env_then = self.block(stmt.body, FallThrough(self))
+            self.env = dict(before)
+            orelse, env_else = self.block(stmt.orelse, FallThrough(self))
+            changed = [
+                n
+                for n in dict.fromkeys([*env_then, *env_else])
+                if env_then.get(n, UNDEF) != env_else.get(n, UNDEF)
+            ]
+            then.results = tuple(env_then.get(n, UNDEF) for n in changed)
+            orelse.results = tuple(env_else.get(n, UNDEF) for n in changed)
+            outs = tuple(self.version(n.lstrip("@")) for n in changed)
+            self.env = dict(before)
+            for n, o, a, b in zip(changed, outs, then.results, orelse.results):
+                self.env[n] = Var(o)
+                self.defined.add(o)
+                self.carry_facts(a, o, b)
+            if outs or then.stmts or orelse.stmts:
+                self.e.emit(If(outs, cond, then, orelse, self.src.loc(stmt)))
+            return None
+        then, _ = self.block(_then(stmt.body, rest), exit)
+        self.env = dict(before)
+        orelse, _ = self.block(_then(stmt.orelse, rest), exit)
+        return self.merge(cond, then, orelse, exit.names(), stmt)
+
+    def merge(self, cond, then: Block, orelse: Block, names, node) -> tuple[Atom, ...]:
+        """An `If` yielding the results of both branches; identical results need no merge."""
+        results: list[Atom] = []
+        outs = []
+        keep_then, keep_else = [], []
+        for n, a, b in zip(names, then.results, orelse.results):
+            if a == b:
+                results.append(a)
+                continue
+            o = (
+                self.names.fresh(n)
+                if n.startswith("_t")
+                else self.version(n.lstrip("@"))
+            )
+            outs.append(o)
+            keep_then.append(a)
+            keep_else.append(b)
+            results.append(Var(o))
+        then.results, orelse.results = tuple(keep_then), tuple(keep_else)
+        if outs or then.stmts or orelse.stmts:
+            self.e.emit(If(tuple(outs), cond, then, orelse, self.src.loc(node)))
+        return tuple(results)
+
+    def condition(self, node: ast.expr) -> Atom:
+        return self.expr(node)
+
+    # -- loops -----------------------------------------------------------------------
+
+    def lower_loop(self, stmt) -> tuple | None:
+        """A `for` or `while` loop; returns (returned flag, values) when the body can `return`."""
+        if stmt.orelse:
+            raise self.error("`else` on a loop is not supported", stmt.orelse[0])
+        loc = self.src.loc(stmt)
+        can_return = any(isinstance(n, ast.Return) for n in ast.walk(stmt))
+        carried = _assigned(stmt.body)
+        if isinstance(stmt, ast.For):
+            carried += _assigned_target(stmt.target)
+        later = self.read_elsewhere(stmt)
+        names = [n for n in dict.fromkeys(carried) if n in self.env or n in later]
+        flags = []
+        outer_flags = {}
+        if can_return:
+            # pseudo-variables: whether the body returned, and what
+            flags = ["@returned"] + [
+                f"@value{i}" if i else "@value" for i in range(self.arity)
+            ]
+            outer_flags = {f: self.env[f] for f in flags if f in self.env}
+            self.env["@returned"] = Const(False)
+            for f in flags[1:]:
+                self.env[f] = UNDEF
+        all_names = names + flags
+        inits = tuple(self.env.get(n, UNDEF) for n in all_names)
+        before = dict(self.env)
+        params = tuple(self.version(n.lstrip("@")) for n in all_names)
+        for n, p, i in zip(all_names, params, inits):
+            self.env[n] = Var(p)
+            self.defined.add(p)
+            self.carry_facts(i, p)
+        index, start, stop, step, cond, prologue = (
+            None,
+            Const(0),
+            Const(0),
+            Const(1),
+            None,
+            [],
+        )
+        if isinstance(stmt, ast.For):
+            index, start, stop, step, prologue = self.iteration(stmt)
+            self.ints.add(index)
+        else:
+            self.e.push_scope()
+            test = self.condition(stmt.test)
+            cond = Block(self.e.pop_scope(), (test,))
+        exit = LoopExit(self, all_names, can_return)
+        self.e.push_scope()
+        for target, value_of in prologue:
+            self.assign(target, value_of(Var(index)), target)
+        results = self.lower_seq(stmt.body, exit)
+        body = Block(self.e.pop_scope(), results[: len(all_names)])
+        brk = results[len(all_names)]
+        if brk == Const(False):
+            brk = None
+        outs = tuple(self.version(n.lstrip("@")) for n in all_names)
+        node = Loop(outs, index, start, stop, step, params, inits, body, loc, cond, brk)
+        self.e.emit(node)
+        self.env = before
+        for n, o, i in zip(all_names, outs, inits):
+            self.env[n] = Var(o)
+            self.defined.add(o)
+            self.carry_facts(i, o)
+        if can_return:
+            found = self.env.pop("@returned"), tuple(self.env.pop(f) for f in flags[1:])
+            self.env.update(outer_flags)
+            return found
+        return None
+
+    def after_returning_loop(self, returned, rest, exit: Exit, node):
+        flag, values = returned
+        self.e.push_scope()
+        then_results = exit.ret(values, node)
+        then = Block(self.e.pop_scope(), then_results)
+        before = dict(self.env)
+        orelse, _ = self.block(rest, exit)
+        self.env = before
+        return self.merge(flag, then, orelse, exit.names(), node)
+
+    def iteration(self, stmt: ast.For):
+        """What a `for` runs over: (index name, start, stop, step, [(target, item)])."""
+        it, target = stmt.iter, stmt.target
+        callee = self.static_value(it.func) if isinstance(it, ast.Call) else _DYNAMIC
+        if callee is range:
+            if it.keywords or not 1 <= len(it.args) <= 3:
+                raise self.error("`range` takes one to three plain arguments", it)
+            bounds = [self.expr(a) for a in it.args]
+            start, stop, step = (
+                (Const(0), bounds[0], Const(1))
+                if len(bounds) == 1
+                else (bounds[0], bounds[1], bounds[2] if len(bounds) == 3 else Const(1))
+            )
+            if isinstance(target, ast.Name):
+                index = self.version(target.id)
+                self.env[target.id] = Var(index)
+                return index, start, stop, step, []
+            raise self.error("a `range` index must be a plain name", target)
+        index = self.version("i")
+        if callee is enumerate:
+            if len(it.args) != 1 or it.keywords:
+                raise self.error("`enumerate` takes one argument here", it)
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                raise self.error("unpack `enumerate` into two names", target)
+            seq = self.expr(it.args[0])
+            stop = self.e.call("len", seq)
+            i_target, item_target = target.elts
+            if not isinstance(i_target, ast.Name):
+                raise self.error("the index of `enumerate` must be a name", i_target)
+            index = self.version(i_target.id)
+            self.env[i_target.id] = Var(index)
+            prologue = [(item_target, lambda i: self.row(seq, i))]
+            return index, Const(0), stop, Const(1), prologue
+        if callee is zip:
+            if it.keywords or not it.args:
+                raise self.error("`zip` takes plain arguments here", it)
+            seqs = [self.expr(a) for a in it.args]
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == len(seqs)):
+                raise self.error("unpack `zip` into one name per sequence", target)
+            stop = self.e.call("len", seqs[0])
+            for q in seqs[1:]:
+                stop = self.e.call("min", stop, self.e.call("len", q))
+            prologue = [
+                (t, lambda i, q=q: self.row(q, i)) for t, q in zip(target.elts, seqs)
+            ]
+            return index, Const(0), stop, Const(1), prologue
+        seq = self.expr(it)
+        stop = self.e.call("len", seq)
+        return (
+            index,
+            Const(0),
+            stop,
+            Const(1),
+            [(target, lambda i: self.row(seq, i))],
+        )
+
+    def row(self, seq: Atom, i: Atom) -> Atom:
+        """`seq[i]` for the index of a loop over `seq`."""
+        kwargs = {"basic": True}
+        if isinstance(seq, Var) and seq.name in self.lists:
+            kwargs["seq"] = True
+        if isinstance(seq, Var) and seq.name in self.containers:
+            kwargs["any"] = True
+            out = self.e.call("getitem", seq, i, **kwargs)
+            self.containers.add(out.name)
+            return out
+        return self.e.call("getitem", seq, i, **kwargs)
+
+    def read_elsewhere(self, loop: ast.stmt) -> set[str]:
+        """Names the function reads outside a loop (a name first set in it may be read after)."""
+        inside = {id(n) for n in ast.walk(loop)}
+        return {
+            n.id
+            for n in ast.walk(self.src.tree)
+            if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)
+            and id(n) not in inside
+        }
 
     # -- statements -------------------------------------------------------------------
 
@@ -239,12 +536,23 @@ class Lowering:
                 return
             self.assign(stmt.target, self.expr(stmt.value), stmt.value)
         elif isinstance(stmt, ast.AugAssign):
-            if not isinstance(stmt.target, ast.Name):
-                raise self.error(
-                    "augmented assignment to anything but a name", stmt.target
-                )
             if type(stmt.op) not in _BINOPS:
                 raise self.unsupported_op(stmt.op, stmt)
+            if isinstance(stmt.target, ast.Subscript):
+                loc = self.src.loc(stmt)
+                name, idx, kwargs = self.subscript_target(stmt.target)
+                base = self.read(name, stmt.target.value)
+                current = self.e.call("getitem", base, idx, loc=loc, **kwargs)
+                value = self.e.call(
+                    _BINOPS[type(stmt.op)], current, self.expr(stmt.value), loc=loc
+                )
+                self.bind(name, self.e.call("setitem", base, idx, value, loc=loc))
+                return
+            if not isinstance(stmt.target, ast.Name):
+                raise self.error(
+                    "augmented assignment to anything but a name or an index",
+                    stmt.target,
+                )
             current = self.read(stmt.target.id, stmt.target)
             value = self.e.call(
                 _BINOPS[type(stmt.op)],
@@ -255,11 +563,38 @@ class Lowering:
             self.bind(stmt.target.id, value)
         elif isinstance(stmt, ast.Pass):
             pass
+        elif isinstance(stmt, ast.FunctionDef):
+            if stmt.decorator_list:
+                raise self.error("a decorated function inside the function", stmt)
+            self.local_defs[stmt.name] = stmt
+            self.env.pop(stmt.name, None)
+        elif isinstance(stmt, (ast.If, ast.For, ast.While)):
+            self.lower_seq([stmt], FallThrough(self))
         elif isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant):
                 return  # a stray string or number: no effect
             if isinstance(stmt.value, (ast.Yield, ast.YieldFrom, ast.Await)):
                 raise self.unsupported(stmt.value)
+            call = stmt.value
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "append"
+                and isinstance(call.func.value, ast.Name)
+                and len(call.args) == 1
+            ):
+                name = call.func.value.id
+                xs = self.read(name, call.func.value)
+                if not (isinstance(xs, Var) and xs.name in self.lists):
+                    raise self.error(
+                        f"`{name}` is not a list built in this function", call
+                    )
+                new = self.e.call(
+                    "append", xs, self.expr(call.args[0]), loc=self.src.loc(call)
+                )
+                self.bind(name, new)
+                self.lists.add(self.env[name].name)
+                return
             raise self.error(
                 f"the expression statement `{ast.unparse(stmt)}` has no value to differentiate",
                 stmt,
@@ -271,10 +606,11 @@ class Lowering:
 
     def unpack(self, stmt: ast.Assign) -> None:
         """`a, b = x, y`: every right-hand side is read before any name is rebound."""
-        if len(stmt.targets) != 1 or not isinstance(stmt.value, (ast.Tuple, ast.List)):
-            raise self.error(
-                "unpacking is supported from a literal tuple only", stmt.value
-            )
+        if len(stmt.targets) != 1:
+            raise self.error("chained unpacking is not supported", stmt)
+        if not isinstance(stmt.value, (ast.Tuple, ast.List)):
+            self.unpack_value(stmt.targets[0], self.expr(stmt.value), stmt.value)
+            return
         targets, values = stmt.targets[0].elts, stmt.value.elts
         if len(targets) != len(values):
             raise self.error(
@@ -287,6 +623,13 @@ class Lowering:
     def assign(self, target: ast.expr, value: Atom, value_node: ast.expr) -> None:
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
+        elif isinstance(target, ast.Subscript):
+            name, idx, kwargs = self.subscript_target(target)
+            base = self.read(name, target.value)
+            new = self.e.call("setitem", base, idx, value, loc=self.src.loc(target))
+            self.bind(name, new)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self.unpack_value(target, value, value_node)
         elif isinstance(target, ast.Attribute):
             raise self.error(
                 f"assignment to the attribute `{ast.unparse(target)}`",
@@ -301,8 +644,37 @@ class Lowering:
             # The first value a variable holds keeps its name; later ones are versions (z_1).
             version = name if name not in self.defined else self.names.fresh(name)
             self.defined.add(version)
+            old = value.name
             value = self.e.rename_last(value, version)
+            if value.name != old:
+                for facts in (
+                    self.ints,
+                    self.lists,
+                    self.shape_values,
+                    self.containers,
+                ):
+                    if old in facts:
+                        facts.add(value.name)
+                if old in self.tuples:
+                    self.tuples[value.name] = self.tuples[old]
+                if old in self.dicts:
+                    self.dicts[value.name] = self.dicts[old]
         self.env[name] = value
+
+    def carry_facts(self, a: Atom, name: str, b: Atom | None = None) -> None:
+        """A value merged from `a` (and `b`) is a list, or an int, when they are."""
+        vals = [x for x in (a, b) if x is not None and isinstance(x, Var)]
+        if any(v.name in self.lists for v in vals):
+            self.lists.add(name)
+        if all(self.is_int(x) for x in (a, b) if x is not None and not is_undef(x)):
+            self.ints.add(name)
+
+    def version(self, name: str) -> str:
+        """A name for a new value of the variable `name`: itself first, then name_1, ..."""
+        v = name if name not in self.defined else self.names.fresh(name)
+        self.defined.add(v)
+        self.names.taken.add(v)
+        return v
 
     def read(self, name: str, node: ast.AST) -> Atom:
         if name in self.env:
@@ -311,9 +683,13 @@ class Lowering:
             value = self.scope[name]
             if isinstance(value, Number) and not isinstance(value, complex):
                 return Const(value)
+            if id(value) in self.constants:
+                const = self.constants[id(value)]
+                self.used_constants[const] = None
+                return Var(const)
             raise self.error(
                 f"`{name}` is a {type(value).__name__} from outside the function; only numbers "
-                "can be read from the enclosing scope",
+                "and arrays can be read from the enclosing scope",
                 node,
                 "pass it as an argument",
             )
@@ -345,23 +721,202 @@ class Lowering:
             if type(node.op) not in _BINOPS:
                 raise self.unsupported_op(node.op, node)
             left, right = self.expr(node.left), self.expr(node.right)
-            return self.e.call(_BINOPS[type(node.op)], left, right, loc=loc)
+            out = self.e.call(_BINOPS[type(node.op)], left, right, loc=loc)
+            if (
+                self.is_int(left)
+                and self.is_int(right)
+                and _BINOPS[type(node.op)] != "div"
+            ):
+                self.mark_int(out)
+            return out
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 return self.e.call("neg", self.expr(node.operand), loc=loc)
             if isinstance(node.op, ast.UAdd):
                 return self.expr(node.operand)
+            if isinstance(node.op, ast.Not):
+                return self.e.call("not", self.expr(node.operand), loc=loc)
             raise self.unsupported(node)
+        if isinstance(node, ast.Compare):
+            result = None
+            left = self.expr(node.left)
+            for op, right_node in zip(node.ops, node.comparators):
+                if type(op) not in _COMPARE:
+                    raise self.error(f"the comparison `{ast.unparse(node)}`", node)
+                right = self.expr(right_node)
+                c = self.e.call(_COMPARE[type(op)], left, right, loc=loc)
+                result = c if result is None else self.e.call("and", result, c, loc=loc)
+                left = right
+            return result
+        if isinstance(node, ast.BoolOp):
+            prim = "and" if isinstance(node.op, ast.And) else "or"
+            result = self.expr(node.values[0])
+            for v in node.values[1:]:
+                result = self.e.call(prim, result, self.expr(v), loc=loc)
+            return result
+        if isinstance(node, ast.IfExp):
+            cond = self.condition(node.test)
+            if isinstance(cond, Const) and not is_undef(cond):
+                return self.expr(node.body if cond.value else node.orelse)
+            self.e.push_scope()
+            a = self.expr(node.body)
+            then = Block(self.e.pop_scope(), (a,))
+            self.e.push_scope()
+            b = self.expr(node.orelse)
+            orelse = Block(self.e.pop_scope(), (b,))
+            (out,) = self.merge(cond, then, orelse, ["_t"], node)
+            if (
+                isinstance(out, Var)
+                and out.name.startswith("_t")
+                and out.name in self.names.taken
+            ):
+                # a merged value is a temporary until a name is bound to it
+                pass
+            return out
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Attribute):
             return self.attribute(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.List):
+            xs = self.e.call("new_list", loc=loc)
+            for v in node.elts:
+                xs = self.e.call("append", xs, self.expr(v), loc=loc)
+            self.lists.add(xs.name)
+            return xs
+        if isinstance(node, ast.Dict):
+            if not all(isinstance(k, ast.Constant) for k in node.keys):
+                raise self.error("a dict with keys that are not constants", node)
+            items = tuple(self.expr(v) for v in node.values)
+            out = self.e.call("tuple", *items, loc=loc)
+            self.dicts[out.name] = dict(zip((k.value for k in node.keys), items))
+            return out
         if isinstance(node, ast.Tuple):
             items = tuple(self.expr(v) for v in node.elts)
             if all(isinstance(i, Const) for i in items):
                 return Const(tuple(i.value for i in items))
-            return self.e.call("tuple", *items, loc=loc)
+            out = self.e.call("tuple", *items, loc=loc)
+            self.tuples[out.name] = items
+            return out
         raise self.unsupported(node)
+
+    def is_int(self, a: Atom) -> bool:
+        if isinstance(a, Const):
+            return isinstance(a.value, int) and not isinstance(a.value, bool)
+        return a.name in self.ints
+
+    def mark_int(self, a: Atom) -> None:
+        if isinstance(a, Var):
+            self.ints.add(a.name)
+
+    def item(self, base: Atom, k: int):
+        """Entry k of a tuple the function built, or None."""
+        if isinstance(base, Var) and base.name in self.dicts:
+            return self.dicts[base.name].get(k)
+        if not isinstance(k, int):
+            return None
+        if isinstance(base, Var) and base.name in self.tuples:
+            items = self.tuples[base.name]
+            if -len(items) <= k < len(items):
+                return items[k]
+        if isinstance(base, Const) and isinstance(base.value, tuple):
+            return Const(base.value[k])
+        return None
+
+    def subscript(self, node: ast.Subscript) -> Atom:
+        loc = self.src.loc(node)
+        base = self.expr(node.value)
+        idx, basic = self.index(node.slice)
+        if isinstance(idx, Const) and type(idx.value) in (int, str):
+            found = self.item(base, idx.value)
+            if found is not None:
+                return found
+        if isinstance(idx, Const) and isinstance(base, Var):
+            if type(idx.value) in (int, str) and base.name in self.containers:
+                return self.tree_access("getitem", base, idx.value, node)
+            if type(idx.value) is str:
+                if (
+                    base.name not in self.params_set
+                    and base.name not in self.containers
+                ):
+                    raise self.error(
+                        f"`{ast.unparse(node.value)}` is not a container argument", node
+                    )
+                return self.tree_access("getitem", base, idx.value, node)
+        kwargs = {}
+        if basic:
+            kwargs["basic"] = True
+        if isinstance(base, Var) and base.name in self.lists:
+            kwargs["seq"] = True
+        out = self.e.call("getitem", base, idx, loc=loc, **kwargs)
+        if (
+            isinstance(base, Var)
+            and base.name in self.shape_values
+            and self.is_int(idx)
+        ):
+            self.mark_int(out)
+        return out
+
+    def subscript_target(self, target: ast.Subscript):
+        if not isinstance(target.value, ast.Name):
+            raise self.error(
+                f"assignment to `{ast.unparse(target)}`: only `name[index] = ...` is supported",
+                target,
+            )
+        idx, basic = self.index(target.slice)
+        return target.value.id, idx, {"basic": True} if basic else {}
+
+    def index(self, node: ast.expr) -> tuple[Atom, bool]:
+        """An index: a constant where it is one (`1:3, None`), else a value; and whether it is basic."""
+        parts = node.elts if isinstance(node, ast.Tuple) else [node]
+        atoms, basic = [], True
+        for p in parts:
+            if isinstance(p, ast.Slice):
+                bounds = [
+                    self.expr(b) if b is not None else Const(None)
+                    for b in (p.lower, p.upper, p.step)
+                ]
+                if all(isinstance(b, Const) for b in bounds):
+                    atoms.append(Const(slice(*(b.value for b in bounds))))
+                else:
+                    atoms.append(self.e.call("slice", *bounds))
+                continue
+            static = (
+                self.static_value(p)
+                if isinstance(p, (ast.Name, ast.Attribute))
+                else _DYNAMIC
+            )
+            if static is None:
+                atoms.append(Const(None))
+                continue
+            if isinstance(p, ast.Constant) and p.value is Ellipsis:
+                atoms.append(Const(Ellipsis))
+                continue
+            a = self.expr(p)
+            basic = basic and self.is_int(a)
+            atoms.append(a)
+        if not isinstance(node, ast.Tuple):
+            return atoms[0], basic
+        if all(isinstance(a, Const) for a in atoms):
+            return Const(tuple(a.value for a in atoms)), basic
+        return self.e.call("tuple", *atoms), basic
+
+    def unpack_value(self, target, value: Atom, node) -> None:
+        """`a, b = t` where `t` is a value: each name reads one entry."""
+        for k, t in enumerate(target.elts):
+            item = self.item(value, k)
+            if (
+                item is None
+                and isinstance(value, Var)
+                and value.name in self.containers
+            ):
+                item = self.tree_access("getitem", value, k, node)
+            if item is None:
+                item = self.e.call("getitem", value, Const(k), basic=True)
+            if isinstance(value, Var) and value.name in self.shape_values:
+                self.mark_int(item)
+            self.assign(t, item, node)
 
     def attribute(self, node: ast.Attribute) -> Atom:
         owner = self.static_value(node.value)
@@ -374,8 +929,49 @@ class Lowering:
             )
         if node.attr in resolve.ATTRIBUTES:
             prim = resolve.ATTRIBUTES[node.attr]
-            return self.e.call(prim, self.expr(node.value), loc=self.src.loc(node))
+            out = self.e.call(prim, self.expr(node.value), loc=self.src.loc(node))
+            if prim == "shape":
+                self.shape_values.add(out.name)
+            elif prim in ("ndim", "size"):
+                self.mark_int(out)
+            return out
+        owner = self.expr(node.value)
+        if isinstance(owner, Var) and (
+            owner.name in self.containers or owner.name in self.params_set
+        ):
+            return self.tree_access("getattr", owner, node.attr, node)
         raise self.error(f"the attribute `.{node.attr}` is not supported", node)
+
+    def tree_access(self, prim: str, base: Var, key, node) -> Atom:
+        """`params["W"]`, `params.W`, `params[0]`: a leaf or branch of a container argument.
+
+        Read once, at the top of the function (so a loop's backward sweep
+        accumulates the leaf's adjoint, an array); the gradient of the
+        container is rebuilt from the leaves' adjoints (`_grad_like`).
+        """
+        loc = self.src.loc(node)
+        if base.name not in self.root_values:
+            # a container the loop or branch reads from (`for layer in params["layers"]`)
+            if prim == "getattr":
+                raise self.error(
+                    "an attribute of a container taken inside a loop; read it before the loop",
+                    node,
+                )
+            out = self.e.call(
+                "getitem", base, Const(key), loc=loc, any=True, basic=True
+            )
+            self.containers.add(out.name)
+            return out
+        if isinstance(key, str) and key.isidentifier() and not key.startswith("_"):
+            label = key
+        else:
+            label = f"{base.name}_{key}".replace("-", "m")
+        out = self.e.hoist(
+            prim, base, Const(key), tree=True, loc=loc, name=self.names.fresh(label)
+        )
+        self.containers.add(out.name)
+        self.root_values.add(out.name)
+        return out
 
     def static_value(self, node: ast.expr):
         """The object a name or dotted name refers to outside the function, or _DYNAMIC."""
@@ -406,6 +1002,24 @@ class Lowering:
                 raise self.error("`**` arguments are not supported", kw.value)
         func = node.func
         if (
+            isinstance(func, ast.Name)
+            and func.id in self.local_defs
+            and func.id not in self.env
+        ):
+            tree = self.local_defs[func.id]
+            src = Source(
+                self.src.fn,
+                self.src.file,
+                self.src.first_line,
+                self.src.indent,
+                self.src.lines,
+                tree,
+                self.src.text,
+            )
+            return self.inline(
+                node, src, self.scope, dict(self.env), ("local", id(tree)), None
+            )
+        if (
             isinstance(func, ast.Attribute)
             and self.static_value(func.value) is _DYNAMIC
         ):
@@ -417,7 +1031,15 @@ class Lowering:
             raise self.error(
                 f"calling `{ast.unparse(func)}`, which is a value, not a function", func
             )
+        seq = resolve.SEQUENCE_FUNCTIONS.get(id(callee))
+        if seq is not None and seq[1] is callee:
+            return self.sequence_call(seq[0], node)
         sig = resolve.lookup(callee)
+        if sig is None and _is_user_function(callee):
+            src = read_source(callee)
+            return self.inline(
+                node, src, _scope_of(callee), {}, callee.__code__, callee
+            )
         if sig is None:
             name = ast.unparse(func)
             raise self.error(
@@ -435,8 +1057,125 @@ class Lowering:
             result = args[0]
             for a in args[1:]:
                 result = self.e.call(sig.prim, result, a, loc=loc)
+            if all(self.is_int(a) for a in args):
+                self.mark_int(result)
             return result
-        return self.apply(sig, args, kwargs, node)
+        out = self.apply(sig, args, kwargs, node)
+        if sig.prim in ("len", "int"):
+            self.mark_int(out)
+        elif sig.prim == "shape":
+            self.shape_values.add(out.name)
+        return out
+
+    def inline(self, node: ast.Call, src: Source, scope, env, key, callee) -> Atom:
+        """A call to the user's own function: its body, lowered in place of the call."""
+        name = src.tree.name
+        if key in self.stack:
+            raise self.error(
+                f"`{name}` calls itself: recursive functions are not supported",
+                node,
+                "write the recursion as a loop",
+            )
+        args = src.tree.args
+        if args.vararg or args.kwarg or args.kwonlyargs:
+            raise self.error(
+                f"`{name}` has `*args`, `**kwargs` or keyword-only parameters", node
+            )
+        params = [a.arg for a in args.posonlyargs + args.args]
+        if len(node.args) > len(params):
+            raise self.error(f"too many arguments for `{name}`", node)
+        bound = {p: self.expr(a) for p, a in zip(params, node.args)}
+        for kw in node.keywords:
+            if kw.arg not in params or kw.arg in bound:
+                raise self.error(
+                    f"`{name}` does not take the argument `{kw.arg}` here", kw.value
+                )
+            bound[kw.arg] = self.expr(kw.value)
+        defaults = dict(zip(params[len(params) - len(args.defaults) :], args.defaults))
+        for p in params:
+            if p in bound:
+                continue
+            if p not in defaults:
+                raise self.error(f"missing argument `{p}` for `{name}`", node)
+            if callee is not None:  # the value Python computed when the def ran
+                k = params.index(p) - (len(params) - len(callee.__defaults__))
+                value = callee.__defaults__[k]
+                if isinstance(value, Number) or value is None:
+                    bound[p] = Const(value)
+                elif id(value) in self.constants:
+                    bound[p] = Var(self.constants[id(value)])
+                    self.used_constants[bound[p].name] = None
+                else:
+                    raise self.error(
+                        f"the default of `{p}` is not a number or array", node
+                    )
+            else:
+                bound[p] = self.expr(defaults[p])
+        c = self.child(src, scope)
+        c.env = {**env, **bound}
+        for p in _container_params(src.tree, params):
+            if isinstance(bound[p], Var) and bound[p].name not in self.dicts:
+                self.containers.add(bound[p].name)
+        c.local_defs = {k: v for k, v in self.local_defs.items() if k not in bound}
+        c.stack = self.stack + (key,)
+        c.arity = _return_arity(c, src.tree)
+        body = list(src.tree.body)
+        if ast.get_docstring(src.tree) is not None:
+            body = body[1:]
+        results = c.lower_seq(body, FunctionExit(c, src.tree))
+        if len(results) == 1:
+            return results[0]
+        out = self.e.call("tuple", *results, loc=self.src.loc(node))
+        self.tuples[out.name] = results
+        return out
+
+    def sequence_call(self, kind: str, node: ast.Call) -> Atom:
+        """np.stack / np.array / np.concatenate / sum of a sequence of arrays."""
+        loc = self.src.loc(node)
+        name = ast.unparse(node.func)
+        if not node.args:
+            raise self.error(f"`{name}` needs a sequence", node)
+        allowed = {"axis"} if kind != "sum" else set()
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg not in allowed:
+                raise self.error(f"`{name}` does not take `{kw.arg}` here", node)
+            kwargs[kw.arg] = self.expr(kw.value)
+        if len(node.args) > 1:
+            if kind == "sum" and len(node.args) == 2:
+                start = self.expr(node.args[1])
+            else:
+                raise self.error(f"`{name}` takes one sequence here", node)
+        else:
+            start = Const(0)
+        axis = kwargs.get("axis", Const(0))
+        options = {} if axis == Const(0) else {"axis": axis}
+        arg = node.args[0]
+        if isinstance(arg, (ast.List, ast.Tuple)):
+            parts = [self.expr(v) for v in arg.elts]
+            if not parts:
+                raise self.error(f"`{name}` of an empty sequence", node)
+            if kind == "sum":
+                result = start
+                for p in parts:
+                    result = self.e.call("add", result, p, loc=loc)
+                return result
+            return self.e.call(kind, *parts, loc=loc, **options)
+        seq = self.expr(arg)
+        if isinstance(seq, Var) and seq.name in self.lists:
+            if kind == "sum":
+                total = self.e.call("sum_list", seq, loc=loc)
+                return self.e.call("add", start, total, loc=loc)
+            prim = {"stack": "stack_list", "concatenate": "concatenate_list"}[kind]
+            if name.endswith("array") or name.endswith("asarray"):
+                prim = "array_list"
+            return self.e.call(prim, seq, loc=loc, **options)
+        # an array: its rows are the sequence
+        if kind == "sum":
+            return self.e.call("add", start, self.e.call("sum", seq, axis=0), loc=loc)
+        if kind == "stack" and not options:
+            return self.e.call("copy", seq, loc=loc)
+        raise self.error(f"`{name}` of an array: pass a list of arrays", node)
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> Atom:
         owner = self.expr(func.value)
@@ -492,6 +1231,326 @@ class Lowering:
 
 
 _DYNAMIC = object()
+
+
+def _container_params(tree: ast.FunctionDef, params) -> list[str]:
+    """Parameters read as containers: by string key, attribute, or unpacking."""
+    found = []
+    for a in tree.args.posonlyargs + tree.args.args:
+        ann = a.annotation
+        if isinstance(ann, ast.Subscript):
+            ann = ann.value
+        name = ann.id if isinstance(ann, ast.Name) else getattr(ann, "attr", None)
+        if name in (
+            "list",
+            "tuple",
+            "dict",
+            "List",
+            "Tuple",
+            "Dict",
+            "Sequence",
+            "Mapping",
+        ):
+            found.append(a.arg)
+
+    def root(node):
+        """The parameter a chain of constant subscripts reads from."""
+        while isinstance(node, ast.Subscript) and isinstance(
+            node.slice, (ast.Constant, ast.UnaryOp)
+        ):
+            node = node.value
+        return node
+
+    for n in ast.walk(tree):
+        base = None
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant):
+            if isinstance(n.slice.value, str):
+                base = n.value
+            elif isinstance(n.value, ast.Subscript) and isinstance(
+                n.value.slice, (ast.Constant, ast.UnaryOp)
+            ):
+                base = root(n)
+        elif isinstance(n, ast.Attribute) and n.attr not in resolve.ATTRIBUTES:
+            base = n.value
+        elif isinstance(n, ast.Assign) and isinstance(
+            n.targets[0], (ast.Tuple, ast.List)
+        ):
+            base = n.value
+        elif isinstance(n, ast.For) and isinstance(n.iter, ast.Name):
+            base = None
+        if isinstance(base, ast.Name) and base.id in params:
+            found.append(base.id)
+    return found
+
+
+def _is_user_function(obj) -> bool:
+    """A plain Python function of the user's code (not of an installed library)."""
+    if not inspect.isfunction(obj):
+        return False
+    try:
+        file = inspect.getsourcefile(obj) or ""
+    except TypeError:
+        return False
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return not (
+        "site-packages" in file or "dist-packages" in file or file.startswith(stdlib)
+    )
+
+
+def _scope_of(fn) -> dict:
+    """What names mean inside `fn`: builtins, then its globals, then its closure."""
+    scope = dict(vars(builtins))
+    scope.update(getattr(fn, "__globals__", {}))
+    code = getattr(fn, "__code__", None)
+    if code is not None and getattr(fn, "__closure__", None):
+        for name, cell in zip(code.co_freevars, fn.__closure__):
+            try:
+                scope[name] = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                pass
+    return scope
+
+
+def _is_array(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.ndarray)
+
+
+def _dependencies(fn, seen=None):
+    """The user functions `fn` calls (directly or not), and the names each reads from outside.
+
+    Yields (function, {name: value}) in a fixed order, `fn` first.
+    """
+    seen = seen if seen is not None else set()
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return
+    seen.add(code)
+    try:
+        src = read_source(fn)
+    except ADCompileError:
+        return
+    scope = _scope_of(fn)
+    local = {a.arg for a in ast.walk(src.tree) if isinstance(a, ast.arg)}
+    local |= {
+        n.id
+        for n in ast.walk(src.tree)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    reads: dict[str, object] = {}
+    callees = []
+    for n in ast.walk(src.tree):
+        if (
+            isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)
+            and n.id not in local
+        ):
+            if n.id in scope:
+                value = scope[n.id]
+                reads[n.id] = value
+                if _is_user_function(value) and resolve.lookup(value) is None:
+                    callees.append(value)
+        elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            owner = scope.get(n.value.id)
+            if inspect.ismodule(owner):
+                value = getattr(owner, n.attr, None)
+                if _is_user_function(value) and resolve.lookup(value) is None:
+                    callees.append(value)
+    yield fn, src, reads
+    for c in callees:
+        yield from _dependencies(c, seen)
+
+
+def closure_constants(fn) -> dict[str, object]:
+    """The arrays `fn` and the helpers it calls read from outside: name → array.
+
+    The generated function takes them as keyword-only parameters whose
+    defaults are bound when the module is loaded (`bind_constants`): they
+    are constants, not differentiated.
+    """
+    found: dict[str, object] = {}
+    ids: set[int] = set()
+    for _, _, reads in _dependencies(fn):
+        for name, value in reads.items():
+            if _is_array(value) and id(value) not in ids:
+                key = name
+                k = 1
+                while key in found:
+                    key = f"{name}_{k}"
+                    k += 1
+                found[key] = value
+                ids.add(id(value))
+    return found
+
+
+def dependency_text(fn) -> str:
+    """What the generated code depends on besides `fn`'s own source, for the cache hash."""
+    parts = []
+    for i, (_, src, reads) in enumerate(_dependencies(fn)):
+        if i:
+            parts.append(src.text)
+        for name, value in sorted(reads.items()):
+            if isinstance(value, Number):
+                parts.append(f"{name}={value!r}")
+            elif _is_array(value):
+                parts.append(f"{name}: array")
+    return "\n".join(parts)
+
+
+def bind_constants(generated, fn):
+    """Give the generated function the arrays `fn` reads from outside as its defaults."""
+    names = generated.__code__.co_varnames[
+        generated.__code__.co_argcount : generated.__code__.co_argcount
+        + generated.__code__.co_kwonlyargcount
+    ]
+    if names:
+        constants = closure_constants(fn)
+        generated.__kwdefaults__ = {n: constants[n] for n in names if n in constants}
+    return generated
+
+
+class Exit:
+    """Where the paths of a statement sequence end, and what they yield there."""
+
+    def __init__(self, lowering: Lowering):
+        self.low = lowering
+
+    def names(self) -> list[str]:
+        raise NotImplementedError
+
+    def ret(self, values, node):
+        raise self.low.error("`return` is not allowed here", node)
+
+    def jump(self, node):
+        raise self.low.error(f"`{ast.unparse(node)}` outside a loop", node)
+
+    def fall(self, last):
+        return ()
+
+
+class FallThrough(Exit):
+    def __init__(self, lowering=None):
+        self.low = lowering
+
+    def names(self):
+        return []
+
+
+class FunctionExit(Exit):
+    def __init__(self, lowering, tree):
+        super().__init__(lowering)
+        self.tree = tree
+
+    def names(self):
+        return ["out"] * self.low.arity
+
+    def ret(self, values, node):
+        return tuple(values)
+
+    def fall(self, last):
+        node = last if last is not None else self.tree
+        raise self.low.error(
+            f"{self.tree.name} can reach its end without returning a value", node
+        )
+
+
+class LoopExit(Exit):
+    """A loop body yields its carried variables, then its break flag."""
+
+    def __init__(self, lowering, carried, can_return):
+        super().__init__(lowering)
+        self.carried = carried
+        self.can_return = can_return
+
+    def names(self):
+        return self.carried + ["stop"]
+
+    def _yield(self, brk):
+        env = self.low.env
+        return tuple(env.get(n, UNDEF) for n in self.carried) + (Const(brk),)
+
+    def ret(self, values, node):
+        env = self.low.env
+        env["@returned"] = Const(True)
+        for i, v in enumerate(values):
+            env[f"@value{i}" if i else "@value"] = v
+        return self._yield(True)
+
+    def jump(self, node):
+        return self._yield(isinstance(node, ast.Break))
+
+    def fall(self, last):
+        return self._yield(False)
+
+
+def _leaves(stmt: ast.stmt) -> bool:
+    """Whether a statement can `return`, or `break`/`continue` out of the enclosing loop."""
+
+    def visit(node, in_loop):
+        if isinstance(node, ast.Return):
+            return True
+        if isinstance(node, (ast.Break, ast.Continue)) and not in_loop:
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            return False
+        loop = in_loop or isinstance(node, (ast.For, ast.While))
+        return any(visit(c, loop) for c in ast.iter_child_nodes(node))
+
+    return visit(stmt, False)
+
+
+def _always_leaves(stmts) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (ast.Return, ast.Break, ast.Continue)):
+        return True
+    if isinstance(last, ast.If):
+        return _always_leaves(last.body) and _always_leaves(last.orelse)
+    return False
+
+
+def _then(stmts, rest):
+    """A branch followed by the statements after the `if`, unless the branch always leaves."""
+    return list(stmts) if _always_leaves(stmts) else list(stmts) + list(rest)
+
+
+def _assigned_target(target) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+
+
+def _assigned(stmts) -> list[str]:
+    found: dict[str, None] = {}
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = (
+                    node.targets if isinstance(node, ast.Assign) else [node.target]
+                )
+                for t in targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name):
+                            found[n.id] = None
+            elif isinstance(node, ast.For):
+                for n in ast.walk(node.target):
+                    if isinstance(n, ast.Name):
+                        found[n.id] = None
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("append", "extend") and isinstance(
+                    node.func.value, ast.Name
+                ):
+                    found[node.func.value.id] = None
+    return list(found)
+
+
+def _return_arity(low, tree) -> int:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and node.value is not None:
+            return len(node.value.elts) if isinstance(node.value, ast.Tuple) else 1
+    return 1
 
 
 def lower(fn) -> Function:

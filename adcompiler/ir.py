@@ -35,6 +35,24 @@ class Const:
 Atom = Var | Const
 
 
+class _Undefined:
+    """The value of a variable on a path where it was never assigned (Python's unbound name)."""
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+    def __reduce__(self):
+        return "UNDEFINED"
+
+
+UNDEFINED = _Undefined()
+UNDEF = Const(UNDEFINED)
+
+
+def is_undef(a) -> bool:
+    return isinstance(a, Const) and a.value is UNDEFINED
+
+
 @dataclass
 class Assign:
     """`outs = prim(*args, **kwargs)`; `outs` has one name except for tuple-valued prims."""
@@ -76,15 +94,22 @@ class If:
 
 @dataclass
 class Loop:
-    """`for index in range(start, stop, step)` over loop-carried values.
+    """A loop over loop-carried values.
 
     `carried` names the body's parameters for the carried values; `inits`
     gives their values on entry; the body yields their next values; `outs`
     binds their values after the last trip.
+
+    A `for` loop runs `index` over `range(start, stop, step)` (backwards when
+    `reverse`); a `while` loop has `cond`, a block over the carried values
+    yielding the condition, and no index. `brk`, a value of the body, ends
+    the loop after the trip that sets it (`break`). `trips`, when set, names
+    the number of trips the loop ran (the backward sweep of a loop that can
+    stop early runs that many trips).
     """
 
     outs: tuple[str, ...]
-    index: str
+    index: str | None
     start: Atom
     stop: Atom
     step: Atom
@@ -92,12 +117,20 @@ class Loop:
     inits: tuple[Atom, ...]
     body: Block
     loc: Loc | None = None
+    cond: Block | None = None
+    brk: Atom | None = None
+    trips: str | None = None
+    reverse: bool = False
 
     def operands(self) -> Iterator[Atom]:
         yield self.start
         yield self.stop
         yield self.step
         yield from self.inits
+
+    @property
+    def defs(self) -> tuple[str, ...]:
+        return self.outs + ((self.trips,) if self.trips else ())
 
 
 Stmt = Assign | If | Loop
@@ -115,6 +148,10 @@ class Function:
     # How the flat results nest in the returned value: an int is a result's
     # position, a tuple a Python tuple (e.g. `(0, (1, 2))` for value_and_grad).
     result_tree: object = None
+    # Values that are Python lists of arrays (their adjoints are lists too).
+    lists: set = field(default_factory=set)
+    # Arrays read from the enclosing scope, taken as keyword-only parameters.
+    constants: list = field(default_factory=list)
 
 
 def walk(block: Block) -> Iterator[Stmt]:
@@ -125,7 +162,14 @@ def walk(block: Block) -> Iterator[Stmt]:
             yield from walk(stmt.then)
             yield from walk(stmt.orelse)
         elif isinstance(stmt, Loop):
+            if stmt.cond is not None:
+                yield from walk(stmt.cond)
             yield from walk(stmt.body)
+
+
+def defs(stmt) -> tuple[str, ...]:
+    """The names a statement binds in its own block."""
+    return stmt.defs if isinstance(stmt, Loop) else stmt.outs
 
 
 def uses(block: Block) -> dict[str, int]:
@@ -144,7 +188,11 @@ def uses(block: Block) -> dict[str, int]:
                 visit(stmt.then)
                 visit(stmt.orelse)
             elif isinstance(stmt, Loop):
+                if stmt.cond is not None:
+                    visit(stmt.cond)
                 visit(stmt.body)
+                if stmt.brk is not None:
+                    count([stmt.brk])
         count(b.results)
 
     visit(block)
@@ -174,6 +222,12 @@ def rename(block: Block, mapping: dict[str, str]) -> None:
                 stmt.inits = tuple(sub(a) for a in stmt.inits)
                 stmt.carried = tuple(mapping.get(c, c) for c in stmt.carried)
                 stmt.index = mapping.get(stmt.index, stmt.index)
+                if stmt.trips:
+                    stmt.trips = mapping.get(stmt.trips, stmt.trips)
+                if stmt.brk is not None:
+                    stmt.brk = sub(stmt.brk)
+                if stmt.cond is not None:
+                    visit(stmt.cond)
                 visit(stmt.body)
         b.results = tuple(sub(a) for a in b.results)
 
@@ -206,10 +260,20 @@ def _format_block(block: Block, indent: str, final: str) -> list[str]:
             lines += _format_block(stmt.orelse, indent + "  ", "yield")
         elif isinstance(stmt, Loop):
             carried = ", ".join(f"{c}={i}" for c, i in zip(stmt.carried, stmt.inits))
-            lines.append(
-                f"{indent}{', '.join(stmt.outs) or '_'} = for {stmt.index} in "
-                f"range({stmt.start}, {stmt.stop}, {stmt.step}) carry ({carried}):"
-            )
+            outs = ", ".join(stmt.defs) or "_"
+            if stmt.cond is not None:
+                lines.append(f"{indent}{outs} = while carry ({carried}):")
+                lines += _format_block(stmt.cond, indent + "  ", "test")
+                lines.append(f"{indent}do:")
+            else:
+                rev = "reversed " if stmt.reverse else ""
+                lines.append(
+                    f"{indent}{outs} = for {stmt.index} in {rev}"
+                    f"range({stmt.start}, {stmt.stop}, {stmt.step}) carry ({carried}):"
+                )
+            brk = f" break if {stmt.brk}" if stmt.brk is not None else ""
             lines += _format_block(stmt.body, indent + "  ", "yield")
+            if brk:
+                lines[-1] += brk
     lines.append(f"{indent}{final} {', '.join(str(r) for r in block.results)}")
     return lines

@@ -103,3 +103,42 @@ ATTRIBUTES = {"T": "T", "shape": "shape", "ndim": "ndim", "size": "size"}
 def lookup(obj) -> Signature | None:
     entry = FUNCTIONS.get(id(obj))
     return entry[1] if entry is not None and entry[0] is obj else None
+
+
+# -- control flow (rules/control.py) -------------------------------------------------
+_register(np.all, _sig("all", "a", "axis", axis=None))
+_register(np.any, _sig("any", "a", "axis", axis=None))
+_register(builtins.int, _sig("int", "x"))
+
+# -- arrays (rules/arrays.py) ----------------------------------------------------------
+for _f in (np.max, np.amax):
+    _register(_f, _sig("amax", "a", "axis", axis=None, keepdims=False))
+for _f in (np.min, np.amin):
+    _register(_f, _sig("amin", "a", "axis", axis=None, keepdims=False))
+_register(np.where, _sig("where", "condition", "x", "y"))
+_register(np.clip, _sig("clip", "a", "a_min", "a_max"))
+_register(np.linalg.norm, _sig("norm", "x", axis=None, keepdims=False))
+_register(np.zeros, _sig("zeros", "shape"))
+_register(np.ones, _sig("ones", "shape"))
+_register(np.zeros_like, _sig("zeros_like", "a"))
+_register(np.ones_like, _sig("ones_like", "a"))
+_register(np.logical_and, _sig("logical_and", "x1", "x2"))
+_register(np.logical_or, _sig("logical_or", "x1", "x2"))
+_register(np.logical_not, _sig("logical_not", "x"))
+_register(builtins.float, _sig("float", "x"))
+METHODS.update(
+    {
+        "max": _sig("amax", "axis", axis=None, keepdims=False),
+        "min": _sig("amin", "axis", axis=None, keepdims=False),
+        "copy": _sig("copy"),
+    }
+)
+# Functions of a sequence of arrays: the frontend passes the parts one by one.
+SEQUENCE_FUNCTIONS = {
+    id(np.stack): ("stack", np.stack),
+    id(np.concatenate): ("concatenate", np.concatenate),
+    id(np.array): ("stack", np.array),
+    id(np.asarray): ("stack", np.asarray),
+    id(builtins.sum): ("sum", builtins.sum),
+}
+_register(np.eye, _sig("eye", "N"))

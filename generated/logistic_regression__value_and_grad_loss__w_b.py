@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:19 loss
 # origin-sha256: a0bf4ffdb10f6c699bd7e50ca010f42d1d6855f4000008d356dae55f19bf8c34
-# body-sha256: b3966c8933449bcee7cedc4f0ca3adee59693cf2642e4967949e12ef7802a416
+# body-sha256: 481b258cd4ee098a387b18524a003c67f76712878ff1f13b2f3e4c86aa022229
 import numpy as np
 
 
@@ -9,7 +9,7 @@ def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
     if np.ndim(a) == 1:
         return np.multiply.outer(a, g)
-    return np.swapaxes(a, -1, -2) @ g
+    return (a.T if np.ndim(a) == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
 def _unbroadcast(g, x):
@@ -24,28 +24,28 @@ def _unbroadcast(g, x):
     return np.sum(g, axis=axes, keepdims=True) if axes else g
 
 
-def value_and_grad_loss(w, b, X, y, lam):
+def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:19
     """Value and gradient of `loss` with respect to w, b. Generated from examples/logistic_regression.py:19."""
-    t1 = X @ w
-    t2 = t1 + b
-    margin = y * t2
-    t3 = np.exp(-margin)
-    t4 = np.log1p(t3)
-    t5 = 0.5 * lam
-    t6 = w * w
-    out = np.mean(t4) + t5 * np.sum(t6)
-    if np.ndim(out) != 0:
+    t1 = X @ w  # logistic_regression.py:21
+    t2 = t1 + b  # logistic_regression.py:21
+    margin = y * t2  # logistic_regression.py:21
+    t3 = np.exp(-margin)  # logistic_regression.py:22
+    t4 = np.log1p(t3)  # logistic_regression.py:22
+    t5 = 0.5 * lam  # logistic_regression.py:22
+    t6 = w * w  # logistic_regression.py:22
+    out = np.mean(t4) + t5 * np.sum(t6)  # logistic_regression.py:22
+    if np.ndim(out) != 0:  # logistic_regression.py:22
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t6 = np.broadcast_to(t5, np.shape(t6))
-    t7 = d_t6 * w
-    d_t4 = np.broadcast_to(1.0 / np.size(t4), np.shape(t4))
-    d_t3 = d_t4 / (1.0 + t3)
-    d_t8 = d_t3 * t3
-    d_margin = -d_t8
-    d_t2 = _unbroadcast(d_margin * y, t2)
-    d_t1 = _unbroadcast(d_t2, t1)
-    d_b = _unbroadcast(d_t2, b)
-    d_w = t7 + t7 + _matmul_rhs(X, d_t1)
-    return out, (d_w, d_b)
+    d_t6 = np.full_like(t6, t5)  # logistic_regression.py:22
+    t7 = d_t6 * w  # logistic_regression.py:22
+    d_t4 = np.full_like(t4, 1.0 / np.size(t4))  # logistic_regression.py:22
+    d_t3 = d_t4 / (1.0 + t3)  # logistic_regression.py:22
+    d_t8 = d_t3 * t3  # logistic_regression.py:22
+    d_margin = -d_t8  # logistic_regression.py:22
+    d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:21
+    d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:21
+    d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:21
+    d_w = t7 + t7 + _matmul_rhs(X, d_t1)  # logistic_regression.py:21
+    return out, (d_w, d_b)  # logistic_regression.py:22

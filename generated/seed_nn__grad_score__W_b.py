@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: 8187e6405c51cc6da8a0c8715699794602e08b162589f2a46f389276fde5bc8e
+# body-sha256: 8ed558f67114c52d7d5be75be3231c2b6da46650ab1fcdfcd11d8e6347b403c2
 import numpy as np
 
 
@@ -9,7 +9,7 @@ def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
-    return g @ np.swapaxes(b, -1, -2)
+    return g @ (b.T if np.ndim(b) == 2 else np.swapaxes(b, -1, -2))
 
 
 def _unbroadcast(g, x):

@@ -788,3 +788,20 @@ def test_abs_derivative_is_zero_at_zero(gen, f):
         assert grad(f, out=gen)(0.0, 5.0) == 0.0
         assert grad(f, out=gen)(-0.0, 5.0) == 0.0
         assert grad(f, out=gen)(-2.0, 5.0) == -5.0
+
+
+def modulo(x, y):
+    return np.sum(np.sin(x % y) * (x // 0.5))
+
+
+def test_modulo_and_floor_division(out_dir, rng):
+    """`%` has derivative 1 in x and -floor(x/y) in y; `//` is piecewise constant (0)."""
+    x = rng.uniform(1.0, 3.0, size=5)
+    y = rng.uniform(0.6, 0.9, size=5)
+    d_x, d_y = grad(modulo, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(
+        d_x, numeric_grad(modulo, [x, y], 0), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        d_y, numeric_grad(modulo, [x, y], 1), rtol=1e-6, atol=1e-8
+    )

@@ -39,6 +39,23 @@ class Names:
         return f"_t{self.counter}"
 
 
+# Primitives whose results are never shared by CSE: buffers updated in place,
+# and statements with effects.
+UNSHARED = {
+    "push",
+    "pop",
+    "index_add",
+    "index_add_at",
+    "index_add_any",
+    "new_tape",
+    "new_list",
+    "append",
+    "zeros_any",
+    "zeros_list",
+    "iadd",
+}
+
+
 def is_temp(name: str) -> bool:
     return name.startswith("_t")
 
@@ -50,6 +67,7 @@ class Emitter:
         self.stmts: list = []
         self.cse = cse
         self._seen: dict = {}
+        self._scopes: list = []
 
     # -- the one way to write a statement --------------------------------------
 
@@ -64,7 +82,9 @@ class Emitter:
             found = simplify(self, prim, args, kwargs)
             if found is not None:
                 return found
-        key = self._key(prim, args, kwargs) if self.cse else None
+        key = (
+            self._key(prim, args, kwargs) if self.cse and prim not in UNSHARED else None
+        )
         if key is not None and key in self._seen:
             return self._seen[key]
         out = name or self.names.temp()
@@ -83,7 +103,7 @@ class Emitter:
             self.stmts.append(stmt)
             if isinstance(stmt, Assign) and len(stmt.outs) == 1:
                 key = self._key(stmt.prim, stmt.args, stmt.kwargs)
-                if key is not None:
+                if key is not None and stmt.prim not in UNSHARED:
                     self._seen.setdefault(key, Var(stmt.out))
 
     def name_value(self, atom: Var, name: str) -> Var:
@@ -125,8 +145,58 @@ class Emitter:
         for key, value in self._seen.items():
             if value == atom:
                 self._seen[key] = Var(name)
-        self.shapes.infer(last)
+        if isinstance(last, Assign):
+            self.shapes.infer(last)
         return Var(name)
+
+    # -- nested blocks ------------------------------------------------------------
+
+    def push_scope(self, adopt: list | None = None) -> None:
+        """Start a nested block: values of the enclosing blocks stay visible, not the reverse."""
+        self._scopes.append((self.stmts, self._seen))
+        self.stmts, self._seen = [], dict(self._seen)
+        if adopt:
+            for stmt in adopt:
+                if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+                    key = self._key(stmt.prim, stmt.args, stmt.kwargs)
+                    if key is not None and stmt.prim not in UNSHARED:
+                        self._seen.setdefault(key, Var(stmt.out))
+
+    def hoist(self, prim: str, *args, loc=None, name=None, **kwargs) -> Var:
+        """A statement placed at the top level of the function, seen from every scope."""
+        args = tuple(a if isinstance(a, (Var, Const)) else Const(a) for a in args)
+        kwargs = {
+            k: v if isinstance(v, (Var, Const)) else Const(v) for k, v in kwargs.items()
+        }
+        key = self._key(prim, args, kwargs)
+        if key in self._seen:
+            return self._seen[key]
+        out = Var(name or self.names.temp())
+        stmt = Assign((out.name,), prim, args, kwargs, loc)
+        root = self._scopes[0][0] if self._scopes else self.stmts
+        root.append(stmt)
+        self.shapes.infer(stmt)
+        for _, seen in self._scopes:
+            seen[key] = out
+        self._seen[key] = out
+        return out
+
+    def pop_scope(self) -> list:
+        stmts = self.stmts
+        self.stmts, self._seen = self._scopes.pop()
+        return stmts
+
+    def emit(self, stmt) -> None:
+        """Append a statement built by hand (a structured one, a push or a pop)."""
+        self.stmts.append(stmt)
+
+    def buffer(self, prim: str, *args) -> Var:
+        """A fresh value that is updated in place later: never shared with another."""
+        out = self.names.temp()
+        stmt = Assign((out,), prim, tuple(args))
+        self.stmts.append(stmt)
+        self.shapes.infer(stmt)
+        return Var(out)
 
     # -- arithmetic, for rules to read like formulas ------------------------------
 

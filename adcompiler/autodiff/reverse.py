@@ -6,16 +6,44 @@ the definitions in reverse order, each asking the rule table for its
 vector-Jacobian product. A value used several times receives one
 contribution per use; they are summed once into `d_<name>`, which every
 later rule then reads, so the notes' shared δ is one variable.
+
+Structured control flow stays structured:
+
+- the backward of an `if` is an `if` on the same condition value, whose
+  branches hold the backward of the forward branches and yield the
+  adjoints of the values the branches read from outside;
+- the backward of a loop is a loop over the same trips in reverse
+  (`for t in reversed(range(...))`, or `for _ in range(trips)` for a loop
+  that can stop early), carrying the adjoints of the loop-carried values and
+  accumulating the adjoints of the values the body reads from outside. Each
+  forward trip pushes the values of that trip the backward body reads onto a
+  tape (a list); each backward trip pops them. The tape holds one tuple a
+  trip: memory grows linearly with the number of trips.
 """
 
 from __future__ import annotations
 
 from ..errors import ADCompileError
-from ..ir import Assign, Atom, Block, Const, Function, Var, rename
+from ..ir import (
+    Assign,
+    Atom,
+    Block,
+    Const,
+    Function,
+    If,
+    Loop,
+    Var,
+    defs,
+    is_undef,
+    rename,
+    uses,
+    walk,
+)
 from ..passes import activity
 from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
+from ..rules.arrays import IndexContrib, PathContrib
 from .emitter import Emitter, Names, is_temp
 
 
@@ -41,63 +69,362 @@ def reverse(
 
     e = Emitter(names, shapes)
     e.adopt(body.stmts)
-    forward = {o for stmt in body.stmts if isinstance(stmt, Assign) for o in stmt.outs}
+    forward = {o for stmt in walk(body) for o in defs(stmt)}
+    forward |= {
+        c for stmt in walk(body) if isinstance(stmt, Loop) for c in stmt.carried
+    }
     if not proven_scalar:
         # The shape facts assumed a scalar result; make sure, as JAX does.
         e.call("check_scalar", result, Const(fn.name))
 
-    contributions: dict[str, list[Atom]] = {}
+    sweep = Sweep(e, live, forward)
+    sweep.lists = set(fn.lists)
+    for stmt in walk(body):
+        if isinstance(stmt, If):
+            for o, a, b in zip(stmt.outs, stmt.then.results, stmt.orelse.results):
+                if is_undef(a) or is_undef(b):
+                    sweep.maybe_undefined.add(o)
+        elif isinstance(stmt, Loop):
+            for o, c, i in zip(stmt.outs, stmt.carried, stmt.inits):
+                if is_undef(i):
+                    sweep.maybe_undefined |= {o, c}
+    contributions: dict[str, list] = {}
     if isinstance(result, Var) and result.name in live:
         contributions[result.name] = [Const(1.0)]
-    for stmt in reversed(body.stmts):
-        if not isinstance(stmt, Assign) or stmt.out not in contributions:
-            continue
-        g = _accumulate(e, stmt.out, contributions.pop(stmt.out), forward)
-        prim = PRIMS[stmt.prim]
-        for arg, rule in zip(stmt.args, prim.vjp):
-            if rule is None or not isinstance(arg, Var) or arg.name not in live:
-                continue
-            c = rule(e, g, Var(stmt.out), *stmt.args, **stmt.kwargs)
-            if prim.broadcasts and not shapes.same(Var(stmt.out), arg):
-                c = e.call("unbroadcast", c, arg)
-            contributions.setdefault(arg.name, []).append(c)
+    sweep.block(body, contributions, None)
 
     grads = []
     for p in wrt:
         parts = contributions.get(p)
+        if parts and any(isinstance(c, PathContrib) for c in parts):
+            grads.append(_tree_grad(e, sweep, p, parts, fn.loc))
+            continue
         if parts is None:
             g = e.call("zeros_like", Var(p), name=names.fresh(f"d_{p}"))
         else:
-            g = _accumulate(e, p, parts, forward)
+            g = sweep.accumulate(p, parts)
             if isinstance(g, Const):
                 g = e.call("full_like", Var(p), g)
             elif _defined_by(e, g, "broadcast_to"):
                 g = e.call(
                     "copy", g
                 )  # a broadcast view is read-only; a gradient is not
+            elif not shapes.same(g, Var(p)) and sweep.merged(g):
+                # a value merged from branches or trips may be a scalar zero
+                g = e.call("unbroadcast", g, Var(p))
         grads.append(g)
+    tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads)
-    out = Function(name, list(fn.params), dce(Block(e.stmts, results)), fn.loc, fn.doc)
+    out = Function(
+        name,
+        list(fn.params),
+        dce(Block(tapes + e.stmts, results)),
+        fn.loc,
+        fn.doc,
+        constants=list(fn.constants),
+    )
     _name_adjoints(out, wrt, grads, names)
     return out
 
 
-def _accumulate(e: Emitter, name: str, parts: list[Atom], forward: set[str]) -> Atom:
-    """Sum the contributions to one adjoint; a sum or adjoint computed here is named `d_<name>`."""
-    total = parts[0]
-    for p in parts[1:]:
-        total = e.add(total, p)
-    if isinstance(total, Var) and is_temp(total.name) and total.name not in forward:
-        # An adjoint of a temporary stays a temporary (`d__t3`); codegen names it after its value.
-        return e.name_value(total, e.names.fresh(f"d_{name}"))
-    return total
+class Sweep:
+    """Builds the backward sweep of nested blocks into one emitter."""
+
+    def __init__(self, e: Emitter, live: set[str], forward: set[str]):
+        self.e = e
+        self.live = live
+        self.forward = forward
+        self.tapes: list[str] = []
+        self._merged: set[str] = set()
+        self.maybe_undefined: set[str] = set()
+        self.lists: set[str] = set()
+
+    def merged(self, g: Atom) -> bool:
+        return isinstance(g, Var) and g.name in self._merged
+
+    # -- blocks -------------------------------------------------------------------
+
+    def block(self, fwd: Block, contrib: dict, tape: str | None) -> None:
+        """Emit the backward of `fwd`; contributions to outer values are left in `contrib`."""
+        for stmt in reversed(list(fwd.stmts)):
+            if isinstance(stmt, Assign):
+                self.assign(stmt, contrib)
+            elif isinstance(stmt, If):
+                self.branch(stmt, contrib, tape)
+            elif isinstance(stmt, Loop):
+                self.loop(stmt, contrib)
+
+    def assign(self, stmt: Assign, contrib: dict) -> None:
+        if len(stmt.outs) != 1 or stmt.out not in contrib:
+            return
+        e = self.e
+        if _is_const_true(stmt.kwargs.get("tree")):
+            # a leaf (or branch) of a container: its adjoint goes to a path of the container
+            parts = contrib.pop(stmt.out)
+            paths = [p for p in parts if isinstance(p, PathContrib)]
+            rest = [p for p in parts if not isinstance(p, PathContrib)]
+            key = stmt.args[1].value
+            base = stmt.args[0]
+            if not (isinstance(base, Var) and base.name in self.live):
+                return
+            found = contrib.setdefault(base.name, [])
+            found += [PathContrib((key,) + p.path, p.g) for p in paths]
+            if rest:
+                found.append(PathContrib((key,), self.accumulate(stmt.out, rest)))
+            return
+        g = self.accumulate(stmt.out, contrib.pop(stmt.out))
+        prim = PRIMS[stmt.prim]
+        for arg, rule in zip(stmt.args, prim.vjp):
+            if rule is None or not isinstance(arg, Var) or arg.name not in self.live:
+                continue
+            c = rule(e, g, Var(stmt.out), *stmt.args, **stmt.kwargs)
+            if c is None:
+                continue
+            if (
+                not isinstance(c, IndexContrib)
+                and prim.broadcasts
+                and not e.shapes.same(Var(stmt.out), arg)
+            ):
+                c = e.call("unbroadcast", c, arg)
+            contrib.setdefault(arg.name, []).append(c)
+
+    def accumulate(self, name: str, parts: list, base: Atom | None = None) -> Atom:
+        """Sum the contributions to one adjoint; a sum computed here is named `d_<name>`.
+
+        Contributions to entries (`d[i] += g`) go into a zero buffer, or into
+        `base`, an accumulator this sweep owns.
+        """
+        e = self.e
+        dense = [p for p in parts if not isinstance(p, IndexContrib)]
+        scattered = [p for p in parts if isinstance(p, IndexContrib)]
+        total = base
+        if scattered:
+            buf = base if base is not None else e.buffer(scattered[0].zeros, Var(name))
+            for p in scattered:
+                prim = "index_add" if p.basic else "index_add_at"
+                if p.zeros == "zeros_any":
+                    prim = "index_add_any"
+                buf = e.buffer(prim, buf, p.index, p.g)
+            total = buf
+        if base is not None and dense and name not in self.lists:
+            # the accumulator is a buffer this sweep owns: add in place
+            sum_ = dense[0]
+            for p in dense[1:]:
+                sum_ = e.add(sum_, p)
+            total = e.buffer("iadd", total, sum_)
+            dense = []
+        for p in dense:
+            if total is None:
+                total = p
+            elif name in self.lists:
+                total = e.call("add_each", total, p)
+            else:
+                total = e.add(total, p)
+        if (
+            isinstance(total, Var)
+            and is_temp(total.name)
+            and total.name not in self.forward
+            and any(total.name in s.outs for s in e.stmts)
+        ):
+            # An adjoint of a temporary stays a temporary (`d__t3`); codegen names it after its value.
+            renamed = e.name_value(total, e.names.fresh(f"d_{name}"))
+            if total.name in self._merged:
+                self._merged.add(renamed.name)
+            return renamed
+        return total
+
+    def zero(self, name: str) -> Atom:
+        if name in self.lists:
+            return self.e.call("zeros_list", Var(name))
+        if self.e.shapes.is_scalar(Var(name)) or name in self.maybe_undefined:
+            return Const(0.0)
+        return self.e.call("zeros_like", Var(name))
+
+    # -- if -----------------------------------------------------------------------
+
+    def branch(self, stmt: If, contrib: dict, tape: str | None) -> None:
+        e = self.e
+        gs = {}
+        for i, out in enumerate(stmt.outs):
+            if out in contrib:
+                gs[i] = self.accumulate(out, contrib.pop(out))
+        if not gs:
+            return
+        built = []
+        for blk in (stmt.then, stmt.orelse):
+            e.push_scope(blk.stmts)
+            c: dict = {}
+            for i, g in gs.items():
+                r = blk.results[i]
+                if isinstance(r, Var) and r.name in self.live:
+                    c.setdefault(r.name, []).append(g)
+            self.block(blk, c, tape)
+            sums = {n: self.accumulate(n, parts) for n, parts in c.items()}
+            built.append((e.pop_scope(), sums))
+        names = list(dict.fromkeys([*built[0][1], *built[1][1]]))
+        if not names:
+            return
+        outs = tuple(e.names.fresh(f"d_{n}") for n in names)
+        blocks = []
+        for fwd, (stmts, sums) in zip((stmt.then, stmt.orelse), built):
+            e.push_scope(fwd.stmts)  # zeros for this branch are made in it
+            e.stmts = stmts
+            results = tuple(sums.get(n) or self.zero(n) for n in names)
+            blk = dce(Block(e.pop_scope(), results))
+            if tape is not None:
+                self.save(fwd, blk, tape, set())
+            blocks.append(blk)
+        e.emit(If(outs, stmt.cond, blocks[0], blocks[1], stmt.loc))
+        for k, (n, o) in enumerate(zip(names, outs)):
+            if all(e.shapes.same(b.results[k], Var(n)) for b in blocks):
+                e.shapes.union(Var(o), Var(n))
+        for n, o in zip(names, outs):
+            self._merged.add(o)
+            contrib.setdefault(n, []).append(Var(o))
+
+    # -- loops ----------------------------------------------------------------------
+
+    def loop(self, stmt: Loop, contrib: dict) -> None:
+        e = self.e
+        gs = {}
+        for i, out in enumerate(stmt.outs):
+            if out in contrib:
+                gs[i] = self.accumulate(out, contrib.pop(out))
+        if not gs:
+            return
+        active = [i for i, c in enumerate(stmt.carried) if c in self.live or i in gs]
+        active = [i for i in active if not is_undef(stmt.inits[i]) or i in gs]
+        # the adjoint carried through the trips, one per active carried value
+        params = {i: e.names.fresh(f"d_{stmt.carried[i]}") for i in active}
+        early = stmt.brk is not None or stmt.cond is not None
+        if early and stmt.trips is None:
+            stmt.trips = e.names.fresh("trips")
+        tape = e.names.fresh("tape")
+
+        e.push_scope(stmt.body.stmts)
+        c: dict = {}
+        for i in active:
+            r = stmt.body.results[i]
+            if isinstance(r, Var) and r.name in self.live:
+                c.setdefault(r.name, []).append(Var(params[i]))
+        self.block(stmt.body, c, tape)
+        nexts = []
+        for i in active:
+            parts = c.pop(stmt.carried[i], None)
+            nexts.append(
+                self.accumulate(stmt.carried[i], parts)
+                if parts
+                else self.zero(stmt.carried[i])
+            )
+        # what the body reads from outside accumulates over the trips
+        outer = list(c)
+        acc_params = [e.names.fresh(f"d_{n}") for n in outer]
+        acc_nexts = [
+            self.accumulate(n, c[n], base=Var(p)) for n, p in zip(outer, acc_params)
+        ]
+        body = dce(Block(e.pop_scope(), tuple(nexts) + tuple(acc_nexts)))
+        self.save(stmt.body, body, tape, self._trip_values(stmt, early))
+        acc_inits = [e.buffer(_zeros_for(c[n]), Var(n)) for n in outer]
+
+        inits = tuple(gs.get(i) or self.zero(stmt.outs[i]) for i in active)
+        carried = tuple(params[i] for i in active) + tuple(acc_params)
+        outs = tuple(e.names.fresh(f"d_{stmt.carried[i]}") for i in active)
+        outs += tuple(e.names.fresh(f"d_{n}") for n in outer)
+        if early:
+            back = Loop(
+                outs,
+                None,
+                Const(0),
+                Var(stmt.trips),
+                Const(1),
+                carried,
+                inits + tuple(acc_inits),
+                body,
+                stmt.loc,
+            )
+        else:
+            back = Loop(
+                outs,
+                stmt.index,
+                stmt.start,
+                stmt.stop,
+                stmt.step,
+                carried,
+                inits + tuple(acc_inits),
+                body,
+                stmt.loc,
+                reverse=True,
+            )
+        e.emit(back)
+        for k, (init, nxt) in enumerate(zip(back.inits, body.results)):
+            n = stmt.carried[active[k]] if k < len(active) else outer[k - len(active)]
+            if e.shapes.same(init, nxt) and e.shapes.same(init, Var(n)):
+                e.shapes.union(Var(outs[k]), Var(n))
+        for k, i in enumerate(active):
+            init = stmt.inits[i]
+            if isinstance(init, Var) and init.name in self.live:
+                self._merged.add(outs[k])
+                contrib.setdefault(init.name, []).append(Var(outs[k]))
+        for n, o in zip(outer, outs[len(active) :]):
+            contrib.setdefault(n, []).append(Var(o))
+
+    def _in_body(self, stmt: Loop, name: str) -> bool:
+        return name in stmt.carried or any(name in defs(s) for s in walk(stmt.body))
+
+    def _trip_values(self, stmt: Loop, early: bool) -> set[str]:
+        """Values of a trip the backward body may pop: carried values and, when not re-derived, the index."""
+        found = set(stmt.carried)
+        if early and stmt.index:
+            found.add(stmt.index)
+        return found
+
+    def save(self, fwd: Block, back: Block, tape: str, extra: set[str]) -> None:
+        """Push at the end of `fwd` what `back` reads of it; pop it at the start of `back`."""
+        local = {o for s in fwd.stmts for o in defs(s)} | extra
+        read = uses(back)
+        needed = [n for n in read if n in local]
+        if not needed:
+            return
+        if tape not in self.tapes:
+            self.tapes.append(tape)
+        fwd.stmts.append(Assign((), "push", (Var(tape), *map(Var, needed))))
+        back.stmts.insert(0, Assign(tuple(needed), "pop", (Var(tape),)))
+
+
+def _is_const_true(a) -> bool:
+    return isinstance(a, Const) and a.value is True
+
+
+def _tree_grad(e, sweep, p: str, parts: list, loc) -> Atom:
+    """`_grad_like(params, {("W",): d_W, ...})`: the container's structure, leaf adjoints in it."""
+    if any(not isinstance(c, PathContrib) for c in parts):
+        raise ADCompileError(f"`{p}` is read both as a container and as an array", loc)
+    groups: dict[tuple, list] = {}
+    for c in parts:
+        groups.setdefault(c.path, []).append(c.g)
+    order = list(groups)[::-1]  # in the order the function reads them
+    paths = tuple(order)
+    leaves = [
+        sweep.accumulate(f"{p}_{'_'.join(map(str, path))}", groups[path])
+        for path in order
+    ]
+    return e.call(
+        "grad_like", Var(p), *leaves, paths=Const(paths), name=e.names.fresh(f"d_{p}")
+    )
+
+
+def _zeros_for(parts) -> str:
+    for p in parts:
+        if isinstance(p, IndexContrib):
+            return p.zeros
+    return "zeros_like"
 
 
 def _defined_by(e: Emitter, atom: Atom, prim: str) -> bool:
     return any(
         s.prim == prim and s.outs == (atom.name,)
         for s in e.stmts
-        if isinstance(atom, Var)
+        if isinstance(atom, Var) and isinstance(s, Assign)
     )
 
 

@@ -1,42 +1,85 @@
 """Dead-code elimination: drop statements whose values nothing reads.
 
-Every primitive is pure, so a statement is dead when none of its outputs is
-read by a later statement or by the block's results. One backward walk finds
-them all, because removing a dead statement can only make earlier ones dead.
+Every primitive is pure except the few in IMPURE, so a statement is dead when
+none of its outputs is read by a later statement or by the block's results.
+One backward walk finds them all, because removing a dead statement can only
+make earlier ones dead. An `if` loses the merged values nobody reads; a loop
+loses the carried values that neither the rest of the program nor the
+values it keeps depend on.
 """
 
 from __future__ import annotations
 
-from ..ir import Assign, Block, If, Loop, Var
+import copy
+
+from ..ir import Assign, Block, If, Loop, Var, uses, walk
+
+# Statements kept even when their value is unused: they raise on bad input,
+# or they move values through a tape or update a buffer.
+IMPURE = {"check_scalar", "push", "pop"}
+
+
+def _names(atoms) -> set[str]:
+    return {a.name for a in atoms if isinstance(a, Var)}
+
+
+def _has_effects(block: Block) -> bool:
+    return any(isinstance(s, Assign) and s.prim in IMPURE for s in walk(block))
 
 
 def dce(block: Block, live: set[str] | None = None) -> Block:
-    live = set(live or ()) | {a.name for a in block.results if isinstance(a, Var)}
+    live = set(live or ()) | _names(block.results)
     kept = []
     for stmt in reversed(block.stmts):
-        if not any(o in live for o in stmt.outs) and _pure(stmt):
-            continue
-        if isinstance(stmt, If):
+        if isinstance(stmt, Assign):
+            if not set(stmt.outs) & live and stmt.prim not in IMPURE:
+                continue
+            live |= _names(stmt.operands())
+        elif isinstance(stmt, If):
+            keep = [i for i, o in enumerate(stmt.outs) if o in live]
+            stmt.outs = tuple(stmt.outs[i] for i in keep)
+            stmt.then.results = tuple(stmt.then.results[i] for i in keep)
+            stmt.orelse.results = tuple(stmt.orelse.results[i] for i in keep)
             stmt.then = dce(stmt.then, live)
             stmt.orelse = dce(stmt.orelse, live)
-            live |= _reads(stmt.then) | _reads(stmt.orelse)
+            if not stmt.outs and not stmt.then.stmts and not stmt.orelse.stmts:
+                continue
+            live |= set(uses(stmt.then)) | set(uses(stmt.orelse))
+            live |= _names([stmt.cond])
         elif isinstance(stmt, Loop):
-            stmt.body = dce(stmt.body, live | set(stmt.carried))
-            live |= _reads(stmt.body)
-        live |= {a.name for a in stmt.operands() if isinstance(a, Var)}
+            if not _loop(stmt, live):
+                continue
+            live |= _names(stmt.operands())
+            live |= set(uses(stmt.body))
+            if stmt.cond is not None:
+                live |= set(uses(stmt.cond))
+            if stmt.brk is not None:
+                live |= _names([stmt.brk])
         kept.append(stmt)
     return Block(kept[::-1], block.results)
 
 
-def _pure(stmt) -> bool:
-    return not (isinstance(stmt, Assign) and stmt.prim in IMPURE)
-
-
-def _reads(block: Block) -> set[str]:
-    from ..ir import uses
-
-    return set(uses(block))
-
-
-# Statements kept even when their value is unused (they raise on bad input).
-IMPURE = {"check_scalar"}
+def _loop(stmt: Loop, live: set[str]) -> bool:
+    """Prune a loop's carried values to those needed; False when the whole loop is dead."""
+    needed = {i for i, o in enumerate(stmt.outs) if o in live}
+    fixed = _names([stmt.brk]) if stmt.brk is not None else set()
+    if stmt.cond is not None:
+        fixed |= set(uses(stmt.cond))
+    while True:
+        results = {stmt.body.results[i] for i in needed}
+        trial = dce(copy.deepcopy(Block(stmt.body.stmts, tuple(results))), fixed)
+        read = set(uses(trial)) | fixed
+        more = needed | {j for j, c in enumerate(stmt.carried) if c in read}
+        if more == needed:
+            break
+        needed = more
+    effects = _has_effects(stmt.body)
+    if not needed and not effects and not (stmt.trips and stmt.trips in live):
+        return False
+    keep = sorted(needed)
+    stmt.outs = tuple(stmt.outs[i] for i in keep)
+    stmt.carried = tuple(stmt.carried[i] for i in keep)
+    stmt.inits = tuple(stmt.inits[i] for i in keep)
+    stmt.body.results = tuple(stmt.body.results[i] for i in keep)
+    stmt.body = dce(stmt.body, fixed)
+    return True

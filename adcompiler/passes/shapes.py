@@ -10,6 +10,7 @@ a union-find over value names; a class may carry a known rank.
 
 from __future__ import annotations
 
+import copy
 from numbers import Number
 
 from ..ir import Assign, Atom, Block, Const, If, Loop, Var
@@ -100,6 +101,19 @@ class Shapes:
                 self.union(out, a)
 
 
+def _induction(shapes: Shapes, loop: Loop, c: str, init: Atom, res: Atom) -> None:
+    """A carried value keeps its initial shape if, assuming it on entry to a trip, it holds on exit."""
+    trial = copy.deepcopy(shapes)
+    trial.union(Var(c), init)
+    for _ in range(10):
+        trial.changed = False
+        _sweep(trial, loop.body)
+        if not trial.changed:
+            break
+    if trial.same(res, init):
+        shapes.union(Var(c), init)
+
+
 def analyze(block: Block, scalar_result: bool = False) -> Shapes:
     """Facts for every value of a function body; `scalar_result` adds what `grad` requires."""
     shapes = Shapes()
@@ -124,9 +138,15 @@ def _sweep(shapes: Shapes, block: Block) -> None:
                 if shapes.same(a, b):
                     shapes.union(Var(out), a)
         elif isinstance(stmt, Loop):
+            if stmt.index:
+                shapes.union(Var(stmt.index), Const(0.0))
+            if stmt.cond is not None:
+                _sweep(shapes, stmt.cond)
             for c, init, res in zip(stmt.carried, stmt.inits, stmt.body.results):
                 if shapes.same(init, res):
                     shapes.union(Var(c), init)
+                elif not shapes.same(Var(c), init) and shapes.key(init) is not None:
+                    _induction(shapes, stmt, c, init, res)
             _sweep(shapes, stmt.body)
             for out, init, res in zip(stmt.outs, stmt.inits, stmt.body.results):
                 if shapes.same(init, res):

@@ -1,0 +1,233 @@
+"""Derivative rules for indexing, index assignment, selection and joining arrays.
+
+Reading `x[idx]` sends its adjoint back into the entries it read: the
+reverse sweep collects such contributions and writes them into one zero
+buffer per array (`d_x = np.zeros_like(x)`, then `d_x[idx] += g` for basic
+indices, `np.add.at(d_x, idx, g)` for integer arrays and masks, where an
+entry can be read twice). `y[idx] = v` is functional in the IR (a new value
+of `y`); the generated code updates `y` in place where no one reads the old
+value, and copies it otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import Atom
+from .core import ELEMENTWISE, OTHER, SCALAR, defprim
+
+
+@dataclass(frozen=True)
+class IndexContrib:
+    """A contribution to the entries `index` of an array: `d[index] += g`."""
+
+    index: Atom
+    g: Atom
+    basic: bool = True
+    zeros: str = "zeros_like"
+
+
+NP = "np"
+
+
+@dataclass(frozen=True)
+class PathContrib:
+    """A contribution to one leaf of a container argument: `d_params["W"] = g`."""
+
+    path: tuple
+    g: Atom
+
+
+def _basic(kwargs) -> bool:
+    b = kwargs.get("basic")
+    return bool(getattr(b, "value", b))
+
+
+def _getitem_vjp(e, g, out, x, idx, **kwargs):
+    seq = getattr(kwargs.get("seq"), "value", False)
+    if getattr(kwargs.get("any"), "value", False):
+        return IndexContrib(idx, g, True, "zeros_any")
+    return IndexContrib(idx, g, _basic(kwargs), "zeros_list" if seq else "zeros_like")
+
+
+defprim("getitem", ("getitem",), _getitem_vjp, None, shape=OTHER)
+# `params.W` on a NamedTuple or dataclass argument (the reverse sweep handles its adjoint).
+defprim("getattr", ("getattr",), _getitem_vjp, None, shape=OTHER)
+# The gradient of a container argument: its structure, with the leaves' adjoints.
+defprim("grad_like", ("grad_like",))
+# d[idx] += g and np.add.at(d, idx, g), on a buffer the reverse sweep owns.
+defprim("index_add", ("index_add",), None, None, None)
+defprim("index_add_at", ("index_add_at",), None, None, None)
+# The same for an entry of a container (a list of arrays, a dict, nested).
+defprim("zeros_any", ("helper", "_zeros_any"), None)
+defprim("index_add_any", ("index_add_any",), None, None, None)
+# `acc += g` on an accumulator the reverse sweep owns (a loop's adjoint of a value
+# the body reads from outside).
+defprim("iadd", ("iadd",), None, None, infer=lambda s, out, acc, g: s.union(out, acc))
+
+
+def _setitem_x(e, g, out, x, idx, v, **kwargs):
+    return e.call("setitem", g, idx, 0.0)
+
+
+def _setitem_v(e, g, out, x, idx, v, **kwargs):
+    part = e.call("getitem", g, idx)
+    if e.is_scalar(v):
+        return e.call("sum", part) if not e.is_scalar(part) else part
+    return e.call("unbroadcast", part, v)
+
+
+defprim(
+    "setitem",
+    ("setitem",),
+    _setitem_x,
+    None,
+    _setitem_v,
+    infer=lambda s, out, x, idx, v, **kw: s.union(out, x),
+)
+
+defprim("zeros_list", ("helper", "_zeros_list"), None)
+defprim("add_each", ("helper", "_add_each"), None, None)
+defprim("slice", ("builtin", "slice"), None, None, None, shape=OTHER)
+# a % b = a - b·floor(a/b): derivative 1 in a, -floor(a/b) in b (away from the jumps).
+defprim(
+    "mod",
+    ("binop", __import__("ast").Mod),
+    lambda e, g, out, a, b: g,
+    lambda e, g, out, a, b: e.neg(e.mul(g, e.call("floordiv", a, b))),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "floordiv", ("binop", __import__("ast").FloorDiv), None, None, shape=ELEMENTWISE
+)
+defprim("zeros", (NP, "zeros"), None)
+defprim("ones", (NP, "ones"), None)
+defprim("float", ("builtin", "float"), lambda e, g, out, x: g, shape=SCALAR)
+
+# -- reductions to the extreme entry --------------------------------------------------
+
+
+def _is_none(a) -> bool:
+    return a is None or getattr(a, "value", 0) is None
+
+
+def _extreme_vjp(e, g, out, x, axis=None, keepdims=False):
+    """The gradient goes to the entries equal to the extreme, split evenly among ties."""
+    keep = getattr(keepdims, "value", keepdims)
+    if _is_none(axis):
+        hit = e.call("eq", x, out)
+        return e.mul(g, e.div(hit, e.call("sum", hit)))
+    if not keep:
+        g = e.call("expand_dims", g, axis)
+        out = e.call("expand_dims", out, axis)
+    hit = e.call("eq", x, out)
+    return e.mul(g, e.div(hit, e.call("sum", hit, axis=axis, keepdims=True)))
+
+
+def _reduce_infer(s, out, x, axis=None, keepdims=False):
+    if _is_none(axis) and not getattr(keepdims, "value", keepdims):
+        s.set_rank(out, 0)
+
+
+defprim("amax", (NP, "max"), _extreme_vjp, infer=_reduce_infer)
+defprim("amin", (NP, "min"), _extreme_vjp, infer=_reduce_infer)
+
+
+def _norm_vjp(e, g, out, x, axis=None, keepdims=False):
+    keep = getattr(keepdims, "value", keepdims)
+    if not _is_none(axis) and not keep:
+        g = e.call("expand_dims", g, axis)
+        out = e.call("expand_dims", out, axis)
+    return e.mul(e.div(g, out), x)
+
+
+defprim("norm", (NP, "linalg.norm"), _norm_vjp, infer=_reduce_infer)
+
+
+def _clip_vjp(e, g, out, x, lo, hi):
+    inside = None
+    if not _is_none(lo):
+        inside = e.call("ge", x, lo)
+    if not _is_none(hi):
+        below = e.call("le", x, hi)
+        inside = below if inside is None else e.call("logical_and", inside, below)
+    return g if inside is None else e.call("where", inside, g, 0.0)
+
+
+defprim("clip", (NP, "clip"), _clip_vjp, None, None, shape=ELEMENTWISE)
+defprim("logical_and", (NP, "logical_and"), None, None, shape=ELEMENTWISE)
+defprim("logical_or", (NP, "logical_or"), None, None, shape=ELEMENTWISE)
+defprim("logical_not", (NP, "logical_not"), None, shape=ELEMENTWISE)
+
+# -- joining arrays ---------------------------------------------------------------------
+# np.stack((a, b, c), axis) is `stack(a, b, c, axis=...)`: one argument per part.
+
+
+def _stack_part(k):
+    def vjp(e, g, out, *parts, axis=0):
+        return e.call("take", g, k, axis=axis)
+
+    return vjp
+
+
+def _concat_part(k):
+    def vjp(e, g, out, *parts, axis=0):
+        return e.call("concat_part", g, k, e.call("tuple", *parts), axis=axis)
+
+    return vjp
+
+
+MAX_PARTS = 64
+defprim("stack", ("seqcall", "stack"), *[_stack_part(k) for k in range(MAX_PARTS)])
+defprim(
+    "concatenate",
+    ("seqcall", "concatenate"),
+    *[_concat_part(k) for k in range(MAX_PARTS)],
+)
+defprim("take", (NP, "take"), None, None)
+defprim("concat_part", ("helper", "_concat_part"), None, None, None)
+
+# A list of arrays (the value of a list the function builds in a loop):
+# `xs_1 = append(xs, x)` prints as `xs.append(x)`.  Its adjoint is an array
+# (or list) with one entry per element: entry -1 goes to `x`, the rest to `xs`.
+
+
+def _append_list(e, g, out, xs, x):
+    return e.call("getitem", g, slice(None, -1))
+
+
+def _append_item(e, g, out, xs, x):
+    return e.call("getitem", g, -1)
+
+
+defprim("new_list", ("list",))
+defprim("append", ("append",), _append_list, _append_item)
+
+
+def _stack_list_vjp(e, g, out, xs, axis=0):
+    if getattr(axis, "value", axis) in (0, None):
+        return g
+    return e.call("moveaxis", g, axis, 0)
+
+
+defprim("stack_list", (NP, "stack"), _stack_list_vjp)
+defprim("array_list", (NP, "array"), _stack_list_vjp)
+defprim("moveaxis", (NP, "moveaxis"), None, None, None)
+
+
+def _concat_list_vjp(e, g, out, xs, axis=0):
+    return e.call("split_like", g, xs, axis=axis)
+
+
+defprim("concatenate_list", (NP, "concatenate"), _concat_list_vjp)
+defprim("split_like", ("helper", "_split_like"), None, None)
+
+
+def _sum_list_vjp(e, g, out, xs):
+    return e.call("repeat_list", g, xs)
+
+
+defprim("sum_list", ("builtin", "sum"), _sum_list_vjp)
+defprim("repeat_list", ("helper", "_repeat_like"), None, None)
+defprim("eye", (NP, "eye"), None)

@@ -1,0 +1,189 @@
+"""Indexing, index assignment, augmented assignment and array functions."""
+
+import numpy as np
+import pytest
+from adcheck import check
+
+from adcompiler import ADCompileError, grad
+
+A = np.arange(12.0).reshape(3, 4) / 10 - 0.5
+V = np.array([0.3, -1.2, 0.7, 2.0])
+
+
+def int_index(x):
+    return x[0, 1] * x[2, 3] + np.sum(x[1] ** 2)
+
+
+def negative_index(x):
+    return np.sum(x[-1] * x[-2])
+
+
+def slices(x):
+    return np.sum(x[1:, ::2] ** 2) + np.sum(x[:, 1:3])
+
+
+def newaxis(x):
+    return np.sum(x[:, None] * x[None, :])
+
+
+def int_array(x, idx):
+    return np.sum(x[idx] ** 2)
+
+
+def mask(x):
+    return np.sum(x[x > 0] ** 3)
+
+
+def index_assign(x):
+    y = np.zeros(4)
+    y[0] = x[0] * 2.0
+    y[1:3] = np.sin(x[1:3])
+    z = y * y
+    y[3] = np.sum(z)
+    return np.sum(y * x)
+
+
+def index_aug_assign(x):
+    y = x * 1.0
+    y[:, 0] += np.tanh(x[:, 1])
+    y[1] *= 3.0
+    y[2] -= x[0]
+    y[0, :] /= 2.0
+    return np.sum(y**2) + np.sum(y[:, 0])
+
+
+def aug_names(x):
+    s = x * 1.0
+    s += x
+    s -= 0.5 * x
+    s *= x
+    s /= 2.0
+    return np.sum(s)
+
+
+def tuples(x):
+    a, b = x[0], x[1]
+    t = (a, b)
+    c, d = t
+    n, m = x.shape
+    return np.sum(c * d) * n / m
+
+
+INDEXING = [
+    ("int_index", int_index, (A,)),
+    ("negative_index", negative_index, (A,)),
+    ("slices_and_tuples_of_slices", slices, (A,)),
+    ("none_newaxis", newaxis, (V,)),
+    ("integer_array", int_array, (V, [0, 2, 2, 3])),
+    ("boolean_mask", mask, (V,)),
+    ("index_assignment_read_again", index_assign, (V,)),
+    ("index_augmented_assignment", index_aug_assign, (A,)),
+    ("augmented_assignment", aug_names, (V,)),
+    ("tuple_packing_unpacking", tuples, (A,)),
+]
+
+
+@pytest.mark.parametrize("name, f, args", INDEXING, ids=[c[0] for c in INDEXING])
+def test_indexing(out_dir, name, f, args):
+    check(f, *args)
+
+
+def test_scatter_add_for_repeated_indices(out_dir):
+    source = check(int_array, V, [1, 1, 1])
+    assert "np.add.at" in source
+
+
+def test_basic_index_adjoint_is_in_place(out_dir):
+    source = check(int_index, A)
+    assert "np.add.at" not in source and "] += " in source
+
+
+def where_clip(x):
+    return np.sum(np.where(x > 0, x**2, -x)) + np.sum(np.clip(x, -0.5, 0.5) ** 2)
+
+
+def joins(x):
+    a = np.concatenate([x, x**2])
+    b = np.stack((x, np.sin(x)), axis=1)
+    c = np.array([x[0], x[1] * 2.0])
+    return np.sum(a * a) + np.sum(b[:, 1] * b[:, 0]) + np.sum(c)
+
+
+def reductions(x):
+    return (
+        np.linalg.norm(x)
+        + np.sum(np.max(x, axis=0))
+        + np.min(x)
+        + np.sum(np.linalg.norm(x, axis=1))
+        + np.sum(x.max(axis=1))
+    )
+
+
+def logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+FUNCTIONS = [
+    ("where_and_clip", where_clip, (V,)),
+    ("concatenate_stack_array", joins, (V,)),
+    ("norm_max_min_with_axis", reductions, (A,)),
+    ("logsumexp_vector", logsumexp, (V,)),
+    ("logsumexp_matrix", logsumexp, (A,)),
+]
+
+
+@pytest.mark.parametrize("name, f, args", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_array_function(out_dir, name, f, args):
+    check(f, *args)
+
+
+def lists_in_loop(x, n):
+    hs = []
+    h = x
+    for _ in range(n):
+        h = np.tanh(h + 0.5)
+        hs.append(h)
+    a = np.stack(hs)
+    b = np.array(hs)
+    c = np.concatenate(hs)
+    return (
+        np.sum(a**2) + np.sum(b[:, 0]) + np.sum(c * c) + np.sum(sum(hs)) + np.sum(hs[1])
+    )
+
+
+def list_literal(x):
+    xs = [x, x * 2.0, np.sin(x)]
+    s = 0.0
+    for v in xs:
+        s = s + np.sum(v * v)
+    return s
+
+
+def test_lists(out_dir):
+    check(lists_in_loop, V, 3)
+    check(list_literal, V)
+
+
+def flags_and_sizes(x, n, flag):
+    s = 0.0
+    for k in range(n):
+        s = s + np.sum(x) * k
+    if flag:
+        s = s * 2.0
+    return s
+
+
+def test_int_and_bool_arguments(out_dir):
+    check(flags_and_sizes, V, 3, True)
+    check(flags_and_sizes, V, 2, False)
+
+
+def test_nested_subscript_assignment_is_reported(out_dir):
+    def f(x):
+        y = x * 1.0
+        y[0][1] = 2.0
+        return np.sum(y)
+
+    with pytest.raises(ADCompileError, match="test_indexing.py:.*only `name"):
+        grad(f)(A)

@@ -1,0 +1,59 @@
+"""A vanilla RNN in a Python loop against hand-written backpropagation through time."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from adcompiler import grad
+
+
+def rnn_loss(W, U, b, h0, xs):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t] + b)
+    return np.sum(h**2)
+
+
+def bptt(W, U, b, h0, xs):
+    """Backpropagation through time, by hand."""
+    hs = [h0]
+    for t in range(xs.shape[0]):
+        hs.append(np.tanh(W @ hs[-1] + U @ xs[t] + b))
+    dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+    dh = 2.0 * hs[-1]
+    for t in reversed(range(xs.shape[0])):
+        dz = dh * (1.0 - hs[t + 1] ** 2)
+        dW += np.outer(dz, hs[t])
+        dU += np.outer(dz, xs[t])
+        db += dz
+        dh = W.T @ dz
+    return dW, dU, db, dh
+
+
+def problem(T, hidden=8, inputs=5, seed=0):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(hidden, hidden)) / np.sqrt(hidden)
+    U = rng.normal(size=(hidden, inputs)) / np.sqrt(inputs)
+    b = rng.normal(size=hidden) * 0.1
+    h0 = rng.normal(size=hidden) * 0.1
+    xs = rng.normal(size=(T, inputs))
+    return W, U, b, h0, xs
+
+
+@pytest.mark.parametrize("T", [1, 5, 50])
+def test_rnn_matches_bptt(out_dir, T):
+    args = problem(T)
+    got = grad(rnn_loss, argnums=(0, 1, 2, 3))(*args)
+    want = bptt(*args)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-10)
+
+
+def test_rnn_gradient_is_a_reversed_loop(out_dir):
+    source = inspect.getsource(grad(rnn_loss, argnums=(0, 1, 2, 3)))
+    assert "for t in range(" in source
+    assert "for t in reversed(range(" in source
+    assert source.count("np.tanh(") == 1
+    assert source.count("tape.pop()") == 1
