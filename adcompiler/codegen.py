@@ -33,36 +33,38 @@ MAX_INLINE_NODES = 14
 HELPERS = {
     "_unbroadcast": '''
 def _unbroadcast(g, x):
-    """Sum `g` over the axes along which `x` was broadcast, giving it the shape of `x`."""
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    shape = getattr(x, "shape", ())
+    if getattr(g, "shape", ()) == shape:
         return g
-    if np.ndim(g) < len(shape):
-        return np.broadcast_to(g, shape).copy()
-    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return np.sum(g, axis=axes, keepdims=True) if axes else g
+    if np.ndim(g) > len(shape):
+        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    if np.ndim(g) == len(shape):
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    # a scalar standing for an array filled with it
+    return g if np.shape(g) == shape else np.zeros_like(x) + g
 ''',
     "_broadcast_like": '''
 def _broadcast_like(t, x):
     """`t` with the shape of `x`, into which it broadcasts."""
-    if np.shape(t) == np.shape(x):
+    if getattr(t, "shape", ()) == getattr(x, "shape", ()):
         return t
     return np.broadcast_to(t, np.shape(x))
 ''',
     "_matmul_lhs": '''
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
-    if np.ndim(b) == 1:
+    if b.ndim == 1:
         return np.multiply.outer(g, b)
-    return g @ (b.T if np.ndim(b) == 2 else np.swapaxes(b, -1, -2))
+    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 ''',
     "_matmul_rhs": '''
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
-    if np.ndim(a) == 1:
+    if a.ndim == 1:
         return np.multiply.outer(a, g)
-    return (a.T if np.ndim(a) == 2 else np.swapaxes(a, -1, -2)) @ g
+    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
     "_concat_part": '''
 def _concat_part(g, k, parts, axis=0):
@@ -503,7 +505,10 @@ class _Body:
             if form[0] == "grad_like":
                 self.helpers |= {"_grad_like", "_restructure"}
             if form[0] == "check_scalar":
-                out.append(_check_scalar(_atom(stmt.args[0]), stmt.args[1].value))
+                is_argument = len(stmt.args) > 2 and stmt.args[2].value
+                out.append(
+                    _check_scalar(_atom(stmt.args[0]), stmt.args[1].value, is_argument)
+                )
                 continue
             if form[0] in (
                 "push",
@@ -758,29 +763,22 @@ class _C:
         self.value = value
 
 
-def _check_scalar(value: ast.expr, fname: str) -> ast.stmt:
-    message = f"grad of {fname} needs a scalar output, got shape "
-    raise_ = ast.Raise(
-        ast.Call(
-            ast.Name("TypeError", ast.Load()),
-            [
-                ast.JoinedStr(
-                    [
-                        ast.Constant(message),
-                        ast.FormattedValue(
-                            ast.Call(_np("shape"), [value], []), -1, None
-                        ),
-                    ]
-                )
-            ],
-            [],
-        ),
-        None,
-    )
-    test = ast.Compare(
-        ast.Call(_np("ndim"), [value], []), [ast.NotEq()], [ast.Constant(0)]
-    )
-    return ast.If(test, [raise_], [])
+def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
+    """`if getattr(v, "ndim", 0) != 0: raise TypeError(...)`.
+
+    `getattr` rather than `np.ndim`: on a Python float, `np.ndim` builds an
+    array and costs microseconds, more than a small gradient itself.
+    """
+    v = ast.unparse(value)
+    if is_argument:
+        what = f"with {v} of shape {{np.shape({v})}} it is not"
+        message = f'f"grad of {fname} needs a scalar output; {what}"'
+    else:
+        message = (
+            f'f"grad of {fname} needs a scalar output, got shape {{np.shape({v})}}"'
+        )
+    check = f'if getattr({v}, "ndim", 0) != 0:\n    raise TypeError({message})'
+    return ast.parse(check).body[0]
 
 
 def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:

@@ -1,27 +1,29 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:19 loss
 # origin-sha256: a0bf4ffdb10f6c699bd7e50ca010f42d1d6855f4000008d356dae55f19bf8c34
-# body-sha256: 481b258cd4ee098a387b18524a003c67f76712878ff1f13b2f3e4c86aa022229
+# body-sha256: 873a94759d0a1863aa7316ebfb35cb7623978768b1940d60fd1d120c0186da4a
 import numpy as np
 
 
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
-    if np.ndim(a) == 1:
+    if a.ndim == 1:
         return np.multiply.outer(a, g)
-    return (a.T if np.ndim(a) == 2 else np.swapaxes(a, -1, -2)) @ g
+    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
 def _unbroadcast(g, x):
-    """Sum `g` over the axes along which `x` was broadcast, giving it the shape of `x`."""
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    shape = getattr(x, "shape", ())
+    if getattr(g, "shape", ()) == shape:
         return g
-    if np.ndim(g) < len(shape):
-        return np.broadcast_to(g, shape).copy()
-    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return np.sum(g, axis=axes, keepdims=True) if axes else g
+    if np.ndim(g) > len(shape):
+        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    if np.ndim(g) == len(shape):
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    # a scalar standing for an array filled with it
+    return g if np.shape(g) == shape else np.zeros_like(x) + g
 
 
 def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:19
@@ -30,22 +32,19 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:19
     t2 = t1 + b  # logistic_regression.py:21
     margin = y * t2  # logistic_regression.py:21
     t3 = np.exp(-margin)  # logistic_regression.py:22
-    t4 = np.log1p(t3)  # logistic_regression.py:22
-    t5 = 0.5 * lam  # logistic_regression.py:22
-    t6 = w * w  # logistic_regression.py:22
-    out = np.mean(t4) + t5 * np.sum(t6)  # logistic_regression.py:22
-    if np.ndim(out) != 0:  # logistic_regression.py:22
+    t4 = 0.5 * lam  # logistic_regression.py:22
+    t5 = t4 * np.sum(w * w)  # logistic_regression.py:22
+    out = np.mean(np.log1p(t3)) + t5  # logistic_regression.py:22
+    if getattr(out, "ndim", 0) != 0:  # logistic_regression.py:22
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t6 = np.full_like(t6, t5)  # logistic_regression.py:22
-    t7 = d_t6 * w  # logistic_regression.py:22
-    d_t4 = np.full_like(t4, 1.0 / np.size(t4))  # logistic_regression.py:22
-    d_t3 = d_t4 / (1.0 + t3)  # logistic_regression.py:22
-    d_t8 = d_t3 * t3  # logistic_regression.py:22
-    d_margin = -d_t8  # logistic_regression.py:22
+    d_t6 = 1.0 / np.size(margin)  # logistic_regression.py:22
+    d_t3 = d_t6 / (1.0 + t3)  # logistic_regression.py:22
+    d_t7 = d_t3 * t3  # logistic_regression.py:22
+    d_margin = -d_t7  # logistic_regression.py:22
     d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:21
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:21
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:21
-    d_w = t7 + t7 + _matmul_rhs(X, d_t1)  # logistic_regression.py:21
+    d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1)  # logistic_regression.py:21
     return out, (d_w, d_b)  # logistic_regression.py:22

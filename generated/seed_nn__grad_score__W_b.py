@@ -1,27 +1,29 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: 8ed558f67114c52d7d5be75be3231c2b6da46650ab1fcdfcd11d8e6347b403c2
+# body-sha256: 6005a42718286af7d652af2ff69ff74812cdc2e5dcc36dfeb1be4445eabd52fe
 import numpy as np
 
 
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
-    if np.ndim(b) == 1:
+    if b.ndim == 1:
         return np.multiply.outer(g, b)
-    return g @ (b.T if np.ndim(b) == 2 else np.swapaxes(b, -1, -2))
+    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 
 
 def _unbroadcast(g, x):
-    """Sum `g` over the axes along which `x` was broadcast, giving it the shape of `x`."""
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    shape = getattr(x, "shape", ())
+    if getattr(g, "shape", ()) == shape:
         return g
-    if np.ndim(g) < len(shape):
-        return np.broadcast_to(g, shape).copy()
-    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return np.sum(g, axis=axes, keepdims=True) if axes else g
+    if np.ndim(g) > len(shape):
+        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    if np.ndim(g) == len(shape):
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    # a scalar standing for an array filled with it
+    return g if np.shape(g) == shape else np.zeros_like(x) + g
 
 
 def grad_score(W, x, b, u):  # seed_nn.py:13
@@ -30,7 +32,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     z = t1 + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
     out = u @ h  # seed_nn.py:16
-    if np.ndim(out) != 0:  # seed_nn.py:16
+    if getattr(out, "ndim", 0) != 0:  # seed_nn.py:16
         raise TypeError(
             f"grad of score needs a scalar output, got shape {np.shape(out)}"
         )

@@ -68,6 +68,9 @@ class Emitter:
         self.cse = cse
         self._seen: dict = {}
         self._scopes: list = []
+        # Values available everywhere in the generated function, in order of
+        # definition (parameters first): `witness` picks a shape stand-in here.
+        self.order: list[str] = []
 
     # -- the one way to write a statement --------------------------------------
 
@@ -96,6 +99,15 @@ class Emitter:
         return Var(out)
 
     simplify = True
+
+    def definition(self, atom: Atom) -> tuple | None:
+        """`(prim, args)` of the pure statement that computed `atom`, if this emitter knows it."""
+        if not isinstance(atom, Var):
+            return None
+        for key, value in self._seen.items():
+            if value == atom:
+                return key[0], key[1]
+        return None
 
     def adopt(self, stmts: list) -> None:
         """Continue after existing statements, reusing their values where a rule recomputes one."""
@@ -244,8 +256,21 @@ class Emitter:
     def count(self, x, out, axis):
         """How many entries of x a mean averages into each entry of out."""
         if isinstance(axis, Const) and axis.value is None or axis is None:
-            return self.call("size", x)
-        return self.call("count", x, out)
+            return self.call("size", self.witness(x))
+        return self.call("count", self.witness(x), self.witness(out))
+
+    def witness(self, a: Atom) -> Atom:
+        """The earliest available value with the shape of `a`: a parameter if one has it.
+
+        Asking a temporary's shape (`np.ones_like(t1 * x)`) would keep, or
+        recompute, a value nothing else needs; `x` has the same shape for free.
+        """
+        for name in self.order:
+            if name == getattr(a, "name", None):
+                return a
+            if self.shapes.same(Var(name), a):
+                return Var(name)
+        return a
 
     def inverse_permutation(self, axes):
         if axes is None or (isinstance(axes, Const) and axes.value is None):

@@ -62,20 +62,39 @@ def reverse(
     if isinstance(result, Var) and is_temp(result.name):
         rename(body, {result.name: names.fresh("out")})
         (result,) = body.results
-    proven_scalar = analyze(body).is_scalar(result)
+    facts = analyze(body)
+    proven_scalar = facts.is_scalar(result)
     shapes = analyze(body, scalar_result=True)
     wrt = [fn.params[i] for i in argnums]
     live = activity.active(body, set(wrt), body.results)
 
     e = Emitter(names, shapes)
     e.adopt(body.stmts)
+    e.order = list(fn.params) + [o for stmt in body.stmts for o in defs(stmt)]
     forward = {o for stmt in walk(body) for o in defs(stmt)}
     forward |= {
         c for stmt in walk(body) if isinstance(stmt, Loop) for c in stmt.carried
     }
     if not proven_scalar:
-        # The shape facts assumed a scalar result; make sure, as JAX does.
-        e.call("check_scalar", result, Const(fn.name))
+        # The shape facts assumed a scalar result; make sure, as JAX does, and as
+        # cheaply as possible: where the result is a scalar whenever some
+        # arguments are, check those instead of computing the result for it.
+        roots = [
+            p
+            for p in fn.params
+            if shapes.is_scalar(Var(p)) and not facts.is_scalar(Var(p))
+        ]
+        if (
+            not with_value  # the value is computed anyway: checking it costs nothing
+            and roots
+            and analyze(body, scalars=roots).is_scalar(result)
+        ):
+            for p in roots:
+                e.call("check_scalar", Var(p), Const(fn.name), Const(True))
+                # a check of an argument needs nothing computed: it goes first
+                e.stmts.insert(0, e.stmts.pop())
+        else:
+            e.call("check_scalar", result, Const(fn.name), Const(False))
 
     sweep = Sweep(e, live, forward)
     sweep.lists = set(fn.lists)
@@ -103,7 +122,7 @@ def reverse(
             g = e.call("zeros_like", Var(p), name=names.fresh(f"d_{p}"))
         else:
             g = sweep.accumulate(p, parts)
-            if isinstance(g, Const):
+            if isinstance(g, Const) or sweep.stands_in(g, Var(p)):
                 g = e.call("full_like", Var(p), g)
             elif _defined_by(e, g, "broadcast_to"):
                 g = e.call(
@@ -142,6 +161,35 @@ class Sweep:
     def merged(self, g: Atom) -> bool:
         return isinstance(g, Var) and g.name in self._merged
 
+    # -- stand-ins ------------------------------------------------------------------
+    # The adjoint of `np.sum(v)` is an array like `v` filled with the upstream
+    # scalar. The sweep keeps that scalar instead (a stand-in) as long as the
+    # rules it meets are elementwise over operands of `v`'s shape: there a
+    # scalar broadcasts exactly like the filled array would, so `d_v * w`
+    # reads as `g * w` and no array of ones is ever built.
+
+    def stands_in(self, g: Atom, v: Atom) -> bool:
+        """Is `g`, a scalar, the adjoint of the (maybe) non-scalar `v`?"""
+        shapes = self.e.shapes
+        return shapes.is_scalar(g) and not shapes.is_scalar(v)
+
+    def exact(self, g: Atom, v: Atom) -> Atom:
+        """The adjoint as an array of `v`'s shape, built from a stand-in if need be."""
+        if not self.stands_in(g, v) or isinstance(v, Const):
+            return g
+        return self.e.call("full_like", self.e.witness(v), g)
+
+    def _standin_passes(self, stmt: Assign, prim) -> bool:
+        """A stand-in can go through an elementwise op whose active operands have its shape."""
+        if prim.shape != "elementwise":
+            return False
+        out = Var(stmt.out)
+        for arg, rule in zip(stmt.args, prim.vjp):
+            if rule is not None and isinstance(arg, Var) and arg.name in self.live:
+                if not self.e.shapes.same(arg, out):
+                    return False
+        return True
+
     # -- blocks -------------------------------------------------------------------
 
     def block(self, fwd: Block, contrib: dict, tape: str | None) -> None:
@@ -174,19 +222,25 @@ class Sweep:
             return
         g = self.accumulate(stmt.out, contrib.pop(stmt.out))
         prim = PRIMS[stmt.prim]
+        out = Var(stmt.out)
+        standin = self.stands_in(g, out)
+        if standin and not self._standin_passes(stmt, prim):
+            g, standin = self.exact(g, out), False
         for arg, rule in zip(stmt.args, prim.vjp):
             if rule is None or not isinstance(arg, Var) or arg.name not in self.live:
                 continue
-            c = rule(e, g, Var(stmt.out), *stmt.args, **stmt.kwargs)
-            if c is None:
-                continue
-            if (
-                not isinstance(c, IndexContrib)
-                and prim.broadcasts
-                and not e.shapes.same(Var(stmt.out), arg)
-            ):
+            c = rule(e, g, out, *stmt.args, **stmt.kwargs)
+            if c is None or isinstance(c, IndexContrib):
+                pass
+            elif standin:
+                # `arg` has the result's shape; `c` has it too, or is a stand-in for it,
+                # or is smaller (`g * b` with a broadcast `b`) and is spread over it.
+                if not (e.shapes.same(c, arg) or e.shapes.is_scalar(c)):
+                    c = e.broadcast_like(c, arg)
+            elif prim.broadcasts and not e.shapes.same(out, arg):
                 c = e.call("unbroadcast", c, arg)
-            contrib.setdefault(arg.name, []).append(c)
+            if c is not None:
+                contrib.setdefault(arg.name, []).append(c)
 
     def accumulate(self, name: str, parts: list, base: Atom | None = None) -> Atom:
         """Sum the contributions to one adjoint; a sum computed here is named `d_<name>`.
@@ -196,6 +250,12 @@ class Sweep:
         """
         e = self.e
         dense = [p for p in parts if not isinstance(p, IndexContrib)]
+        if len(dense) > 1 and name not in self.lists:
+            # the same contribution twice (both uses of w in `w * w`) is doubled, not re-added
+            counts: dict = {}
+            for p in dense:
+                counts[p] = counts.get(p, 0) + 1
+            dense = [p if k == 1 else e.mul(float(k), p) for p, k in counts.items()]
         scattered = [p for p in parts if isinstance(p, IndexContrib)]
         total = base
         if scattered:
@@ -247,7 +307,7 @@ class Sweep:
         gs = {}
         for i, out in enumerate(stmt.outs):
             if out in contrib:
-                gs[i] = self.accumulate(out, contrib.pop(out))
+                gs[i] = self.exact(self.accumulate(out, contrib.pop(out)), Var(out))
         if not gs:
             return
         built = []
@@ -289,7 +349,7 @@ class Sweep:
         gs = {}
         for i, out in enumerate(stmt.outs):
             if out in contrib:
-                gs[i] = self.accumulate(out, contrib.pop(out))
+                gs[i] = self.exact(self.accumulate(out, contrib.pop(out)), Var(out))
         if not gs:
             return
         active = [i for i, c in enumerate(stmt.carried) if c in self.live or i in gs]

@@ -114,11 +114,17 @@ def _induction(shapes: Shapes, loop: Loop, c: str, init: Atom, res: Atom) -> Non
         shapes.union(Var(c), init)
 
 
-def analyze(block: Block, scalar_result: bool = False) -> Shapes:
-    """Facts for every value of a function body; `scalar_result` adds what `grad` requires."""
+def analyze(block: Block, scalar_result: bool = False, scalars=()) -> Shapes:
+    """Facts for every value of a function body.
+
+    `scalar_result` adds what `grad` requires; `scalars` names values taken
+    to be scalars (to ask what they alone would prove).
+    """
     shapes = Shapes()
     if scalar_result and block.results:
         shapes.union(Const(0.0), block.results[0])
+    for name in scalars:
+        shapes.union(Const(0.0), Var(name))
     for _ in range(20):  # facts flow both ways; a few sweeps reach the fixpoint
         shapes.changed = False
         _sweep(shapes, block)

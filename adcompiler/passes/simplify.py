@@ -71,8 +71,21 @@ def simplify(e, prim: str, args: tuple[Atom, ...], kwargs: dict) -> Atom | None:
         for zero, other in ((a, b), (b, a)):
             if is_number(zero, 0):
                 return other
+        if a == b and not isinstance(a, Const):
+            return e.mul(2.0, a)  # g·w + g·w, the two uses of w in w * w
+        for neg, other in ((b, a), (a, b)):
+            negated = _negated(e, neg)
+            if negated is not None:
+                return e.sub(other, negated)  # a + -b
+    elif prim == "neg":
+        negated = _negated(e, args[0])
+        if negated is not None:
+            return negated
     elif prim == "sub":
         a, b = args
+        negated = _negated(e, b)
+        if negated is not None:
+            return e.add(a, negated)  # a - -b
         if is_number(b, 0):
             return a
         if is_number(a, 0):
@@ -91,4 +104,12 @@ def simplify(e, prim: str, args: tuple[Atom, ...], kwargs: dict) -> Atom | None:
             return e.mul(e.mul(a, a), a)
     elif prim == "full_like" and is_number(args[1], 1):
         return e.call("ones_like", args[0])
+    return None
+
+
+def _negated(e, a: Atom) -> Atom | None:
+    """`b` when `a` was computed as `-b`."""
+    found = e.definition(a) if hasattr(e, "definition") else None
+    if found is not None and found[0] == "neg":
+        return found[1][0]
     return None

@@ -181,13 +181,22 @@ defprim(
     lambda e, g, out, a, b: e.select(e.call("lt", b, a), g, 0.0),
     shape=SCALAR,
 )
+
+
+def _select_infer(s, out, c, a, b):
+    """`a if c else b`: the condition is a scalar; the result has the shape both share."""
+    s.set_rank(c, 0)
+    if s.same(a, b):
+        s.union(out, a)
+
+
 defprim(
     "select",
     ("ifexp",),
     None,
     lambda e, g, out, c, a, b: e.select(c, g, 0.0),
     lambda e, g, out, c, a, b: e.select(c, 0.0, g),
-    shape=SCALAR,
+    infer=_select_infer,
 )
 
 # -- linear algebra -----------------------------------------------------------
@@ -242,12 +251,12 @@ defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
 def _expand(e, g, x, axis, keepdims):
     """g, with the axes a reduction removed put back, broadcast to x's shape.
 
-    A scalar `g` (the seed 1.0, or `1.0 / n` for a mean) fills an array like
-    `x`: `np.full_like` keeps x's dtype, where `np.broadcast_to` would turn a
-    Python float into a float64 array and upcast a float32 gradient.
+    A scalar `g` (the seed 1.0, or `1.0 / n` for a mean) stays a scalar: it
+    stands for an array like `x` filled with it, which the reverse sweep only
+    builds where a rule needs the real array (autodiff/reverse.py, stand-ins).
     """
     if e.is_scalar(g):
-        return e.call("full_like", x, g)
+        return g
     if (axis is None) or (hasattr(axis, "value") and axis.value is None):
         return e.call("broadcast_to", g, e.call("shape", x))
     if not (hasattr(keepdims, "value") and keepdims.value):
@@ -315,9 +324,10 @@ defprim(
     ),
 )
 defprim("shape", (NP, "shape"), None, shape=OTHER)
-defprim("ndim", (NP, "ndim"), None, shape=SCALAR)
-defprim("size", (NP, "size"), None, shape=SCALAR)
-defprim("len", ("builtin", "len"), None, shape=SCALAR)
+# Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
+defprim("ndim", (NP, "ndim"), None, infer=lambda s, out, x: s.set_rank(out, 0))
+defprim("size", (NP, "size"), None, infer=lambda s, out, x: s.set_rank(out, 0))
+defprim("len", ("builtin", "len"), None, infer=lambda s, out, x: s.set_rank(out, 0))
 defprim("tuple", ("tuple",), shape=OTHER)
 defprim("broadcast_to", (NP, "broadcast_to"), None, None)
 defprim("expand_dims", (NP, "expand_dims"), None, None)
@@ -340,4 +350,4 @@ defprim("ones_like", (NP, "ones_like"), None, infer=lambda s, out, x: s.union(ou
 defprim("zeros_like", (NP, "zeros_like"), None, infer=lambda s, out, x: s.union(out, x))
 # `grad` needs a scalar result; where the shapes cannot prove it, the generated
 # code checks it, as JAX does, instead of returning a wrong gradient.
-defprim("check_scalar", ("check_scalar",), None, None)
+defprim("check_scalar", ("check_scalar",), None, None, None)
