@@ -39,9 +39,10 @@ def _unbroadcast(g, x):
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    if np.ndim(g) == len(shape):
-        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    g = np.sum(g, axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
     return g if np.shape(g) == shape else np.zeros_like(x) + g
 ''',

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:19 loss
 # origin-sha256: a0bf4ffdb10f6c699bd7e50ca010f42d1d6855f4000008d356dae55f19bf8c34
-# body-sha256: 873a94759d0a1863aa7316ebfb35cb7623978768b1940d60fd1d120c0186da4a
+# body-sha256: f8950354fbac045ee2c217d9c0c9811d9926d20d5da49af37022929dbd6edec9
 import numpy as np
 
 
@@ -19,9 +19,10 @@ def _unbroadcast(g, x):
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    if np.ndim(g) == len(shape):
-        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    g = np.sum(g, axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
     return g if np.shape(g) == shape else np.zeros_like(x) + g
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: 6005a42718286af7d652af2ff69ff74812cdc2e5dcc36dfeb1be4445eabd52fe
+# body-sha256: b9e6912f1e7fe6715e8bf7845d84322e50ada31326fb14188722fba06cf19f18
 import numpy as np
 
 
@@ -19,9 +19,10 @@ def _unbroadcast(g, x):
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    if np.ndim(g) == len(shape):
-        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    g = np.sum(g, axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
     return g if np.shape(g) == shape else np.zeros_like(x) + g
 

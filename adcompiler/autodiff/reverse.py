@@ -146,6 +146,11 @@ def reverse(
     return out
 
 
+# Elementwise ops whose every contribution is the upstream adjoint times a
+# value of the full broadcast shape or of the other operand's shape.
+SPREAD_PRIMS = {"mul", "div", "pow", "maximum", "minimum", "where"}
+
+
 class Sweep:
     """Builds the backward sweep of nested blocks into one emitter."""
 
@@ -179,16 +184,23 @@ class Sweep:
             return g
         return self.e.call("full_like", self.e.witness(v), g)
 
-    def _standin_passes(self, stmt: Assign, prim) -> bool:
-        """A stand-in can go through an elementwise op whose active operands have its shape."""
+    def _standin_passes(self, stmt: Assign, prim) -> str | None:
+        """How a stand-in goes through an elementwise op, if it can.
+
+        'exact': the active operands have the result's shape, so a scalar
+        broadcasts exactly as the filled array would. 'spread': a product or
+        quotient, whose contributions carry the other operand's shape (`s * b`);
+        summing them back to the operand (`_unbroadcast`) gives what the filled
+        array would. Anything else (`a + b` with a broadcast `a`) needs the array.
+        """
         if prim.shape != "elementwise":
-            return False
+            return None
         out = Var(stmt.out)
         for arg, rule in zip(stmt.args, prim.vjp):
             if rule is not None and isinstance(arg, Var) and arg.name in self.live:
                 if not self.e.shapes.same(arg, out):
-                    return False
-        return True
+                    return "spread" if stmt.prim in SPREAD_PRIMS else None
+        return "exact"
 
     # -- blocks -------------------------------------------------------------------
 
@@ -223,20 +235,22 @@ class Sweep:
         g = self.accumulate(stmt.out, contrib.pop(stmt.out))
         prim = PRIMS[stmt.prim]
         out = Var(stmt.out)
-        standin = self.stands_in(g, out)
-        if standin and not self._standin_passes(stmt, prim):
-            g, standin = self.exact(g, out), False
+        standin = self.stands_in(g, out) and self._standin_passes(stmt, prim)
+        if self.stands_in(g, out) and not standin:
+            g = self.exact(g, out)
         for arg, rule in zip(stmt.args, prim.vjp):
             if rule is None or not isinstance(arg, Var) or arg.name not in self.live:
                 continue
             c = rule(e, g, out, *stmt.args, **stmt.kwargs)
             if c is None or isinstance(c, IndexContrib):
                 pass
-            elif standin:
+            elif standin == "exact":
                 # `arg` has the result's shape; `c` has it too, or is a stand-in for it,
                 # or is smaller (`g * b` with a broadcast `b`) and is spread over it.
                 if not (e.shapes.same(c, arg) or e.shapes.is_scalar(c)):
                     c = e.broadcast_like(c, arg)
+            elif standin == "spread" and not e.shapes.same(c, arg):
+                c = e.call("unbroadcast", c, arg)
             elif prim.broadcasts and not e.shapes.same(out, arg):
                 c = e.call("unbroadcast", c, arg)
             if c is not None:
