@@ -26,7 +26,7 @@ import sys
 from numbers import Number
 from pathlib import Path
 
-from . import cache
+from . import cache, passes
 from .errors import ADCompileError
 
 
@@ -262,7 +262,8 @@ def _request(rec: Compiled, argnums, out) -> None:
     one_tuple = not rec.single and len(rec.nums) == 1
     tag = " tuple" if one_tuple else ""
     rec.origin_hash = cache.sha256(
-        f"{rec.kind} argnums={rec.nums}{tag}\n{text}{_dependency_text(fn)}"
+        f"{rec.kind} argnums={rec.nums}{tag}{passes.cache_tag()}\n"
+        f"{text}{_dependency_text(fn)}"
     )
     session_out = _SESSION.out if _SESSION is not None else None
     folder = cache.output_dir(rec.file, out if out is not None else session_out)

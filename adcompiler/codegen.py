@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 
+from . import passes
 from .ir import (
     Assign,
     Atom,
@@ -315,7 +316,9 @@ def _alias_buffers(fn: Function) -> None:
         )
         if stmt.prim == "setitem":
             old = stmt.args[0].name
-            in_place = old in fresh and counts.get(old) == 1
+            in_place = (
+                old in fresh and counts.get(old) == 1 and passes.enabled("inplace")
+            )
         if in_place:
             a, b = find(stmt.out), find(stmt.args[0].name)
             if a != b:

@@ -12,7 +12,8 @@ from adcompiler.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_committed_modules_are_what_the_compiler_writes(tmp_path, capsys):
+def test_committed_modules_are_what_the_compiler_writes(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)  # committed with every pass on
     assert main(["compile", str(ROOT / "examples"), "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     fresh = {p.name: p.read_text() for p in tmp_path.glob("*.py")}

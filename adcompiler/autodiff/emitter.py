@@ -9,6 +9,7 @@ rule can ask whether two values provably share a shape.
 
 from __future__ import annotations
 
+from .. import passes
 from ..ir import Assign, Atom, Block, Const, Var, rename
 from ..passes.shapes import Shapes
 from ..passes.simplify import simplify
@@ -82,11 +83,13 @@ class Emitter:
             k: v if isinstance(v, (Var, Const)) else Const(v) for k, v in kwargs.items()
         }
         if self.simplify:
-            found = simplify(self, prim, args, kwargs)
+            found = simplify(self, prim, args, kwargs, passes.enabled("simplify"))
             if found is not None:
                 return found
         key = (
-            self._key(prim, args, kwargs) if self.cse and prim not in UNSHARED else None
+            self._key(prim, args, kwargs)
+            if self.cse and prim not in UNSHARED and passes.enabled("cse")
+            else None
         )
         if key is not None and key in self._seen:
             return self._seen[key]
@@ -116,6 +119,7 @@ class Emitter:
             if isinstance(stmt, Assign) and len(stmt.outs) == 1:
                 key = self._key(stmt.prim, stmt.args, stmt.kwargs)
                 if key is not None and stmt.prim not in UNSHARED:
+                    # CSE, and where `definition` finds what computed a value
                     self._seen.setdefault(key, Var(stmt.out))
 
     def name_value(self, atom: Var, name: str) -> Var:

@@ -39,7 +39,7 @@ from ..ir import (
     uses,
     walk,
 )
-from ..passes import activity
+from ..passes import activity, enabled
 from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
@@ -280,7 +280,7 @@ class Sweep:
                     prim = "index_add_any"
                 buf = e.buffer(prim, buf, p.index, p.g)
             total = buf
-        if base is not None and dense and name not in self.lists:
+        if base is not None and dense and name not in self.lists and enabled("inplace"):
             # the accumulator is a buffer this sweep owns: add in place
             sum_ = dense[0]
             for p in dense[1:]:

@@ -28,6 +28,10 @@ def _has_effects(block: Block) -> bool:
 
 
 def dce(block: Block, live: set[str] | None = None) -> Block:
+    from . import enabled
+
+    if not enabled("dce"):
+        return block
     live = set(live or ()) | _names(block.results)
     kept = []
     for stmt in reversed(block.stmts):

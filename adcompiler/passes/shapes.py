@@ -120,7 +120,13 @@ def analyze(block: Block, scalar_result: bool = False, scalars=()) -> Shapes:
     `scalar_result` adds what `grad` requires; `scalars` names values taken
     to be scalars (to ask what they alone would prove).
     """
+    from . import enabled
+
     shapes = Shapes()
+    if not enabled("shapes"):
+        # Without facts every shape may differ: generic helpers everywhere, and a
+        # scalar result is still what grad requires (checked in the generated code).
+        return shapes
     if scalar_result and block.results:
         shapes.union(Const(0.0), block.results[0])
     for name in scalars:

@@ -44,8 +44,15 @@ def is_number(a: Atom, value=None) -> bool:
     return value is None or a.value == value
 
 
-def simplify(e, prim: str, args: tuple[Atom, ...], kwargs: dict) -> Atom | None:
-    """An atom equal to `prim(*args)`, emitting simpler code with `e` if needed; None to keep it."""
+def simplify(
+    e, prim: str, args: tuple[Atom, ...], kwargs: dict, identities: bool = True
+) -> Atom | None:
+    """An atom equal to `prim(*args)`, emitting simpler code with `e` if needed; None to keep it.
+
+    Folding constants always happens: `-1` must be a constant axis, and
+    `np.log(2.0)` a Python float that keeps float32 float32. `identities`
+    (off with the `simplify` pass) covers the rest: `x * 1`, `x ** 2`, ...
+    """
     if prim in _FOLD and all(is_number(a) for a in args):
         try:
             return Const(_FOLD[prim](*(a.value for a in args)))
@@ -59,6 +66,8 @@ def simplify(e, prim: str, args: tuple[Atom, ...], kwargs: dict) -> Atom | None:
             OverflowError,
         ):  # outside the domain: NumPy's nan or inf at run time
             return None
+    if not identities:
+        return None
     if prim == "mul":
         a, b = args
         for one, other in ((a, b), (b, a)):

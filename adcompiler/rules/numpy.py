@@ -256,10 +256,15 @@ def _expand(e, g, x, axis, keepdims):
     builds where a rule needs the real array (autodiff/reverse.py, stand-ins).
     """
     if e.is_scalar(g):
-        return g
+        from ..passes import enabled
+
+        return g if enabled("standins") else e.call("full_like", e.witness(x), g)
+    keep = hasattr(keepdims, "value") and keepdims.value
     if (axis is None) or (hasattr(axis, "value") and axis.value is None):
+        if not keep:  # the adjoint of a full reduction is a scalar, even unproven:
+            return e.call("full_like", e.witness(x), g)  # full_like keeps x's dtype
         return e.call("broadcast_to", g, e.call("shape", x))
-    if not (hasattr(keepdims, "value") and keepdims.value):
+    if not keep:
         g = e.call("expand_dims", g, axis)
     return e.call("broadcast_to", g, e.call("shape", x))
 

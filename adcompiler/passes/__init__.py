@@ -1,0 +1,71 @@
+"""The optimization passes, and the switch that turns them off for debugging.
+
+Each pass is one module (or one decision at one place, named here):
+
+- `simplify`  constant folding, algebraic identities, strength reduction (simplify.py)
+- `cse`       common-subexpression elimination by hash-consing (autodiff/emitter.py)
+- `dce`       dead-code elimination (dce.py)
+- `shapes`    shape facts: `_unbroadcast` and rank-generic helpers only where
+              shapes can differ (shapes.py)
+- `standins`  the adjoint of a sum stays a scalar while it can (autodiff/reverse.py)
+- `inplace`   accumulation and index assignment in place where provably safe
+              (autodiff/reverse.py, codegen.py)
+
+`ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
+or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
+The generated code is then longer and slower, and must compute the same
+gradients: the test suite passes either way. The setting is part of the
+cache key, so switching it regenerates modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+ALL = ("simplify", "cse", "dce", "shapes", "standins", "inplace")
+
+_off: set[str] | None = None  # set by `disabled`; None: read the environment
+
+
+def _from_env() -> set[str]:
+    text = os.environ.get("ADC_PASSES_OFF", "")
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    if "all" in names:
+        return set(ALL)
+    unknown = names - set(ALL)
+    if unknown:
+        raise ValueError(
+            f"ADC_PASSES_OFF names unknown passes {sorted(unknown)}; known: {', '.join(ALL)}"
+        )
+    return names
+
+
+def off() -> set[str]:
+    return set(_off) if _off is not None else _from_env()
+
+
+def enabled(name: str) -> bool:
+    return name not in off()
+
+
+def cache_tag() -> str:
+    """What goes into the cache key: empty when every pass runs."""
+    names = sorted(off())
+    return f"\npasses off: {','.join(names)}" if names else ""
+
+
+@contextlib.contextmanager
+def disabled(*names: str):
+    """Compile without the named passes (all of them if none is named)."""
+    global _off
+    chosen = set(names) or set(ALL)
+    unknown = chosen - set(ALL)
+    if unknown:
+        raise ValueError(f"unknown passes {sorted(unknown)}; known: {', '.join(ALL)}")
+    previous = _off
+    _off = (previous or _from_env()) | chosen
+    try:
+        yield
+    finally:
+        _off = previous

@@ -1,0 +1,125 @@
+"""Each optimization pass, shown by what it removes; `passes.disabled` turns them off.
+
+Every test compiles one function twice, with all passes and without the pass
+under test, checks that both give the finite-difference gradient, and shows
+what the pass took out of the generated code.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+from conftest import numeric_grad
+
+from adcompiler import grad, passes
+
+
+@pytest.fixture(autouse=True)
+def every_pass_on(monkeypatch):
+    """These tests compare with and without a pass, whatever ADC_PASSES_OFF says."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+
+def compiled_both_ways(f, args, name, argnums=0):
+    """The generated source with every pass, and without the pass `name`."""
+    sources = []
+    for off in ((), (name,)):
+        with passes.disabled(*off) if off else _nothing():
+            g = grad(f, argnums=argnums)
+            got = g(*args)
+            want = numeric_grad(f, list(args), argnums)
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+            sources.append(
+                "\n".join(
+                    line.split("  # ")[0] for line in inspect.getsource(g).splitlines()
+                )
+            )
+    return sources
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def identities(x):
+    return np.sum((x * 1.0 + 0.0) ** 2)
+
+
+def test_simplify_removes_identities_and_reduces_powers(out_dir, rng):
+    on, off = compiled_both_ways(identities, (rng.normal(size=4),), "simplify")
+    assert "* 1.0" not in on and "+ 0.0" not in on and "**" not in on
+    assert "* 1.0" in off and "** 1" in off  # 2 * x ** (2 - 1), literally
+
+
+def repeated(x):
+    return np.sum(np.tanh(x) * np.tanh(x))
+
+
+def test_cse_computes_a_repeated_expression_once(out_dir, rng):
+    on, off = compiled_both_ways(repeated, (rng.normal(size=4),), "cse")
+    assert on.count("np.tanh") == 1
+    assert off.count("np.tanh") >= 2
+
+
+def unused_value(x):
+    return np.sum(np.sin(x))
+
+
+def test_dce_drops_the_value_grad_does_not_need(out_dir, rng):
+    on, off = compiled_both_ways(unused_value, (rng.normal(size=4),), "dce")
+    assert "np.sin" not in on  # only cos(x) is needed for the gradient
+    assert "np.sin" in off
+
+
+def same_shapes(x):
+    return np.sum(np.tanh(x) * x)
+
+
+def test_shape_facts_drop_unbroadcast_where_shapes_agree(out_dir, rng):
+    on, off = compiled_both_ways(same_shapes, (rng.normal(size=(3, 2)),), "shapes")
+    assert "_unbroadcast" not in on
+    assert "_unbroadcast" in off
+
+
+def weighted(x, w):
+    return np.sum(x * w)
+
+
+def test_standins_build_no_array_of_ones(out_dir, rng):
+    x, w = rng.normal(size=5), rng.normal(size=5)
+    on, off = compiled_both_ways(weighted, (x, w), "standins")
+    assert "full_like" not in on and "ones_like" not in on
+    assert "ones_like" in off or "full_like" in off
+
+
+def rnn(W, h):
+    for _ in range(3):
+        h = np.tanh(W @ h)
+    return np.sum(h)
+
+
+def test_inplace_accumulates_loop_adjoints_in_place(out_dir, rng):
+    W, h = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
+    on, off = compiled_both_ways(rnn, (W, h), "inplace")
+    assert "d_W +=" in on
+    assert "d_W +=" not in off
+
+
+def test_unknown_pass_names_are_refused():
+    with pytest.raises(ValueError, match="unknown passes"):
+        with passes.disabled("fast"):
+            pass
+
+
+def test_the_setting_is_part_of_the_cache_key(out_dir, rng):
+    a = grad(unused_value)
+    text_on = open(inspect.getfile(a)).read()
+    with passes.disabled():
+        b = grad(unused_value)
+    text_off = open(inspect.getfile(b)).read()
+    assert inspect.getfile(a) == inspect.getfile(b)  # the same file, regenerated
+    assert text_on != text_off
