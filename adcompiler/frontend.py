@@ -531,6 +531,9 @@ class Lowering:
             value = self.expr(stmt.value)
             for target in stmt.targets:
                 self.assign(target, value, stmt.value)
+                if isinstance(target, ast.Name):
+                    # `z = w = ...`: binding `z` renamed the temporary; `w` reads `z`
+                    value = self.env[target.id]
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is None:
                 return
