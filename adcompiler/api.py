@@ -17,6 +17,7 @@ cache holds.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import inspect
@@ -295,12 +296,52 @@ def _transform(rec: Compiled, argnums, out):
 
 def _bind_constants(generated, fn):
     """Arrays `fn` closes over are keyword-only parameters of the generated function,
-    bound here to their values (they are constants, not differentiated)."""
+    bound here to their values (they are constants, not differentiated).
+
+    The defaults of `fn`'s parameters are bound here too, to the values `fn`
+    holds: the generated file writes only the literal ones (`z=2.0`), and a
+    default such as `w=np.ones(3)` is an array the generated code cannot spell.
+    """
+    _bind_defaults(generated, fn)
     if generated.__code__.co_kwonlyargcount:
         from .frontend import bind_constants
 
         return bind_constants(generated, fn)
     return generated
+
+
+def _bind_defaults(generated, fn) -> None:
+    defaults = getattr(fn, "__defaults__", None)
+    code = getattr(fn, "__code__", None)
+    if not defaults or code is None:
+        return
+    own = generated.__code__
+    params = code.co_varnames[: code.co_argcount]
+    if own.co_varnames[: own.co_argcount] == params:  # not a jvp: its tangents follow
+        generated.__defaults__ = defaults
+
+
+def _literal_defaults(tree) -> tuple:
+    """The defaults of `tree`'s last parameters that are literal constants
+    (`z=2.0`, `axis=(0, 1)`), from the first one after any that is not."""
+    found: list = []
+    for node in tree.args.defaults:
+        try:
+            value = ast.literal_eval(node)
+        except ValueError:  # a name, a call: bound when the module is loaded
+            found = []
+            continue
+        if not _immutable_literal(value):
+            found = []
+            continue
+        found.append(value)
+    return tuple(found)
+
+
+def _immutable_literal(value) -> bool:
+    if isinstance(value, tuple):
+        return all(_immutable_literal(v) for v in value)
+    return value is None or isinstance(value, (Number, str, bytes))
 
 
 def lower(rec: Compiled):
@@ -333,6 +374,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
 
     n = len(rec.nums)
     adj = reverse(fn_ir, rec.nums, rec.with_value, rec.function, lowering.names)
+    adj.defaults = _literal_defaults(lowering.src.tree)
     grads = 0 if rec.single else tuple(range(n))
     if rec.with_value:
         adj.result_tree = (0, 1 if rec.single else tuple(i + 1 for i in range(n)))

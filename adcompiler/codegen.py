@@ -833,6 +833,7 @@ def function_def(
     if doc:
         body.insert(0, ast.Expr(ast.Constant(doc)))
     consts = [ast.arg(c) for c in fn.constants]
+    defaults = list(defaults) or [ast.Constant(v) for v in fn.defaults]
     args = ast.arguments(
         [],
         [ast.arg(p) for p in fn.params],

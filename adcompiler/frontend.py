@@ -88,12 +88,34 @@ CONSTRUCTS: dict[type, tuple[str, str | None]] = {
     ast.JoinedStr: ("an f-string", None),
     ast.NamedExpr: ("an assignment expression (`:=`)", "assign on a line of its own"),
     ast.Starred: ("a starred expression", None),
-    ast.AsyncFunctionDef: ("an async function", None),
+    ast.Set: ("a set", "use a tuple or a list"),
+    ast.AsyncFunctionDef: ("an `async def` function", "use a plain `def`"),
     ast.AsyncFor: ("an `async for` loop", None),
+    # operators, named by the node that holds them (see `construct_name`)
+    ast.Invert: ("`~` (bitwise invert)", "for a boolean mask, use `np.logical_not`"),
+    ast.Is: ("`is` (an identity comparison)", "compare values with `==` or `!=`"),
+    ast.IsNot: (
+        "`is not` (an identity comparison)",
+        "compare values with `==` or `!=`",
+    ),
+    ast.In: ("`in` (a membership test)", "compare with `==` and join tests with `or`"),
+    ast.NotIn: (
+        "`not in` (a membership test)",
+        "compare with `!=` and join tests with `and`",
+    ),
 }
+# Statements newer than Python 3.10.
+for _name, _entry in (
+    ("TryStar", ("a `try`/`except*` statement", CONSTRUCTS[ast.Try][1])),
+    ("TypeAlias", ("a `type` alias statement", "define the alias at module level")),
+):
+    if hasattr(ast, _name):
+        CONSTRUCTS[getattr(ast, _name)] = _entry
 
 
 def construct_name(node: ast.AST) -> tuple[str, str | None]:
+    if isinstance(node, ast.UnaryOp) and type(node.op) in CONSTRUCTS:
+        node = node.op
     if type(node) in CONSTRUCTS:
         return CONSTRUCTS[type(node)]
     text = ast.unparse(node).splitlines()[0] if hasattr(ast, "unparse") else ""
@@ -141,9 +163,14 @@ def read_source(fn) -> Source:
     node = tree.body[0]
     if isinstance(node, ast.AsyncFunctionDef) or not isinstance(node, ast.FunctionDef):
         where = Loc(file, first, 0, lines[0] if lines else "")
-        raise ADCompileError(
-            f"{getattr(fn, '__qualname__', fn)} is not a plain `def` function", where
-        )
+        name = getattr(fn, "__qualname__", fn)
+        if isinstance(node, ast.AsyncFunctionDef):
+            raise ADCompileError(
+                f"`{name}` is an `async def` function, which has no gradient",
+                where,
+                "differentiate a plain `def` function; await outside it",
+            )
+        raise ADCompileError(f"{name} is not a plain `def` function", where)
     return Source(fn, file, first, indent, dedented.splitlines(), node, text)
 
 
@@ -531,6 +558,9 @@ class Lowering:
             value = self.expr(stmt.value)
             for target in stmt.targets:
                 self.assign(target, value, stmt.value)
+                if isinstance(target, ast.Name):
+                    # `z = w = ...`: binding `z` renamed the temporary; `w` reads `z`
+                    value = self.env[target.id]
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is None:
                 return
@@ -742,7 +772,12 @@ class Lowering:
             left = self.expr(node.left)
             for op, right_node in zip(node.ops, node.comparators):
                 if type(op) not in _COMPARE:
-                    raise self.error(f"the comparison `{ast.unparse(node)}`", node)
+                    what, hint = construct_name(op)
+                    raise self.error(
+                        f"{what} is not supported in a differentiated function",
+                        node,
+                        hint,
+                    )
                 right = self.expr(right_node)
                 c = self.e.call(_COMPARE[type(op)], left, right, loc=loc)
                 result = c if result is None else self.e.call("and", result, c, loc=loc)

@@ -152,6 +152,8 @@ class Function:
     lists: set = field(default_factory=set)
     # Arrays read from the enclosing scope, taken as keyword-only parameters.
     constants: list = field(default_factory=list)
+    # Literal defaults of the last parameters (`z=2.0`), written into the signature.
+    defaults: tuple = ()
 
 
 def walk(block: Block) -> Iterator[Stmt]:

@@ -6,6 +6,8 @@ wraps it only as far as the calling convention needs.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .api import _normalize_argnums, compiled
@@ -15,6 +17,22 @@ from .errors import ADCompileError
 def _compiled_jvp(fn, argnums: tuple[int, ...]):
     """The generated `jvp_<name>(*primals, *tangents)` for the given differentiated arguments."""
     return compiled(fn, "jvp", argnums)
+
+
+def _with_defaults(fun, args: tuple) -> tuple:
+    """`args` followed by the defaults of the parameters they leave out.
+
+    The generated jvp takes the tangents after all the primals, so the
+    primals' defaults cannot stay in its signature: they are filled in here.
+    """
+    defaults = getattr(inspect.unwrap(fun), "__defaults__", None) or ()
+    code = getattr(inspect.unwrap(fun), "__code__", None)
+    if code is None or not defaults or len(args) >= code.co_argcount:
+        return args
+    first = code.co_argcount - len(defaults)  # the first parameter with a default
+    if len(args) < first:
+        return args  # too few arguments: the generated function says which
+    return args + defaults[len(args) - first :]
 
 
 def jvp(fun, primals, tangents):
@@ -27,6 +45,7 @@ def jvp(fun, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals and {len(tangents)} tangents")
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+    primals = _with_defaults(fun, primals)
     for i in nums:
         if np.shape(tangents[i]) != np.shape(primals[i]):
             raise ValueError(
@@ -41,6 +60,8 @@ def jacfwd(fun, argnums=0):
 
     def jacobian_fn(*args):
         from .frontend import read_source
+
+        args = _with_defaults(fun, args)
 
         src = read_source(fun)
         params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args]

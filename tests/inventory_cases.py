@@ -58,15 +58,6 @@ SINCE = {
     "TypeVarTuple": (3, 12),
 }
 
-# The frontend's generic fallback names a node `<source>` (ClassName): it points at
-# the right place but calls the construct by its `ast` class name.
-CLASS_NAME_ONLY = "names it only by its ast class (`...` ({}) is not supported)"
-
-
-def fallback(cls: str, words: str) -> str:
-    return f"needs frontend fix: {CLASS_NAME_ONLY.format(cls)}; say {words!r}"
-
-
 DEPRECATED = (
     "deprecated alias kept by the ast module for old code; ast.parse never "
     "produces it"
@@ -89,12 +80,40 @@ def _bad_binop(op: str, expr: str | None = None) -> Rejected:
     )
 
 
-def _compare(op: str) -> Rejected:
+def _compare(op: str) -> Supported:
+    """An order comparison: a branch taken on the data, and an elementwise mask."""
+    return Supported(
+        "def f(x, y):\n"
+        f"    if np.sum(x) {op} np.sum(y):\n"
+        "        z = x * y\n"
+        "    else:\n"
+        "        z = x / y\n"
+        f"    return np.sum(z * (x {op} y))\n",
+        ARGS2,
+    )
+
+
+def _equality(op: str) -> Supported:
+    """`==`/`!=`: on a loop's index (exact), and elementwise on signs (a mask)."""
+    return Supported(
+        "def f(x, y):\n"
+        "    z = x\n"
+        "    for i in range(3):\n"
+        f"        if i {op} 1:\n"
+        "            z = z * y\n"
+        "        else:\n"
+        "            z = z + x\n"
+        f"    return np.sum(z * (np.sign(x) {op} np.sign(y)))\n",
+        ARGS2,
+    )
+
+
+def _identity(op: str, hint: str) -> Rejected:
     return Rejected(
         f"def f(x):\n    return np.sum(x * (x {op} x))  # <-\n",
-        names="comparison",
+        names=re.escape(f"`{op}`"),
         at=f"x {op} x",
-        fix=fallback("Compare", "a comparison"),
+        hint=hint,
     )
 
 
@@ -109,7 +128,7 @@ def _match(pattern: str) -> Rejected:
         "    return np.sum(y)\n",
         names="`match` statement",
         at="match",
-        fix=fallback("Match", "a `match` statement"),
+        hint="if/elif/else",
     )
 
 
@@ -121,8 +140,9 @@ def _in_async(body: str) -> Rejected:
         "    async def g(t):  # <-\n"
         + "".join(f"        {line}\n" for line in body.splitlines())
         + "    return x\n",
-        names="async function",
+        names="`async def` function",
         at="async def",
+        hint="plain `def`",
     )
 
 
@@ -130,13 +150,45 @@ ARGS2 = ((0.3, -1.2, 2.0), (1.5, 0.7, 1.1))
 ARGS_MAT = (((0.3, -1.2), (2.0, 0.5), (1.0, -0.4)), (0.5, -0.7))
 ARGS_MAT_T = (((0.3, -1.2), (2.0, 0.5), (1.0, -0.4)), (0.5, -0.7, 0.2))
 
-LOOP = (
-    "def f(x):\n"
-    "    y = x\n"
-    "    for i in range(3):  # <-\n"
-    "        y = y * x\n"
-    "        {}\n"
-    "    return np.sum(y)\n"
+IF = (
+    "def f(x, y):\n"
+    "    if np.sum(x) > np.sum(y):\n"
+    "        z = x * y\n"
+    "    elif np.sum(x) > 0.0:\n"
+    "        z = x * x\n"
+    "    else:\n"
+    "        z = np.exp(y)\n"
+    "    return np.sum(z)\n"
+)
+# `if`, `elif`, `else` in turn
+IF_ARGS = (
+    ((0.3, 1.2, 2.0), (0.5, 0.7, 1.1)),
+    ARGS2,
+    ((0.3, -1.2, -2.0), (0.5, 0.7, 1.1)),
+)
+
+BOOL_BODY = (
+    "        z = x * y\n"
+    "    else:\n"
+    "        z = x + y * y\n"
+    "    return np.sum(z)\n"
+)
+AND = "def f(x, y):\n    if np.sum(x) > 0.0 and np.sum(y) < 3.0:\n" + BOOL_BODY
+OR = "def f(x, y):\n    if np.sum(x) > 2.0 or np.sum(y) < 0.0:\n" + BOOL_BODY
+BOOLOP = (
+    "def f(x, y):\n"
+    "    if np.sum(x) > 0.0 and np.sum(y) < 3.0 or np.max(x) > 5.0:\n" + BOOL_BODY
+)
+# both tests true, then both false
+BOOLOP_ARGS = (
+    ((0.3, -1.2, 2.0), (0.5, -0.7, 1.1)),
+    ((0.3, -1.2, -2.0), (1.5, 0.7, 1.1)),
+)
+# the first test true, the second, neither
+OR_ARGS = (
+    ((0.3, 1.2, 2.0), (0.5, 0.7, 1.1)),
+    ((0.3, -1.2, 2.0), (0.5, -0.7, -1.1)),
+    ((0.3, -1.2, -2.0), (1.5, 0.7, 1.1)),
 )
 
 Entry = Supported | Rejected | Unreachable
@@ -153,13 +205,21 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         "only with ast.parse(type_comments=True); the frontend parses without"
     ),
     # -- statements ------------------------------------------------------------------
-    "FunctionDef": Supported("def f(x):\n    return np.sum(x * x)\n"),
+    "FunctionDef": (
+        Supported("def f(x):\n    return np.sum(x * x)\n"),
+        Supported(  # a function defined inside, reading the outer one's argument
+            "def f(x):\n"
+            "    def g(t):\n"
+            "        return t * 2.0 + x\n"
+            "\n"
+            "    return np.sum(g(x) * g(x * x))\n"
+        ),
+    ),
     "AsyncFunctionDef": Rejected(
         "async def f(x):  # <-\n    return np.sum(x * x)\n",
-        names=r"async",
+        names="`async def` function",
         at="async",
-        fix="needs frontend fix: says '`f` is not a plain `def` function' without "
-        "naming `async def`",
+        hint="plain `def`",
     ),
     "ClassDef": Rejected(
         "def f(x):\n"
@@ -179,18 +239,15 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
     "Assign": (
         Supported("def f(x, y):\n    z = x * y\n    return np.sum(z + x)\n", ARGS2),
         Supported(
-            "def f(x, y):\n    z = w = x * y\n    return np.sum(z + w)\n",
+            "def f(x, y):\n    z = w = x * y\n    return np.sum(z + w * x)\n",
             ARGS2,
-            fix="needs frontend fix: a chained assignment `z = w = x * y` generates "
-            "`np.ones_like(z + t1)` with `t1` never defined (NameError), and drops "
-            "`w`'s share of the gradient",
         ),
     ),
     "TypeAlias": Rejected(
         "def f(x):\n    type Vec = float  # <-\n    return np.sum(x)\n",
-        names="type alias",
+        names="`type` alias statement",
         at="type",
-        fix=fallback("TypeAlias", "a `type` alias statement"),
+        hint="module level",
     ),
     "AugAssign": Supported(
         "def f(x, y):\n"
@@ -206,34 +263,34 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
     "AnnAssign": Supported(
         "def f(x):\n    y: float = x * 3.0\n    z: float\n    return np.sum(y * x)\n"
     ),
-    "For": Rejected(
-        LOOP.format("pass"),
-        names="`for` loop",
-        at="for",
-        fix=fallback("For", "a `for` loop"),
+    "For": (
+        Supported(
+            "def f(x):\n"
+            "    y = x\n"
+            "    for i in range(3):\n"
+            "        y = y * x + i\n"
+            "    return np.sum(y)\n"
+        ),
+        Supported(  # over the rows of an argument
+            "def f(a, b):\n"
+            "    s = 0.0\n"
+            "    for row in a:\n"
+            "        s = s + np.sum(row * b) ** 2\n"
+            "    return s\n",
+            ARGS_MAT,
+        ),
     ),
     "AsyncFor": _in_async("async for u in t:\n    pass"),
-    "While": Rejected(
+    # the number of trips depends on x (two here)
+    "While": Supported(
         "def f(x):\n"
         "    y = x\n"
-        "    while np.sum(y) < 10.0:  # <-\n"
-        "        y = y * 2.0\n"
-        "    return np.sum(y)\n",
-        names="`while` loop",
-        at="while",
-        fix=fallback("While", "a `while` loop"),
+        "    while np.sum(y * y) < 50.0:\n"
+        "        y = y * 1.5 + x\n"
+        "    return np.sum(y)\n"
     ),
-    "If": Rejected(
-        "def f(x):\n"
-        "    if np.sum(x) > 0.0:  # <-\n"
-        "        y = x * 2.0\n"
-        "    else:\n"
-        "        y = x\n"
-        "    return np.sum(y)\n",
-        names="`if` statement",
-        at="if",
-        fix=fallback("If", "an `if` statement"),
-    ),
+    # the branch depends on the data: each argument set takes another one
+    "If": tuple(Supported(IF, args) for args in IF_ARGS),
     "With": Rejected(
         "def f(x):\n"
         "    with np.errstate(all='ignore'):  # <-\n"
@@ -269,9 +326,9 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         "    except* ValueError:\n"
         "        y = x\n"
         "    return np.sum(y)\n",
-        names="`try` statement",
+        names=r"`try`/`except\*` statement",
         at="try",
-        fix=fallback("TryStar", "a `try` statement with `except*`"),
+        hint="outside the differentiated function",
     ),
     "Assert": Rejected(
         "def f(x):\n    assert np.all(x > 0)  # <-\n    return np.sum(x)\n",
@@ -299,15 +356,16 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
     ),
     "Nonlocal": Rejected(
         "def f(x):\n"
-        "    def g():  # <-\n"
-        "        nonlocal x\n"
+        "    def g():\n"
+        "        nonlocal x  # <-\n"
         "        x = x * 2.0\n"
+        "        return x\n"
         "\n"
-        "    g()\n"
-        "    return np.sum(x)\n",
-        names="nested function",
-        at="def g",
-        fix=fallback("FunctionDef", "a function defined inside the function"),
+        "    y = g()\n"
+        "    return np.sum(x * y)\n",
+        names="`nonlocal` statement",
+        at="nonlocal",
+        hint="argument",
     ),
     "Expr": Supported(
         'def f(x):\n    """A docstring and a stray constant are statements too."""\n'
@@ -315,25 +373,27 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         "    return np.sum(x)\n"
     ),
     "Pass": Supported("def f(x):\n    pass\n    return np.sum(x)\n"),
-    "Break": Rejected(
-        LOOP.format("break"),
-        names="`for` loop",
-        at="for",
-        fix=fallback("For", "a `for` loop"),
+    # leaves after the second trip, on the data
+    "Break": Supported(
+        "def f(x):\n"
+        "    y = x\n"
+        "    for i in range(10):\n"
+        "        y = y * 1.5 + x\n"
+        "        if np.sum(y) > 5.0:\n"
+        "            break\n"
+        "    return np.sum(y * y)\n"
     ),
-    "Continue": Rejected(
-        LOOP.format("continue"),
-        names="`for` loop",
-        at="for",
-        fix=fallback("For", "a `for` loop"),
+    "Continue": Supported(
+        "def f(x):\n"
+        "    y = x\n"
+        "    for i in range(5):\n"
+        "        if np.sum(y) > 3.0:\n"
+        "            continue\n"
+        "        y = y * x + 1.0\n"
+        "    return np.sum(y)\n"
     ),
     # -- expressions -------------------------------------------------------------------
-    "BoolOp": Rejected(
-        "def f(x, y):\n    z = x or y  # <-\n    return np.sum(z)\n",
-        names="`or`",
-        at="x or y",
-        fix=fallback("BoolOp", "`and`/`or`"),
-    ),
+    "BoolOp": tuple(Supported(BOOLOP, args) for args in BOOLOP_ARGS),
     "NamedExpr": Rejected(
         "def f(x):\n    return np.sum((y := x * 2.0) * y)  # <-\n",
         names=r"assignment expression \(`:=`\)",
@@ -348,23 +408,26 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         at="lambda",
         hint="def",
     ),
-    "IfExp": Rejected(
-        "def f(x):\n    y = x * 2.0 if np.sum(x) > 0 else x  # <-\n    return np.sum(y)\n",
-        names="conditional expression",
-        at="x * 2.0 if",
-        fix=fallback("IfExp", "a conditional expression"),
+    "IfExp": tuple(
+        Supported(
+            "def f(x):\n"
+            "    y = x * x if np.sum(x) > 0 else np.exp(x)\n"
+            "    return np.sum(y * x)\n",
+            (args,),
+        )
+        for args in ((0.3, -1.2, 2.0), (0.3, -1.2, -2.0))
     ),
-    "Dict": Rejected(
-        "def f(x):\n    d = {'x': x}  # <-\n    return np.sum(x)\n",
-        names="dict",
-        at="{",
-        fix=fallback("Dict", "a dict"),
+    "Dict": Supported(
+        "def f(x, y):\n"
+        "    d = {'a': x * y, 'b': y}\n"
+        "    return np.sum(d['a'] + d['b'] ** 2)\n",
+        ARGS2,
     ),
     "Set": Rejected(
         "def f(x):\n    s = {1.0, 2.0}  # <-\n    return np.sum(x)\n",
-        names="set",
+        names="a set",
         at="{",
-        fix=fallback("Set", "a set"),
+        hint="tuple",
     ),
     "ListComp": Rejected(
         "def f(x):\n    return np.sum([t * 2.0 for t in x])  # <-\n",
@@ -404,7 +467,14 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         at="yield",
         hint="generator.*return the value",
     ),
-    "Compare": _compare(">"),
+    "Compare": Supported(  # a chained comparison
+        "def f(x):\n"
+        "    if 0.0 < np.sum(x) <= 2.0:\n"
+        "        y = x * x\n"
+        "    else:\n"
+        "        y = x\n"
+        "    return np.sum(y)\n"
+    ),
     "Call": Supported("def f(x):\n    return np.sum(np.tanh(x) * np.exp(x))\n"),
     "keyword": Supported(
         "def f(x):\n    return np.sum(np.sum(x, axis=0, keepdims=True) * x)\n",
@@ -424,17 +494,17 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
     "Attribute": Supported(
         "def f(a, b):\n    return np.sum(a.T @ b) * np.pi\n", ARGS_MAT_T
     ),
-    "Subscript": Rejected(
-        "def f(x):\n    return x[0] * 2.0  # <-\n",
-        names="index",
-        at="x[0]",
-        fix=fallback("Subscript", "indexing"),
+    "Subscript": (
+        Supported("def f(x):\n    return x[0] * x[-1] + x[1] ** 2\n"),
+        Supported(  # a row, a column, an entry of a matrix
+            "def f(a, b):\n    return np.sum(a[0] * b) + np.sum(a[:, 1]) * a[2, 0]\n",
+            ARGS_MAT,
+        ),
     ),
-    "Slice": Rejected(
-        "def f(x):\n    return np.sum(x[1:] * 2.0)  # <-\n",
-        names="slic",
-        at="x[1:]",
-        fix=fallback("Subscript", "slicing"),
+    "Slice": Supported(
+        "def f(x):\n"
+        "    n = x.shape[0]\n"
+        "    return np.sum(x[1:] * x[:-1]) + np.sum(x[::2] ** 2) + x[1 : n - 1][0]\n"
     ),
     "Starred": Rejected(
         "def f(x):\n    return np.sum(np.maximum(*x))  # <-\n",
@@ -442,11 +512,12 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         at="*x",
     ),
     "Name": Supported("def f(x):\n    y = x\n    return np.sum(y * x)\n"),
-    "List": Rejected(
-        "def f(x):\n    y = [x, x]  # <-\n    return np.sum(x)\n",
-        names="list",
-        at="[x, x]",
-        fix=fallback("List", "a list"),
+    "List": Supported(
+        "def f(x, y):\n"
+        "    zs = [x, x * y]\n"
+        "    zs.append(y)\n"
+        "    return np.sum(np.stack(zs) ** 2) + np.sum(zs[1])\n",
+        ARGS2,
     ),
     "Tuple": Supported(
         "def f(x, y):\n    a, b = y, x\n    return np.sum(x * a + b, axis=(0,))\n",
@@ -460,24 +531,17 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
     "AugStore": Unreachable(DEPRECATED),
     "Param": Unreachable(DEPRECATED),
     # -- operators -----------------------------------------------------------------------
-    "And": Rejected(
-        "def f(x, y):\n    z = x and y  # <-\n    return np.sum(z)\n",
-        names="`and`",
-        at="x and y",
-        fix=fallback("BoolOp", "`and`/`or`"),
-    ),
-    "Or": Rejected(
-        "def f(x, y):\n    z = x or y  # <-\n    return np.sum(z)\n",
-        names="`or`",
-        at="x or y",
-        fix=fallback("BoolOp", "`and`/`or`"),
-    ),
+    "And": tuple(Supported(AND, args) for args in BOOLOP_ARGS),
+    "Or": tuple(Supported(OR, args) for args in OR_ARGS),
     "Add": _binop("+"),
     "Sub": _binop("-"),
     "Mult": _binop("*"),
     "MatMult": Supported("def f(a, b):\n    return np.sum(a @ b)\n", ARGS_MAT),
     "Div": _binop("/"),
-    "Mod": _bad_binop("%"),
+    "Mod": Supported(  # the remainder's slope in x is 1, in y -floor(x / y)
+        "def f(x, y):\n    return np.sum((x % y) * x)\n",
+        ((0.3, -1.2, 2.5), (0.7, 0.5, 1.1)),
+    ),
     "Pow": Supported(
         "def f(x, y):\n    return np.sum(y**2.0 + np.abs(x) ** y)\n", ARGS2
     ),
@@ -486,31 +550,40 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
     "BitOr": _bad_binop("|"),
     "BitXor": _bad_binop("^"),
     "BitAnd": _bad_binop("&"),
-    "FloorDiv": _bad_binop("//"),
+    "FloorDiv": Supported(  # a step function: no slope, but it scales x
+        "def f(x, y):\n    return np.sum((x // y) * x + y)\n",
+        ((0.3, -1.2, 2.5), (0.7, 0.5, 1.1)),
+    ),
     "Invert": Rejected(
         "def f(x):\n    return np.sum(x * ~x)  # <-\n",
-        names="`~`",
+        names=r"`~` \(bitwise invert\)",
         at="~x",
-        fix=fallback("UnaryOp", "the operator `~`"),
+        hint="np.logical_not",
     ),
-    "Not": Rejected(
-        "def f(x):\n    return np.sum(x * (not x))  # <-\n",
-        names="`not`",
-        at="not x",
-        fix=fallback("UnaryOp", "the operator `not`"),
+    "Not": tuple(
+        Supported(
+            "def f(x):\n"
+            "    if not np.sum(x) > 2.0:\n"
+            "        y = x * x\n"
+            "    else:\n"
+            "        y = np.exp(x)\n"
+            "    return np.sum(y)\n",
+            (args,),
+        )
+        for args in ((0.3, -1.2, 2.0), (0.3, 1.2, 2.0))
     ),
     "UAdd": Supported("def f(x):\n    return np.sum(+x * x)\n"),
     "USub": Supported("def f(x):\n    return np.sum(-x * x)\n"),
-    "Eq": _compare("=="),
-    "NotEq": _compare("!="),
+    "Eq": _equality("=="),
+    "NotEq": _equality("!="),
     "Lt": _compare("<"),
     "LtE": _compare("<="),
     "Gt": _compare(">"),
     "GtE": _compare(">="),
-    "Is": _compare("is"),
-    "IsNot": _compare("is not"),
-    "In": _compare("in"),
-    "NotIn": _compare("not in"),
+    "Is": _identity("is", "=="),
+    "IsNot": _identity("is not", "!="),
+    "In": _identity("in", "=="),
+    "NotIn": _identity("not in", "!="),
     # -- the rest ------------------------------------------------------------------------
     "ExceptHandler": Rejected(
         "def f(x):\n"
@@ -529,9 +602,6 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         Supported(
             "def f(x, y, z=2.0):\n    return np.sum(x * y * z)\n",
             ((0.3, -1.2), (2.0, 0.5)),
-            fix="needs frontend/codegen fix: the generated function drops the "
-            "parameter's default (`grad_f() missing 1 required positional argument: "
-            "'z'`)",
         ),
     ),
     "arg": Supported("def f(x: float, y):\n    return np.sum(x * y)\n", ARGS2),
