@@ -1,0 +1,160 @@
+# adcompiler: 0.1.0
+# origin: examples/char_rnn.py:32 loss
+# origin-sha256: b9f45ea1b58e4a6c64ef3106b91331c9ab094dc209b6dbd8762a5f75eef70544
+# body-sha256: 443e446543493ac97154d787e61f7c5976855ecfd3a0cf829a06ad9ffa3a61b6
+import numpy as np
+
+
+def _grad_like(x, grads, path=()):
+    """The gradient of a container argument: the structure of `x` (dicts, lists,
+    tuples, NamedTuples, dataclasses), the adjoint `grads[path]` at each leaf read by
+    key, index or attribute, and zeros of the leaf's shape elsewhere."""
+    if path in grads:
+        return _restructure(x, grads[path])
+    below = {
+        p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path
+    }
+    if isinstance(x, dict):
+        return {k: _grad_like(v, grads, path + (k,)) for k, v in x.items()}
+    fields = getattr(type(x), "__dataclass_fields__", None)
+    if fields is not None:
+        return type(x)(
+            **{f: _grad_like(getattr(x, f), grads, path + (f,)) for f in fields}
+        )
+    if isinstance(x, (list, tuple)):
+        names = getattr(x, "_fields", ())
+        items = []
+        for i, v in enumerate(x):
+            key = next((k for k in (i, i - len(x)) + names[i : i + 1] if k in below), i)
+            items.append(_grad_like(v, grads, path + (key,)))
+        return type(x)(*items) if names else type(x)(items)
+    g = np.zeros_like(x, dtype=float)
+    for p, v in grads.items():
+        if len(p) > len(path) and p[: len(path)] == path:
+            g[p[len(path) :]] += v
+    return g
+
+
+def _matmul_lhs(g, b):
+    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
+    if b.ndim == 1:
+        return np.multiply.outer(g, b)
+    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+
+
+def _matmul_rhs(a, g):
+    """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    if a.ndim == 1:
+        return np.multiply.outer(a, g)
+    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+
+
+def _restructure(x, g):
+    """`g` (lists and dicts of arrays) in the container types of `x`."""
+    if isinstance(x, dict):
+        return {k: _restructure(v, g[k]) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        items = [_restructure(v, w) for v, w in zip(x, g)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+    return g
+
+
+def _unbroadcast(g, x):
+    """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    shape = getattr(x, "shape", ())
+    if getattr(g, "shape", ()) == shape:
+        return g
+    if np.ndim(g) > len(shape):
+        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    # a scalar standing for an array filled with it
+    return g if np.shape(g) == shape else np.zeros_like(x) + g
+
+
+def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
+    """Value and gradient of `loss` with respect to params. Generated from examples/char_rnn.py:32."""
+    tape = []  # char_rnn.py:32
+    Wxh_1 = params["Wxh"]  # char_rnn.py:34
+    Whh_1 = params["Whh"]  # char_rnn.py:34
+    bh_1 = params["bh"]  # char_rnn.py:34
+    Why_1 = params["Why"]  # char_rnn.py:35
+    by_1 = params["by"]  # char_rnn.py:35
+    t1 = np.shape(xs)[0]  # char_rnn.py:38
+    h = h0  # char_rnn.py:38
+    total = 0.0  # char_rnn.py:32
+    for t in range(t1):  # char_rnn.py:32
+        t2 = xs[t]  # char_rnn.py:38
+        t3 = Wxh_1 @ t2
+        t4 = Whh_1 @ h
+        t5 = t3 + t4
+        h_1 = np.tanh(t5 + bh_1)
+        t6 = Why_1 @ h_1
+        y = t6 + by_1
+        m = np.max(y)
+        t7 = y - m
+        t8 = np.exp(t7)
+        t9 = np.sum(t8)
+        t10 = np.log(t9)
+        log_p = t7 - t10
+        t11 = targets[t]
+        t12 = log_p[t11]
+        total_1 = total - t12
+        tape.append(
+            (total, t12, log_p, t11, t10, t9, t8, m, y, t6, h_1, t5, t3, t4, h, t2)
+        )
+        h = h_1
+        total = total_1  # char_rnn.py:43
+    total_2 = total  # char_rnn.py:43
+    if getattr(total_2, "ndim", 0) != 0:  # char_rnn.py:32
+        raise TypeError(
+            f"grad of loss needs a scalar output, got shape {np.shape(total_2)}"
+        )
+    d_by_1 = np.zeros_like(by_1)  # char_rnn.py:40
+    d_Why_1 = np.zeros_like(Why_1)  # char_rnn.py:40
+    d_bh_1 = np.zeros_like(bh_1)  # char_rnn.py:39
+    d_Whh_1 = np.zeros_like(Whh_1)  # char_rnn.py:39
+    d_Wxh_1 = np.zeros_like(Wxh_1)  # char_rnn.py:39
+    d_h = np.zeros_like(h)  # char_rnn.py:39
+    d_total = 1.0  # char_rnn.py:38
+    for t in reversed(range(t1)):  # char_rnn.py:32
+        total, t12, log_p, t11, t10, t9, t8, m, y, t6, h_1, t5, t3, t4, h, t2 = (
+            tape.pop()
+        )
+        d_total_1 = _unbroadcast(d_total, total)
+        d_t12 = _unbroadcast(-d_total, t12)
+        d_log_p = np.zeros_like(log_p)
+        np.add.at(d_log_p, t11, d_t12)
+        d_t10 = _unbroadcast(-d_log_p, t10)
+        d_t9 = d_t10 / t9
+        d_t7 = d_log_p + d_t9 * t8
+        d_m = _unbroadcast(-d_t7, m)
+        t13 = y == m
+        t14 = d_m * (t13 / np.sum(t13))
+        d_y = d_t7 + t14
+        d_t6 = _unbroadcast(d_y, t6)
+        d_h_1 = d_h + _matmul_rhs(Why_1, d_t6)
+        d_t15 = d_h_1 * (1.0 - h_1 * h_1)
+        d_t5 = _unbroadcast(d_t15, t5)
+        d_t3 = _unbroadcast(d_t5, t3)
+        d_t4 = _unbroadcast(d_t5, t4)
+        d_h = _matmul_rhs(Whh_1, d_t4)
+        d_by_1 += _unbroadcast(d_y, by_1)
+        d_Why_1 += _matmul_lhs(d_t6, h_1)
+        d_bh_1 += _unbroadcast(d_t15, bh_1)
+        d_Whh_1 += _matmul_lhs(d_t4, h)
+        d_Wxh_1 += _matmul_lhs(d_t3, t2)
+        d_total = d_total_1
+    d_params = _grad_like(  # char_rnn.py:32
+        params,
+        {
+            ("Wxh",): d_Wxh_1,
+            ("Whh",): d_Whh_1,
+            ("bh",): d_bh_1,
+            ("Why",): d_Why_1,
+            ("by",): d_by_1,
+        },
+    )
+    return total_2, d_params  # char_rnn.py:43

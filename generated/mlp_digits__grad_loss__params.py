@@ -1,0 +1,123 @@
+# adcompiler: 0.1.0
+# origin: examples/mlp_digits.py:19 loss
+# origin-sha256: e728f2e5da2918a95d6bcfa33f50b33dfce0b34536db93d90431f77fe2902e48
+# body-sha256: 66f3c36e715472aa01071135887510586dd05651f7a25e97602a552dfe1da7a3
+import numpy as np
+
+
+def _grad_like(x, grads, path=()):
+    """The gradient of a container argument: the structure of `x` (dicts, lists,
+    tuples, NamedTuples, dataclasses), the adjoint `grads[path]` at each leaf read by
+    key, index or attribute, and zeros of the leaf's shape elsewhere."""
+    if path in grads:
+        return _restructure(x, grads[path])
+    below = {
+        p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path
+    }
+    if isinstance(x, dict):
+        return {k: _grad_like(v, grads, path + (k,)) for k, v in x.items()}
+    fields = getattr(type(x), "__dataclass_fields__", None)
+    if fields is not None:
+        return type(x)(
+            **{f: _grad_like(getattr(x, f), grads, path + (f,)) for f in fields}
+        )
+    if isinstance(x, (list, tuple)):
+        names = getattr(x, "_fields", ())
+        items = []
+        for i, v in enumerate(x):
+            key = next((k for k in (i, i - len(x)) + names[i : i + 1] if k in below), i)
+            items.append(_grad_like(v, grads, path + (key,)))
+        return type(x)(*items) if names else type(x)(items)
+    g = np.zeros_like(x, dtype=float)
+    for p, v in grads.items():
+        if len(p) > len(path) and p[: len(path)] == path:
+            g[p[len(path) :]] += v
+    return g
+
+
+def _matmul_lhs(g, b):
+    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
+    if b.ndim == 1:
+        return np.multiply.outer(g, b)
+    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+
+
+def _matmul_rhs(a, g):
+    """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    if a.ndim == 1:
+        return np.multiply.outer(a, g)
+    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+
+
+def _restructure(x, g):
+    """`g` (lists and dicts of arrays) in the container types of `x`."""
+    if isinstance(x, dict):
+        return {k: _restructure(v, g[k]) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        items = [_restructure(v, w) for v, w in zip(x, g)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+    return g
+
+
+def _unbroadcast(g, x):
+    """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    shape = getattr(x, "shape", ())
+    if getattr(g, "shape", ()) == shape:
+        return g
+    if np.ndim(g) > len(shape):
+        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    # a scalar standing for an array filled with it
+    return g if np.shape(g) == shape else np.zeros_like(x) + g
+
+
+def grad_loss(params, X, Y):  # mlp_digits.py:19
+    """Gradient of `loss` with respect to params. Generated from examples/mlp_digits.py:19."""
+    W1 = params["W1"]  # mlp_digits.py:21
+    t1 = X @ W1  # mlp_digits.py:21
+    b1 = params["b1"]  # mlp_digits.py:21
+    t2 = t1 + b1  # mlp_digits.py:21
+    h = np.maximum(t2, 0.0)  # mlp_digits.py:21
+    W2 = params["W2"]  # mlp_digits.py:22
+    t3 = h @ W2  # mlp_digits.py:22
+    b2 = params["b2"]  # mlp_digits.py:22
+    z = t3 + b2  # mlp_digits.py:22
+    m = np.max(z, axis=1, keepdims=True)  # mlp_digits.py:23
+    t4 = z - m  # mlp_digits.py:24
+    t5 = np.exp(t4)  # mlp_digits.py:24
+    t6 = np.sum(t5, axis=1, keepdims=True)  # mlp_digits.py:24
+    t7 = np.log(t6)  # mlp_digits.py:24
+    log_p = t4 - t7  # mlp_digits.py:24
+    t8 = np.shape(X)[0]  # mlp_digits.py:25
+    out = -np.sum(Y * log_p) / t8  # mlp_digits.py:25
+    if getattr(out, "ndim", 0) != 0:  # mlp_digits.py:25
+        raise TypeError(
+            f"grad of loss needs a scalar output, got shape {np.shape(out)}"
+        )
+    d_t12 = 1.0 / t8  # mlp_digits.py:25
+    d_t13 = -d_t12  # mlp_digits.py:25
+    d_log_p = _unbroadcast(d_t13 * Y, log_p)  # mlp_digits.py:25
+    d_t7 = _unbroadcast(-d_log_p, t7)  # mlp_digits.py:24
+    d_t6 = d_t7 / t6  # mlp_digits.py:24
+    d_t5 = np.broadcast_to(d_t6, np.shape(t5))  # mlp_digits.py:24
+    d_t4 = _unbroadcast(d_log_p, t4) + d_t5 * t5  # mlp_digits.py:24
+    d_m = _unbroadcast(-d_t4, m)  # mlp_digits.py:24
+    t9 = z == m  # mlp_digits.py:24
+    t10 = t9 / np.sum(t9, axis=1, keepdims=True)  # mlp_digits.py:24
+    d_z = _unbroadcast(d_t4, z) + d_m * t10  # mlp_digits.py:24
+    d_t3 = _unbroadcast(d_z, t3)  # mlp_digits.py:22
+    d_b2 = _unbroadcast(d_z, b2)  # mlp_digits.py:22
+    d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:22
+    d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:22
+    t11 = np.where(t2 == 0.0, 0.5 * d_h, 0.0)  # mlp_digits.py:21
+    d_t2 = np.where(t2 > 0.0, d_h, t11)  # mlp_digits.py:21
+    d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:21
+    d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:21
+    d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:21
+    d_params = _grad_like(  # mlp_digits.py:21
+        params, {("W1",): d_W1, ("b1",): d_b1, ("W2",): d_W2, ("b2",): d_b2}
+    )
+    return d_params  # mlp_digits.py:25
