@@ -6,7 +6,16 @@ from .api import grad, value_and_grad
 from .errors import ADCompileError
 
 # Imported on first use: `import adcompiler` stays cheap for the cached @grad path.
-_LAZY = {"jvp": "transforms", "jacfwd": "transforms", "graph": "compgraph"}
+_LAZY = {
+    "vjp": "transforms",
+    "jvp": "transforms",
+    "jacfwd": "transforms",
+    "jacrev": "transforms",
+    "jacobian": "transforms",
+    "hessian": "transforms",
+    "hvp": "transforms",
+    "graph": "compgraph",
+}
 
 __all__ = ["ADCompileError", "__version__", "grad", "value_and_grad", *_LAZY]
 

@@ -331,6 +331,8 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
     from .autodiff.reverse import reverse
 
     n = len(rec.nums)
+    if rec.kind == "vjp":
+        return reverse(fn_ir, rec.nums, False, rec.function, lowering.names, True)
     adj = reverse(fn_ir, rec.nums, rec.with_value, rec.function, lowering.names)
     grads = 0 if rec.single else tuple(range(n))
     if rec.with_value:
@@ -346,7 +348,14 @@ def generate(rec: Compiled) -> str:
 
     _, adj, src = lower(rec)
     origin = f"{cache.display_path(src.file)}:{src.first_line}"
-    if rec.kind == "jvp":
+    if rec.kind == "vjp":
+        doc = (
+            f"`{src.tree.name}` and its vector-Jacobian product with respect to "
+            f"{', '.join(rec.wrt)}: returns the output and `backward`, which maps "
+            f"a cotangent of the output to the arguments' cotangents. "
+            f"Generated from {origin}."
+        )
+    elif rec.kind == "jvp":
         along = ", ".join(p + "_dot" for p in rec.wrt)
         doc = (
             f"`{src.tree.name}` and its directional derivative along ({along}). "

@@ -480,6 +480,14 @@ class _Body:
             return self.pending.pop(a.name)
         return _atom(a)
 
+    def pending_reads(self) -> set[str]:
+        return {
+            n.id
+            for value in self.pending.values()
+            for n in ast.walk(value)
+            if isinstance(n, ast.Name)
+        }
+
     def flush(self, out: list, names) -> None:
         """Write out the pending expressions that read a name about to be rebound."""
         names = set(names)
@@ -504,6 +512,10 @@ class _Body:
                 self.helpers.add(form[1])
             if form[0] == "grad_like":
                 self.helpers |= {"_grad_like", "_restructure"}
+            if form[0] == "begin_backward":
+                self.flush(out, set(self.pending_reads()))
+                out.append(_BackwardMarker())
+                continue
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
                 out.append(
@@ -811,11 +823,66 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
             node.id = mapping[node.id]
 
 
+def _reads_before_writes(stmts: list[ast.stmt], written: set[str]) -> set[str]:
+    """Names that statements read before any of them (certainly) writes them."""
+    found: set[str] = set()
+
+    def loads(node):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                if n.id not in written:
+                    found.add(n.id)
+
+    def stores(node):
+        return {
+            n.id
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+
+    for s in stmts:
+        if isinstance(s, ast.For):
+            loads(s.iter)
+            found.update(_reads_before_writes(s.body, written | stores(s.target)))
+        elif isinstance(s, ast.While):
+            loads(s.test)
+            found.update(_reads_before_writes(s.body, set(written)))
+        elif isinstance(s, ast.If):
+            loads(s.test)
+            a = _reads_before_writes(s.body, set(written))
+            b = _reads_before_writes(s.orelse, set(written))
+            found.update(a | b)
+            both = stores(ast.Module(s.body, [])) & stores(ast.Module(s.orelse, []))
+            written |= both
+        elif isinstance(s, ast.FunctionDef):
+            continue
+        else:
+            if isinstance(s, ast.AugAssign):
+                loads(s.target)
+            for field in ("value", "test", "exc"):
+                if getattr(s, field, None) is not None:
+                    loads(getattr(s, field))
+            for t in getattr(s, "targets", []) + [getattr(s, "target", None)]:
+                if t is not None:
+                    for n in ast.walk(t):  # `d[i] += g` reads d and i
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                            loads(n)
+                    written |= stores(t)
+    return found
+
+
+class _BackwardMarker(ast.Pass):
+    """Where a vjp's forward sweep ends: the statements after it form `backward`."""
+
+
 def function_def(
     fn: Function, doc: str | None, defaults: list[ast.expr] = ()
 ) -> tuple[ast.FunctionDef, set[str]]:
     gen = _Body(fn)
     body = gen.block(fn.body)
+    if fn.backward_params is not None:
+        body = _vjp_body(fn, gen, body)
+        return _finish_def(fn, doc, body, defaults), gen.helpers
     results = []
     for i, r in enumerate(fn.body.results):
         value = gen.atom(r)
@@ -825,7 +892,14 @@ def function_def(
             value = ast.Name(name, ast.Load())
         results.append(value)
     body.append(ast.Return(_nest(fn.result_tree, results)))
+    return _finish_def(fn, doc, body, defaults), gen.helpers
+
+
+def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
     _rename_temps(fn, body)
+    for node in body:
+        if isinstance(node, ast.FunctionDef):
+            _own_names(node, body)
     if doc:
         body.insert(0, ast.Expr(ast.Constant(doc)))
     consts = [ast.arg(c) for c in fn.constants]
@@ -838,8 +912,111 @@ def function_def(
         None,
         list(defaults),
     )
-    node = ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
-    return node, gen.helpers
+    return ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
+
+
+def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:
+    """`<forward>; def backward(d_out): <backward>; return d_x, ...; return out, backward`."""
+    k = next(i for i, s in enumerate(body) if isinstance(s, _BackwardMarker))
+    forward, backward = body[:k], body[k + 1 :]
+    seeds = fn.backward_params
+    results = list(fn.body.results)
+    n_out = len(seeds)
+    outs = [gen.atom(r) for r in results[:n_out]]
+    grads = []
+    for i, r in enumerate(results[n_out:], n_out):
+        value = gen.atom(r)
+        if i in fn.result_names:
+            name = fn.result_names[i]
+            backward.append(ast.Assign([ast.Name(name, ast.Store())], value))
+            value = ast.Name(name, ast.Load())
+        grads.append(value)
+    if n_out == 1:
+        params = [ast.arg(seeds[0])]
+    else:  # one cotangent per output, as a tuple like the output
+        params = [ast.arg("cotangents")]
+        backward.insert(
+            0, ast.Assign([_target(seeds)], ast.Name("cotangents", ast.Load()))
+        )
+    backward.append(ast.Return(ast.Tuple(grads, ast.Load())))
+    doc = "The cotangents of the differentiated arguments, given the output's."
+    backward.insert(0, ast.Expr(ast.Constant(doc)))
+    inner = ast.FunctionDef(
+        "backward",
+        ast.arguments([], params, None, [], [], None, []),
+        backward,
+        [],
+        None,
+        type_params=[],
+    )
+    out = outs[0] if n_out == 1 else ast.Tuple(outs, ast.Load())
+    return forward + [
+        inner,
+        ast.Return(ast.Tuple([out, ast.Name("backward", ast.Load())])),
+    ]
+
+
+def _own_names(inner: ast.FunctionDef, outer: list[ast.stmt]) -> None:
+    """Make a nested def's assignments its own.
+
+    A name the nested function assigns is local to it in Python, so where it
+    also reads the enclosing function's value of that name (a loop's backward
+    pops values under their forward names) it works on a copy, `h_b = h`.
+    A tape is copied as a list, so that `backward` can be called again.
+    """
+    outer_mod = ast.Module(
+        [s for s in outer if s is not inner], []
+    )  # the enclosing function's statements
+    defined = {
+        n.id
+        for n in ast.walk(outer_mod)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    tapes = {
+        s.targets[0].id
+        for s in ast.walk(outer_mod)
+        if isinstance(s, ast.Assign)
+        and isinstance(s.value, ast.List)
+        and not s.value.elts
+        and isinstance(s.targets[0], ast.Name)
+    }
+    inner_mod = ast.Module(inner.body, [])
+    names = [n for n in ast.walk(inner_mod) if isinstance(n, ast.Name)]
+    stored = {n.id for n in names if isinstance(n.ctx, ast.Store)}
+    loaded = {n.id for n in names if isinstance(n.ctx, ast.Load)}
+    params = {a.arg for a in inner.args.args}
+    conflicts = sorted(((stored & defined) | (tapes & loaded)) - params)
+    if not conflicts:
+        return
+    # a name the nested def writes before it reads it is simply its own
+    outer_reads = _reads_before_writes(inner.body, set(params))
+    conflicts = [c for c in conflicts if c in outer_reads]
+    if not conflicts:
+        return
+    taken = {
+        n.id for n in ast.walk(ast.Module(outer, [])) if isinstance(n, ast.Name)
+    } | params
+    mapping = {}
+    for c in conflicts:
+        new = f"{c}_b"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        mapping[c] = new
+    for n in names:
+        if n.id in mapping:
+            n.id = mapping[n.id]
+    copies = []
+    for c in conflicts:
+        if c in tapes:
+            value = ast.Call(
+                ast.Name("list", ast.Load()), [ast.Name(c, ast.Load())], []
+            )
+        else:
+            value = ast.Name(c, ast.Load())
+        copies.append(_assign(mapping[c], value))
+    has_doc = isinstance(inner.body[0], ast.Expr)
+    inner.body[has_doc:has_doc] = copies
 
 
 def _nest(tree, results: list[ast.expr]) -> ast.expr:

@@ -152,6 +152,9 @@ class Function:
     lists: set = field(default_factory=set)
     # Arrays read from the enclosing scope, taken as keyword-only parameters.
     constants: list = field(default_factory=list)
+    # vjp: the cotangent parameters of the backward function, which codegen
+    # writes as a nested def after the `begin_backward` marker.
+    backward_params: list | None = None
 
 
 def walk(block: Block) -> Iterator[Stmt]:

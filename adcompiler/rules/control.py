@@ -21,3 +21,5 @@ defprim("int", ("builtin", "int"), None, shape=SCALAR)
 defprim("new_tape", ("list",))
 defprim("push", ("push",))
 defprim("pop", ("pop",))
+# vjp: where the forward sweep ends and the backward function (a nested def) begins.
+defprim("begin_backward", ("begin_backward",))
