@@ -66,6 +66,20 @@ def _matmul_rhs(a, g):
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
+    "_matmul_lhs_b": '''
+def _matmul_lhs_b(a, g, b):
+    """The adjoint of `b` in `_matmul_lhs(a, b)`, given the adjoint `g` of its result."""
+    if np.ndim(b) == 1:
+        return np.tensordot(a, g, axes=np.ndim(a))
+    return np.swapaxes(np.multiply.outer(a, g) if np.ndim(a) == 1 else a.T @ g, -1, -2)
+''',
+    "_matmul_rhs_a": '''
+def _matmul_rhs_a(g, b, a):
+    """The adjoint of `a` in `_matmul_rhs(a, b)`, given the adjoint `g` of its result."""
+    if np.ndim(a) == 1:
+        return np.tensordot(g, b, axes=np.ndim(b))
+    return np.swapaxes(np.multiply.outer(g, b) if np.ndim(b) == 1 else g @ b.T, -1, -2)
+''',
     "_concat_part": '''
 def _concat_part(g, k, parts, axis=0):
     """The piece of `g` that part `k` of `np.concatenate(parts, axis)` became."""

@@ -9,6 +9,7 @@ tangent; `terms` drops the zero ones, so no `0 * x` reaches generated code.
 from __future__ import annotations
 
 from . import arrays as _arrays
+from . import generated as _generated  # noqa: F401
 from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
 from .core import PRIMS, defprim
 
@@ -233,3 +234,18 @@ defjvp("stack", _joined("stack"))
 defjvp("concatenate", _joined("concatenate"))
 defjvp("float", lambda e, t, out, x: t[0])
 defjvp("clip", _clip)
+
+# -- helpers of generated code (rules/generated.py): bilinear in their first two ----------
+
+
+def _bilinear2(prim):
+    def rule(e, t, out, a, b, c):
+        left = None if t[0] is None else e.call(prim, t[0], b, c)
+        right = None if t[1] is None else e.call(prim, a, t[1], c)
+        return terms(e, left, right)
+
+    return rule
+
+
+defjvp("matmul_lhs_b", _bilinear2("matmul_lhs_b"))
+defjvp("matmul_rhs_a", _bilinear2("matmul_rhs_a"))
