@@ -80,6 +80,11 @@ def _matmul_rhs_a(g, b, a):
         return np.tensordot(g, b, axes=np.ndim(b))
     return np.swapaxes(np.multiply.outer(g, b) if np.ndim(b) == 1 else g @ b.T, -1, -2)
 ''',
+    "_stop_gradient": '''
+def _stop_gradient(x):
+    """`x`, through which no derivative flows (`adcompiler.stop_gradient`)."""
+    return x
+''',
     "_concat_part": '''
 def _concat_part(g, k, parts, axis=0):
     """The piece of `g` that part `k` of `np.concatenate(parts, axis)` became."""
@@ -937,8 +942,9 @@ def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:
     results = list(fn.body.results)
     n_out = len(seeds)
     outs = [gen.atom(r) for r in results[:n_out]]
+    aux = [gen.atom(r) for r in results[len(results) - fn.aux :]]
     grads = []
-    for i, r in enumerate(results[n_out:], n_out):
+    for i, r in enumerate(results[n_out : len(results) - fn.aux], n_out):
         value = gen.atom(r)
         if i in fn.result_names:
             name = fn.result_names[i]
@@ -964,10 +970,8 @@ def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:
         type_params=[],
     )
     out = outs[0] if n_out == 1 else ast.Tuple(outs, ast.Load())
-    return forward + [
-        inner,
-        ast.Return(ast.Tuple([out, ast.Name("backward", ast.Load())])),
-    ]
+    returned = ast.Tuple([out, ast.Name("backward", ast.Load())] + aux, ast.Load())
+    return forward + [inner, ast.Return(returned)]
 
 
 def _own_names(inner: ast.FunctionDef, outer: list[ast.stmt]) -> None:

@@ -155,6 +155,8 @@ class Function:
     # vjp: the cotangent parameters of the backward function, which codegen
     # writes as a nested def after the `begin_backward` marker.
     backward_params: list | None = None
+    # has_aux: how many of the last results are auxiliary (returned, not differentiated).
+    aux: int = 0
 
 
 def walk(block: Block) -> Iterator[Stmt]:

@@ -159,6 +159,7 @@ GENERATED_HELPERS = {
     "_matmul_lhs_b": _sig("matmul_lhs_b", "a", "g", "b"),
     "_matmul_rhs_a": _sig("matmul_rhs_a", "g", "b", "a"),
     "_count": _sig("count", "x", "out"),
+    "_stop_gradient": _sig("stop_gradient", "x"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}
@@ -173,3 +174,12 @@ def lookup_generated(obj) -> Signature | None:
     if is_generated(obj):
         return GENERATED_HELPERS.get(getattr(obj, "__name__", None))
     return None
+
+
+def _register_api() -> None:
+    from .api import stop_gradient
+
+    _register(stop_gradient, _sig("stop_gradient", "x"))
+
+
+_register_api()

@@ -89,7 +89,7 @@ def _differentiable(x) -> bool:
     return kind not in "biuO"
 
 
-def vjp(fun, *primals):
+def vjp(fun, *primals, has_aux: bool = False):
     """`(fun(*primals), vjp_fn)`, as `jax.vjp`: the forward sweep runs once, and
     `vjp_fn(cotangent)` runs the backward sweep, as often as asked.
 
@@ -97,6 +97,8 @@ def vjp(fun, *primals):
     `fun`); `vjp_fn` returns one cotangent per primal: None for an argument that
     is not differentiated (an int size, a flag, an integer array). Where every
     argument is differentiated, `vjp_fn` is the generated `backward` itself.
+    With `has_aux=True`, `fun` returns `(out, aux)` and vjp returns
+    `(out, vjp_fn, aux)`.
     """
     nums = tuple(i for i, x in enumerate(primals) if _differentiable(x))
     if not nums:
@@ -104,15 +106,15 @@ def vjp(fun, *primals):
             f"vjp of {getattr(fun, '__qualname__', fun)}: no argument is a floating-point "
             "array or number"
         )
-    out, backward = compiled(fun, "vjp", nums)(*primals)
-    if len(nums) == len(primals):
-        return out, backward
+    out, backward, *aux = compiled(fun, "vjp", nums, has_aux=has_aux)(*primals)
+    vjp_fn = backward
+    if len(nums) != len(primals):
 
-    def vjp_fn(cotangent):
-        grads = dict(zip(nums, backward(cotangent)))
-        return tuple(grads.get(i) for i in range(len(primals)))
+        def vjp_fn(cotangent):
+            grads = dict(zip(nums, backward(cotangent)))
+            return tuple(grads.get(i) for i in range(len(primals)))
 
-    return out, vjp_fn
+    return (out, vjp_fn, *aux)
 
 
 def _params(fun) -> list[str]:

@@ -223,3 +223,61 @@ def test_vjp_names_no_float_argument(out_dir):
 
     with pytest.raises((TypeError, ADCompileError)):
         vjp(f, 3)
+
+
+# -- has_aux and stop_gradient ------------------------------------------------------------
+
+
+def loss_with_aux(w, x):
+    pred = np.tanh(x @ w)
+    return np.sum(pred**2), pred
+
+
+def test_grad_and_value_and_grad_with_aux(out_dir, rng):
+    w, x = rng.normal(size=3), rng.normal(size=(4, 3))
+    g, aux = adcompiler.grad(loss_with_aux, has_aux=True)(w, x)
+    np.testing.assert_allclose(aux, np.tanh(x @ w))
+    want = adcompiler.grad(lambda_free_loss)(w, x)
+    np.testing.assert_allclose(g, want)
+    (value, aux2), g2 = adcompiler.value_and_grad(loss_with_aux, has_aux=True)(w, x)
+    assert np.isclose(value, np.sum(np.tanh(x @ w) ** 2))
+    np.testing.assert_allclose(aux2, aux)
+    np.testing.assert_allclose(g2, g)
+
+
+def lambda_free_loss(w, x):
+    return np.sum(np.tanh(x @ w) ** 2)
+
+
+def test_vjp_with_aux(out_dir, rng):
+    w, x = rng.normal(size=3), rng.normal(size=(4, 3))
+    out, vjp_fn, aux = vjp(loss_with_aux, w, x, has_aux=True)
+    np.testing.assert_allclose(aux, np.tanh(x @ w))
+    d_w, _ = vjp_fn(1.0)
+    np.testing.assert_allclose(d_w, adcompiler.grad(lambda_free_loss)(w, x))
+
+
+def three_values(x):
+    return np.sum(x), x, x
+
+
+def test_has_aux_needs_a_pair(out_dir):
+    with pytest.raises(ADCompileError, match="pair"):
+        adcompiler.grad(three_values, has_aux=True)
+
+
+def with_stop(x, y):
+    target = adcompiler.stop_gradient(np.tanh(y) * x)
+    return np.sum((x - target) ** 2) + np.sum(x * adcompiler.stop_gradient(y))
+
+
+def test_stop_gradient(out_dir, rng):
+    x, y = rng.normal(size=3), rng.normal(size=3)
+    d_x, d_y = adcompiler.grad(with_stop, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(d_x, 2 * (x - np.tanh(y) * x) + y)
+    np.testing.assert_allclose(d_y, 0.0)
+    assert adcompiler.stop_gradient(x) is x  # outside compiled code: the identity
+    _, t_out = jvp(with_stop, (x, y), (np.ones(3), np.ones(3)))
+    assert np.isclose(t_out, np.sum(2 * (x - np.tanh(y) * x) + y))
+    text = inspect.getsource(adcompiler.grad(with_stop))
+    assert "_stop_gradient(" in text

@@ -54,6 +54,7 @@ def reverse(
     name: str,
     names: Names,
     seeded: bool = False,
+    has_aux: bool = False,
 ) -> Function:
     """The function returning the gradients of `fn` (and its value, if `with_value`).
 
@@ -61,9 +62,14 @@ def reverse(
     instead of the constant 1.0, results need not be scalars, and a
     `begin_backward` marker separates the forward sweep from the backward one:
     codegen writes the backward as a nested function over the cotangents.
+    With `has_aux`, `fn` returns `(value, aux)`: only `value` is differentiated,
+    and `aux` comes back as the last result, untouched.
     """
+    aux: tuple = ()
+    if has_aux:
+        aux = _split_aux(fn, names)
     if seeded:
-        return _seeded(fn, argnums, name, names)
+        return _seeded(fn, argnums, name, names, aux)
     body = fn.body
     if len(body.results) != 1:
         raise ADCompileError(
@@ -119,7 +125,7 @@ def reverse(
 
     grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
-    results = ((result,) if with_value else ()) + tuple(grads)
+    results = ((result,) if with_value else ()) + tuple(grads) + aux
     out = Function(
         name,
         list(fn.params),
@@ -128,11 +134,11 @@ def reverse(
         fn.doc,
         constants=list(fn.constants),
     )
-    _name_adjoints(out, wrt, grads, names)
+    _name_adjoints(out, wrt, grads, names, len(aux))
     return out
 
 
-def _seeded(fn: Function, argnums, name: str, names: Names) -> Function:
+def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
     """`name(*params) -> (*results, *grads)`, the grads after a `begin_backward` marker."""
     body = fn.body
     for r in body.results:  # a returned expression reads as `out` (and `d_out`)
@@ -167,13 +173,14 @@ def _seeded(fn: Function, argnums, name: str, names: Names) -> Function:
     out = Function(
         name,
         list(fn.params),
-        dce(Block(tapes + e.stmts, tuple(body.results) + tuple(grads))),
+        dce(Block(tapes + e.stmts, tuple(body.results) + tuple(grads) + aux)),
         fn.loc,
         fn.doc,
         constants=list(fn.constants),
         backward_params=seeds,
+        aux=len(aux),
     )
-    _name_adjoints(out, wrt, grads, names)
+    _name_adjoints(out, wrt, grads, names, len(aux))
     return out
 
 
@@ -204,6 +211,23 @@ def _param_grad(e: Emitter, sweep, p: str, parts, loc) -> Atom:
         # a value merged from branches or trips may be a scalar zero
         g = e.call("unbroadcast", g, Var(p))
     return g
+
+
+def _split_aux(fn: Function, names: Names) -> tuple:
+    """`return value, aux`: keep `value` as the result; returns `(aux,)`."""
+    body = fn.body
+    if len(body.results) != 2:
+        raise ADCompileError(
+            f"{fn.name} returns {len(body.results)} values; with has_aux=True it must "
+            "return a pair (value, aux)",
+            fn.loc,
+        )
+    aux = body.results[1]
+    if isinstance(aux, Var) and is_temp(aux.name):
+        rename(body, {aux.name: names.fresh("aux")})
+        aux = body.results[1]
+    body.results = body.results[:1]
+    return (aux,)
 
 
 class Sweep:
@@ -548,9 +572,9 @@ def _defined_by(e: Emitter, atom: Atom, prim: str) -> bool:
     )
 
 
-def _name_adjoints(fn: Function, wrt, grads, names: Names) -> None:
+def _name_adjoints(fn: Function, wrt, grads, names: Names, n_aux: int = 0) -> None:
     """Each returned gradient reads as `d_<param>` in the generated code (`d_b = d_z`)."""
-    first = len(fn.body.results) - len(grads)
+    first = len(fn.body.results) - len(grads) - n_aux
     for i, (p, g) in enumerate(zip(wrt, grads)):
         if not (isinstance(g, Var) and g.name.startswith(f"d_{p}")):
             fn.result_names[first + i] = names.fresh(f"d_{p}")

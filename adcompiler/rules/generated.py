@@ -55,3 +55,13 @@ defvjp("full_like", None, lambda e, g, out, x, v: e.call("unbroadcast", g, v))
 
 # The scalar check of a generated gradient, read back: no value, no derivative.
 PRIMS["check_scalar"].vjp = (None, None, None)
+
+# adcompiler.stop_gradient(x): the identity, with no derivative. Generated code
+# calls `_stop_gradient`, written into the module, so that differentiating it
+# again still stops there.
+defprim(
+    "stop_gradient",
+    ("helper", "_stop_gradient"),
+    None,
+    infer=lambda s, out, x: s.union(out, x),
+)
