@@ -14,6 +14,8 @@ _LAZY = {
     "jacobian": "transforms",
     "hessian": "transforms",
     "hvp": "transforms",
+    "custom_vjp": "custom",
+    "defvjp": "custom",
     "graph": "compgraph",
 }
 

@@ -200,6 +200,13 @@ def _dependency_text(fn, seen: set | None = None) -> str:
             parts.append(f"{name}={value!r}")
         elif type(value).__name__ == "ndarray":
             parts.append(f"{name}: array")
+        elif hasattr(value, "_adc_sources"):  # a custom_vjp function and its rule
+            for source_fn in value._adc_sources:
+                text, _ = source_text(source_fn)
+                parts.append(f"{name}:\n{text}{_dependency_text(source_fn, seen)}")
+        elif id(value) in _foreign_rules():  # a function given a rule by defvjp
+            text, _ = source_text(_foreign_rules()[id(value)][1])
+            parts.append(f"{name} rule:\n{text}")
         elif type(value).__name__ == "function" and _is_user_code(value):
             try:
                 text, _ = source_text(value)
@@ -207,6 +214,11 @@ def _dependency_text(fn, seen: set | None = None) -> str:
                 continue
             parts.append(f"{name}:\n{text}{_dependency_text(value, seen)}")
     return "\n# " + "\n".join(parts) if parts else ""
+
+
+def _foreign_rules() -> dict:
+    custom = sys.modules.get(f"{__package__}.custom")
+    return custom.FOREIGN if custom is not None else {}
 
 
 def _last_line(code) -> int:

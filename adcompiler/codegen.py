@@ -228,6 +228,10 @@ def expression(
         return ast.Call(ast.Attribute(args[0], form[1], ast.Load()), rest, keywords)
     if kind == "ifexp":
         return ast.IfExp(args[0], args[1], args[2])
+    if kind == "identity":  # a custom rule's marker: the value itself
+        return args[0]
+    if kind == "foreign":  # a function the module imports (adcompiler.defvjp)
+        return ast.Call(ast.Name(form[2], ast.Load()), args, keywords)
     if kind == "tuple":
         return ast.Tuple(args, ast.Load())
     if kind == "seqcall":
@@ -490,7 +494,14 @@ class _Body:
             for s in walk(fn.body)
             if isinstance(s, Assign)
             and s.prim
-            in ("check_scalar", "index_add", "index_add_at", "index_add_any", "iadd")
+            in (
+                "check_scalar",
+                "check_cotangent",
+                "index_add",
+                "index_add_at",
+                "index_add_any",
+                "iadd",
+            )
             and isinstance(s.args[0], Var)
         }
 
@@ -535,6 +546,15 @@ class _Body:
                 self.flush(out, set(self.pending_reads()))
                 out.append(_BackwardMarker())
                 continue
+            if form[0] == "check_cotangent":
+                c, x, rule, param = stmt.args
+                self.flush(out, [a.name for a in (c, x) if isinstance(a, Var)])
+                out.append(
+                    _check_cotangent(_atom(c), _atom(x), rule.value, param.value)
+                )
+                continue
+            if form[0] == "foreign":
+                self.helpers.add(f"from {form[1]} import {form[2]}")
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
                 out.append(
@@ -812,6 +832,17 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
     return ast.parse(check).body[0]
 
 
+def _check_cotangent(c: ast.expr, x: ast.expr, rule: str, param: str) -> ast.stmt:
+    """`if np.shape(c) != np.shape(x): raise ValueError(...)`: a custom rule's result."""
+    cv, xv = ast.unparse(c), ast.unparse(x)
+    message = (
+        f'f"the vjp rule {rule} returned a cotangent of shape {{np.shape({cv})}} '
+        f'for `{param}` of shape {{np.shape({xv})}}"'
+    )
+    check = f"if np.shape({cv}) != np.shape({xv}):\n    raise ValueError({message})"
+    return ast.parse(check).body[0]
+
+
 def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     """Temporaries that survive inlining get short names no user name collides with."""
     taken = {n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)}
@@ -1076,10 +1107,15 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
         node, used = function_def(fn, doc)
         defs.append(node)
         helpers |= used
-    module = ast.Module([ast.Import([ast.alias("numpy", "np")])] + defs, [])
+    imports = [ast.Import([ast.alias("numpy", "np")])]
+    for h in sorted(h for h in helpers if h.startswith("from ")):
+        imports += ast.parse(h).body  # a function registered with adcompiler.defvjp
+    helpers = {h for h in helpers if not h.startswith("from ")}
+    module = ast.Module(imports + defs, [])
     text = _bare_returns(ast.unparse(ast.fix_missing_locations(module)))
     helper_text = "".join(HELPERS[h] for h in sorted(helpers))
     if helper_text:
-        first, rest = text.split("\n", 1)
-        text = f"{first}\n{helper_text}\n{rest}"
+        head = "\n".join(text.split("\n")[: len(imports)])
+        rest = "\n".join(text.split("\n")[len(imports) :])
+        text = f"{head}\n{helper_text}\n{rest}"
     return black.format_str(text, mode=black.Mode())

@@ -1054,6 +1054,8 @@ class Lowering:
             raise self.error(
                 f"calling `{ast.unparse(func)}`, which is a value, not a function", func
             )
+        if getattr(callee, "defvjp", None) is not None and hasattr(callee, "rule"):
+            return self.custom_call(node, callee)
         seq = resolve.SEQUENCE_FUNCTIONS.get(id(callee))
         if seq is not None and seq[1] is callee:
             return self.sequence_call(seq[0], node)
@@ -1151,6 +1153,27 @@ class Lowering:
         out = self.e.call("tuple", *results, loc=self.src.loc(node))
         self.tuples[out.name] = results
         return out
+
+    def custom_call(self, node: ast.Call, callee) -> Atom:
+        """A call to an `@adcompiler.custom_vjp` function: its body for the value, a
+        marker whose backward is the user's rule (adcompiler/custom.py)."""
+        from .custom import custom_primitive
+
+        fn = callee.fun
+        if callee.rule is None:  # no rule yet: an ordinary helper
+            return self.inline(
+                node, read_source(fn), _scope_of(fn), {}, fn.__code__, fn
+            )
+        if node.keywords or len(node.args) != fn.__code__.co_argcount:
+            raise self.error(
+                f"call `{fn.__name__}` (a custom_vjp function) with all its "
+                "arguments, by position",
+                node,
+            )
+        args = [self.expr(a) for a in node.args]
+        inner = self.inline(node, read_source(fn), _scope_of(fn), {}, fn.__code__, fn)
+        prim = custom_primitive(callee)
+        return self.e.call(prim, inner, *args, loc=self.src.loc(node))
 
     def sequence_call(self, kind: str, node: ast.Call) -> Atom:
         """np.stack / np.array / np.concatenate / sum of a sequence of arrays."""
