@@ -2,13 +2,31 @@
 
 __version__ = "0.1.0"
 
-from .api import grad, value_and_grad
+from .api import grad, stop_gradient, value_and_grad
 from .errors import ADCompileError
 
 # Imported on first use: `import adcompiler` stays cheap for the cached @grad path.
-_LAZY = {"jvp": "transforms", "jacfwd": "transforms", "graph": "compgraph"}
+_LAZY = {
+    "vjp": "transforms",
+    "jvp": "transforms",
+    "jacfwd": "transforms",
+    "jacrev": "transforms",
+    "jacobian": "transforms",
+    "hessian": "transforms",
+    "hvp": "transforms",
+    "custom_vjp": "custom",
+    "defvjp": "custom",
+    "graph": "compgraph",
+}
 
-__all__ = ["ADCompileError", "__version__", "grad", "value_and_grad", *_LAZY]
+__all__ = [
+    "ADCompileError",
+    "__version__",
+    "grad",
+    "stop_gradient",
+    "value_and_grad",
+    *_LAZY,
+]
 
 
 def __getattr__(name):

@@ -39,10 +39,11 @@ class Compiled:
     `written` is where a module was written this time, if one was.
     """
 
-    def __init__(self, fn, kind: str, with_value: bool):
+    def __init__(self, fn, kind: str, with_value: bool, has_aux: bool = False):
         self.fn = fn
         self.kind = kind
         self.with_value = with_value
+        self.has_aux = has_aux
         code = getattr(fn, "__code__", None)
         self.file: str = code.co_filename if code else "<unknown>"
         self.line: int = code.co_firstlineno if code else 0
@@ -200,6 +201,13 @@ def _dependency_text(fn, seen: set | None = None) -> str:
             parts.append(f"{name}={value!r}")
         elif type(value).__name__ == "ndarray":
             parts.append(f"{name}: array")
+        elif hasattr(value, "_adc_sources"):  # a custom_vjp function and its rule
+            for source_fn in value._adc_sources:
+                text, _ = source_text(source_fn)
+                parts.append(f"{name}:\n{text}{_dependency_text(source_fn, seen)}")
+        elif id(value) in _foreign_rules():  # a function given a rule by defvjp
+            text, _ = source_text(_foreign_rules()[id(value)][1])
+            parts.append(f"{name} rule:\n{text}")
         elif type(value).__name__ == "function" and _is_user_code(value):
             try:
                 text, _ = source_text(value)
@@ -207,6 +215,11 @@ def _dependency_text(fn, seen: set | None = None) -> str:
                 continue
             parts.append(f"{name}:\n{text}{_dependency_text(value, seen)}")
     return "\n# " + "\n".join(parts) if parts else ""
+
+
+def _foreign_rules() -> dict:
+    custom = sys.modules.get(f"{__package__}.custom")
+    return custom.FOREIGN if custom is not None else {}
 
 
 def _last_line(code) -> int:
@@ -261,14 +274,15 @@ def _request(rec: Compiled, argnums, out) -> None:
     rec.line = first
     # `argnums=0` returns a gradient, `argnums=(0,)` a 1-tuple: separate modules.
     one_tuple = not rec.single and len(rec.nums) == 1
-    tag = " tuple" if one_tuple else ""
+    tag = (" tuple" if one_tuple else "") + (" has_aux" if rec.has_aux else "")
     rec.origin_hash = cache.sha256(
         f"{rec.kind} argnums={rec.nums}{tag}{passes.cache_tag()}\n"
         f"{text}{_dependency_text(fn)}"
     )
     session_out = _SESSION.out if _SESSION is not None else None
     folder = cache.output_dir(rec.file, out if out is not None else session_out)
-    stem = _module_stem(fn, rec.file, rec.kind, rec.wrt + ([""] if one_tuple else []))
+    extra = ([""] if one_tuple else []) + (["aux"] if rec.has_aux else [])
+    stem = _module_stem(fn, rec.file, rec.kind, rec.wrt + extra)
     rec.path = folder / f"{stem}.py"
     rec.status, rec.reason = cache.explain(rec.path, rec.origin_hash)
 
@@ -373,13 +387,29 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
     from .autodiff.reverse import reverse
 
     n = len(rec.nums)
-    adj = reverse(fn_ir, rec.nums, rec.with_value, rec.function, lowering.names)
+    if rec.kind == "vjp":
+        adj = reverse(
+            fn_ir, rec.nums, False, rec.function, lowering.names, True, rec.has_aux
+        )
+        adj.defaults = _literal_defaults(lowering.src.tree)
+        return adj
+    adj = reverse(
+        fn_ir,
+        rec.nums,
+        rec.with_value,
+        rec.function,
+        lowering.names,
+        False,
+        rec.has_aux,
+    )
     adj.defaults = _literal_defaults(lowering.src.tree)
-    grads = 0 if rec.single else tuple(range(n))
+    first = 1 if rec.with_value else 0
+    grads = first if rec.single else tuple(range(first, first + n))
+    aux = first + n  # the last result, with has_aux
     if rec.with_value:
-        adj.result_tree = (0, 1 if rec.single else tuple(i + 1 for i in range(n)))
+        adj.result_tree = ((0, aux) if rec.has_aux else 0, grads)
     else:
-        adj.result_tree = grads
+        adj.result_tree = (grads, aux) if rec.has_aux else grads
     return adj
 
 
@@ -389,7 +419,14 @@ def generate(rec: Compiled) -> str:
 
     _, adj, src = lower(rec)
     origin = f"{cache.display_path(src.file)}:{src.first_line}"
-    if rec.kind == "jvp":
+    if rec.kind == "vjp":
+        doc = (
+            f"`{src.tree.name}` and its vector-Jacobian product with respect to "
+            f"{', '.join(rec.wrt)}: returns the output and `backward`, which maps "
+            f"a cotangent of the output to the arguments' cotangents. "
+            f"Generated from {origin}."
+        )
+    elif rec.kind == "jvp":
         along = ", ".join(p + "_dot" for p in rec.wrt)
         doc = (
             f"`{src.tree.name}` and its directional derivative along ({along}). "
@@ -417,9 +454,11 @@ def _stub(rec: Compiled, why: str):
     return not_compiled
 
 
-def compiled(fun, kind: str, argnums, out=None, with_value: bool = False):
+def compiled(
+    fun, kind: str, argnums, out=None, with_value: bool = False, has_aux: bool = False
+):
     """The generated function of one transform of `fun`, from the cache or compiled now."""
-    rec = Compiled(inspect.unwrap(fun), kind, with_value)
+    rec = Compiled(inspect.unwrap(fun), kind, with_value, has_aux)
     COMPILED.append(rec)
     if _SESSION is not None:
         _SESSION.records.append(rec)
@@ -439,12 +478,20 @@ def compiled(fun, kind: str, argnums, out=None, with_value: bool = False):
 
 
 def _decorator(kind: str, with_value: bool):
-    def transform(fun=None, argnums=0, *, out: str | os.PathLike | None = None):
+    def transform(
+        fun=None,
+        argnums=0,
+        *,
+        has_aux: bool = False,
+        out: str | os.PathLike | None = None,
+    ):
         if fun is None:
-            return functools.partial(transform, argnums=argnums, out=out)
+            return functools.partial(
+                transform, argnums=argnums, has_aux=has_aux, out=out
+            )
         if not callable(fun):
             raise TypeError(f"{kind} expects a function, got {type(fun).__name__}")
-        return compiled(fun, kind, argnums, out, with_value)
+        return compiled(fun, kind, argnums, out, with_value, has_aux)
 
     transform.__name__ = transform.__qualname__ = kind
     return transform
@@ -455,11 +502,20 @@ grad.__doc__ = """The gradient of a scalar-valued function, as a generated NumPy
 
     `grad(f)` or `@grad`: the gradient with respect to the first argument.
     `grad(f, argnums=(0, 2))` or `@grad(argnums=(0, 2))`: a tuple of gradients.
+    `has_aux=True`: `f` returns `(value, aux)`; the gradient function returns
+    `(gradient, aux)` (value_and_grad: `((value, aux), gradient)`), as in JAX.
     Each gradient has its parameter's shape and dtype. `out` chooses the folder
     for the generated module (see `cache.output_dir` for the default).
     """
 
 value_and_grad = _decorator("value_and_grad", with_value=True)
+
+
+def stop_gradient(x):
+    """`x` itself; in a differentiated function, no derivative flows through it."""
+    return x
+
+
 value_and_grad.__doc__ = (
     """Like `grad`, but the generated function returns `(value, gradient)`."""
 )

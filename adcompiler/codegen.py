@@ -68,6 +68,25 @@ def _matmul_rhs(a, g):
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
+    "_matmul_lhs_b": '''
+def _matmul_lhs_b(a, g, b):
+    """The adjoint of `b` in `_matmul_lhs(a, b)`, given the adjoint `g` of its result."""
+    if np.ndim(b) == 1:
+        return np.tensordot(a, g, axes=np.ndim(a))
+    return np.swapaxes(np.multiply.outer(a, g) if np.ndim(a) == 1 else a.T @ g, -1, -2)
+''',
+    "_matmul_rhs_a": '''
+def _matmul_rhs_a(g, b, a):
+    """The adjoint of `a` in `_matmul_rhs(a, b)`, given the adjoint `g` of its result."""
+    if np.ndim(a) == 1:
+        return np.tensordot(g, b, axes=np.ndim(b))
+    return np.swapaxes(np.multiply.outer(g, b) if np.ndim(b) == 1 else g @ b.T, -1, -2)
+''',
+    "_stop_gradient": '''
+def _stop_gradient(x):
+    """`x`, through which no derivative flows (`adcompiler.stop_gradient`)."""
+    return x
+''',
     "_concat_part": '''
 def _concat_part(g, k, parts, axis=0):
     """The piece of `g` that part `k` of `np.concatenate(parts, axis)` became."""
@@ -211,6 +230,10 @@ def expression(
         return ast.Call(ast.Attribute(args[0], form[1], ast.Load()), rest, keywords)
     if kind == "ifexp":
         return ast.IfExp(args[0], args[1], args[2])
+    if kind == "identity":  # a custom rule's marker: the value itself
+        return args[0]
+    if kind == "foreign":  # a function the module imports (adcompiler.defvjp)
+        return ast.Call(ast.Name(form[2], ast.Load()), args, keywords)
     if kind == "tuple":
         return ast.Tuple(args, ast.Load())
     if kind == "seqcall":
@@ -475,7 +498,14 @@ class _Body:
             for s in walk(fn.body)
             if isinstance(s, Assign)
             and s.prim
-            in ("check_scalar", "index_add", "index_add_at", "index_add_any", "iadd")
+            in (
+                "check_scalar",
+                "check_cotangent",
+                "index_add",
+                "index_add_at",
+                "index_add_any",
+                "iadd",
+            )
             and isinstance(s.args[0], Var)
         }
 
@@ -483,6 +513,14 @@ class _Body:
         if isinstance(a, Var) and a.name in self.pending:
             return self.pending.pop(a.name)
         return _atom(a)
+
+    def pending_reads(self) -> set[str]:
+        return {
+            n.id
+            for value in self.pending.values()
+            for n in ast.walk(value)
+            if isinstance(n, ast.Name)
+        }
 
     def flush(self, out: list, names) -> None:
         """Write out the pending expressions that read a name about to be rebound."""
@@ -508,6 +546,19 @@ class _Body:
                 self.helpers.add(form[1])
             if form[0] == "grad_like":
                 self.helpers |= {"_grad_like", "_restructure"}
+            if form[0] == "begin_backward":
+                self.flush(out, set(self.pending_reads()))
+                out.append(_BackwardMarker())
+                continue
+            if form[0] == "check_cotangent":
+                c, x, rule, param = stmt.args
+                self.flush(out, [a.name for a in (c, x) if isinstance(a, Var)])
+                out.append(
+                    _check_cotangent(_atom(c), _atom(x), rule.value, param.value)
+                )
+                continue
+            if form[0] == "foreign":
+                self.helpers.add(f"from {form[1]} import {form[2]}")
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
                 out.append(
@@ -785,6 +836,17 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
     return ast.parse(check).body[0]
 
 
+def _check_cotangent(c: ast.expr, x: ast.expr, rule: str, param: str) -> ast.stmt:
+    """`if np.shape(c) != np.shape(x): raise ValueError(...)`: a custom rule's result."""
+    cv, xv = ast.unparse(c), ast.unparse(x)
+    message = (
+        f'f"the vjp rule {rule} returned a cotangent of shape {{np.shape({cv})}} '
+        f'for `{param}` of shape {{np.shape({xv})}}"'
+    )
+    check = f"if np.shape({cv}) != np.shape({xv}):\n    raise ValueError({message})"
+    return ast.parse(check).body[0]
+
+
 def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     """Temporaries that survive inlining get short names no user name collides with."""
     taken = {n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)}
@@ -815,11 +877,66 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
             node.id = mapping[node.id]
 
 
+def _reads_before_writes(stmts: list[ast.stmt], written: set[str]) -> set[str]:
+    """Names that statements read before any of them (certainly) writes them."""
+    found: set[str] = set()
+
+    def loads(node):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                if n.id not in written:
+                    found.add(n.id)
+
+    def stores(node):
+        return {
+            n.id
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+
+    for s in stmts:
+        if isinstance(s, ast.For):
+            loads(s.iter)
+            found.update(_reads_before_writes(s.body, written | stores(s.target)))
+        elif isinstance(s, ast.While):
+            loads(s.test)
+            found.update(_reads_before_writes(s.body, set(written)))
+        elif isinstance(s, ast.If):
+            loads(s.test)
+            a = _reads_before_writes(s.body, set(written))
+            b = _reads_before_writes(s.orelse, set(written))
+            found.update(a | b)
+            both = stores(ast.Module(s.body, [])) & stores(ast.Module(s.orelse, []))
+            written |= both
+        elif isinstance(s, ast.FunctionDef):
+            continue
+        else:
+            if isinstance(s, ast.AugAssign):
+                loads(s.target)
+            for field in ("value", "test", "exc"):
+                if getattr(s, field, None) is not None:
+                    loads(getattr(s, field))
+            for t in getattr(s, "targets", []) + [getattr(s, "target", None)]:
+                if t is not None:
+                    for n in ast.walk(t):  # `d[i] += g` reads d and i
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                            loads(n)
+                    written |= stores(t)
+    return found
+
+
+class _BackwardMarker(ast.Pass):
+    """Where a vjp's forward sweep ends: the statements after it form `backward`."""
+
+
 def function_def(
     fn: Function, doc: str | None, defaults: list[ast.expr] = ()
 ) -> tuple[ast.FunctionDef, set[str]]:
     gen = _Body(fn)
     body = gen.block(fn.body)
+    if fn.backward_params is not None:
+        body = _vjp_body(fn, gen, body)
+        return _finish_def(fn, doc, body, defaults), gen.helpers
     results = []
     for i, r in enumerate(fn.body.results):
         value = gen.atom(r)
@@ -829,7 +946,14 @@ def function_def(
             value = ast.Name(name, ast.Load())
         results.append(value)
     body.append(ast.Return(_nest(fn.result_tree, results)))
+    return _finish_def(fn, doc, body, defaults), gen.helpers
+
+
+def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
     _rename_temps(fn, body)
+    for node in body:
+        if isinstance(node, ast.FunctionDef):
+            _own_names(node, body)
     if doc:
         body.insert(0, ast.Expr(ast.Constant(doc)))
     consts = [ast.arg(c) for c in fn.constants]
@@ -843,8 +967,110 @@ def function_def(
         None,
         list(defaults),
     )
-    node = ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
-    return node, gen.helpers
+    return ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
+
+
+def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:
+    """`<forward>; def backward(d_out): <backward>; return d_x, ...; return out, backward`."""
+    k = next(i for i, s in enumerate(body) if isinstance(s, _BackwardMarker))
+    forward, backward = body[:k], body[k + 1 :]
+    seeds = fn.backward_params
+    results = list(fn.body.results)
+    n_out = len(seeds)
+    outs = [gen.atom(r) for r in results[:n_out]]
+    aux = [gen.atom(r) for r in results[len(results) - fn.aux :]]
+    grads = []
+    for i, r in enumerate(results[n_out : len(results) - fn.aux], n_out):
+        value = gen.atom(r)
+        if i in fn.result_names:
+            name = fn.result_names[i]
+            backward.append(ast.Assign([ast.Name(name, ast.Store())], value))
+            value = ast.Name(name, ast.Load())
+        grads.append(value)
+    if n_out == 1:
+        params = [ast.arg(seeds[0])]
+    else:  # one cotangent per output, as a tuple like the output
+        params = [ast.arg("cotangents")]
+        backward.insert(
+            0, ast.Assign([_target(seeds)], ast.Name("cotangents", ast.Load()))
+        )
+    backward.append(ast.Return(ast.Tuple(grads, ast.Load())))
+    doc = "The cotangents of the differentiated arguments, given the output's."
+    backward.insert(0, ast.Expr(ast.Constant(doc)))
+    inner = ast.FunctionDef(
+        "backward",
+        ast.arguments([], params, None, [], [], None, []),
+        backward,
+        [],
+        None,
+        type_params=[],
+    )
+    out = outs[0] if n_out == 1 else ast.Tuple(outs, ast.Load())
+    returned = ast.Tuple([out, ast.Name("backward", ast.Load())] + aux, ast.Load())
+    return forward + [inner, ast.Return(returned)]
+
+
+def _own_names(inner: ast.FunctionDef, outer: list[ast.stmt]) -> None:
+    """Make a nested def's assignments its own.
+
+    A name the nested function assigns is local to it in Python, so where it
+    also reads the enclosing function's value of that name (a loop's backward
+    pops values under their forward names) it works on a copy, `h_b = h`.
+    A tape is copied as a list, so that `backward` can be called again.
+    """
+    outer_mod = ast.Module(
+        [s for s in outer if s is not inner], []
+    )  # the enclosing function's statements
+    defined = {
+        n.id
+        for n in ast.walk(outer_mod)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    tapes = {
+        s.targets[0].id
+        for s in ast.walk(outer_mod)
+        if isinstance(s, ast.Assign)
+        and isinstance(s.value, ast.List)
+        and not s.value.elts
+        and isinstance(s.targets[0], ast.Name)
+    }
+    inner_mod = ast.Module(inner.body, [])
+    names = [n for n in ast.walk(inner_mod) if isinstance(n, ast.Name)]
+    stored = {n.id for n in names if isinstance(n.ctx, ast.Store)}
+    loaded = {n.id for n in names if isinstance(n.ctx, ast.Load)}
+    params = {a.arg for a in inner.args.args}
+    conflicts = sorted(((stored & defined) | (tapes & loaded)) - params)
+    if not conflicts:
+        return
+    # a name the nested def writes before it reads it is simply its own
+    outer_reads = _reads_before_writes(inner.body, set(params))
+    conflicts = [c for c in conflicts if c in outer_reads]
+    if not conflicts:
+        return
+    taken = {
+        n.id for n in ast.walk(ast.Module(outer, [])) if isinstance(n, ast.Name)
+    } | params
+    mapping = {}
+    for c in conflicts:
+        new = f"{c}_b"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        mapping[c] = new
+    for n in names:
+        if n.id in mapping:
+            n.id = mapping[n.id]
+    copies = []
+    for c in conflicts:
+        if c in tapes:
+            value = ast.Call(
+                ast.Name("list", ast.Load()), [ast.Name(c, ast.Load())], []
+            )
+        else:
+            value = ast.Name(c, ast.Load())
+        copies.append(_assign(mapping[c], value))
+    has_doc = isinstance(inner.body[0], ast.Expr)
+    inner.body[has_doc:has_doc] = copies
 
 
 def _nest(tree, results: list[ast.expr]) -> ast.expr:
@@ -886,10 +1112,15 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
         node, used = function_def(fn, doc)
         defs.append(node)
         helpers |= used
-    module = ast.Module([ast.Import([ast.alias("numpy", "np")])] + defs, [])
+    imports = [ast.Import([ast.alias("numpy", "np")])]
+    for h in sorted(h for h in helpers if h.startswith("from ")):
+        imports += ast.parse(h).body  # a function registered with adcompiler.defvjp
+    helpers = {h for h in helpers if not h.startswith("from ")}
+    module = ast.Module(imports + defs, [])
     text = _bare_returns(ast.unparse(ast.fix_missing_locations(module)))
     helper_text = "".join(HELPERS[h] for h in sorted(helpers))
     if helper_text:
-        first, rest = text.split("\n", 1)
-        text = f"{first}\n{helper_text}\n{rest}"
+        head = "\n".join(text.split("\n")[: len(imports)])
+        rest = "\n".join(text.split("\n")[len(imports) :])
+        text = f"{head}\n{helper_text}\n{rest}"
     return black.format_str(text, mode=black.Mode())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass
 from numbers import Number
@@ -248,7 +249,7 @@ class Lowering:
         for bad in (args.vararg, args.kwarg):
             if bad is not None:
                 raise self.error(f"`*{bad.arg}` parameters are not supported", bad)
-        if args.kwonlyargs:
+        if args.kwonlyargs and not resolve.is_generated(self.fn):
             raise self.error(
                 "keyword-only parameters are not supported", args.kwonlyargs[0]
             )
@@ -307,6 +308,19 @@ class Lowering:
                         f"code after `{ast.unparse(stmt)}` is never run", rest[0]
                     )
                 return exit.jump(stmt)
+            checked = _scalar_check(stmt)
+            if (
+                checked is not None
+            ):  # generated code's `if getattr(x, "ndim", 0) != 0: raise`
+                value, fname, on_argument = checked
+                self.e.call(
+                    "check_scalar",
+                    self.expr(value),
+                    Const(fname or self.src.tree.name),
+                    Const(on_argument),
+                    loc=self.src.loc(stmt),
+                )
+                continue
             if isinstance(stmt, ast.If) and _leaves(stmt):
                 return self.lower_if(stmt, rest, exit)
             if isinstance(stmt, (ast.For, ast.While)):
@@ -1016,10 +1030,13 @@ class Lowering:
             return self.scope[node.id]
         if isinstance(node, ast.Attribute):
             owner = self.static_value(node.value)
+            if _is_ufunc(owner) and (owner, node.attr) in _UFUNC_KEYS:
+                return _DYNAMIC  # `np.multiply.outer`: see `call`
             if (
                 owner is _DYNAMIC
                 or not inspect.ismodule(owner)
                 and not isinstance(owner, type)
+                and not _is_ufunc(owner)
             ):
                 return _DYNAMIC
             if not hasattr(owner, node.attr):
@@ -1054,11 +1071,17 @@ class Lowering:
             return self.inline(
                 node, src, self.scope, dict(self.env), ("local", id(tree)), None
             )
-        if (
-            isinstance(func, ast.Attribute)
-            and self.static_value(func.value) is _DYNAMIC
-        ):
-            return self.method_call(node, func)
+        if isinstance(func, ast.Attribute):
+            owner = self.static_value(func.value)
+            prim = None
+            if _is_ufunc(owner):
+                prim = resolve.UFUNC_METHODS.get((owner, func.attr))
+            if prim is not None:
+                sig = resolve.Signature(prim, ("a", "b"))
+                args = [self.expr(a) for a in node.args]
+                return self.apply(sig, args, {}, node)
+            if owner is _DYNAMIC:
+                return self.method_call(node, func)
         if isinstance(func, ast.Lambda):
             raise self.unsupported(func)
         callee = self.static_value(func)
@@ -1066,10 +1089,12 @@ class Lowering:
             raise self.error(
                 f"calling `{ast.unparse(func)}`, which is a value, not a function", func
             )
+        if getattr(callee, "defvjp", None) is not None and hasattr(callee, "rule"):
+            return self.custom_call(node, callee)
         seq = resolve.SEQUENCE_FUNCTIONS.get(id(callee))
         if seq is not None and seq[1] is callee:
             return self.sequence_call(seq[0], node)
-        sig = resolve.lookup(callee)
+        sig = resolve.lookup(callee) or resolve.lookup_generated(callee)
         if sig is None and _is_user_function(callee):
             src = read_source(callee)
             return self.inline(
@@ -1163,6 +1188,27 @@ class Lowering:
         out = self.e.call("tuple", *results, loc=self.src.loc(node))
         self.tuples[out.name] = results
         return out
+
+    def custom_call(self, node: ast.Call, callee) -> Atom:
+        """A call to an `@adcompiler.custom_vjp` function: its body for the value, a
+        marker whose backward is the user's rule (adcompiler/custom.py)."""
+        from .custom import custom_primitive
+
+        fn = callee.fun
+        if callee.rule is None:  # no rule yet: an ordinary helper
+            return self.inline(
+                node, read_source(fn), _scope_of(fn), {}, fn.__code__, fn
+            )
+        if node.keywords or len(node.args) != fn.__code__.co_argcount:
+            raise self.error(
+                f"call `{fn.__name__}` (a custom_vjp function) with all its "
+                "arguments, by position",
+                node,
+            )
+        args = [self.expr(a) for a in node.args]
+        inner = self.inline(node, read_source(fn), _scope_of(fn), {}, fn.__code__, fn)
+        prim = custom_primitive(callee)
+        return self.e.call(prim, inner, *args, loc=self.src.loc(node))
 
     def sequence_call(self, kind: str, node: ast.Call) -> Atom:
         """np.stack / np.array / np.concatenate / sum of a sequence of arrays."""
@@ -1266,6 +1312,11 @@ class Lowering:
 
 
 _DYNAMIC = object()
+_UFUNC_KEYS = set(resolve.UFUNC_METHODS)
+
+
+def _is_ufunc(obj) -> bool:
+    return type(obj).__name__ == "ufunc"
 
 
 def _container_params(tree: ast.FunctionDef, params) -> list[str]:
@@ -1338,6 +1389,8 @@ def _scope_of(fn) -> dict:
     """What names mean inside `fn`: builtins, then its globals, then its closure."""
     scope = dict(vars(builtins))
     scope.update(getattr(fn, "__globals__", {}))
+    if resolve.is_generated(fn):  # its keyword-only constants, bound when it was loaded
+        scope.update(getattr(fn, "__kwdefaults__", None) or {})
     code = getattr(fn, "__code__", None)
     if code is not None and getattr(fn, "__closure__", None):
         for name, cell in zip(code.co_freevars, fn.__closure__):
@@ -1408,6 +1461,13 @@ def closure_constants(fn) -> dict[str, object]:
     """
     found: dict[str, object] = {}
     ids: set[int] = set()
+    if resolve.is_generated(
+        fn
+    ):  # a generated function's constants are its kw-only params
+        for name, value in (getattr(fn, "__kwdefaults__", None) or {}).items():
+            if _is_array(value):
+                found[name] = value
+                ids.add(id(value))
     for _, _, reads in _dependencies(fn):
         for name, value in reads.items():
             if _is_array(value) and id(value) not in ids:
@@ -1519,6 +1579,37 @@ class LoopExit(Exit):
 
     def fall(self, last):
         return self._yield(False)
+
+
+def _scalar_check(stmt: ast.stmt) -> tuple | None:
+    """`(x, name, on_argument)` for `if getattr(x, "ndim", 0) != 0: raise ...` (or
+    `np.ndim(x) != 0`), the check a generated gradient makes that the output of
+    the function `name` is a scalar; else None."""
+    if not (
+        isinstance(stmt, ast.If)
+        and not stmt.orelse
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], ast.Raise)
+        and isinstance(stmt.test, ast.Compare)
+        and len(stmt.test.ops) == 1
+        and isinstance(stmt.test.ops[0], ast.NotEq)
+        and isinstance(stmt.test.comparators[0], ast.Constant)
+        and stmt.test.comparators[0].value == 0
+        and isinstance(stmt.test.left, ast.Call)
+    ):
+        return None
+    call = stmt.test.left
+    name = ast.unparse(call.func)
+    message = ast.unparse(stmt.body[0])
+    found = re.search(r"grad of (\w+) needs", message)
+    fname = found.group(1) if found else None
+    on_argument = "it is not" in message
+    if name == "getattr" and len(call.args) == 3:
+        if ast.unparse(call.args[1]) in ("'ndim'", '"ndim"'):
+            return call.args[0], fname, on_argument
+    if name in ("np.ndim", "numpy.ndim") and len(call.args) == 1:
+        return call.args[0], fname, on_argument
+    return None
 
 
 def _leaves(stmt: ast.stmt) -> bool:

@@ -154,6 +154,11 @@ class Function:
     constants: list = field(default_factory=list)
     # Literal defaults of the last parameters (`z=2.0`), written into the signature.
     defaults: tuple = ()
+    # vjp: the cotangent parameters of the backward function, which codegen
+    # writes as a nested def after the `begin_backward` marker.
+    backward_params: list | None = None
+    # has_aux: how many of the last results are auxiliary (returned, not differentiated).
+    aux: int = 0
 
 
 def walk(block: Block) -> Iterator[Stmt]:

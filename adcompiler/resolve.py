@@ -142,3 +142,44 @@ SEQUENCE_FUNCTIONS = {
     id(builtins.sum): ("sum", builtins.sum),
 }
 _register(np.eye, _sig("eye", "N"))
+
+# -- what generated code calls, so that it can be differentiated again -------------------
+_register(np.full_like, _sig("full_like", "a", "fill_value"))
+_register(np.broadcast_to, _sig("broadcast_to", "array", "shape"))
+_register(np.expand_dims, _sig("expand_dims", "a", "axis"))
+_register(np.sign, _sig("sign", "x"))
+
+# The helpers codegen writes into generated modules (codegen.HELPERS), by name:
+# a function of that name defined in a module `adcompiler_generated.*`.
+GENERATED_HELPERS = {
+    "_unbroadcast": _sig("unbroadcast", "g", "x"),
+    "_broadcast_like": _sig("broadcast_like", "t", "x"),
+    "_matmul_lhs": _sig("matmul_lhs", "g", "b"),
+    "_matmul_rhs": _sig("matmul_rhs", "a", "g"),
+    "_matmul_lhs_b": _sig("matmul_lhs_b", "a", "g", "b"),
+    "_matmul_rhs_a": _sig("matmul_rhs_a", "g", "b", "a"),
+    "_count": _sig("count", "x", "out"),
+    "_stop_gradient": _sig("stop_gradient", "x"),
+}
+# `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
+UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}
+
+
+def is_generated(obj) -> bool:
+    """A function of a module adcompiler generated."""
+    return str(getattr(obj, "__module__", "")).startswith("adcompiler_generated.")
+
+
+def lookup_generated(obj) -> Signature | None:
+    if is_generated(obj):
+        return GENERATED_HELPERS.get(getattr(obj, "__name__", None))
+    return None
+
+
+def _register_api() -> None:
+    from .api import stop_gradient
+
+    _register(stop_gradient, _sig("stop_gradient", "x"))
+
+
+_register_api()

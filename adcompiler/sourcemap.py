@@ -126,7 +126,9 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
             temps = [
                 i
                 for i in range(pos, len(stmts))
-                if isinstance(stmts[i], Assign) and _TEMP_IR.match(stmts[i].outs[0])
+                if isinstance(stmts[i], Assign)
+                and stmts[i].outs
+                and _TEMP_IR.match(stmts[i].outs[0])
             ]
             for i in temps:
                 if _expected_shape(stmts[i]) == want:
@@ -166,14 +168,19 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 line = last
             if line is None or line == inherited and s.lineno != node.lineno:
                 line = inherited
-                if body is not node.body:
+                if id(body) not in tops:
                     continue  # a nested statement from its parent's line: one comment
             marks.setdefault(s.lineno, line)
+            if isinstance(s, ast.FunctionDef):  # a vjp's `backward`: its own lines
+                tops.add(id(s.body))
+                visit(s.body, line)
+                continue
             for field in ("body", "orelse"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list) and not isinstance(s, ast.FunctionDef):
                     visit(inner, line)
 
+    tops = {id(node.body)}
     visit(node.body, def_line)
     name = Path(origin_file).name
     out = text.splitlines()

@@ -1,4 +1,5 @@
-"""The rest of the JAX family, built on generated modules: jvp, jacfwd.
+"""The rest of the JAX family, built on generated modules: vjp, jvp, jacrev,
+jacfwd, jacobian, hessian, hvp.
 
 Each transform compiles one generated module (cached like `grad`'s) and
 wraps it only as far as the calling convention needs.
@@ -97,3 +98,134 @@ def jacfwd(fun, argnums=0):
         return jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
 
     return jacobian_fn
+
+
+def _differentiable(x) -> bool:
+    """A float (or container of them): integer, boolean and None arguments are not differentiated."""
+    if x is None or isinstance(x, (bool, int, np.integer, np.bool_)):
+        return False
+    kind = getattr(getattr(x, "dtype", None), "kind", "f")
+    return kind not in "biuO"
+
+
+def vjp(fun, *primals, has_aux: bool = False):
+    """`(fun(*primals), vjp_fn)`, as `jax.vjp`: the forward sweep runs once, and
+    `vjp_fn(cotangent)` runs the backward sweep, as often as asked.
+
+    The cotangent has the output's shape (a tuple of them for a tuple-valued
+    `fun`); `vjp_fn` returns one cotangent per primal: None for an argument that
+    is not differentiated (an int size, a flag, an integer array). Where every
+    argument is differentiated, `vjp_fn` is the generated `backward` itself.
+    With `has_aux=True`, `fun` returns `(out, aux)` and vjp returns
+    `(out, vjp_fn, aux)`.
+    """
+    nums = tuple(i for i, x in enumerate(primals) if _differentiable(x))
+    if not nums:
+        raise TypeError(
+            f"vjp of {getattr(fun, '__qualname__', fun)}: no argument is a floating-point "
+            "array or number"
+        )
+    out, backward, *aux = compiled(fun, "vjp", nums, has_aux=has_aux)(*primals)
+    vjp_fn = backward
+    if len(nums) != len(primals):
+
+        def vjp_fn(cotangent):
+            grads = dict(zip(nums, backward(cotangent)))
+            return tuple(grads.get(i) for i in range(len(primals)))
+
+    return (out, vjp_fn, *aux)
+
+
+def _params(fun) -> list[str]:
+    code = getattr(inspect.unwrap(fun), "__code__", None)
+    if code is not None:
+        return list(code.co_varnames[: code.co_argcount])
+    from .frontend import read_source
+
+    src = read_source(fun)
+    return [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args]
+
+
+def _check_float(fun, args, nums) -> None:
+    for i in nums:
+        kind = np.asarray(args[i]).dtype.kind
+        if kind not in "fc":
+            raise TypeError(
+                f"argument {i} of {fun.__qualname__} has dtype "
+                f"{np.asarray(args[i]).dtype}; only floating-point inputs have a Jacobian"
+            )
+
+
+def jacrev(fun, argnums=0):
+    """The Jacobian of `fun` by reverse mode, shape `out.shape + in.shape` (as `jax.jacrev`).
+
+    One forward sweep, then one backward sweep per output entry, each seeded
+    with a basis cotangent. A tuple-valued `fun` gives a tuple of Jacobians,
+    one per output.
+    """
+
+    def jacobian_fn(*args):
+        nums = _normalize_argnums(fun, _params(fun), argnums)
+        _check_float(fun, args, nums)
+        out, backward = compiled(fun, "vjp", nums)(*args)
+        several = isinstance(out, tuple)
+        outs = [np.asarray(o) for o in (out if several else (out,))]
+        jacobians = []
+        for k, o in enumerate(outs):
+            rows = []
+            for j in range(o.size):
+                basis = np.zeros(o.size, dtype=np.result_type(o, float))
+                basis[j] = 1
+                cts = [
+                    basis.reshape(o.shape) if m == k else np.zeros_like(q, dtype=float)
+                    for m, q in enumerate(outs)
+                ]
+                rows.append(backward(tuple(cts) if several else cts[0]))
+            per_arg = []
+            for n, i in enumerate(nums):
+                shape = np.shape(args[i])
+                if rows:
+                    stacked = np.stack([np.asarray(r[n]) for r in rows])
+                else:
+                    stacked = np.zeros((0,) + shape)
+                per_arg.append(stacked.reshape(o.shape + shape))
+            jacobians.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+        return tuple(jacobians) if several else jacobians[0]
+
+    return jacobian_fn
+
+
+jacobian = jacrev
+jacobian.__doc__ = jacrev.__doc__
+
+
+def hessian(fun, argnums=0):
+    """The Hessian of a scalar `fun`, shape `in.shape + in.shape`: `jacfwd(grad(fun))`.
+
+    Forward-over-reverse: the generated gradient is itself compiled again, in
+    forward mode, and run once per input direction. Each pass costs about one
+    gradient; no tape of tapes is kept, as reverse-over-reverse would need.
+    """
+    from .api import grad
+
+    if not isinstance(argnums, int):
+        raise ADCompileError("hessian takes one argument number (an int argnums)")
+    return jacfwd(grad(fun, argnums=argnums), argnums=argnums)
+
+
+def hvp(fun, primals, tangents):
+    """The Hessian-vector product `H·v` of a scalar `fun`: `jvp(grad(fun), primals, tangents)`.
+
+    `primals` and `tangents` are tuples as for `jvp` (a lone array stands for a
+    1-tuple); a tangent of None marks an argument that is not differentiated.
+    Returns `H·v` with the shape of the (single) differentiated argument, or a
+    tuple of them.
+    """
+    from .api import grad
+
+    single = not isinstance(primals, (tuple, list))
+    primals = (primals,) if single else tuple(primals)
+    tangents = (tangents,) if single else tuple(tangents)
+    nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+    g = grad(fun, argnums=nums[0] if len(nums) == 1 else nums)
+    return jvp(g, primals, tangents)[1]

@@ -48,9 +48,28 @@ from .emitter import Emitter, Names, is_temp
 
 
 def reverse(
-    fn: Function, argnums: tuple[int, ...], with_value: bool, name: str, names: Names
+    fn: Function,
+    argnums: tuple[int, ...],
+    with_value: bool,
+    name: str,
+    names: Names,
+    seeded: bool = False,
+    has_aux: bool = False,
 ) -> Function:
-    """The function returning the gradients of `fn` (and its value, if `with_value`)."""
+    """The function returning the gradients of `fn` (and its value, if `with_value`).
+
+    With `seeded` (vjp), the adjoint of each result is a cotangent parameter
+    instead of the constant 1.0, results need not be scalars, and a
+    `begin_backward` marker separates the forward sweep from the backward one:
+    codegen writes the backward as a nested function over the cotangents.
+    With `has_aux`, `fn` returns `(value, aux)`: only `value` is differentiated,
+    and `aux` comes back as the last result, untouched.
+    """
+    aux: tuple = ()
+    if has_aux:
+        aux = _split_aux(fn, names)
+    if seeded:
+        return _seeded(fn, argnums, name, names, aux)
     body = fn.body
     if len(body.results) != 1:
         raise ADCompileError(
@@ -98,6 +117,74 @@ def reverse(
 
     sweep = Sweep(e, live, forward)
     sweep.lists = set(fn.lists)
+    _maybe_undefined(sweep, body)
+    contributions: dict[str, list] = {}
+    if isinstance(result, Var) and result.name in live:
+        contributions[result.name] = [Const(1.0)]
+    sweep.block(body, contributions, None)
+
+    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
+    tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
+    results = ((result,) if with_value else ()) + tuple(grads) + aux
+    out = Function(
+        name,
+        list(fn.params),
+        dce(Block(tapes + e.stmts, results)),
+        fn.loc,
+        fn.doc,
+        constants=list(fn.constants),
+    )
+    _name_adjoints(out, wrt, grads, names, len(aux))
+    return out
+
+
+def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
+    """`name(*params) -> (*results, *grads)`, the grads after a `begin_backward` marker."""
+    body = fn.body
+    for r in body.results:  # a returned expression reads as `out` (and `d_out`)
+        if isinstance(r, Var) and is_temp(r.name):
+            rename(body, {r.name: names.fresh("out")})
+    shapes = analyze(body)
+    wrt = [fn.params[i] for i in argnums]
+    live = activity.active(body, set(wrt), body.results)
+    seeds = []
+    for r in body.results:
+        base = r.name if isinstance(r, Var) else "out"
+        seeds.append(names.fresh(f"d_{base}"))
+        shapes.union(Var(seeds[-1]), r)
+    e = Emitter(names, shapes)
+    e.adopt(body.stmts)
+    e.order = list(fn.params) + [o for stmt in body.stmts for o in defs(stmt)]
+    e.emit(Assign((), "begin_backward", ()))
+    forward = {o for stmt in walk(body) for o in defs(stmt)}
+    forward |= {
+        c for stmt in walk(body) if isinstance(stmt, Loop) for c in stmt.carried
+    }
+    sweep = Sweep(e, live, forward)
+    sweep.lists = set(fn.lists)
+    _maybe_undefined(sweep, body)
+    contributions: dict[str, list] = {}
+    for r, seed in zip(body.results, seeds):
+        if isinstance(r, Var) and r.name in live:
+            contributions.setdefault(r.name, []).append(Var(seed))
+    sweep.block(body, contributions, None)
+    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
+    tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
+    out = Function(
+        name,
+        list(fn.params),
+        dce(Block(tapes + e.stmts, tuple(body.results) + tuple(grads) + aux)),
+        fn.loc,
+        fn.doc,
+        constants=list(fn.constants),
+        backward_params=seeds,
+        aux=len(aux),
+    )
+    _name_adjoints(out, wrt, grads, names, len(aux))
+    return out
+
+
+def _maybe_undefined(sweep, body: Block) -> None:
     for stmt in walk(body):
         if isinstance(stmt, If):
             for o, a, b in zip(stmt.outs, stmt.then.results, stmt.orelse.results):
@@ -107,43 +194,40 @@ def reverse(
             for o, c, i in zip(stmt.outs, stmt.carried, stmt.inits):
                 if is_undef(i):
                     sweep.maybe_undefined |= {o, c}
-    contributions: dict[str, list] = {}
-    if isinstance(result, Var) and result.name in live:
-        contributions[result.name] = [Const(1.0)]
-    sweep.block(body, contributions, None)
 
-    grads = []
-    for p in wrt:
-        parts = contributions.get(p)
-        if parts and any(isinstance(c, PathContrib) for c in parts):
-            grads.append(_tree_grad(e, sweep, p, parts, fn.loc))
-            continue
-        if parts is None:
-            g = e.call("zeros_like", Var(p), name=names.fresh(f"d_{p}"))
-        else:
-            g = sweep.accumulate(p, parts)
-            if isinstance(g, Const) or sweep.stands_in(g, Var(p)):
-                g = e.call("full_like", Var(p), g)
-            elif _defined_by(e, g, "broadcast_to"):
-                g = e.call(
-                    "copy", g
-                )  # a broadcast view is read-only; a gradient is not
-            elif not shapes.same(g, Var(p)) and sweep.merged(g):
-                # a value merged from branches or trips may be a scalar zero
-                g = e.call("unbroadcast", g, Var(p))
-        grads.append(g)
-    tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
-    results = ((result,) if with_value else ()) + tuple(grads)
-    out = Function(
-        name,
-        list(fn.params),
-        dce(Block(tapes + e.stmts, results)),
-        fn.loc,
-        fn.doc,
-        constants=list(fn.constants),
-    )
-    _name_adjoints(out, wrt, grads, names)
-    return out
+
+def _param_grad(e: Emitter, sweep, p: str, parts, loc) -> Atom:
+    """The gradient of parameter `p` from its adjoint's contributions."""
+    if parts and any(isinstance(c, PathContrib) for c in parts):
+        return _tree_grad(e, sweep, p, parts, loc)
+    if parts is None:
+        return e.call("zeros_like", Var(p), name=e.names.fresh(f"d_{p}"))
+    g = sweep.accumulate(p, parts)
+    if isinstance(g, Const) or sweep.stands_in(g, Var(p)):
+        g = e.call("full_like", Var(p), g)
+    elif _defined_by(e, g, "broadcast_to"):
+        g = e.call("copy", g)  # a broadcast view is read-only; a gradient is not
+    elif not e.shapes.same(g, Var(p)) and sweep.merged(g):
+        # a value merged from branches or trips may be a scalar zero
+        g = e.call("unbroadcast", g, Var(p))
+    return g
+
+
+def _split_aux(fn: Function, names: Names) -> tuple:
+    """`return value, aux`: keep `value` as the result; returns `(aux,)`."""
+    body = fn.body
+    if len(body.results) != 2:
+        raise ADCompileError(
+            f"{fn.name} returns {len(body.results)} values; with has_aux=True it must "
+            "return a pair (value, aux)",
+            fn.loc,
+        )
+    aux = body.results[1]
+    if isinstance(aux, Var) and is_temp(aux.name):
+        rename(body, {aux.name: names.fresh("aux")})
+        aux = body.results[1]
+    body.results = body.results[:1]
+    return (aux,)
 
 
 # Elementwise ops whose every contribution is the upstream adjoint times a
@@ -502,9 +586,9 @@ def _defined_by(e: Emitter, atom: Atom, prim: str) -> bool:
     )
 
 
-def _name_adjoints(fn: Function, wrt, grads, names: Names) -> None:
+def _name_adjoints(fn: Function, wrt, grads, names: Names, n_aux: int = 0) -> None:
     """Each returned gradient reads as `d_<param>` in the generated code (`d_b = d_z`)."""
-    first = len(fn.body.results) - len(grads)
+    first = len(fn.body.results) - len(grads) - n_aux
     for i, (p, g) in enumerate(zip(wrt, grads)):
         if not (isinstance(g, Var) and g.name.startswith(f"d_{p}")):
             fn.result_names[first + i] = names.fresh(f"d_{p}")

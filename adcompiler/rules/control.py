@@ -21,3 +21,7 @@ defprim("int", ("builtin", "int"), None, shape=SCALAR)
 defprim("new_tape", ("list",))
 defprim("push", ("push",))
 defprim("pop", ("pop",))
+# vjp: where the forward sweep ends and the backward function (a nested def) begins.
+defprim("begin_backward", ("begin_backward",))
+# A custom rule's cotangent must have its argument's shape (adcompiler/custom.py).
+defprim("check_cotangent", ("check_cotangent",), None, None, None, None)

@@ -8,6 +8,8 @@ tangent; `terms` drops the zero ones, so no `0 * x` reaches generated code.
 
 from __future__ import annotations
 
+from . import arrays as _arrays
+from . import generated as _generated  # noqa: F401
 from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
 from .core import PRIMS, defprim
 
@@ -194,3 +196,56 @@ defjvp(
     "full_like",
     lambda e, t, out, x, v: None if t[1] is None else e.broadcast_like(t[1], x),
 )
+
+# -- indexing, index assignment, joining arrays (rules/arrays.py) -------------------------
+
+
+def _getitem(e, t, out, x, idx, **kwargs):
+    return None if t[0] is None else e.call("getitem", t[0], idx, **kwargs)
+
+
+def _setitem(e, t, out, x, idx, v, **kwargs):
+    """`y[idx] = v`: the tangent of y with the tangent of v written at idx."""
+    if t[0] is None and t[2] is None:
+        return None
+    base = t[0] if t[0] is not None else e.call("zeros_like", x)
+    return e.call("setitem", base, idx, t[2] if t[2] is not None else 0.0, **kwargs)
+
+
+def _joined(prim):
+    def rule(e, t, out, *parts, **kwargs):
+        if all(p is None for p in t):
+            return None
+        ts = [p if p is not None else e.call("zeros_like", a) for p, a in zip(t, parts)]
+        return e.call(prim, *ts, **kwargs)
+
+    return rule
+
+
+def _clip(e, t, out, x, lo, hi):
+    if t[0] is None:
+        return None
+    return _arrays._clip_vjp(e, t[0], out, x, lo, hi)
+
+
+defjvp("getitem", _getitem)
+defjvp("setitem", _setitem)
+defjvp("stack", _joined("stack"))
+defjvp("concatenate", _joined("concatenate"))
+defjvp("float", lambda e, t, out, x: t[0])
+defjvp("clip", _clip)
+
+# -- helpers of generated code (rules/generated.py): bilinear in their first two ----------
+
+
+def _bilinear2(prim):
+    def rule(e, t, out, a, b, c):
+        left = None if t[0] is None else e.call(prim, t[0], b, c)
+        right = None if t[1] is None else e.call(prim, a, t[1], c)
+        return terms(e, left, right)
+
+    return rule
+
+
+defjvp("matmul_lhs_b", _bilinear2("matmul_lhs_b"))
+defjvp("matmul_rhs_a", _bilinear2("matmul_rhs_a"))

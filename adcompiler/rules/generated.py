@@ -1,0 +1,67 @@
+"""Reverse-mode rules for the primitives generated code is written in.
+
+A generated gradient is itself in the language adcompiler accepts (so
+`grad(grad(f))` and `hessian(f)` work): its helpers (`_unbroadcast`,
+`_matmul_lhs`, ...) and the NumPy calls the backward sweep writes
+(`np.broadcast_to`, `np.full_like`, `np.expand_dims`, `.copy()`) are
+primitives, and each gets its vector-Jacobian product here. Most are linear,
+so their adjoint is the transposed operation. Their JVP rules are in jvp.py.
+"""
+
+from __future__ import annotations
+
+from . import arrays as _arrays  # noqa: F401  (defines the primitives extended here)
+from . import numpy as _numpy  # noqa: F401
+from .core import PRIMS, defprim
+
+
+def defvjp(name: str, *rules) -> None:
+    PRIMS[name].vjp = tuple(rules)
+
+
+def _matmul_lhs_g(e, g, out, a, b):
+    """out = _matmul_lhs(a, b) = a @ bᵀ (or a ⊗ b for a vector b): ∂/∂a is g @ b."""
+    return e.call("matmul", g, b)
+
+
+def _matmul_lhs_b(e, g, out, a, b):
+    return e.call("matmul_lhs_b", a, g, b)
+
+
+def _matmul_rhs_g(e, g, out, a, b):
+    """out = _matmul_rhs(a, b) = aᵀ @ b (or a ⊗ b for a vector a): ∂/∂b is a @ g."""
+    return e.call("matmul", a, g)
+
+
+def _matmul_rhs_a(e, g, out, a, b):
+    return e.call("matmul_rhs_a", g, b, a)
+
+
+defvjp("matmul_lhs", _matmul_lhs_g, _matmul_lhs_b)
+defvjp("matmul_rhs", _matmul_rhs_a, _matmul_rhs_g)
+defprim("matmul_lhs_b", ("helper", "_matmul_lhs_b"), None, None, None)
+defprim("matmul_rhs_a", ("helper", "_matmul_rhs_a"), None, None, None)
+
+# Linear maps and their transposes.
+defvjp("unbroadcast", lambda e, g, out, t, x: e.call("broadcast_like", g, t), None)
+defvjp("broadcast_to", lambda e, g, out, x, shape: e.call("unbroadcast", g, x), None)
+defvjp(
+    "expand_dims",
+    lambda e, g, out, x, axis: e.call("reshape", g, e.call("shape", x)),
+    None,
+)
+defvjp("copy", lambda e, g, out, x: g)
+defvjp("full_like", None, lambda e, g, out, x, v: e.call("unbroadcast", g, v))
+
+# The scalar check of a generated gradient, read back: no value, no derivative.
+PRIMS["check_scalar"].vjp = (None, None, None)
+
+# adcompiler.stop_gradient(x): the identity, with no derivative. Generated code
+# calls `_stop_gradient`, written into the module, so that differentiating it
+# again still stops there.
+defprim(
+    "stop_gradient",
+    ("helper", "_stop_gradient"),
+    None,
+    infer=lambda s, out, x: s.union(out, x),
+)

@@ -1,0 +1,109 @@
+"""Higher order: generated code differentiated again (grad of grad, hessian, hvp)."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from adcompiler import grad, hessian, hvp, jacfwd
+from adcompiler.errors import ADCompileError
+
+
+def sin_times_x(x):
+    return np.sin(x) * x
+
+
+def just_sin(x):
+    return np.sin(x)
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def rosenbrock_hessian(x):
+    """The closed form: tridiagonal."""
+    n = x.size
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        H[i + 1, i + 1] += 200
+        H[i, i + 1] = H[i + 1, i] = -400 * x[i]
+    return H
+
+
+def quadratic_net(x, A, W):
+    return x @ A @ x + np.sum(np.tanh(W @ x))
+
+
+def test_third_derivative_of_sin(out_dir):
+    d1 = grad(just_sin)
+    d2 = grad(d1)
+    d3 = grad(d2)
+    for x in (0.0, 0.3, 1.7, -2.5):
+        assert np.isclose(d1(x), np.cos(x))
+        assert np.isclose(d2(x), -np.sin(x))
+        assert np.isclose(d3(x), -np.cos(x))
+
+
+def test_grad_of_grad_is_generated_code_read_back(out_dir):
+    d2 = grad(grad(sin_times_x))
+    text = inspect.getsource(d2)
+    assert "def grad_grad_sin_times_x(x):" in text
+    x = 0.7
+    assert np.isclose(d2(x), 2 * np.cos(x) - x * np.sin(x))
+
+
+def test_grad_of_grad_through_matmul_helpers(out_dir, rng):
+    def f(x, W, v, u):
+        return u @ np.tanh(W @ (x * v))
+
+    W, v, u = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=3)
+    g = grad(f)
+    gg = grad(g)
+    x, eps = 0.4, 1e-5
+    fd = (g(x + eps, W, v, u) - g(x - eps, W, v, u)) / (2 * eps)
+    assert np.isclose(gg(x, W, v, u), fd, rtol=1e-6)
+
+
+def test_hessian_of_rosenbrock(out_dir, rng):
+    for x in (np.array([1.2, 0.8, -0.3, 0.5]), rng.normal(size=6)):
+        H = hessian(rosenbrock)(x)
+        np.testing.assert_allclose(H, rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
+
+
+def test_hessian_with_matmul_closed_form(out_dir, rng):
+    A, W, x = rng.normal(size=(4, 4)), rng.normal(size=(3, 4)), rng.normal(size=4)
+    H = hessian(quadratic_net)(x, A, W)
+    t = np.tanh(W @ x)
+    want = A + A.T + W.T @ np.diag(-2 * t * (1 - t**2)) @ W
+    np.testing.assert_allclose(H, want, atol=1e-12)
+    # forward-over-reverse agrees with finite differences of the gradient
+    g = grad(quadratic_net)
+    fd = np.stack(
+        [(g(x + 1e-6 * e, A, W) - g(x - 1e-6 * e, A, W)) / 2e-6 for e in np.eye(4)],
+        axis=-1,
+    )
+    np.testing.assert_allclose(H, fd, atol=1e-6)
+
+
+def test_hvp_is_hessian_times_vector(out_dir, rng):
+    x, v = rng.normal(size=5), rng.normal(size=5)
+    np.testing.assert_allclose(
+        hvp(rosenbrock, x, v), rosenbrock_hessian(x) @ v, rtol=1e-12, atol=1e-9
+    )
+    A, W = rng.normal(size=(5, 5)), rng.normal(size=(3, 5))
+    Hv = hvp(quadratic_net, (x, A, W), (v, None, None))
+    np.testing.assert_allclose(Hv, hessian(quadratic_net)(x, A, W) @ v, atol=1e-12)
+
+
+def test_jacfwd_of_grad_equals_hessian(out_dir, rng):
+    x = rng.normal(size=4)
+    np.testing.assert_allclose(
+        jacfwd(grad(rosenbrock))(x), hessian(rosenbrock)(x), atol=0
+    )
+
+
+def test_hessian_takes_one_argnum(out_dir):
+    with pytest.raises(ADCompileError, match="argnums"):
+        hessian(rosenbrock, argnums=(0,))
