@@ -86,7 +86,8 @@ def test_the_custom_rule_is_used_instead_of_the_derived_one(out_dir):
     x = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(grad(uses_halved)(x), 0.5)  # not 2 x
     text = inspect.getsource(grad(uses_halved))
-    assert "0.5" in text and "x * x" not in text
+    (d_x,) = [ln for ln in text.splitlines() if ln.strip().startswith("d_x = ")]
+    assert "0.5" in d_x and "x * x" not in text.split("d_x = ")[1]  # no derived rule
     assert "raise ValueError" in text  # the cotangent's shape is checked
     # forward mode differentiates the function's own body
     _, t = jvp(uses_halved, (x,), (np.ones(3),))
