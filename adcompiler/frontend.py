@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import keyword
 import re
 import textwrap
 from dataclasses import dataclass
@@ -1011,13 +1012,22 @@ class Lowering:
             )
             self.containers.add(out.name)
             return out
-        if isinstance(key, str) and key.isidentifier() and not key.startswith("_"):
+        if (
+            isinstance(key, str)
+            and key.isidentifier()
+            and not key.startswith("_")
+            and not keyword.iskeyword(key)
+        ):
             label = key
         else:
             label = f"{base.name}_{key}".replace("-", "m")
-        out = self.e.hoist(
-            prim, base, Const(key), tree=True, loc=loc, name=self.names.fresh(label)
-        )
+        # `W = params["W"]` names the leaf `W`, not `W_1`: the name is the
+        # leaf's unless a value or an outside name already has it.
+        if label in self.defined or label in self.scope or not label.isidentifier():
+            label = self.names.fresh(label)
+        self.defined.add(label)
+        self.names.taken.add(label)
+        out = self.e.hoist(prim, base, Const(key), tree=True, loc=loc, name=label)
         self.containers.add(out.name)
         self.root_values.add(out.name)
         return out

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import partial
 from pathlib import Path
 
-from .ir import Assign, Function, Var, walk
+from .ir import Assign, Function, If, Loop, Var, walk
 
 _COMMENT = re.compile(r"  # ([^\s:#]+):(\d+)$")
 _TEMP_IR = re.compile(r"^(d__t|_t)\d+")
@@ -46,12 +47,35 @@ def ir_lines(fn: Function) -> dict[int, int]:
                 touches.setdefault(a.name, set()).add(s.loc.line)
     for p in fn.params:
         touches.setdefault(p, {def_line})
+    for s in located:  # a loop's carried values and index are its own
+        if isinstance(s, Loop):
+            for n in (*s.carried, s.index):
+                if n:
+                    defined.setdefault(n, s.loc.line)
+                    touches.setdefault(n, set()).add(s.loc.line)
     lines: dict[int, int] = {}
     backward: dict[str, int] = {}
-    for s in stmts:
-        if id(s) in located_ids:
-            lines[id(s)] = s.loc.line
-            continue
+
+    def visit(block, default: int) -> None:
+        for s in block.stmts:
+            if id(s) in located_ids:
+                lines[id(s)] = s.loc.line
+            elif getattr(s, "prim", None) in ("push", "pop"):
+                lines[id(s)] = default  # the tape of the loop around it
+                continue  # what a pop restores are forward values
+            else:
+                lines[id(s)] = attribute(s, default)
+                for o in s.outs:
+                    backward[o] = lines[id(s)]
+            for inner in (getattr(s, "then", None), getattr(s, "orelse", None)):
+                if inner is not None:
+                    visit(inner, lines[id(s)])
+            if isinstance(s, Loop):
+                if s.cond is not None:
+                    visit(s.cond, lines[id(s)])
+                visit(s.body, lines[id(s)])
+
+    def attribute(s, default: int) -> int:
         names = [a.name for a in s.operands() if isinstance(a, Var)]
         adjoints = [backward[n] for n in names if n in backward]
         cap = min(adjoints) if adjoints else None
@@ -61,14 +85,12 @@ def ir_lines(fn: Function) -> dict[int, int]:
                 found |= touches.get(n, set())
         ok = [c for c in found if cap is None or c <= cap]
         if ok:
-            line = max(ok)
-        elif cap is not None:
-            line = cap
-        else:
-            line = max(found) if found else def_line
-        lines[id(s)] = line
-        for o in s.outs:
-            backward[o] = line
+            return max(ok)
+        if cap is not None:
+            return cap
+        return max(found) if found else default
+
+    visit(fn.body, def_line)
     return lines
 
 
@@ -96,10 +118,44 @@ def _expected_shape(stmt: Assign) -> tuple | None:
         return None
 
 
+class _Cursor:
+    """The IR statements of one block, matched in order to the generated ones."""
+
+    def __init__(self, stmts: list) -> None:
+        self.stmts = stmts
+        self.pos = 0
+
+    def take(self, want) -> object | None:
+        """The next statement `want` accepts, moving past it."""
+        for i in range(self.pos, len(self.stmts)):
+            if want(self.stmts[i]):
+                self.pos = i + 1
+                return self.stmts[i]
+        return None
+
+
+def _accumulates_into(acc: Var, stmt) -> bool:
+    return getattr(stmt, "prim", None) == "iadd" and stmt.args[0] == acc
+
+
+def _block_stmts(stmt) -> list[list]:
+    """The IR blocks a generated compound statement writes, in the order it writes them."""
+    if isinstance(stmt, If):
+        return [stmt.then.stmts, stmt.orelse.stmts]
+    if isinstance(stmt, Loop):
+        return [(stmt.cond.stmts if stmt.cond is not None else []) + stmt.body.stmts]
+    return []
+
+
 def annotate(text: str, fn: Function, origin_file: str) -> str:
-    """`text` with each statement of the generated function `fn` ending in `# <file>:<line>`."""
+    """`text` with each statement of the generated function `fn` ending in `# <file>:<line>`.
+
+    The generated statements are matched block by block to the IR's: a `for`
+    to the next `Loop` of its block, an `if` to the next `If` (or scalar
+    check), an assignment to the IR statement that binds its name or, for a
+    temporary, the next temporary of the same form.
+    """
     lines_of = ir_lines(fn)
-    stmts = list(fn.body.stmts)
     by_out = {o: s for s in walk(fn.body) for o in s.outs}
     line_of_name = {o: lines_of[id(s)] for o, s in by_out.items()}
     def_line = fn.loc.line if fn.loc else 1
@@ -113,38 +169,36 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
         return text
     marks: dict[int, int] = {node.lineno: def_line}
     generated: dict[str, int] = {}  # generated name -> its line's origin
-    pos = 0
 
-    def match(target: str, value: ast.AST) -> int | None:
-        nonlocal pos
-        for i in range(pos, len(stmts)):
-            if target in stmts[i].outs:
-                pos = i + 1
-                return lines_of[id(stmts[i])]
-        if _TEMP_GEN.match(target):
+    def is_temp(st) -> bool:
+        return (
+            isinstance(st, Assign)
+            and bool(st.outs)
+            and bool(_TEMP_IR.match(st.outs[0]))
+        )
+
+    def match(cur: _Cursor, target: str, value: ast.AST) -> int | None:
+        found = cur.take(lambda st: isinstance(st, Assign) and target in st.outs)
+        if found is None and _TEMP_GEN.match(target):
             want = _shape(value)
-            temps = [
-                i
-                for i in range(pos, len(stmts))
-                if isinstance(stmts[i], Assign)
-                and stmts[i].outs
-                and _TEMP_IR.match(stmts[i].outs[0])
-            ]
-            for i in temps:
-                if _expected_shape(stmts[i]) == want:
-                    pos = i + 1
-                    return lines_of[id(stmts[i])]
-            if temps:
-                pos = temps[0] + 1
-                return lines_of[id(stmts[temps[0]])]
+            start = cur.pos
+            found = cur.take(lambda st: is_temp(st) and _expected_shape(st) == want)
+            if found is None:
+                cur.pos = start
+                found = cur.take(is_temp)
+        if found is not None:
+            return lines_of[id(found)]
         if isinstance(value, ast.Name):  # `d_b = d_z` at the return
             return generated.get(value.id, line_of_name.get(value.id))
         return None
 
-    def visit(body: list[ast.stmt], inherited: int) -> None:
-        nonlocal pos
+    def visit(body: list[ast.stmt], cur: _Cursor, inherited: int, top: bool) -> None:
+        # A loop's carried values are bound just before it (`h = h0`): they are
+        # the loop's, like the statements at the end of its body.
+        waiting: list[int] = []
         for s in body:
             line = None
+            blocks: list[list] = []
             if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant):
                 continue  # the docstring
             if (
@@ -152,36 +206,56 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 and len(s.targets) == 1
                 and isinstance(s.targets[0], ast.Name)
             ):
-                line = match(s.targets[0].id, s.value)
+                line = match(cur, s.targets[0].id, s.value)
                 if line is not None:
                     generated[s.targets[0].id] = line
+                elif top:
+                    waiting.append(s.lineno)
+                    continue
+            elif isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Name):
+                found = cur.take(partial(_accumulates_into, Var(s.target.id)))
+                if found is not None:  # the line of what is added, when inlined
+                    added = found.args[1]
+                    line = lines_of[id(found)]
+                    if isinstance(added, Var):
+                        line = line_of_name.get(added.name, line)
+            elif isinstance(s, (ast.For, ast.While)):
+                loop = cur.take(lambda st: isinstance(st, Loop))
+                if loop is not None:
+                    line, blocks = lines_of[id(loop)], _block_stmts(loop)
+                for lineno in waiting:
+                    marks.setdefault(lineno, line or inherited)
+                waiting.clear()
             elif isinstance(s, ast.If):
-                checks = [
-                    i
-                    for i in range(pos, len(stmts))
-                    if getattr(stmts[i], "prim", None) == "check_scalar"
-                ]
-                if checks:
-                    pos = checks[0] + 1
-                    line = lines_of[id(stmts[checks[0]])]
+                branch = cur.take(
+                    lambda st: isinstance(st, If)
+                    or getattr(st, "prim", None) == "check_scalar"
+                )
+                if branch is not None:
+                    line, blocks = lines_of[id(branch)], _block_stmts(branch)
             elif isinstance(s, ast.Return):
                 line = last
+            for lineno in waiting:
+                marks.setdefault(lineno, inherited)
+            waiting.clear()
+            if isinstance(s, ast.FunctionDef):  # a vjp's `backward`: the same block
+                marks.setdefault(s.lineno, line or inherited)
+                visit(s.body, cur, line or inherited, True)
+                continue
             if line is None or line == inherited and s.lineno != node.lineno:
                 line = inherited
-                if id(body) not in tops:
+                if not top and not blocks:
                     continue  # a nested statement from its parent's line: one comment
             marks.setdefault(s.lineno, line)
-            if isinstance(s, ast.FunctionDef):  # a vjp's `backward`: its own lines
-                tops.add(id(s.body))
-                visit(s.body, line)
-                continue
-            for field in ("body", "orelse"):
-                inner = getattr(s, field, None)
-                if isinstance(inner, list) and not isinstance(s, ast.FunctionDef):
-                    visit(inner, line)
+            inner = [getattr(s, f, None) for f in ("body", "orelse")]
+            inner = [b for b in inner if isinstance(b, list) and b]
+            for i, b in enumerate(inner):
+                ir = blocks[i] if i < len(blocks) else []
+                visit(b, _Cursor(ir), line, False)
+        for lineno in waiting:
+            marks.setdefault(lineno, inherited)
 
-    tops = {id(node.body)}
-    visit(node.body, def_line)
+    visit(node.body, _Cursor(list(fn.body.stmts)), def_line, True)
     name = Path(origin_file).name
     out = text.splitlines()
     for lineno, line in marks.items():

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-sha256: b9f45ea1b58e4a6c64ef3106b91331c9ab094dc209b6dbd8762a5f75eef70544
-# body-sha256: 443e446543493ac97154d787e61f7c5976855ecfd3a0cf829a06ad9ffa3a61b6
+# body-sha256: 7111720a2ab002ea5d7336439688ca6206bf5d8748d1bf7f2ff5a01ddc774ced
 import numpy as np
 
 
@@ -77,84 +77,84 @@ def _unbroadcast(g, x):
 def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     """Value and gradient of `loss` with respect to params. Generated from examples/char_rnn.py:32."""
     tape = []  # char_rnn.py:32
-    Wxh_1 = params["Wxh"]  # char_rnn.py:34
-    Whh_1 = params["Whh"]  # char_rnn.py:34
-    bh_1 = params["bh"]  # char_rnn.py:34
-    Why_1 = params["Why"]  # char_rnn.py:35
-    by_1 = params["by"]  # char_rnn.py:35
+    Wxh = params["Wxh"]  # char_rnn.py:34
+    Whh = params["Whh"]  # char_rnn.py:34
+    bh = params["bh"]  # char_rnn.py:34
+    Why = params["Why"]  # char_rnn.py:35
+    by = params["by"]  # char_rnn.py:35
     t1 = np.shape(xs)[0]  # char_rnn.py:38
     h = h0  # char_rnn.py:38
-    total = 0.0  # char_rnn.py:32
-    for t in range(t1):  # char_rnn.py:32
-        t2 = xs[t]  # char_rnn.py:38
-        t3 = Wxh_1 @ t2
-        t4 = Whh_1 @ h
-        t5 = t3 + t4
-        h_1 = np.tanh(t5 + bh_1)
-        t6 = Why_1 @ h_1
-        y = t6 + by_1
-        m = np.max(y)
-        t7 = y - m
-        t8 = np.exp(t7)
-        t9 = np.sum(t8)
-        t10 = np.log(t9)
-        log_p = t7 - t10
-        t11 = targets[t]
-        t12 = log_p[t11]
-        total_1 = total - t12
+    total = 0.0  # char_rnn.py:38
+    for t in range(t1):  # char_rnn.py:38
+        t2 = xs[t]  # char_rnn.py:39
+        t3 = Wxh @ t2  # char_rnn.py:39
+        t4 = Whh @ h  # char_rnn.py:39
+        t5 = t3 + t4  # char_rnn.py:39
+        h_1 = np.tanh(t5 + bh)  # char_rnn.py:39
+        t6 = Why @ h_1  # char_rnn.py:40
+        y = t6 + by  # char_rnn.py:40
+        m = np.max(y)  # char_rnn.py:41
+        t7 = y - m  # char_rnn.py:42
+        t8 = np.exp(t7)  # char_rnn.py:42
+        t9 = np.sum(t8)  # char_rnn.py:42
+        t10 = np.log(t9)  # char_rnn.py:42
+        log_p = t7 - t10  # char_rnn.py:42
+        t11 = targets[t]  # char_rnn.py:43
+        t12 = log_p[t11]  # char_rnn.py:43
+        total_1 = total - t12  # char_rnn.py:43
         tape.append(
             (total, t12, log_p, t11, t10, t9, t8, m, y, t6, h_1, t5, t3, t4, h, t2)
         )
-        h = h_1
+        h = h_1  # char_rnn.py:39
         total = total_1  # char_rnn.py:43
     total_2 = total  # char_rnn.py:43
-    if getattr(total_2, "ndim", 0) != 0:  # char_rnn.py:32
+    if getattr(total_2, "ndim", 0) != 0:  # char_rnn.py:38
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(total_2)}"
         )
-    d_by_1 = np.zeros_like(by_1)  # char_rnn.py:40
-    d_Why_1 = np.zeros_like(Why_1)  # char_rnn.py:40
-    d_bh_1 = np.zeros_like(bh_1)  # char_rnn.py:39
-    d_Whh_1 = np.zeros_like(Whh_1)  # char_rnn.py:39
-    d_Wxh_1 = np.zeros_like(Wxh_1)  # char_rnn.py:39
-    d_h = np.zeros_like(h)  # char_rnn.py:39
+    d_by = np.zeros_like(by)  # char_rnn.py:38
+    d_Why = np.zeros_like(Why)  # char_rnn.py:38
+    d_bh = np.zeros_like(bh)  # char_rnn.py:38
+    d_Whh = np.zeros_like(Whh)  # char_rnn.py:38
+    d_Wxh = np.zeros_like(Wxh)  # char_rnn.py:38
+    d_h = np.zeros_like(h)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
-    for t in reversed(range(t1)):  # char_rnn.py:32
+    for t in reversed(range(t1)):  # char_rnn.py:38
         total, t12, log_p, t11, t10, t9, t8, m, y, t6, h_1, t5, t3, t4, h, t2 = (
             tape.pop()
         )
-        d_total_1 = _unbroadcast(d_total, total)
-        d_t12 = _unbroadcast(-d_total, t12)
-        d_log_p = np.zeros_like(log_p)
+        d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
+        d_t12 = _unbroadcast(-d_total, t12)  # char_rnn.py:43
+        d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
         np.add.at(d_log_p, t11, d_t12)
-        d_t10 = _unbroadcast(-d_log_p, t10)
-        d_t9 = d_t10 / t9
-        d_t7 = d_log_p + d_t9 * t8
-        d_m = _unbroadcast(-d_t7, m)
-        t13 = y == m
-        t14 = d_m * (t13 / np.sum(t13))
-        d_y = d_t7 + t14
-        d_t6 = _unbroadcast(d_y, t6)
-        d_h_1 = d_h + _matmul_rhs(Why_1, d_t6)
-        d_t15 = d_h_1 * (1.0 - h_1 * h_1)
-        d_t5 = _unbroadcast(d_t15, t5)
-        d_t3 = _unbroadcast(d_t5, t3)
-        d_t4 = _unbroadcast(d_t5, t4)
-        d_h = _matmul_rhs(Whh_1, d_t4)
-        d_by_1 += _unbroadcast(d_y, by_1)
-        d_Why_1 += _matmul_lhs(d_t6, h_1)
-        d_bh_1 += _unbroadcast(d_t15, bh_1)
-        d_Whh_1 += _matmul_lhs(d_t4, h)
-        d_Wxh_1 += _matmul_lhs(d_t3, t2)
-        d_total = d_total_1
-    d_params = _grad_like(  # char_rnn.py:32
+        d_t10 = _unbroadcast(-d_log_p, t10)  # char_rnn.py:42
+        d_t9 = d_t10 / t9  # char_rnn.py:42
+        d_t7 = d_log_p + d_t9 * t8  # char_rnn.py:42
+        d_m = _unbroadcast(-d_t7, m)  # char_rnn.py:42
+        t13 = y == m  # char_rnn.py:41
+        t14 = d_m * (t13 / np.sum(t13))  # char_rnn.py:41
+        d_y = d_t7 + t14  # char_rnn.py:40
+        d_t6 = _unbroadcast(d_y, t6)  # char_rnn.py:40
+        d_h_1 = d_h + _matmul_rhs(Why, d_t6)  # char_rnn.py:39
+        d_t15 = d_h_1 * (1.0 - h_1 * h_1)  # char_rnn.py:39
+        d_t5 = _unbroadcast(d_t15, t5)  # char_rnn.py:39
+        d_t3 = _unbroadcast(d_t5, t3)  # char_rnn.py:39
+        d_t4 = _unbroadcast(d_t5, t4)  # char_rnn.py:39
+        d_h = _matmul_rhs(Whh, d_t4)  # char_rnn.py:39
+        d_by += _unbroadcast(d_y, by)  # char_rnn.py:40
+        d_Why += _matmul_lhs(d_t6, h_1)  # char_rnn.py:40
+        d_bh += _unbroadcast(d_t15, bh)  # char_rnn.py:39
+        d_Whh += _matmul_lhs(d_t4, h)  # char_rnn.py:39
+        d_Wxh += _matmul_lhs(d_t3, t2)  # char_rnn.py:39
+        d_total = d_total_1  # char_rnn.py:43
+    d_params = _grad_like(  # char_rnn.py:38
         params,
         {
-            ("Wxh",): d_Wxh_1,
-            ("Whh",): d_Whh_1,
-            ("bh",): d_bh_1,
-            ("Why",): d_Why_1,
-            ("by",): d_by_1,
+            ("Wxh",): d_Wxh,
+            ("Whh",): d_Whh,
+            ("bh",): d_bh,
+            ("Why",): d_Why,
+            ("by",): d_by,
         },
     )
     return total_2, d_params  # char_rnn.py:43

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:19 loss
 # origin-sha256: e728f2e5da2918a95d6bcfa33f50b33dfce0b34536db93d90431f77fe2902e48
-# body-sha256: 66f3c36e715472aa01071135887510586dd05651f7a25e97602a552dfe1da7a3
+# body-sha256: 9ba51ecc0d610b552b232a634608550dbf169e9b9670e96d51574558f0fd2cfa
 import numpy as np
 
 
@@ -105,9 +105,9 @@ def grad_loss(params, X, Y):  # mlp_digits.py:19
     d_t5 = np.broadcast_to(d_t6, np.shape(t5))  # mlp_digits.py:24
     d_t4 = _unbroadcast(d_log_p, t4) + d_t5 * t5  # mlp_digits.py:24
     d_m = _unbroadcast(-d_t4, m)  # mlp_digits.py:24
-    t9 = z == m  # mlp_digits.py:24
-    t10 = t9 / np.sum(t9, axis=1, keepdims=True)  # mlp_digits.py:24
-    d_z = _unbroadcast(d_t4, z) + d_m * t10  # mlp_digits.py:24
+    t9 = z == m  # mlp_digits.py:23
+    t10 = t9 / np.sum(t9, axis=1, keepdims=True)  # mlp_digits.py:23
+    d_z = _unbroadcast(d_t4, z) + d_m * t10  # mlp_digits.py:22
     d_t3 = _unbroadcast(d_z, t3)  # mlp_digits.py:22
     d_b2 = _unbroadcast(d_z, b2)  # mlp_digits.py:22
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:22
@@ -117,7 +117,7 @@ def grad_loss(params, X, Y):  # mlp_digits.py:19
     d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:21
     d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:21
     d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:21
-    d_params = _grad_like(  # mlp_digits.py:21
+    d_params = _grad_like(  # mlp_digits.py:22
         params, {("W1",): d_W1, ("b1",): d_b1, ("W2",): d_W2, ("b2",): d_b2}
     )
     return d_params  # mlp_digits.py:25

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: b9e6912f1e7fe6715e8bf7845d84322e50ada31326fb14188722fba06cf19f18
+# body-sha256: c73ef32309031392a0eb342b592d05f965d20eb4515c0356057e21a4f80bf123
 import numpy as np
 
 
@@ -37,7 +37,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
         raise TypeError(
             f"grad of score needs a scalar output, got shape {np.shape(out)}"
         )
-    d_z = u * (1.0 - h * h)  # seed_nn.py:16
+    d_z = u * (1.0 - h * h)  # seed_nn.py:15
     d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14
     d_b = _unbroadcast(d_z, b)  # seed_nn.py:14
     d_W = _matmul_lhs(d_t1, x)  # seed_nn.py:14

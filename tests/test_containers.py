@@ -151,3 +151,38 @@ def test_loop_over_a_list_of_layers(out_dir):
         X,
     )
     assert isinstance(g["layers"], list) and isinstance(g["layers"][0], tuple)
+
+
+def unpacked(params, x, y):
+    W1, b1 = params["W1"], params["b1"]
+    W2 = params["W2"]
+    h = np.tanh(W1 @ x + b1)
+    return np.sum((W2 @ h + params["b2"] - y) ** 2)
+
+
+def keyword_keys(p, x):
+    return np.sum(p["lambda"] * x + p["class"] ** 2.0 + p["W1"] * p[0])
+
+
+def test_a_leaf_read_into_a_variable_of_its_keys_name_keeps_the_name(out_dir):
+    import inspect
+
+    g = grad(unpacked)
+    text = inspect.getsource(g)
+    for key in ("W1", "b1", "W2"):
+        assert f'{key} = params["{key}"]' in text
+        assert f"{key}_1" not in text
+    got = g(P, X, Y)
+    for k in P:
+        np.testing.assert_allclose(got[k], grad(loss)(P, X, Y)[k], rtol=1e-12)
+
+
+def test_keys_that_are_python_keywords_or_ints(out_dir):
+    p = {"lambda": np.array([0.5, 2.0]), "class": np.array([1.5, -1.0]), "W1": 2.0}
+    p[0] = 3.0
+    x = np.array([1.0, -2.0])
+    got = grad(keyword_keys)(p, x)
+    np.testing.assert_allclose(got["lambda"], x)
+    np.testing.assert_allclose(got["class"], 2.0 * p["class"])
+    np.testing.assert_allclose(got["W1"], 2 * 3.0)
+    np.testing.assert_allclose(got[0], 2 * 2.0)

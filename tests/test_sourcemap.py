@@ -26,6 +26,17 @@ USER = textwrap.dedent("""\
         m = e * y
         s = np.sin(m)
         return s * s
+
+
+    def rnn(W, xs, h):
+        total = 0.0
+        for t in range(xs.shape[0]):
+            h = np.tanh(W @ h + xs[t])
+            if np.sum(h) > 0:
+                total = total + np.sum(h * h)
+            else:
+                total = total - np.sum(h)
+        return total
     """)
 
 
@@ -107,3 +118,34 @@ def test_ir_lines_without_locations_fall_back_to_the_def_line():
         Loc("f.py", 7, 0),
     )
     assert list(sourcemap.ir_lines(fn).values()) == [7]
+
+
+def mapped(g) -> dict[str, int]:
+    """Each generated line's text (comment stripped) -> the origin line it names."""
+    out = {}
+    for line in inspect.getsource(g).splitlines():
+        if "  # sm_user.py:" in line:
+            code, origin = line.rsplit("  # sm_user.py:", 1)
+            out[code.strip()] = int(origin)
+    return out
+
+
+def test_statements_inside_loops_and_branches_map_to_their_lines(user):
+    g = grad(user.rnn)
+    found = mapped(g)
+    loops = [line for code, line in found.items() if code.startswith("for ")]
+    assert loops == [19, 19]  # the forward loop and the backward one
+    assert [line for code, line in found.items() if "np.tanh(" in code] == [20]
+    assert found["if t3:"] == 21
+    assert found["t4 = h_2 * h_2"] == 22
+    assert found["d_t6 = -d_total"] == 24  # the adjoint of the else branch's line
+    backward = [line for code, line in found.items() if code.startswith("d_")]
+    assert set(backward) <= set(range(17, 26)) and len(set(backward)) >= 3
+
+
+def test_exception_inside_a_loop_names_the_origin_line(user):
+    g = grad(user.rnn)
+    with pytest.raises(ValueError) as info:
+        g(np.ones((2, 2)), np.ones((3, 5)), np.zeros(2))  # xs[t] has the wrong length
+    text = "".join(traceback.format_exception(info.value))
+    assert "h_2 = np.tanh(t2 + xs[t])  # sm_user.py:20" in text

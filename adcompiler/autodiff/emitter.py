@@ -72,6 +72,9 @@ class Emitter:
         # Values available everywhere in the generated function, in order of
         # definition (parameters first): `witness` picks a shape stand-in here.
         self.order: list[str] = []
+        # The origin of what is emitted now: the backward sweep sets it to the
+        # forward statement whose derivative it writes, for the source map.
+        self.origin = None
 
     # -- the one way to write a statement --------------------------------------
 
@@ -94,7 +97,7 @@ class Emitter:
         if key is not None and key in self._seen:
             return self._seen[key]
         out = name or self.names.temp()
-        stmt = Assign((out,), prim, args, kwargs, loc)
+        stmt = Assign((out,), prim, args, kwargs, loc or self.origin)
         self.stmts.append(stmt)
         self.shapes.infer(stmt)
         if key is not None:
@@ -188,7 +191,7 @@ class Emitter:
         if key in self._seen:
             return self._seen[key]
         out = Var(name or self.names.temp())
-        stmt = Assign((out.name,), prim, args, kwargs, loc)
+        stmt = Assign((out.name,), prim, args, kwargs, loc or self.origin)
         root = self._scopes[0][0] if self._scopes else self.stmts
         root.append(stmt)
         self.shapes.infer(stmt)
@@ -209,7 +212,7 @@ class Emitter:
     def buffer(self, prim: str, *args) -> Var:
         """A fresh value that is updated in place later: never shared with another."""
         out = self.names.temp()
-        stmt = Assign((out,), prim, tuple(args))
+        stmt = Assign((out,), prim, tuple(args), {}, self.origin)
         self.stmts.append(stmt)
         self.shapes.infer(stmt)
         return Var(out)

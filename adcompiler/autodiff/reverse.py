@@ -290,13 +290,16 @@ class Sweep:
 
     def block(self, fwd: Block, contrib: dict, tape: str | None) -> None:
         """Emit the backward of `fwd`; contributions to outer values are left in `contrib`."""
+        outer = self.e.origin
         for stmt in reversed(list(fwd.stmts)):
+            self.e.origin = stmt.loc or outer  # what the source map names
             if isinstance(stmt, Assign):
                 self.assign(stmt, contrib)
             elif isinstance(stmt, If):
                 self.branch(stmt, contrib, tape)
             elif isinstance(stmt, Loop):
                 self.loop(stmt, contrib)
+        self.e.origin = outer
 
     def assign(self, stmt: Assign, contrib: dict) -> None:
         if len(stmt.outs) != 1 or stmt.out not in contrib:
