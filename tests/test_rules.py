@@ -16,6 +16,7 @@ import pytest
 from conftest import numeric_grad
 
 from adcompiler import grad
+from adcompiler.rules.core import NO_RULE_YET
 
 RTOL, ATOL = 1e-6, 1e-8
 
@@ -805,3 +806,68 @@ def test_modulo_and_floor_division(out_dir, rng):
     np.testing.assert_allclose(
         d_y, numeric_grad(modulo, [x, y], 1), rtol=1e-6, atol=1e-8
     )
+
+
+def clip_both(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi) ** 2)
+
+
+def outer_nd(a, b):
+    return np.sum(np.sin(np.multiply.outer(a, b)))
+
+
+def test_clip_bounds_given_as_arrays_are_differentiated(out_dir):
+    x = np.array([-2.0, 0.3, 0.7, 3.0])
+    lo = np.array([-1.0, -0.5, 0.9, -1.0])
+    hi = np.array([1.0, 1.0, 2.0, 2.5])
+    got = grad(clip_both, argnums=(0, 1, 2))(x, lo, hi)
+    for i, g in enumerate(got):
+        np.testing.assert_allclose(
+            g, numeric_grad(clip_both, [x, lo, hi], i), atol=1e-6
+        )
+    from adcompiler import jvp
+
+    t = [np.ones(4), np.full(4, 2.0), np.full(4, 3.0)]
+    _, tan = jvp(clip_both, (x, lo, hi), tuple(t))
+    assert np.isclose(tan, sum(np.vdot(g, d) for g, d in zip(got, t)))
+
+
+@pytest.mark.parametrize(
+    "shapes", [((3,), (4,)), ((2, 3), (4,)), ((3,), ()), ((2,), (2, 2))]
+)
+def test_multiply_outer_any_ranks(out_dir, shapes):
+    rng = np.random.default_rng(1)
+    a, b = (rng.normal(size=s) for s in shapes)
+    got = grad(outer_nd, argnums=(0, 1))(a, b)
+    for i, g in enumerate(got):
+        assert np.shape(g) == np.shape((a, b)[i])
+        np.testing.assert_allclose(
+            g, numeric_grad(outer_nd, [a, b], i), rtol=1e-6, atol=1e-8
+        )
+
+
+def test_a_construct_without_its_rule_is_an_error_not_a_zero(out_dir):
+    from adcompiler import ADCompileError, hessian
+
+    with pytest.raises(ADCompileError, match="np.tensordot"):
+        hessian(outer_nd)(np.ones(3), np.ones(2))
+
+
+@pytest.mark.parametrize("prim", sorted(NO_RULE_YET))
+def test_every_missing_rule_on_a_varied_argument_is_reported(prim):
+    """A construct without a rule where a derivative flows is an error, never a zero."""
+    from adcompiler import ADCompileError
+    from adcompiler.autodiff.emitter import Names
+    from adcompiler.autodiff.reverse import reverse
+    from adcompiler.errors import Loc
+    from adcompiler.ir import Assign, Block, Function, Var
+    from adcompiler.rules import PRIMS
+
+    n = len(PRIMS[prim].vjp)
+    for i in NO_RULE_YET[prim]:
+        args = tuple(Var("x") if k == i else Var("c") for k in range(n))
+        stmt = Assign(("_t1",), prim, args, {}, Loc("f.py", 3, 4))
+        fn = Function("f", ["x", "c"], Block([stmt], (Var("_t1"),)), Loc("f.py", 2, 0))
+        with pytest.raises(ADCompileError, match=f"argument {i + 1}") as info:
+            reverse(fn, (0,), False, "f", Names({"x", "c"}))
+        assert str(info.value).startswith("f.py:3:5:")

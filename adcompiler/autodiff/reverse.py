@@ -44,6 +44,7 @@ from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
 from ..rules.arrays import IndexContrib, PathContrib
+from ..rules.core import NO_RULE_YET
 from .emitter import Emitter, Names, is_temp
 
 
@@ -325,8 +326,11 @@ class Sweep:
         standin = self.stands_in(g, out) and self._standin_passes(stmt, prim)
         if self.stands_in(g, out) and not standin:
             g = self.exact(g, out)
-        for arg, rule in zip(stmt.args, prim.vjp):
+        for i, (arg, rule) in enumerate(zip(stmt.args, prim.vjp)):
             if rule is None or not isinstance(arg, Var) or arg.name not in self.live:
+                if rule is None and i in NO_RULE_YET.get(stmt.prim, ()):
+                    if isinstance(arg, Var) and arg.name in self.live:
+                        raise _no_rule(stmt, i)
                 continue
             c = rule(e, g, out, *stmt.args, **stmt.kwargs)
             if c is None or isinstance(c, IndexContrib):
@@ -550,6 +554,21 @@ class Sweep:
             self.tapes.append(tape)
         fwd.stmts.append(Assign((), "push", (Var(tape), *map(Var, needed))))
         back.stmts.insert(0, Assign(tuple(needed), "pop", (Var(tape),)))
+
+
+def _no_rule(stmt: Assign, i: int) -> ADCompileError:
+    kind, *rest = PRIMS[stmt.prim].form
+    what = ".".join(str(r) for r in rest if isinstance(r, str)) or stmt.prim
+    what = {"np": f"np.{what}", "helper": what}.get(kind, what)
+    return ADCompileError(
+        f"`{what}` has no derivative rule for its argument {i + 1} yet, and a "
+        "derivative flows through it; differentiating it would give a wrong (zero) "
+        "gradient",
+        stmt.loc,
+        "most are met differentiating a generated gradient again (a second "
+        "derivative through this construct is not supported yet); "
+        "`adcompiler.custom_vjp` can give a function of yours its rule",
+    )
 
 
 def _is_const_true(a) -> bool:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from ..ir import Assign, Atom, Block, If, Loop, Var
 from ..rules import PRIMS
+from ..rules.core import NO_RULE_YET
 
 
 def _differentiable_args(stmt: Assign) -> list[Atom]:
     rules = PRIMS[stmt.prim].vjp
-    return [a for a, r in zip(stmt.args, rules) if r is not None]
+    gaps = NO_RULE_YET.get(stmt.prim, ())
+    return [
+        a
+        for i, (a, r) in enumerate(zip(stmt.args, rules))
+        if r is not None or i in gaps
+    ]
 
 
 def varied(block: Block, inputs: set[str]) -> set[str]:

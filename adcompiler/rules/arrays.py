@@ -155,7 +155,16 @@ def _clip_vjp(e, g, out, x, lo, hi):
     return g if inside is None else e.call("where", inside, g, 0.0)
 
 
-defprim("clip", (NP, "clip"), _clip_vjp, None, None, shape=ELEMENTWISE)
+def _clip_lo_vjp(e, g, out, x, lo, hi):
+    """Where `x` is below `a_min`, the result is `a_min` (for a_min <= a_max)."""
+    return e.call("where", e.call("lt", x, lo), g, 0.0)
+
+
+def _clip_hi_vjp(e, g, out, x, lo, hi):
+    return e.call("where", e.call("gt", x, hi), g, 0.0)
+
+
+defprim("clip", (NP, "clip"), _clip_vjp, _clip_lo_vjp, _clip_hi_vjp, shape=ELEMENTWISE)
 defprim("logical_and", (NP, "logical_and"), None, None, shape=ELEMENTWISE)
 defprim("logical_or", (NP, "logical_or"), None, None, shape=ELEMENTWISE)
 defprim("logical_not", (NP, "logical_not"), None, shape=ELEMENTWISE)

@@ -45,6 +45,28 @@ class Primitive:
 
 PRIMS: dict[str, Primitive] = {}
 
+# Arguments without a derivative rule that do carry a derivative: a gradient
+# through them would be silently zero, so it is an error instead. Most are the
+# helpers of backward sweeps, met when a generated gradient is differentiated
+# again (other missing rules are derivatives that are zero: comparisons,
+# shapes, indices, `np.sign`, `stop_gradient`). Activity analysis counts them as varied,
+# so that the backward sweep meets them and reports them.
+NO_RULE_YET = {
+    "tensordot": (0, 1),
+    "moveaxis": (0,),
+    "take": (0,),
+    "add_each": (0, 1),
+    "concat_part": (0,),
+    "split_like": (0,),
+    "repeat_list": (0,),
+    "index_add": (0, 2),
+    "index_add_at": (0, 2),
+    "index_add_any": (0, 2),
+    "matmul_lhs_b": (0, 1, 2),
+    "matmul_rhs_a": (0, 1, 2),
+    "iadd": (0, 1),
+}
+
 
 def defprim(name: str, form: tuple, *vjp: VJP | None, **options) -> Primitive:
     prim = Primitive(name, form, tuple(vjp), **options)

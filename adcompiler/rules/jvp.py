@@ -223,9 +223,15 @@ def _joined(prim):
 
 
 def _clip(e, t, out, x, lo, hi):
-    if t[0] is None:
+    """The tangent of whichever of x, a_min, a_max the result is, elementwise."""
+    rules = (_arrays._clip_vjp, _arrays._clip_lo_vjp, _arrays._clip_hi_vjp)
+    parts = [rule(e, d, out, x, lo, hi) for rule, d in zip(rules, t) if d is not None]
+    if not parts:
         return None
-    return _arrays._clip_vjp(e, t[0], out, x, lo, hi)
+    total = parts[0]
+    for p in parts[1:]:
+        total = e.add(total, p)
+    return total
 
 
 defjvp("getitem", _getitem)

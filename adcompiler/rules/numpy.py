@@ -241,7 +241,16 @@ defprim(
     lambda e, g, out, a, b: e.call("matmul", a, g),
     infer=lambda s, out, a, b: s.set_rank(out, 2),
 )
-defprim("multiply_outer", (NP, "multiply.outer"), None, None)
+defprim(
+    "multiply_outer",
+    (NP, "multiply.outer"),
+    # out[i..., j...] = a[i...] b[j...]: contract g with the other factor's axes
+    lambda e, g, out, a, b: e.call("tensordot", g, b, axes=e.call("ndim", b)),
+    lambda e, g, out, a, b: e.call("tensordot", a, g, axes=e.call("ndim", a)),
+)
+# Only in backward sweeps (the adjoint of `np.multiply.outer`); reading one back
+# for a second derivative is reported (see `reverse.NO_RULE_YET`).
+defprim("tensordot", (NP, "tensordot"), None, None)
 defprim("matmul_lhs", ("helper", "_matmul_lhs"), None, None)
 defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
 
