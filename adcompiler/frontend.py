@@ -173,7 +173,56 @@ def read_source(fn) -> Source:
                 "differentiate a plain `def` function; await outside it",
             )
         raise ADCompileError(f"{name} is not a plain `def` function", where)
+    if not any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+        # (pytest rewrites `assert`s; the frontend rejects them anyway)
+        _check_unchanged(fn, dedented, file, first, lines)
     return Source(fn, file, first, indent, dedented.splitlines(), node, text)
+
+
+def _fingerprint(code) -> list:
+    """What a function's bytecode computes, independent of where it was compiled.
+
+    Operators, comparisons, constants, attribute names, the names read and
+    written, and the number of calls: compiled alone (at the top level) a
+    nested function reads its closure's names as globals, so load and store
+    instructions are compared by name only.
+    """
+    import dis
+
+    found = []
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op.startswith(("LOAD_", "STORE_", "DELETE_")) and isinstance(
+            ins.argval, str
+        ):
+            found.append(("name", ins.argval))
+        elif ins.opcode in dis.hasconst:
+            value = ins.argval
+            found.append(("const", getattr(value, "co_name", None) or repr(value)))
+        elif op.startswith(("BINARY_", "INPLACE_", "UNARY_", "COMPARE_OP")):
+            found.append((op, ins.argrepr))
+        elif op.startswith("CALL"):
+            found.append(("call", ""))
+    return sorted(found)
+
+
+def _check_unchanged(fn, dedented: str, file: str, first: int, lines: list) -> None:
+    """The source on disk is the function that runs: not edited since it was imported."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    try:
+        module = compile(dedented, file, "exec", dont_inherit=True)
+    except SyntaxError:  # `nonlocal` needs its enclosing function: nothing to compare
+        return
+    found = [c for c in module.co_consts if getattr(c, "co_name", None) == code.co_name]
+    if found and _fingerprint(found[0]) != _fingerprint(code):
+        raise ADCompileError(
+            f"the source of `{code.co_name}` in {file} changed after it was imported: "
+            "the function that runs is not the one on disk",
+            Loc(file, first, 0, lines[0] if lines else ""),
+            "reload the module (importlib.reload) or restart Python, then differentiate",
+        )
 
 
 class Lowering:

@@ -256,3 +256,76 @@ def test_warm_path_imports_no_compiler(tmp_path):
     assert "black" in cold.stdout
     warm = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert "black" not in warm.stdout and "frontend" not in warm.stdout, warm.stdout
+
+
+def test_origin_edited_after_import_is_an_error_not_a_wrong_gradient(out_dir, tmp_path):
+    """The file changed on disk after import: its text is not the function that runs."""
+    src = tmp_path / "edited_mod.py"
+    src.write_text("def f(x):\n    return x * x\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import edited_mod
+
+        src.write_text("def f(x):\n    return x * x * x\n")
+        with pytest.raises(
+            ADCompileError, match="changed after it was imported"
+        ) as info:
+            grad(edited_mod.f)
+        assert "importlib.reload" in str(info.value)
+        import importlib
+
+        importlib.reload(edited_mod)
+        assert grad(edited_mod.f)(2.0) == 12.0
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("edited_mod", None)
+
+
+def test_closures_and_methods_are_not_taken_for_edited_sources(out_dir):
+    scale = np.array([2.0, 3.0])
+
+    def inner(x):
+        return np.sum(scale * x * x)
+
+    class Model:
+        def loss(self, w):
+            return np.sum(np.tanh(w) * scale)
+
+    np.testing.assert_allclose(grad(inner)(np.ones(2)), 2 * scale)
+    np.testing.assert_allclose(grad(Model.loss, argnums=1)(None, np.zeros(2)), scale)
+
+
+def test_disk_full_leaves_nothing_half_written(out_dir, temp_root, monkeypatch):
+    """ENOSPC while writing: no partial module, no temporary file; the fallback is used."""
+    import errno
+
+    real_fsync = os.fsync
+    calls = []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == 1:  # the first write, into out_dir
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.warns(RuntimeWarning, match="No space left on device"):
+        g = grad(square_sum)
+    np.testing.assert_allclose(g(np.ones(3)), 2 * np.ones(3))
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+    (module,) = cache.fallback_dir(out_dir).glob("*.py")
+    assert module.read_text().startswith("# adcompiler: ")
+    assert not list(cache.fallback_dir(out_dir).glob("*.tmp"))
+
+
+def test_disk_full_everywhere_is_one_clear_error(out_dir, temp_root, monkeypatch):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ADCompileError, match="No space left on device"):
+        grad(square_sum)
+    for folder in (out_dir, cache.fallback_dir(out_dir)):
+        assert not folder.exists() or list(folder.iterdir()) == []
