@@ -155,6 +155,10 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 line = match(s.targets[0].id, s.value)
                 if line is not None:
                     generated[s.targets[0].id] = line
+            elif isinstance(s, ast.If) and "_astype_like(" in ast.unparse(s.body[0]):
+                line = last  # a gradient cast to its parameter's dtype, at the return
+            elif isinstance(s, ast.If) and "_check_float(" in ast.unparse(s.body[0]):
+                pass  # a differentiated argument's check: the `def` line
             elif isinstance(s, ast.If):
                 checks = [
                     i
