@@ -212,7 +212,7 @@ def test_value_and_grad_checks_its_arguments(compiled):
         compiled["vg_smooth"](np.ones(2), np.array([1, 2]))
 
 
-def test_vjp_jvp_and_hessian_check_their_arguments(tmp_path):
+def test_vjp_jvp_and_hessian_check_their_arguments(out_dir):
     from adcompiler import hessian, jacfwd, jacrev, jvp, vjp
 
     ints = np.array([1, 2])
