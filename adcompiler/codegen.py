@@ -32,6 +32,52 @@ from .rules import PRIMS
 MAX_INLINE_NODES = 14
 
 HELPERS = {
+    "_check_float": '''
+def _check_float(name, x):
+    """Raise TypeError unless `x`, the differentiated argument `name`, is floating-point:
+    a float, a float array, or a container (dict, list, tuple, NamedTuple,
+    dataclass) of them. The caller skips the check for a Python float."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_float(f"{name}[{k!r}]", v)
+        return
+    if hasattr(type(x), "__dataclass_fields__"):
+        for f in type(x).__dataclass_fields__:
+            _check_float(f"{name}.{f}", getattr(x, f))
+        return
+    if isinstance(x, (list, tuple)):
+        fields = getattr(x, "_fields", None)
+        for i, v in enumerate(x):
+            _check_float(f"{name}.{fields[i]}" if fields else f"{name}[{i}]", v)
+        return
+    dtype = np.asarray(x).dtype
+    numpy = isinstance(x, (np.ndarray, np.generic))
+    kind = dtype if numpy else type(x).__name__  # int64, or a Python int
+    if dtype.kind in "biu":
+        what = "a boolean" if dtype.kind == "b" else "an integer"
+        array = np.ndim(x) != 0
+        fix = f"{name}.astype(float)" if array else f"float({name})"
+        raise TypeError(
+            f"`{name}` is {what}{' array' if array else ''} ({kind}); gradients are "
+            f"taken with respect to floating-point values: pass {fix}"
+        )
+    if dtype.kind == "c":
+        raise TypeError(
+            f"`{name}` is complex ({kind}); adcompiler differentiates real-valued "
+            "functions of real inputs"
+        )
+''',
+    "_astype_like": '''
+def _astype_like(g, x):
+    """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
+    `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(g, "dtype", None) == dtype:
+        return g
+    return g.astype(dtype) if isinstance(g, np.ndarray) else dtype.type(g)
+''',
     "_unbroadcast": '''
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
@@ -500,6 +546,7 @@ class _Body:
             and s.prim
             in (
                 "check_scalar",
+                "check_float",
                 "check_cotangent",
                 "index_add",
                 "index_add_at",
@@ -559,6 +606,10 @@ class _Body:
                 continue
             if form[0] == "foreign":
                 self.helpers.add(f"from {form[1]} import {form[2]}")
+            if form[0] == "check_float":
+                self.helpers.add("_check_float")
+                out.append(_check_float(_atom(stmt.args[0]), stmt.args[1].value))
+                continue
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
                 out.append(
@@ -836,6 +887,21 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
     return ast.parse(check).body[0]
 
 
+def _check_float(value: ast.expr, name: str) -> ast.stmt:
+    """`if type(x) is not float: _check_float("x", x)`: a differentiated argument is
+    floating-point. A Python float, the common scalar, passes without a call."""
+    v = ast.unparse(value)
+    return ast.parse(
+        f"if type({v}) is not float:\n    _check_float({name!r}, {v})"
+    ).body[0]
+
+
+def _cast_like(grad: str, param: str) -> ast.stmt:
+    """`if type(x) is not float: d_x = _astype_like(d_x, x)`: a gradient in its parameter's dtype."""
+    text = f"if type({param}) is not float:\n    {grad} = _astype_like({grad}, {param})"
+    return ast.parse(text).body[0]
+
+
 def _check_cotangent(c: ast.expr, x: ast.expr, rule: str, param: str) -> ast.stmt:
     """`if np.shape(c) != np.shape(x): raise ValueError(...)`: a custom rule's result."""
     cv, xv = ast.unparse(c), ast.unparse(x)
@@ -945,6 +1011,7 @@ def function_def(
             body.append(ast.Assign([ast.Name(name, ast.Store())], value))
             value = ast.Name(name, ast.Load())
         results.append(value)
+    body += _casts(fn, gen, results)
     body.append(ast.Return(_nest(fn.result_tree, results)))
     return _finish_def(fn, doc, body, defaults), gen.helpers
 
@@ -987,6 +1054,7 @@ def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:
             backward.append(ast.Assign([ast.Name(name, ast.Store())], value))
             value = ast.Name(name, ast.Load())
         grads.append(value)
+    backward += _casts(fn, gen, [None] * n_out + grads)
     if n_out == 1:
         params = [ast.arg(seeds[0])]
     else:  # one cotangent per output, as a tuple like the output
@@ -1008,6 +1076,18 @@ def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:
     out = outs[0] if n_out == 1 else ast.Tuple(outs, ast.Load())
     returned = ast.Tuple([out, ast.Name("backward", ast.Load())] + aux, ast.Load())
     return forward + [inner, ast.Return(returned)]
+
+
+def _casts(fn: Function, gen: _Body, values: list) -> list[ast.stmt]:
+    """The casts of gradients to their parameters' dtypes (`fn.casts`), before the return."""
+    out = []
+    for i, param in sorted(fn.casts.items()):
+        value = values[i]
+        if not isinstance(value, ast.Name) or value.id in fn.params:
+            continue  # a gradient is always named at the return (see `_name_adjoints`)
+        gen.helpers.add("_astype_like")
+        out.append(_cast_like(value.id, param))
+    return out
 
 
 def _own_names(inner: ast.FunctionDef, outer: list[ast.stmt]) -> None:

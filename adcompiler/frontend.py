@@ -358,6 +358,19 @@ class Lowering:
                         f"code after `{ast.unparse(stmt)}` is never run", rest[0]
                     )
                 return exit.jump(stmt)
+            guarded = _float_guard(stmt)
+            if guarded is not None:
+                if isinstance(guarded, ast.Expr):  # `_check_float("x", x)`: no value
+                    label, value = guarded.value.args
+                    self.e.call(
+                        "check_float",
+                        self.expr(value),
+                        Const(label.value),
+                        loc=self.src.loc(stmt),
+                    )
+                else:  # `d_x = _astype_like(d_x, x)`
+                    self.lower_stmt(guarded)
+                continue
             checked = _scalar_check(stmt)
             if (
                 checked is not None
@@ -1638,6 +1651,34 @@ class LoopExit(Exit):
 
     def fall(self, last):
         return self._yield(False)
+
+
+def _float_guard(stmt: ast.stmt) -> ast.stmt | None:
+    """The statement under `if type(x) is not float:` in generated code: the check
+    `_check_float("x", x)` or the cast `d_x = _astype_like(d_x, x)`; else None."""
+    if not (
+        isinstance(stmt, ast.If)
+        and not stmt.orelse
+        and len(stmt.body) == 1
+        and isinstance(stmt.test, ast.Compare)
+        and len(stmt.test.ops) == 1
+        and isinstance(stmt.test.ops[0], ast.IsNot)
+        and isinstance(stmt.test.left, ast.Call)
+        and ast.unparse(stmt.test.left.func) == "type"
+        and ast.unparse(stmt.test.comparators[0]) == "float"
+    ):
+        return None
+    inner = stmt.body[0]
+    call = getattr(inner, "value", None)
+    if not isinstance(call, ast.Call):
+        return None
+    helper = ast.unparse(call.func)
+    if isinstance(inner, ast.Expr) and helper == "_check_float" and len(call.args) == 2:
+        if isinstance(call.args[0], ast.Constant):
+            return inner
+    if isinstance(inner, ast.Assign) and helper == "_astype_like":
+        return inner
+    return None
 
 
 def _scalar_check(stmt: ast.stmt) -> tuple | None:

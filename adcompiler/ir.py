@@ -159,6 +159,9 @@ class Function:
     backward_params: list | None = None
     # has_aux: how many of the last results are auxiliary (returned, not differentiated).
     aux: int = 0
+    # Gradients that NumPy's promotion may have widened, by result position: the
+    # parameter whose dtype each is cast back to (`d_x = _astype_like(d_x, x)`).
+    casts: dict[int, str] = field(default_factory=dict)
 
 
 def walk(block: Block) -> Iterator[Stmt]:

@@ -160,6 +160,7 @@ GENERATED_HELPERS = {
     "_matmul_rhs_a": _sig("matmul_rhs_a", "g", "b", "a"),
     "_count": _sig("count", "x", "out"),
     "_stop_gradient": _sig("stop_gradient", "x"),
+    "_astype_like": _sig("astype_like", "g", "x"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

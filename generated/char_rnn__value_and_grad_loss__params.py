@@ -1,8 +1,45 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-sha256: b9f45ea1b58e4a6c64ef3106b91331c9ab094dc209b6dbd8762a5f75eef70544
-# body-sha256: 7111720a2ab002ea5d7336439688ca6206bf5d8748d1bf7f2ff5a01ddc774ced
+# body-sha256: fe180a903f0c9d469a01f9e0af6eb8484d7dcd65da00d0db5fac2ae310dda8ae
 import numpy as np
+
+
+def _check_float(name, x):
+    """Raise TypeError unless `x`, the differentiated argument `name`, is floating-point:
+    a float, a float array, or a container (dict, list, tuple, NamedTuple,
+    dataclass) of them. The caller skips the check for a Python float."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_float(f"{name}[{k!r}]", v)
+        return
+    if hasattr(type(x), "__dataclass_fields__"):
+        for f in type(x).__dataclass_fields__:
+            _check_float(f"{name}.{f}", getattr(x, f))
+        return
+    if isinstance(x, (list, tuple)):
+        fields = getattr(x, "_fields", None)
+        for i, v in enumerate(x):
+            _check_float(f"{name}.{fields[i]}" if fields else f"{name}[{i}]", v)
+        return
+    dtype = np.asarray(x).dtype
+    numpy = isinstance(x, (np.ndarray, np.generic))
+    kind = dtype if numpy else type(x).__name__  # int64, or a Python int
+    if dtype.kind in "biu":
+        what = "a boolean" if dtype.kind == "b" else "an integer"
+        array = np.ndim(x) != 0
+        fix = f"{name}.astype(float)" if array else f"float({name})"
+        raise TypeError(
+            f"`{name}` is {what}{' array' if array else ''} ({kind}); gradients are "
+            f"taken with respect to floating-point values: pass {fix}"
+        )
+    if dtype.kind == "c":
+        raise TypeError(
+            f"`{name}` is complex ({kind}); adcompiler differentiates real-valued "
+            "functions of real inputs"
+        )
 
 
 def _grad_like(x, grads, path=()):
@@ -76,6 +113,8 @@ def _unbroadcast(g, x):
 
 def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     """Value and gradient of `loss` with respect to params. Generated from examples/char_rnn.py:32."""
+    if type(params) is not float:  # char_rnn.py:32
+        _check_float("params", params)
     tape = []  # char_rnn.py:32
     Wxh = params["Wxh"]  # char_rnn.py:34
     Whh = params["Whh"]  # char_rnn.py:34

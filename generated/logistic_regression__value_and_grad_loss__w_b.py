@@ -1,8 +1,54 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:19 loss
 # origin-sha256: a0bf4ffdb10f6c699bd7e50ca010f42d1d6855f4000008d356dae55f19bf8c34
-# body-sha256: f8950354fbac045ee2c217d9c0c9811d9926d20d5da49af37022929dbd6edec9
+# body-sha256: 410d522b9b4126c2919b0e3734c8d74fcff2aa4ae4db5dae7a4ac526d3e56da4
 import numpy as np
+
+
+def _astype_like(g, x):
+    """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
+    `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(g, "dtype", None) == dtype:
+        return g
+    return g.astype(dtype) if isinstance(g, np.ndarray) else dtype.type(g)
+
+
+def _check_float(name, x):
+    """Raise TypeError unless `x`, the differentiated argument `name`, is floating-point:
+    a float, a float array, or a container (dict, list, tuple, NamedTuple,
+    dataclass) of them. The caller skips the check for a Python float."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_float(f"{name}[{k!r}]", v)
+        return
+    if hasattr(type(x), "__dataclass_fields__"):
+        for f in type(x).__dataclass_fields__:
+            _check_float(f"{name}.{f}", getattr(x, f))
+        return
+    if isinstance(x, (list, tuple)):
+        fields = getattr(x, "_fields", None)
+        for i, v in enumerate(x):
+            _check_float(f"{name}.{fields[i]}" if fields else f"{name}[{i}]", v)
+        return
+    dtype = np.asarray(x).dtype
+    numpy = isinstance(x, (np.ndarray, np.generic))
+    kind = dtype if numpy else type(x).__name__  # int64, or a Python int
+    if dtype.kind in "biu":
+        what = "a boolean" if dtype.kind == "b" else "an integer"
+        array = np.ndim(x) != 0
+        fix = f"{name}.astype(float)" if array else f"float({name})"
+        raise TypeError(
+            f"`{name}` is {what}{' array' if array else ''} ({kind}); gradients are "
+            f"taken with respect to floating-point values: pass {fix}"
+        )
+    if dtype.kind == "c":
+        raise TypeError(
+            f"`{name}` is complex ({kind}); adcompiler differentiates real-valued "
+            "functions of real inputs"
+        )
 
 
 def _matmul_rhs(a, g):
@@ -29,6 +75,10 @@ def _unbroadcast(g, x):
 
 def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:19
     """Value and gradient of `loss` with respect to w, b. Generated from examples/logistic_regression.py:19."""
+    if type(w) is not float:  # logistic_regression.py:19
+        _check_float("w", w)
+    if type(b) is not float:  # logistic_regression.py:19
+        _check_float("b", b)
     t1 = X @ w  # logistic_regression.py:21
     t2 = t1 + b  # logistic_regression.py:21
     margin = y * t2  # logistic_regression.py:21
@@ -48,4 +98,8 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:19
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:21
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:21
     d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1)  # logistic_regression.py:21
+    if type(w) is not float:  # logistic_regression.py:22
+        d_w = _astype_like(d_w, w)
+    if type(b) is not float:  # logistic_regression.py:22
+        d_b = _astype_like(d_b, b)
     return out, (d_w, d_b)  # logistic_regression.py:22

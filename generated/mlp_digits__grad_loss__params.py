@@ -1,8 +1,45 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:19 loss
 # origin-sha256: e728f2e5da2918a95d6bcfa33f50b33dfce0b34536db93d90431f77fe2902e48
-# body-sha256: 9ba51ecc0d610b552b232a634608550dbf169e9b9670e96d51574558f0fd2cfa
+# body-sha256: 3f80df1ba70fd6c42cde25eea3937ecf6a1c19c59eb6298747b43f1d6102a556
 import numpy as np
+
+
+def _check_float(name, x):
+    """Raise TypeError unless `x`, the differentiated argument `name`, is floating-point:
+    a float, a float array, or a container (dict, list, tuple, NamedTuple,
+    dataclass) of them. The caller skips the check for a Python float."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_float(f"{name}[{k!r}]", v)
+        return
+    if hasattr(type(x), "__dataclass_fields__"):
+        for f in type(x).__dataclass_fields__:
+            _check_float(f"{name}.{f}", getattr(x, f))
+        return
+    if isinstance(x, (list, tuple)):
+        fields = getattr(x, "_fields", None)
+        for i, v in enumerate(x):
+            _check_float(f"{name}.{fields[i]}" if fields else f"{name}[{i}]", v)
+        return
+    dtype = np.asarray(x).dtype
+    numpy = isinstance(x, (np.ndarray, np.generic))
+    kind = dtype if numpy else type(x).__name__  # int64, or a Python int
+    if dtype.kind in "biu":
+        what = "a boolean" if dtype.kind == "b" else "an integer"
+        array = np.ndim(x) != 0
+        fix = f"{name}.astype(float)" if array else f"float({name})"
+        raise TypeError(
+            f"`{name}` is {what}{' array' if array else ''} ({kind}); gradients are "
+            f"taken with respect to floating-point values: pass {fix}"
+        )
+    if dtype.kind == "c":
+        raise TypeError(
+            f"`{name}` is complex ({kind}); adcompiler differentiates real-valued "
+            "functions of real inputs"
+        )
 
 
 def _grad_like(x, grads, path=()):
@@ -76,6 +113,8 @@ def _unbroadcast(g, x):
 
 def grad_loss(params, X, Y):  # mlp_digits.py:19
     """Gradient of `loss` with respect to params. Generated from examples/mlp_digits.py:19."""
+    if type(params) is not float:  # mlp_digits.py:19
+        _check_float("params", params)
     W1 = params["W1"]  # mlp_digits.py:21
     t1 = X @ W1  # mlp_digits.py:21
     b1 = params["b1"]  # mlp_digits.py:21

@@ -1,12 +1,64 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-sha256: 0d573ee57410c1c21ac8fae44793b3f109301ce0e31bf95959539d8d8e202488
-# body-sha256: e23a042a4a75a0873a2cbce0db7dc378b9922e684747ae5f13c5fd831576c546
+# body-sha256: 59f75f2393eda4d796eabb6cc78b63bbad5ea59f6dec670a7d18fca70127865b
 import numpy as np
+
+
+def _astype_like(g, x):
+    """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
+    `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(g, "dtype", None) == dtype:
+        return g
+    return g.astype(dtype) if isinstance(g, np.ndarray) else dtype.type(g)
+
+
+def _check_float(name, x):
+    """Raise TypeError unless `x`, the differentiated argument `name`, is floating-point:
+    a float, a float array, or a container (dict, list, tuple, NamedTuple,
+    dataclass) of them. The caller skips the check for a Python float."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_float(f"{name}[{k!r}]", v)
+        return
+    if hasattr(type(x), "__dataclass_fields__"):
+        for f in type(x).__dataclass_fields__:
+            _check_float(f"{name}.{f}", getattr(x, f))
+        return
+    if isinstance(x, (list, tuple)):
+        fields = getattr(x, "_fields", None)
+        for i, v in enumerate(x):
+            _check_float(f"{name}.{fields[i]}" if fields else f"{name}[{i}]", v)
+        return
+    dtype = np.asarray(x).dtype
+    numpy = isinstance(x, (np.ndarray, np.generic))
+    kind = dtype if numpy else type(x).__name__  # int64, or a Python int
+    if dtype.kind in "biu":
+        what = "a boolean" if dtype.kind == "b" else "an integer"
+        array = np.ndim(x) != 0
+        fix = f"{name}.astype(float)" if array else f"float({name})"
+        raise TypeError(
+            f"`{name}` is {what}{' array' if array else ''} ({kind}); gradients are "
+            f"taken with respect to floating-point values: pass {fix}"
+        )
+    if dtype.kind == "c":
+        raise TypeError(
+            f"`{name}` is complex ({kind}); adcompiler differentiates real-valued "
+            "functions of real inputs"
+        )
 
 
 def grad_f(x, y, z):  # seed_backprop.py:11
     """Gradient of `f` with respect to x, y, z. Generated from examples/seed_backprop.py:11."""
+    if type(x) is not float:  # seed_backprop.py:11
+        _check_float("x", x)
+    if type(y) is not float:  # seed_backprop.py:11
+        _check_float("y", y)
+    if type(z) is not float:  # seed_backprop.py:11
+        _check_float("z", z)
     if getattr(x, "ndim", 0) != 0:  # seed_backprop.py:12
         raise TypeError(
             f"grad of f needs a scalar output; with x of shape {np.shape(x)} it is not"
@@ -17,4 +69,10 @@ def grad_f(x, y, z):  # seed_backprop.py:11
     d_z = t1 if t3 else 0.0  # seed_backprop.py:12
     d_y = (0.0 if t3 else t1) + t2  # seed_backprop.py:12
     d_x = t2  # seed_backprop.py:12
+    if type(x) is not float:  # seed_backprop.py:12
+        d_x = _astype_like(d_x, x)
+    if type(y) is not float:  # seed_backprop.py:12
+        d_y = _astype_like(d_y, y)
+    if type(z) is not float:  # seed_backprop.py:12
+        d_z = _astype_like(d_z, z)
     return d_x, d_y, d_z  # seed_backprop.py:12

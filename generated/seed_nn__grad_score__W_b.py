@@ -1,8 +1,54 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: c73ef32309031392a0eb342b592d05f965d20eb4515c0356057e21a4f80bf123
+# body-sha256: f1342e29db773cd8ac2f54a33634908541f8d60e781f3444b85c2dd6da25bb07
 import numpy as np
+
+
+def _astype_like(g, x):
+    """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
+    `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(g, "dtype", None) == dtype:
+        return g
+    return g.astype(dtype) if isinstance(g, np.ndarray) else dtype.type(g)
+
+
+def _check_float(name, x):
+    """Raise TypeError unless `x`, the differentiated argument `name`, is floating-point:
+    a float, a float array, or a container (dict, list, tuple, NamedTuple,
+    dataclass) of them. The caller skips the check for a Python float."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_float(f"{name}[{k!r}]", v)
+        return
+    if hasattr(type(x), "__dataclass_fields__"):
+        for f in type(x).__dataclass_fields__:
+            _check_float(f"{name}.{f}", getattr(x, f))
+        return
+    if isinstance(x, (list, tuple)):
+        fields = getattr(x, "_fields", None)
+        for i, v in enumerate(x):
+            _check_float(f"{name}.{fields[i]}" if fields else f"{name}[{i}]", v)
+        return
+    dtype = np.asarray(x).dtype
+    numpy = isinstance(x, (np.ndarray, np.generic))
+    kind = dtype if numpy else type(x).__name__  # int64, or a Python int
+    if dtype.kind in "biu":
+        what = "a boolean" if dtype.kind == "b" else "an integer"
+        array = np.ndim(x) != 0
+        fix = f"{name}.astype(float)" if array else f"float({name})"
+        raise TypeError(
+            f"`{name}` is {what}{' array' if array else ''} ({kind}); gradients are "
+            f"taken with respect to floating-point values: pass {fix}"
+        )
+    if dtype.kind == "c":
+        raise TypeError(
+            f"`{name}` is complex ({kind}); adcompiler differentiates real-valued "
+            "functions of real inputs"
+        )
 
 
 def _matmul_lhs(g, b):
@@ -29,6 +75,10 @@ def _unbroadcast(g, x):
 
 def grad_score(W, x, b, u):  # seed_nn.py:13
     """Gradient of `score` with respect to W, b. Generated from examples/seed_nn.py:13."""
+    if type(W) is not float:  # seed_nn.py:13
+        _check_float("W", W)
+    if type(b) is not float:  # seed_nn.py:13
+        _check_float("b", b)
     t1 = W @ x  # seed_nn.py:14
     z = t1 + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
@@ -41,4 +91,8 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14
     d_b = _unbroadcast(d_z, b)  # seed_nn.py:14
     d_W = _matmul_lhs(d_t1, x)  # seed_nn.py:14
+    if type(W) is not float:  # seed_nn.py:16
+        d_W = _astype_like(d_W, W)
+    if type(b) is not float:  # seed_nn.py:16
+        d_b = _astype_like(d_b, b)
     return d_W, d_b  # seed_nn.py:16

@@ -99,11 +99,6 @@ def test_python_floats_give_float64(compiled):
         assert np.asarray(g).dtype == np.float64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs codegen fix: the gradient follows NumPy's promotion (float64) when a "
-    "float32 parameter meets a float64 one; cast each gradient to its parameter's dtype",
-)
 def test_mixed_dtypes_give_each_gradient_its_parameters_dtype(compiled):
     x = np.array([0.5, 1.5], dtype=np.float32)
     y = np.array([1.0, 2.0], dtype=np.float64)
@@ -113,15 +108,7 @@ def test_mixed_dtypes_give_each_gradient_its_parameters_dtype(compiled):
 
 # -- bad inputs ------------------------------------------------------------------------
 
-NEEDS_DTYPE_CHECK = pytest.mark.xfail(
-    strict=True,
-    reason="needs a codegen fix: the generated code is compiled before it sees an "
-    "argument, so it must check each differentiated parameter's dtype when called "
-    "(today an int/bool/complex input silently gives an int/bool/complex 'gradient')",
-)
 
-
-@NEEDS_DTYPE_CHECK
 @pytest.mark.parametrize(
     "value",
     [np.array([1, 2, 3]), 3, np.array([True, False]), True],
@@ -132,7 +119,6 @@ def test_integer_or_boolean_argument_is_a_clear_error(compiled, value):
         compiled["square"](value)
 
 
-@NEEDS_DTYPE_CHECK
 @pytest.mark.parametrize(
     "value", [np.array([1 + 1j, 2.0]), 1j], ids=["complex-array", "complex"]
 )
@@ -203,3 +189,69 @@ def test_gradient_has_its_parameters_shape_and_dtype(compiled, pair, name):
         for i, g in enumerate(grads):
             want = numeric_grad(f, [x, y], i)
             np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-7)
+
+
+# -- the dtype check, in every transform family ----------------------------------------
+
+
+def test_error_message_names_the_parameter_the_dtype_and_the_fix(compiled):
+    with pytest.raises(TypeError) as info:
+        compiled["square"](np.array([1, 2, 3], dtype=np.int64))
+    assert str(info.value) == (
+        "`x` is an integer array (int64); gradients are taken with respect to "
+        "floating-point values: pass x.astype(float)"
+    )
+    with pytest.raises(TypeError, match=r"^`x` is complex \(complex128\); adcompiler "):
+        compiled["square"](np.array([1j]))
+    with pytest.raises(TypeError, match=r"`x` is an integer \(int\).*pass float\(x\)"):
+        compiled["square"](3)
+
+
+def test_value_and_grad_checks_its_arguments(compiled):
+    with pytest.raises(TypeError, match=r"`y` is an integer array"):
+        compiled["vg_smooth"](np.ones(2), np.array([1, 2]))
+
+
+def test_vjp_jvp_and_hessian_check_their_arguments(out_dir):
+    from adcompiler import hessian, jacfwd, jacrev, jvp, vjp
+
+    ints = np.array([1, 2])
+    with pytest.raises(TypeError, match=r"`x` is complex"):
+        vjp(logs, np.array([1j, 2.0]))
+    with pytest.raises(TypeError, match=r"`x` is an integer array"):
+        jvp(logs, (ints,), (np.ones(2),))
+    with pytest.raises(TypeError, match=r"`x` is an integer array"):
+        jacfwd(logs)(ints)
+    with pytest.raises(TypeError, match=r"`x` is an integer array"):
+        jacrev(logs)(ints)
+    with pytest.raises(TypeError, match=r"`x` is a boolean array"):
+        hessian(square)(np.array([True, False]))
+    np.testing.assert_allclose(hessian(square)(np.ones(2)), 2.0 * np.eye(2))
+
+
+def container_loss(params, n):
+    return np.sum(params["w"] * params["v"]) * n
+
+
+def test_container_leaves_are_checked(tmp_path):
+    g = grad(container_loss, out=tmp_path)
+    with pytest.raises(TypeError, match=r"`params\['v'\]` is an integer array"):
+        g({"w": np.ones(2), "v": np.array([1, 2])}, 2)
+    got = g({"w": np.ones(2), "v": np.array([1.0, 2.0])}, 2)  # an int outside argnums
+    np.testing.assert_allclose(got["w"], [2.0, 4.0])
+
+
+def test_grad_of_a_checked_gradient(tmp_path):
+    """grad(grad(f)) reads the generated check and cast back: no derivative, no error."""
+    inner = grad(smooth, argnums=0, out=tmp_path)
+    outer = grad(lambda_sum_of(inner), out=tmp_path)
+    assert np.shape(outer(np.array([0.5, 1.0]), np.array([1.0, 2.0]))) == (2,)
+    with pytest.raises(TypeError, match=r"`x` is an integer array"):
+        outer(np.array([1, 2]), np.array([1.0, 2.0]))
+
+
+def lambda_sum_of(g):
+    def summed(x, y):
+        return np.sum(g(x, y))
+
+    return summed

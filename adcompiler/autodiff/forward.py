@@ -15,6 +15,7 @@ from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
 from .emitter import Emitter, Names, is_temp
+from .reverse import float_checks
 
 
 def forward(
@@ -63,4 +64,5 @@ def forward(
         outs.append(t if t is not None else e.call("zeros_like", r))
     results = tuple(fn.body.results) + tuple(outs)
     params = list(fn.params) + tangent_params
-    return Function(name, params, dce(Block(e.stmts, results)), fn.loc, fn.doc)
+    checks = float_checks(fn, wrt, names)
+    return Function(name, params, dce(Block(checks + e.stmts, results)), fn.loc, fn.doc)

@@ -127,15 +127,17 @@ def reverse(
     grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads) + aux
+    checks = float_checks(fn, wrt, names)
     out = Function(
         name,
         list(fn.params),
-        dce(Block(tapes + e.stmts, results)),
+        dce(Block(checks + tapes + e.stmts, results)),
         fn.loc,
         fn.doc,
         constants=list(fn.constants),
     )
     _name_adjoints(out, wrt, grads, names, len(aux))
+    out.casts = _promotable(out, wrt, len(aux))
     return out
 
 
@@ -171,10 +173,11 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
     sweep.block(body, contributions, None)
     grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
+    checks = float_checks(fn, wrt, names)
     out = Function(
         name,
         list(fn.params),
-        dce(Block(tapes + e.stmts, tuple(body.results) + tuple(grads) + aux)),
+        dce(Block(checks + tapes + e.stmts, tuple(body.results) + tuple(grads) + aux)),
         fn.loc,
         fn.doc,
         constants=list(fn.constants),
@@ -182,7 +185,80 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
         aux=len(aux),
     )
     _name_adjoints(out, wrt, grads, names, len(aux))
+    out.casts = _promotable(out, wrt, len(aux))
     return out
+
+
+def float_checks(fn: Function, wrt: list[str], names: Names) -> list[Assign]:
+    """`check_float(p, "p")` for each differentiated parameter: an integer, boolean or
+    complex argument is an error, not a silently wrong gradient. A generated
+    gradient read back checks its parameters already; they are not checked twice."""
+    done = {
+        s.args[0].name
+        for s in fn.body.stmts
+        if isinstance(s, Assign)
+        and s.prim == "check_float"
+        and isinstance(s.args[0], Var)
+    }
+    return [
+        Assign((names.temp(),), "check_float", (Var(p), Const(p)))
+        for p in wrt
+        if p not in done
+    ]
+
+
+def _sources(fn: Function) -> dict[str, set[str]]:
+    """The inputs (parameters, constants) each value is computed from."""
+    deps: dict[str, set[str]] = {p: {p} for p in list(fn.params) + list(fn.constants)}
+
+    def of(atoms) -> set[str]:
+        return {d for a in atoms if isinstance(a, Var) for d in deps.get(a.name, ())}
+
+    changed = True
+    while changed:  # loops carry values around: to a fixed point
+        changed = False
+        for stmt in walk(fn.body):
+            if isinstance(stmt, Assign):
+                found = of(stmt.operands())
+                targets = stmt.outs or [
+                    a.name for a in stmt.args[:1] if isinstance(a, Var)
+                ]
+            else:  # an `if` or a loop: its values may come from anything it reads
+                blocks = (
+                    [stmt.then, stmt.orelse] if isinstance(stmt, If) else [stmt.body]
+                )
+                if isinstance(stmt, Loop) and stmt.cond is not None:
+                    blocks.append(stmt.cond)
+                found = of(stmt.operands()) | of(
+                    Var(n) for b in blocks for n in uses(b)
+                )
+                targets = list(defs(stmt))
+                if isinstance(stmt, Loop):
+                    targets += list(stmt.carried) + ([stmt.index] if stmt.index else [])
+            for t in targets:
+                if not found <= deps.setdefault(t, set()):
+                    deps[t] |= found
+                    changed = True
+    return deps
+
+
+def _promotable(fn: Function, wrt: list[str], n_aux: int) -> dict[int, str]:
+    """The gradients NumPy's promotion may have widened, by result position: those
+    computed from an input other than their parameter (a float32 `x` meeting a
+    float64 `y` gives a float64 `x * y`). Containers' gradients are left as built."""
+    first = len(fn.body.results) - len(wrt) - n_aux
+    deps = _sources(fn)
+    containers = {
+        s.out for s in walk(fn.body) if isinstance(s, Assign) and s.prim == "grad_like"
+    }
+    casts = {}
+    for k, p in enumerate(wrt):
+        g = fn.body.results[first + k]
+        if not isinstance(g, Var) or g.name in containers or p in fn.lists:
+            continue
+        if deps.get(g.name, set()) - {p}:
+            casts[first + k] = p
+    return casts
 
 
 def _maybe_undefined(sweep, body: Block) -> None:

@@ -16,7 +16,14 @@ from ..ir import Assign, Block, If, Loop, Var, uses, walk
 
 # Statements kept even when their value is unused: they raise on bad input,
 # or they move values through a tape or update a buffer.
-IMPURE = {"check_scalar", "check_cotangent", "push", "pop", "begin_backward"}
+IMPURE = {
+    "check_scalar",
+    "check_float",
+    "check_cotangent",
+    "push",
+    "pop",
+    "begin_backward",
+}
 
 
 def _names(atoms) -> set[str]:

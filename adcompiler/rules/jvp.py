@@ -239,6 +239,10 @@ defjvp("setitem", _setitem)
 defjvp("stack", _joined("stack"))
 defjvp("concatenate", _joined("concatenate"))
 defjvp("float", lambda e, t, out, x: t[0])
+defjvp(
+    "astype_like",
+    lambda e, t, out, a, x: None if t[0] is None else e.call("astype_like", t[0], x),
+)
 defjvp("clip", _clip)
 
 # -- helpers of generated code (rules/generated.py): bilinear in their first two ----------

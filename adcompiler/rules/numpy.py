@@ -365,3 +365,16 @@ defprim("zeros_like", (NP, "zeros_like"), None, infer=lambda s, out, x: s.union(
 # `grad` needs a scalar result; where the shapes cannot prove it, the generated
 # code checks it, as JAX does, instead of returning a wrong gradient.
 defprim("check_scalar", ("check_scalar",), None, None, None)
+# Gradients are taken with respect to floating-point values: the generated code
+# checks each differentiated argument (`_check_float("x", x)`), since an integer,
+# boolean or complex one would otherwise give a silently wrong "gradient".
+defprim("check_float", ("check_float",), None, None)
+# A gradient in its parameter's dtype, where NumPy's promotion may have widened it
+# (a float32 `x` meeting a float64 `y`): `d_x = _astype_like(d_x, x)`.
+defprim(
+    "astype_like",
+    ("helper", "_astype_like"),
+    lambda e, g, out, a, x: g,
+    None,
+    infer=lambda s, out, a, x: s.union(out, a),
+)
