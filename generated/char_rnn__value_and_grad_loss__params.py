@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-sha256: b9f45ea1b58e4a6c64ef3106b91331c9ab094dc209b6dbd8762a5f75eef70544
-# body-sha256: fe180a903f0c9d469a01f9e0af6eb8484d7dcd65da00d0db5fac2ae310dda8ae
+# body-sha256: 756bc311dd7d11b3081b74e697cd4d61814bccc78276a393f52e7d1ba246f295
 import numpy as np
 
 
@@ -141,9 +141,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         t11 = targets[t]  # char_rnn.py:43
         t12 = log_p[t11]  # char_rnn.py:43
         total_1 = total - t12  # char_rnn.py:43
-        tape.append(
-            (total, t12, log_p, t11, t10, t9, t8, m, y, t6, h_1, t5, t3, t4, h, t2)
-        )
+        tape.append((total, t12, log_p, t11, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2))
         h = h_1  # char_rnn.py:39
         total = total_1  # char_rnn.py:43
     total_2 = total  # char_rnn.py:43
@@ -159,9 +157,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     d_h = np.zeros_like(h)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
-        total, t12, log_p, t11, t10, t9, t8, m, y, t6, h_1, t5, t3, t4, h, t2 = (
-            tape.pop()
-        )
+        total, t12, log_p, t11, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2 = tape.pop()
         d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
         d_t12 = _unbroadcast(-d_total, t12)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
@@ -169,20 +165,16 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         d_t10 = _unbroadcast(-d_log_p, t10)  # char_rnn.py:42
         d_t9 = d_t10 / t9  # char_rnn.py:42
         d_t7 = d_log_p + d_t9 * t8  # char_rnn.py:42
-        d_m = _unbroadcast(-d_t7, m)  # char_rnn.py:42
-        t13 = y == m  # char_rnn.py:41
-        t14 = d_m * (t13 / np.sum(t13))  # char_rnn.py:41
-        d_y = d_t7 + t14  # char_rnn.py:40
-        d_t6 = _unbroadcast(d_y, t6)  # char_rnn.py:40
+        d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40
         d_h_1 = d_h + _matmul_rhs(Why, d_t6)  # char_rnn.py:39
-        d_t15 = d_h_1 * (1.0 - h_1 * h_1)  # char_rnn.py:39
-        d_t5 = _unbroadcast(d_t15, t5)  # char_rnn.py:39
+        d_t13 = d_h_1 * (1.0 - h_1 * h_1)  # char_rnn.py:39
+        d_t5 = _unbroadcast(d_t13, t5)  # char_rnn.py:39
         d_t3 = _unbroadcast(d_t5, t3)  # char_rnn.py:39
         d_t4 = _unbroadcast(d_t5, t4)  # char_rnn.py:39
         d_h = _matmul_rhs(Whh, d_t4)  # char_rnn.py:39
-        d_by += _unbroadcast(d_y, by)  # char_rnn.py:40
+        d_by += _unbroadcast(d_t7, by)  # char_rnn.py:40
         d_Why += _matmul_lhs(d_t6, h_1)  # char_rnn.py:40
-        d_bh += _unbroadcast(d_t15, bh)  # char_rnn.py:39
+        d_bh += _unbroadcast(d_t13, bh)  # char_rnn.py:39
         d_Whh += _matmul_lhs(d_t4, h)  # char_rnn.py:39
         d_Wxh += _matmul_lhs(d_t3, t2)  # char_rnn.py:39
         d_total = d_total_1  # char_rnn.py:43

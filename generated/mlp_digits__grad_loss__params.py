@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:19 loss
 # origin-sha256: e728f2e5da2918a95d6bcfa33f50b33dfce0b34536db93d90431f77fe2902e48
-# body-sha256: 3f80df1ba70fd6c42cde25eea3937ecf6a1c19c59eb6298747b43f1d6102a556
+# body-sha256: c614614ef886f98be998a7a5dbb335ff323e2be1035bb78957bfd9efb817606b
 import numpy as np
 
 
@@ -136,23 +136,18 @@ def grad_loss(params, X, Y):  # mlp_digits.py:19
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t12 = 1.0 / t8  # mlp_digits.py:25
-    d_t13 = -d_t12  # mlp_digits.py:25
-    d_log_p = _unbroadcast(d_t13 * Y, log_p)  # mlp_digits.py:25
+    d_t10 = 1.0 / t8  # mlp_digits.py:25
+    d_t11 = -d_t10  # mlp_digits.py:25
+    d_log_p = _unbroadcast(d_t11 * Y, log_p)  # mlp_digits.py:25
     d_t7 = _unbroadcast(-d_log_p, t7)  # mlp_digits.py:24
     d_t6 = d_t7 / t6  # mlp_digits.py:24
-    d_t5 = np.broadcast_to(d_t6, np.shape(t5))  # mlp_digits.py:24
-    d_t4 = _unbroadcast(d_log_p, t4) + d_t5 * t5  # mlp_digits.py:24
-    d_m = _unbroadcast(-d_t4, m)  # mlp_digits.py:24
-    t9 = z == m  # mlp_digits.py:23
-    t10 = t9 / np.sum(t9, axis=1, keepdims=True)  # mlp_digits.py:23
-    d_z = _unbroadcast(d_t4, z) + d_m * t10  # mlp_digits.py:22
-    d_t3 = _unbroadcast(d_z, t3)  # mlp_digits.py:22
-    d_b2 = _unbroadcast(d_z, b2)  # mlp_digits.py:22
+    d_t4 = d_log_p + d_t6 * t5  # mlp_digits.py:24
+    d_t3 = _unbroadcast(d_t4, t3)  # mlp_digits.py:22
+    d_b2 = _unbroadcast(d_t4, b2)  # mlp_digits.py:22
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:22
     d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:22
-    t11 = np.where(t2 == 0.0, 0.5 * d_h, 0.0)  # mlp_digits.py:21
-    d_t2 = np.where(t2 > 0.0, d_h, t11)  # mlp_digits.py:21
+    t9 = np.where(t2 == 0.0, 0.5 * d_h, 0.0)  # mlp_digits.py:21
+    d_t2 = np.where(t2 > 0.0, d_h, t9)  # mlp_digits.py:21
     d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:21
     d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:21
     d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:21

@@ -123,3 +123,52 @@ def test_the_setting_is_part_of_the_cache_key(out_dir, rng):
     text_off = open(inspect.getfile(b)).read()
     assert inspect.getfile(a) == inspect.getfile(b)  # the same file, regenerated
     assert text_on != text_off
+
+
+def log_softmax_ce(z, Y):
+    m = np.max(z, axis=1, keepdims=True)
+    shifted = z - m
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.sum(Y * logp)
+
+
+def logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+def softmax_weighted(z, w):
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return np.sum(w * (e / np.sum(e, axis=-1, keepdims=True)))
+
+
+def shift_used_elsewhere(z):
+    m = np.max(z, axis=1, keepdims=True)
+    s = z - m
+    return np.sum(s - np.log(np.sum(np.exp(s), axis=1, keepdims=True))) + np.sum(m * m)
+
+
+def summed_over_another_axis(z):
+    m = np.max(z, axis=1, keepdims=True)
+    s = z - m
+    return np.sum(s - np.log(np.sum(np.exp(s), axis=0, keepdims=True)))
+
+
+@pytest.mark.parametrize(
+    "f, extra",
+    [(log_softmax_ce, "Y"), (logsumexp, None), (softmax_weighted, "w")],
+    ids=["log-softmax", "logsumexp", "softmax"],
+)
+def test_shift_drops_the_adjoint_of_the_stabilizing_max(out_dir, rng, f, extra):
+    z = rng.normal(size=(4, 5))
+    args = (z,) if extra is None else (z, rng.normal(size=(4, 5)))
+    on, off = compiled_both_ways(f, args, "shift")
+    assert "== m" not in on and "t == " not in on  # no tie mask, no count
+    assert "==" in off  # without the pass, the max's adjoint splits ties
+
+
+@pytest.mark.parametrize("f", [shift_used_elsewhere, summed_over_another_axis])
+def test_shift_keeps_the_adjoint_when_the_max_matters(out_dir, rng, f):
+    z = rng.normal(size=(4, 5))
+    on, off = compiled_both_ways(f, (z,), "shift")
+    assert "==" in on  # the max's adjoint is written: its derivative is not zero here

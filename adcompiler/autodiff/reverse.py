@@ -42,6 +42,7 @@ from ..ir import (
 from ..passes import activity, enabled
 from ..passes.dce import dce
 from ..passes.shapes import analyze
+from ..passes.shift import invariant_shifts
 from ..rules import PRIMS
 from ..rules.arrays import IndexContrib, PathContrib
 from ..rules.core import NO_RULE_YET
@@ -87,6 +88,8 @@ def reverse(
     shapes = analyze(body, scalar_result=True)
     wrt = [fn.params[i] for i in argnums]
     live = activity.active(body, set(wrt), body.results)
+    if enabled("shift"):
+        live -= invariant_shifts(body)
 
     e = Emitter(names, shapes)
     e.adopt(body.stmts)
@@ -150,6 +153,8 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
     shapes = analyze(body)
     wrt = [fn.params[i] for i in argnums]
     live = activity.active(body, set(wrt), body.results)
+    if enabled("shift"):
+        live -= invariant_shifts(body)
     seeds = []
     for r in body.results:
         base = r.name if isinstance(r, Var) else "out"

@@ -10,6 +10,8 @@ Each pass is one module (or one decision at one place, named here):
 - `standins`  the adjoint of a sum stays a scalar while it can (autodiff/reverse.py)
 - `inplace`   accumulation and index assignment in place where provably safe
               (autodiff/reverse.py, codegen.py)
+- `shift`     the max subtracted before a softmax, log-softmax or logsumexp
+              has no adjoint (shift.py)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-ALL = ("simplify", "cse", "dce", "shapes", "standins", "inplace")
+ALL = ("simplify", "cse", "dce", "shapes", "standins", "inplace", "shift")
 
 _off: set[str] | None = None  # set by `disabled`; None: read the environment
 

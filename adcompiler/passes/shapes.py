@@ -18,11 +18,17 @@ from ..ir import Assign, Atom, Block, Const, If, Loop, Var
 SCALAR = "()"
 
 
+_REDUCTIONS = {"sum", "mean", "amax", "amin"}
+
+
 class Shapes:
     def __init__(self):
         self.parent: dict[str, str] = {SCALAR: SCALAR}
         self.ranks: dict[str, int] = {SCALAR: 0}
         self.changed = False
+        # A reduction with keepdims=True broadcasts back into its operand: `x - m`
+        # with `m = np.max(x, axis=1, keepdims=True)` has the shape of `x`.
+        self.inside: dict[str, Atom] = {}
 
     def _find(self, name: str) -> str:
         parent = self.parent.setdefault(name, name)
@@ -85,9 +91,19 @@ class Shapes:
                 self.union(Const(0.0), a)
         if prim.infer is not None:
             prim.infer(self, out, *stmt.args, **stmt.kwargs)
+        keep = stmt.kwargs.get("keepdims")
+        if stmt.prim in _REDUCTIONS and getattr(keep, "value", False) is True:
+            self.inside[stmt.out] = stmt.args[0]
+
+    def _fits_into(self, a: Atom, b: Atom) -> bool:
+        x = self.inside.get(a.name) if isinstance(a, Var) else None
+        return x is not None and self.same(x, b)
 
     def _elementwise(self, out: Var, args: list[Atom]) -> None:
         arrays = [a for a in args if not self.is_scalar(a)]
+        arrays = [
+            a for a in arrays if not any(self._fits_into(a, b) for b in arrays)
+        ] or arrays
         if not arrays:
             self.union(out, Const(0.0))
         elif all(self.same(a, arrays[0]) for a in arrays):
@@ -99,6 +115,10 @@ class Shapes:
         if self.is_scalar(out):  # only scalars broadcast to a scalar
             for a in args:
                 self.union(out, a)
+        if len(arrays) == 1 and isinstance(arrays[0], Var):  # `np.log(m)` fits too
+            x = self.inside.get(arrays[0].name)
+            if x is not None:
+                self.inside[out.name] = x
 
 
 def _induction(shapes: Shapes, loop: Loop, c: str, init: Atom, res: Atom) -> None:

@@ -75,6 +75,9 @@ def simplify(
                 return other
             if is_number(one, -1):
                 return e.neg(other)
+            spread = _spread_over(e, one, other)
+            if spread is not None:
+                return e.mul(spread, other)
     elif prim == "add":
         a, b = args
         for zero, other in ((a, b), (b, a)):
@@ -122,3 +125,16 @@ def _negated(e, a: Atom) -> Atom | None:
     if found is not None and found[0] == "neg":
         return found[1][0]
     return None
+
+
+def _spread_over(e, a: Atom, b: Atom) -> Atom | None:
+    """`t` when `a` is `np.broadcast_to(t, np.shape(x))` and `b` has the shape of
+    `x`: broadcasting in the product spreads `t` the same way, without the copy."""
+    found = e.definition(a)
+    if found is None or found[0] != "broadcast_to":
+        return None
+    t, shape = found[1]
+    of = e.definition(shape)
+    if of is None or of[0] != "shape" or not e.shapes.same(of[1][0], b):
+        return None
+    return t
