@@ -192,13 +192,17 @@ def _fingerprint(code) -> list:
     found = []
     for ins in dis.get_instructions(code):
         op = ins.opname
-        if op.startswith(("LOAD_", "STORE_", "DELETE_")) and isinstance(
+        if ins.opcode in dis.hasconst:
+            value = ins.argval
+            if isinstance(value, str) and ".<locals>." in value:
+                value = value.rsplit(".<locals>.", 1)[
+                    1
+                ]  # 3.10's qualname of a nested def
+            found.append(("const", getattr(value, "co_name", None) or repr(value)))
+        elif op.startswith(("LOAD_", "STORE_", "DELETE_")) and isinstance(
             ins.argval, str
         ):
             found.append(("name", ins.argval))
-        elif ins.opcode in dis.hasconst:
-            value = ins.argval
-            found.append(("const", getattr(value, "co_name", None) or repr(value)))
         elif op.startswith(("BINARY_", "INPLACE_", "UNARY_", "COMPARE_OP")):
             found.append((op, ins.argrepr))
         elif op.startswith("CALL"):

@@ -329,3 +329,17 @@ def test_disk_full_everywhere_is_one_clear_error(out_dir, temp_root, monkeypatch
         grad(square_sum)
     for folder in (out_dir, cache.fallback_dir(out_dir)):
         assert not folder.exists() or list(folder.iterdir()) == []
+
+
+class Holder:
+    @staticmethod
+    def nested_defs(x):
+        def inner(y):
+            return y * y
+
+        return np.sum(inner(x))
+
+
+def test_nested_defs_in_methods_are_not_taken_for_edited_sources(out_dir):
+    """Python 3.10 stores a nested def's qualified name, which differs when compiled alone."""
+    np.testing.assert_allclose(grad(Holder.nested_defs)(np.ones(2)), 2 * np.ones(2))
