@@ -158,12 +158,16 @@ def _grad_like(x, grads, path=()):
     key, index or attribute, and zeros of the leaf's shape elsewhere."""
     if path in grads:
         return _restructure(x, grads[path])
-    below = {p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path}
+    below = {
+        p[len(path)] for p in grads if len(p) > len(path) and p[: len(path)] == path
+    }
     if isinstance(x, dict):
         return {k: _grad_like(v, grads, path + (k,)) for k, v in x.items()}
     fields = getattr(type(x), "__dataclass_fields__", None)
     if fields is not None:
-        return type(x)(**{f: _grad_like(getattr(x, f), grads, path + (f,)) for f in fields})
+        return type(x)(
+            **{f: _grad_like(getattr(x, f), grads, path + (f,)) for f in fields}
+        )
     if isinstance(x, (list, tuple)):
         names = getattr(x, "_fields", ())
         items = []
@@ -1185,8 +1189,6 @@ def _bare_returns(text: str) -> str:
 
 def module_source(functions: list[tuple[Function, str | None]]) -> str:
     """The text of a module defining the given functions (black-formatted)."""
-    import black
-
     defs, helpers = [], set()
     for fn, doc in functions:
         node, used = function_def(fn, doc)
@@ -1198,9 +1200,23 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
     helpers = {h for h in helpers if not h.startswith("from ")}
     module = ast.Module(imports + defs, [])
     text = _bare_returns(ast.unparse(ast.fix_missing_locations(module)))
-    helper_text = "".join(HELPERS[h] for h in sorted(helpers))
-    if helper_text:
-        head = "\n".join(text.split("\n")[: len(imports)])
-        rest = "\n".join(text.split("\n")[len(imports) :])
-        text = f"{head}\n{helper_text}\n{rest}"
-    return black.format_str(text, mode=black.Mode())
+    lines = text.split("\n")
+    head = "\n".join(lines[: len(imports)])
+    body = _black("\n".join(lines[len(imports) :]))
+    # The helpers are written black-formatted (tests/test_codegen_format.py):
+    # black formats only the generated functions, the part that varies, and
+    # the module reads as if black had formatted it whole.
+    parts = [head] + [HELPERS[h].strip("\n") for h in sorted(helpers)] + [body]
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+
+_FORMATTED: dict[str, str] = {}
+
+
+def _black(text: str) -> str:
+    """`text` through black, remembered: a function compiled again formats at once."""
+    if text not in _FORMATTED:
+        import black
+
+        _FORMATTED[text] = black.format_str(text, mode=black.Mode())
+    return _FORMATTED[text]
