@@ -15,8 +15,6 @@ stub that raises when called, so the rest of the file still compiles; in
 cache holds.
 """
 
-from __future__ import annotations
-
 import ast
 import contextlib
 import functools
@@ -25,10 +23,13 @@ import linecache
 import os
 import sys
 from numbers import Number
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import cache, passes
 from .errors import ADCompileError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Compiled:
@@ -53,11 +54,16 @@ class Compiled:
         self.wrt: list[str] = []
         self.single = True
         self.origin_hash = ""
-        self.path: Path | None = None
+        self._path: str | None = None  # a string: the warm path imports no pathlib
         self.status = "failed"
         self.reason = ""
         self.error: Exception | None = None
         self.written: Path | None = None
+
+    @property
+    def path(self) -> "Path | None":
+        """The generated module's file."""
+        return None if self._path is None else cache._path(self._path)
 
     @property
     def origin(self) -> str:
@@ -137,7 +143,8 @@ def _normalize_argnums(fn, params: list[str], argnums) -> tuple[int, ...]:
 def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
     """`seed_nn__grad_score__W_b`: origin file, transform, function, differentiated parameters."""
     qual = fn.__qualname__.replace(".<locals>", "")
-    stem = f"{Path(file).stem}__{kind}_{qual}__{'_'.join(wrt)}"
+    base = os.path.splitext(os.path.basename(file))[0]
+    stem = f"{base}__{kind}_{qual}__{'_'.join(wrt)}"
     return "".join(
         c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in stem
     )
@@ -283,18 +290,19 @@ def _request(rec: Compiled, argnums, out) -> None:
     folder = cache.output_dir(rec.file, out if out is not None else session_out)
     extra = ([""] if one_tuple else []) + (["aux"] if rec.has_aux else [])
     stem = _module_stem(fn, rec.file, rec.kind, rec.wrt + extra)
-    rec.path = folder / f"{stem}.py"
-    rec.status, rec.reason = cache.explain(rec.path, rec.origin_hash)
+    rec._path = os.path.join(folder, f"{stem}.py")
+    rec.status, rec.reason = cache.explain(rec._path, rec.origin_hash)
 
 
 def _transform(rec: Compiled, argnums, out):
     _request(rec, argnums, out)
     if _SESSION is not None and _SESSION.mode == "check":
         if rec.status == "fresh":
-            return _bind_constants(cache.load(rec.path, rec.function), rec.fn)
+            return _bind_constants(cache.load(rec._path, rec.function), rec.fn)
         return _stub(rec, f"{rec.path} is {rec.status}; run `adc compile`")
-    path = rec.path
+    path = rec._path
     if rec.status != "fresh":
+        path = rec.path
         alt = cache.fallback_dir(path.parent) / path.name
         if alt.is_file() and cache.status(alt, rec.origin_hash) == "fresh":
             path = alt  # the folder could not be written before; this copy is current

@@ -8,20 +8,31 @@ temporary file in the same folder, then `os.replace`, so a reader never sees
 a half-written module, even with several processes compiling at once.
 
 This module is on the import path of every `@grad`, so it stays cheap to
-import: no dataclasses, no OpenSSL, `tempfile` only when a module is written.
+import: no dataclasses, no OpenSSL, `tempfile` only when a module is written,
+and no `pathlib` on the warm path (with `urllib.parse`, which it imports, it
+costs several milliseconds): paths are strings there, `Path` objects where a
+module is written.
 """
-
-from __future__ import annotations
 
 import os
 import re
 import sys
 import warnings
 from importlib.machinery import SourceFileLoader
-from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _path(p) -> "Path":
+    from pathlib import Path
+
+    return Path(p)
+
 
 # CPython's own SHA-256 imports in a fraction of a millisecond; `hashlib` loads
 # OpenSSL, which takes several.
@@ -48,11 +59,19 @@ def sha256(text: str) -> str:
     return _sha256(text.encode()).hexdigest()
 
 
-def project_root(path: Path) -> Path | None:
-    for folder in [path.parent, *path.parent.parents]:
-        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+def project_root(path: str) -> str | None:
+    """The nearest folder above `path` with a pyproject.toml or a .git."""
+    folder = os.path.dirname(os.fspath(path))
+    while True:
+        join = os.path.join
+        if os.path.isfile(join(folder, "pyproject.toml")) or os.path.exists(
+            join(folder, ".git")
+        ):
             return folder
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 _DISPLAY: dict[str, str] = {}
@@ -61,38 +80,41 @@ _DISPLAY: dict[str, str] = {}
 def display_path(file: str) -> str:
     """The origin file as the header shows it: relative to its project, so it is the same on every machine."""
     if file not in _DISPLAY:
-        path = Path(file).resolve()
+        path = os.path.realpath(file)
         root = project_root(path)
-        _DISPLAY[file] = path.relative_to(root).as_posix() if root else path.name
+        shown = os.path.relpath(path, root) if root else os.path.basename(path)
+        _DISPLAY[file] = shown.replace(os.sep, "/")
     return _DISPLAY[file]
 
 
-_CONFIG_CACHE: dict[Path, Path | None] = {}
+_CONFIG_CACHE: dict[str, str | None] = {}
 
 
-def _configured(root: Path) -> Path | None:
+def _configured(root: str) -> str | None:
     """`[tool.adcompiler] generated = "..."` in the project's pyproject.toml."""
     if root not in _CONFIG_CACHE:
         found = None
-        pyproject = root / "pyproject.toml"
-        if pyproject.is_file():
+        pyproject = os.path.join(root, "pyproject.toml")
+        if os.path.isfile(pyproject):
             section = False
-            for line in pyproject.read_text().splitlines():
+            with open(pyproject, encoding="utf-8") as f:
+                text = f.read()
+            for line in text.splitlines():
                 stripped = line.strip()
                 if stripped.startswith("["):
                     section = stripped == "[tool.adcompiler]"
                 elif section and stripped.startswith("generated"):
                     match = re.match(r'generated\s*=\s*"([^"]+)"', stripped)
                     if match:
-                        found = root / match.group(1)
+                        found = os.path.join(root, match.group(1))
         _CONFIG_CACHE[root] = found
     return _CONFIG_CACHE[root]
 
 
-_DEFAULT_DIR: dict[str, Path] = {}
+_DEFAULT_DIR: dict[str, str] = {}
 
 
-def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> Path:
+def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> str:
     """Where a function's generated module goes.
 
     In order: the `out` argument; the ADC_GENERATED environment variable; the
@@ -100,18 +122,20 @@ def output_dir(origin_file: str, out: str | os.PathLike | None = None) -> Path:
     `__adcache__` folder beside the origin file.
     """
     if out is not None:
-        return Path(out)
+        return os.fspath(out)
     if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
+        return os.environ[ENV_VAR]
     if origin_file not in _DEFAULT_DIR:
-        origin = Path(origin_file).resolve()
+        origin = os.path.realpath(origin_file)
         root = project_root(origin)
         configured = _configured(root) if root else None
-        _DEFAULT_DIR[origin_file] = configured or origin.parent / DEFAULT_DIRNAME
+        _DEFAULT_DIR[origin_file] = configured or os.path.join(
+            os.path.dirname(origin), DEFAULT_DIRNAME
+        )
     return _DEFAULT_DIR[origin_file]
 
 
-def fallback_dir(folder: Path) -> Path:
+def fallback_dir(folder: "Path") -> "Path":
     """Where modules go when `folder` cannot be written: one folder per user and per
     intended location, under the system's temporary folder
     (`<tmp>/adcompiler-<user>/<hash of folder>`)."""
@@ -121,8 +145,8 @@ def fallback_dir(folder: Path) -> Path:
         user = str(os.getuid())
     except AttributeError:  # pragma: no cover - Windows
         user = os.environ.get("USERNAME", "user")
-    key = sha256(str(Path(folder).absolute()))[:16]
-    return Path(tempfile.gettempdir()) / f"{FALLBACK_PREFIX}{user}" / key
+    key = sha256(str(_path(folder).absolute()))[:16]
+    return _path(tempfile.gettempdir()) / f"{FALLBACK_PREFIX}{user}" / key
 
 
 class Header:
@@ -171,7 +195,7 @@ def split(text: str) -> tuple[Header | None, str]:
     return Header(*values), parts[HEADER_LINES]
 
 
-def explain(path: Path, origin_hash: str) -> tuple[str, str]:
+def explain(path: "Path", origin_hash: str) -> tuple[str, str]:
     """What the cache finds at `path`, and why, in words.
 
     The status is 'fresh', 'missing', 'stale' (the origin source or the
@@ -200,7 +224,7 @@ def explain(path: Path, origin_hash: str) -> tuple[str, str]:
     return "fresh", "up to date"
 
 
-def status(path: Path, origin_hash: str) -> str:
+def status(path: "Path", origin_hash: str) -> str:
     """'fresh', 'missing', 'stale' (origin or compiler changed), or 'edited' (body changed)."""
     return explain(path, origin_hash)[0]
 
@@ -209,10 +233,11 @@ def render(body: str, origin: str, origin_hash: str) -> str:
     return Header(__version__, origin, origin_hash, sha256(body)).text() + body
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: "Path", text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename."""
     import tempfile
 
+    path = _path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
@@ -230,13 +255,14 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-_WARNED: set[Path] = set()
+_WARNED: "set[Path]" = set()
 
 
-def write(path: Path, text: str) -> Path:
+def write(path: "Path", text: str) -> "Path":
     """Write a module atomically where it belongs, or, if that folder cannot be
     written, into its fallback folder (with one warning per folder). Returns
     where it went; raises `CacheError` if neither can be written."""
+    path = _path(path)
     try:
         write_atomic(path, text)
         return path
@@ -264,15 +290,15 @@ def write(path: Path, text: str) -> Path:
     return alt
 
 
-def load(path: Path, name: str):
+def load(path: "Path", name: str):
     """Import a generated module from its file and return the function `name` in it.
 
     The loader reads the module's cached bytecode when it is current; the
     module is made by hand rather than through a spec, which costs a tenth
     of a millisecond a module on the warm path.
     """
-    modname = f"adcompiler_generated.{path.stem}"
-    file = str(path)
+    file = os.fspath(path)
+    modname = f"adcompiler_generated.{os.path.splitext(os.path.basename(file))[0]}"
     loader = SourceFileLoader(modname, file)
     module = ModuleType(modname)
     module.__file__ = file

@@ -1,7 +1,5 @@
 """Errors the compiler reports to its users."""
 
-from __future__ import annotations
-
 from collections import namedtuple
 
 

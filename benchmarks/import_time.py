@@ -8,7 +8,11 @@ Each figure is the median over fresh subprocesses of the time to import the
 module, NumPy already imported (both versions import it; its own 50-100 ms
 would drown the difference). The decorated rows include importing adcompiler
 itself. Bytecode caching is left on (PYTHONDONTWRITEBYTECODE is removed from
-the environment), as in a normal installation.
+the environment), as in a normal installation. The interpreters run without
+`site` (`python -S`, with NumPy's site-packages and this checkout on
+PYTHONPATH): an editable install's `site` hooks import modules (pathlib,
+urllib) that a user's plain script would not have loaded, and would hide
+what importing adcompiler costs. `--site` keeps `site`.
 """
 
 from __future__ import annotations
@@ -61,9 +65,12 @@ PROBE = textwrap.dedent("""
     """)
 
 
+FLAGS: list[str] = ["-S"]
+
+
 def time_import(folder: Path, name: str, env: dict) -> float:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(name=name)],
+        [sys.executable, *FLAGS, "-c", PROBE.format(name=name)],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -76,7 +83,13 @@ def time_import(folder: Path, name: str, env: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--site", action="store_true", help="run with `site`")
     args = parser.parse_args()
+    if args.site:
+        FLAGS.clear()
+    import numpy
+
+    site_packages = str(Path(numpy.__file__).resolve().parent.parent)
     work = Path(tempfile.mkdtemp(prefix="adc-bench-"))
     try:
         (work / "decorated.py").write_text(module_text(True))
@@ -86,7 +99,9 @@ def main() -> None:
         )
         generated = work / "generated"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO), site_packages, env.get("PYTHONPATH", "")]
+        )
         env["ADC_GENERATED"] = str(generated)
         for name in ("plain", "only_adc", "decorated"):  # warm up the .pyc files
             time_import(work, name, env)
@@ -114,7 +129,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     base = statistics.median(rows["undecorated (same module, no adcompiler)"])
     print(
-        f"Python {sys.version.split()[0]}, median and minimum over {args.runs} fresh interpreters\n"
+        f"Python {sys.version.split()[0]}, median and minimum over {args.runs} fresh "
+        f"interpreters{' (python -S)' if FLAGS else ''}\n"
     )
     low = min(rows["undecorated (same module, no adcompiler)"])
     print(

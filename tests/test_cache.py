@@ -98,10 +98,10 @@ def test_location_order(tmp_path, monkeypatch):
     monkeypatch.delenv(cache.ENV_VAR, raising=False)
     origin = tmp_path / "proj" / "m.py"
     origin.parent.mkdir()
-    assert cache.output_dir(str(origin)) == origin.parent / cache.DEFAULT_DIRNAME
+    assert Path(cache.output_dir(str(origin))) == origin.parent / cache.DEFAULT_DIRNAME
     monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "env"))
-    assert cache.output_dir(str(origin)) == tmp_path / "env"
-    assert cache.output_dir(str(origin), tmp_path / "arg") == tmp_path / "arg"
+    assert Path(cache.output_dir(str(origin))) == tmp_path / "env"
+    assert Path(cache.output_dir(str(origin), tmp_path / "arg")) == tmp_path / "arg"
 
 
 def test_out_argument_wins(out_dir, tmp_path):
@@ -242,7 +242,7 @@ WARM = textwrap.dedent("""
         return np.sum(np.tanh(w) * w)
 
     assert loss(np.zeros(2)).shape == (2,)
-    print(sorted(m for m in ("black", "ast", "adcompiler.frontend",
+    print(sorted(m for m in ("black", "ast", "adcompiler.frontend", "pathlib",
         "adcompiler.codegen", "adcompiler.autodiff.reverse") if m in sys.modules))
     """)
 
@@ -256,6 +256,15 @@ def test_warm_path_imports_no_compiler(tmp_path):
     assert "black" in cold.stdout
     warm = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert "black" not in warm.stdout and "frontend" not in warm.stdout, warm.stdout
+    # Without `site` (whose editable-install hooks import pathlib), nothing on the
+    # warm path imports pathlib either: it costs milliseconds, with urllib.parse.
+    numpy_home = str(Path(np.__file__).parent.parent)
+    bare = dict(env, PYTHONPATH=os.pathsep.join([str(ROOT), numpy_home]))
+    warm = subprocess.run(
+        [sys.executable, "-S", str(script)], env=bare, capture_output=True, text=True
+    )
+    assert warm.returncode == 0, warm.stderr
+    assert "pathlib" not in warm.stdout, warm.stdout
 
 
 def test_origin_edited_after_import_is_an_error_not_a_wrong_gradient(out_dir, tmp_path):

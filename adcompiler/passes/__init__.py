@@ -20,8 +20,6 @@ gradients: the test suite passes either way. The setting is part of the
 cache key, so switching it regenerates modules.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 
