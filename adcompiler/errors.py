@@ -1,15 +1,29 @@
 """Errors the compiler reports to its users."""
 
-from collections import namedtuple
 
-
-class Loc(namedtuple("Loc", "file line col text", defaults=("",))):
+class Loc:
     """A place in the user's source: file, 1-based line, 0-based column, and the line's text."""
 
-    __slots__ = ()  # a named tuple, not a dataclass: `import adcompiler` stays cheap
+    # a plain class, not a named tuple or a dataclass: `import adcompiler` stays cheap
+    __slots__ = ("file", "line", "col", "text")
+
+    def __init__(self, file: str, line: int, col: int, text: str = ""):
+        self.file, self.line, self.col, self.text = file, line, col, text
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col + 1}"
+
+    def __repr__(self) -> str:
+        return f"Loc({self.file!r}, {self.line}, {self.col}, {self.text!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Loc) and (
+            (self.file, self.line, self.col, self.text)
+            == (other.file, other.line, other.col, other.text)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.col, self.text))
 
 
 class ADCompileError(Exception):
