@@ -9,9 +9,6 @@ against scikit-learn's own solver on the same objective.
 import time
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
 
 from adcompiler import value_and_grad
 
@@ -26,6 +23,10 @@ loss_and_grad = value_and_grad(loss, argnums=(0, 1))
 
 
 def fit(X, y, lam):
+    from scipy.optimize import (
+        minimize,
+    )  # the `examples` extra; `adc compile` needs none
+
     d = X.shape[1]
 
     def objective(theta):
@@ -39,6 +40,9 @@ def fit(X, y, lam):
 
 
 def main():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
     data = load_breast_cancer()
     X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
     y = np.where(data.target == 1, 1.0, -1.0)

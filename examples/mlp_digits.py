@@ -11,7 +11,6 @@ minibatch SGD subtracts `lr * gradient` from each entry.
 import time
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from adcompiler import grad
 
@@ -43,6 +42,8 @@ def init_params(rng, n_in=64, n_hidden=64, n_out=10):
 
 
 def load_split(seed=0, n_test=360):
+    from sklearn.datasets import load_digits  # the `examples` extra
+
     digits = load_digits()
     X = digits.data / 16.0
     labels = digits.target

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
-# origin: examples/logistic_regression.py:19 loss
+# origin: examples/logistic_regression.py:16 loss
 # origin-sha256: a0bf4ffdb10f6c699bd7e50ca010f42d1d6855f4000008d356dae55f19bf8c34
-# body-sha256: 410d522b9b4126c2919b0e3734c8d74fcff2aa4ae4db5dae7a4ac526d3e56da4
+# body-sha256: d10d1308d6fefba039406556bad88383d8efd7d64f6a32874d8a33944405565d
 import numpy as np
 
 
@@ -73,33 +73,33 @@ def _unbroadcast(g, x):
     return g if np.shape(g) == shape else np.zeros_like(x) + g
 
 
-def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:19
-    """Value and gradient of `loss` with respect to w, b. Generated from examples/logistic_regression.py:19."""
-    if type(w) is not float:  # logistic_regression.py:19
+def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
+    """Value and gradient of `loss` with respect to w, b. Generated from examples/logistic_regression.py:16."""
+    if type(w) is not float:  # logistic_regression.py:16
         _check_float("w", w)
-    if type(b) is not float:  # logistic_regression.py:19
+    if type(b) is not float:  # logistic_regression.py:16
         _check_float("b", b)
-    t1 = X @ w  # logistic_regression.py:21
-    t2 = t1 + b  # logistic_regression.py:21
-    margin = y * t2  # logistic_regression.py:21
-    t3 = np.exp(-margin)  # logistic_regression.py:22
-    t4 = 0.5 * lam  # logistic_regression.py:22
-    t5 = t4 * np.sum(w * w)  # logistic_regression.py:22
-    out = np.mean(np.log1p(t3)) + t5  # logistic_regression.py:22
-    if getattr(out, "ndim", 0) != 0:  # logistic_regression.py:22
+    t1 = X @ w  # logistic_regression.py:18
+    t2 = t1 + b  # logistic_regression.py:18
+    margin = y * t2  # logistic_regression.py:18
+    t3 = np.exp(-margin)  # logistic_regression.py:19
+    t4 = 0.5 * lam  # logistic_regression.py:19
+    t5 = t4 * np.sum(w * w)  # logistic_regression.py:19
+    out = np.mean(np.log1p(t3)) + t5  # logistic_regression.py:19
+    if getattr(out, "ndim", 0) != 0:  # logistic_regression.py:19
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t6 = 1.0 / np.size(margin)  # logistic_regression.py:22
-    d_t3 = d_t6 / (1.0 + t3)  # logistic_regression.py:22
-    d_t7 = d_t3 * t3  # logistic_regression.py:22
-    d_margin = -d_t7  # logistic_regression.py:22
-    d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:21
-    d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:21
-    d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:21
-    d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1)  # logistic_regression.py:21
-    if type(w) is not float:  # logistic_regression.py:22
+    d_t6 = 1.0 / np.size(margin)  # logistic_regression.py:19
+    d_t3 = d_t6 / (1.0 + t3)  # logistic_regression.py:19
+    d_t7 = d_t3 * t3  # logistic_regression.py:19
+    d_margin = -d_t7  # logistic_regression.py:19
+    d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:18
+    d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:18
+    d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:18
+    d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1)  # logistic_regression.py:18
+    if type(w) is not float:  # logistic_regression.py:19
         d_w = _astype_like(d_w, w)
-    if type(b) is not float:  # logistic_regression.py:22
+    if type(b) is not float:  # logistic_regression.py:19
         d_b = _astype_like(d_b, b)
-    return out, (d_w, d_b)  # logistic_regression.py:22
+    return out, (d_w, d_b)  # logistic_regression.py:19

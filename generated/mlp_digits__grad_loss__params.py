@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
-# origin: examples/mlp_digits.py:19 loss
+# origin: examples/mlp_digits.py:18 loss
 # origin-sha256: e728f2e5da2918a95d6bcfa33f50b33dfce0b34536db93d90431f77fe2902e48
-# body-sha256: c614614ef886f98be998a7a5dbb335ff323e2be1035bb78957bfd9efb817606b
+# body-sha256: 34cb49ef5575954f352b22b982abe60c103c95e0cad668c5ecab7e338ce8de42
 import numpy as np
 
 
@@ -111,47 +111,47 @@ def _unbroadcast(g, x):
     return g if np.shape(g) == shape else np.zeros_like(x) + g
 
 
-def grad_loss(params, X, Y):  # mlp_digits.py:19
-    """Gradient of `loss` with respect to params. Generated from examples/mlp_digits.py:19."""
-    if type(params) is not float:  # mlp_digits.py:19
+def grad_loss(params, X, Y):  # mlp_digits.py:18
+    """Gradient of `loss` with respect to params. Generated from examples/mlp_digits.py:18."""
+    if type(params) is not float:  # mlp_digits.py:18
         _check_float("params", params)
-    W1 = params["W1"]  # mlp_digits.py:21
-    t1 = X @ W1  # mlp_digits.py:21
-    b1 = params["b1"]  # mlp_digits.py:21
-    t2 = t1 + b1  # mlp_digits.py:21
-    h = np.maximum(t2, 0.0)  # mlp_digits.py:21
-    W2 = params["W2"]  # mlp_digits.py:22
-    t3 = h @ W2  # mlp_digits.py:22
-    b2 = params["b2"]  # mlp_digits.py:22
-    z = t3 + b2  # mlp_digits.py:22
-    m = np.max(z, axis=1, keepdims=True)  # mlp_digits.py:23
-    t4 = z - m  # mlp_digits.py:24
-    t5 = np.exp(t4)  # mlp_digits.py:24
-    t6 = np.sum(t5, axis=1, keepdims=True)  # mlp_digits.py:24
-    t7 = np.log(t6)  # mlp_digits.py:24
-    log_p = t4 - t7  # mlp_digits.py:24
-    t8 = np.shape(X)[0]  # mlp_digits.py:25
-    out = -np.sum(Y * log_p) / t8  # mlp_digits.py:25
-    if getattr(out, "ndim", 0) != 0:  # mlp_digits.py:25
+    W1 = params["W1"]  # mlp_digits.py:20
+    t1 = X @ W1  # mlp_digits.py:20
+    b1 = params["b1"]  # mlp_digits.py:20
+    t2 = t1 + b1  # mlp_digits.py:20
+    h = np.maximum(t2, 0.0)  # mlp_digits.py:20
+    W2 = params["W2"]  # mlp_digits.py:21
+    t3 = h @ W2  # mlp_digits.py:21
+    b2 = params["b2"]  # mlp_digits.py:21
+    z = t3 + b2  # mlp_digits.py:21
+    m = np.max(z, axis=1, keepdims=True)  # mlp_digits.py:22
+    t4 = z - m  # mlp_digits.py:23
+    t5 = np.exp(t4)  # mlp_digits.py:23
+    t6 = np.sum(t5, axis=1, keepdims=True)  # mlp_digits.py:23
+    t7 = np.log(t6)  # mlp_digits.py:23
+    log_p = t4 - t7  # mlp_digits.py:23
+    t8 = np.shape(X)[0]  # mlp_digits.py:24
+    out = -np.sum(Y * log_p) / t8  # mlp_digits.py:24
+    if getattr(out, "ndim", 0) != 0:  # mlp_digits.py:24
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t10 = 1.0 / t8  # mlp_digits.py:25
-    d_t11 = -d_t10  # mlp_digits.py:25
-    d_log_p = _unbroadcast(d_t11 * Y, log_p)  # mlp_digits.py:25
-    d_t7 = _unbroadcast(-d_log_p, t7)  # mlp_digits.py:24
-    d_t6 = d_t7 / t6  # mlp_digits.py:24
-    d_t4 = d_log_p + d_t6 * t5  # mlp_digits.py:24
-    d_t3 = _unbroadcast(d_t4, t3)  # mlp_digits.py:22
-    d_b2 = _unbroadcast(d_t4, b2)  # mlp_digits.py:22
-    d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:22
-    d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:22
-    t9 = np.where(t2 == 0.0, 0.5 * d_h, 0.0)  # mlp_digits.py:21
-    d_t2 = np.where(t2 > 0.0, d_h, t9)  # mlp_digits.py:21
-    d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:21
-    d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:21
-    d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:21
-    d_params = _grad_like(  # mlp_digits.py:22
+    d_t10 = 1.0 / t8  # mlp_digits.py:24
+    d_t11 = -d_t10  # mlp_digits.py:24
+    d_log_p = _unbroadcast(d_t11 * Y, log_p)  # mlp_digits.py:24
+    d_t7 = _unbroadcast(-d_log_p, t7)  # mlp_digits.py:23
+    d_t6 = d_t7 / t6  # mlp_digits.py:23
+    d_t4 = d_log_p + d_t6 * t5  # mlp_digits.py:23
+    d_t3 = _unbroadcast(d_t4, t3)  # mlp_digits.py:21
+    d_b2 = _unbroadcast(d_t4, b2)  # mlp_digits.py:21
+    d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:21
+    d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:21
+    t9 = np.where(t2 == 0.0, 0.5 * d_h, 0.0)  # mlp_digits.py:20
+    d_t2 = np.where(t2 > 0.0, d_h, t9)  # mlp_digits.py:20
+    d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:20
+    d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:20
+    d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:20
+    d_params = _grad_like(  # mlp_digits.py:21
         params, {("W1",): d_W1, ("b1",): d_b1, ("W2",): d_W2, ("b2",): d_b2}
     )
-    return d_params  # mlp_digits.py:25
+    return d_params  # mlp_digits.py:24

@@ -239,3 +239,17 @@ def test_committed_generated_folder_is_current(capsys, monkeypatch):
     os.chdir(ROOT)
     code, stdout, err = adc(capsys, "check", "examples", "--out", "generated")
     assert code == 0, stdout + err
+
+
+def test_examples_compile_without_the_examples_extra():
+    """The README's first command installs only the package: scikit-learn and SciPy
+    are imported where the examples use them, not when `adc` imports the files."""
+    code = (
+        "import sys; sys.modules['sklearn'] = sys.modules['scipy'] = None\n"
+        "from adcompiler.cli import main\n"
+        "sys.exit(main(['check', 'examples', '--out', 'generated']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
