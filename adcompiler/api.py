@@ -282,7 +282,7 @@ def _request(rec: Compiled, argnums, out) -> None:
     # `argnums=0` returns a gradient, `argnums=(0,)` a 1-tuple: separate modules.
     one_tuple = not rec.single and len(rec.nums) == 1
     tag = (" tuple" if one_tuple else "") + (" has_aux" if rec.has_aux else "")
-    rec.origin_hash = cache.sha256(
+    rec.origin_hash = cache.digest(
         f"{rec.kind} argnums={rec.nums}{tag}{passes.cache_tag()}\n"
         f"{text}{_dependency_text(fn)}"
     )

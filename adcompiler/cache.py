@@ -34,29 +34,27 @@ def _path(p) -> "Path":
     return Path(p)
 
 
-# CPython's own SHA-256 imports in a fraction of a millisecond; `hashlib` loads
-# OpenSSL, which takes several.
-try:
-    if sys.version_info >= (3, 12):
-        from _sha2 import sha256 as _sha256
-    else:
-        from _sha256 import sha256 as _sha256
-except ImportError:  # pragma: no cover - a Python built without them
-    from hashlib import sha256 as _sha256
-
 ENV_VAR = "ADC_GENERATED"
 DEFAULT_DIRNAME = "__adcache__"
 FALLBACK_PREFIX = "adcompiler-"
 HEADER_LINES = 4
-_FIELDS = ("adcompiler", "origin", "origin-sha256", "body-sha256")
+_FIELDS = ("adcompiler", "origin", "origin-hash", "body-hash")
 
 
 class CacheError(OSError):
     """Neither the generated folder nor its fallback can be written."""
 
 
-def sha256(text: str) -> str:
-    return _sha256(text.encode()).hexdigest()
+# A 128-bit checksum: the text's bytes, read as one integer, modulo a prime
+# drawn at random (no special form, so no structured edit maps to a multiple
+# of it). It detects stale and damaged modules, not tampering. It is computed
+# with Python's integers: SHA-256 would load a shared library (about a
+# millisecond, `hashlib` several) on the path of every `import` with `@grad`.
+_PRIME = 0xE91E0DD268DA5CAD4B717C6C97803455
+
+
+def digest(text: str) -> str:
+    return format(int.from_bytes(text.encode(), "little") % _PRIME, "032x")
 
 
 def project_root(path: str) -> str | None:
@@ -145,7 +143,7 @@ def fallback_dir(folder: "Path") -> "Path":
         user = str(os.getuid())
     except AttributeError:  # pragma: no cover - Windows
         user = os.environ.get("USERNAME", "user")
-    key = sha256(str(_path(folder).absolute()))[:16]
+    key = digest(str(_path(folder).absolute()))[:16]
     return _path(tempfile.gettempdir()) / f"{FALLBACK_PREFIX}{user}" / key
 
 
@@ -172,8 +170,8 @@ class Header:
         return (
             f"# adcompiler: {self.version}\n"
             f"# origin: {self.origin}\n"
-            f"# origin-sha256: {self.origin_hash}\n"
-            f"# body-sha256: {self.body_hash}\n"
+            f"# origin-hash: {self.origin_hash}\n"
+            f"# body-hash: {self.body_hash}\n"
         )
 
 
@@ -219,7 +217,7 @@ def explain(path: "Path", origin_hash: str) -> tuple[str, str]:
         )
     if header.origin_hash != origin_hash:
         return "stale", f"origin source changed ({header.origin.split(' ')[0]})"
-    if header.body_hash != sha256(body):
+    if header.body_hash != digest(body):
         return "edited", "edited by hand (the body no longer matches its hash)"
     return "fresh", "up to date"
 
@@ -230,7 +228,7 @@ def status(path: "Path", origin_hash: str) -> str:
 
 
 def render(body: str, origin: str, origin_hash: str) -> str:
-    return Header(__version__, origin, origin_hash, sha256(body)).text() + body
+    return Header(__version__, origin, origin_hash, digest(body)).text() + body
 
 
 def write_atomic(path: "Path", text: str) -> None:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
-# origin-sha256: b9f45ea1b58e4a6c64ef3106b91331c9ab094dc209b6dbd8762a5f75eef70544
-# body-sha256: 756bc311dd7d11b3081b74e697cd4d61814bccc78276a393f52e7d1ba246f295
+# origin-hash: b70d18e4f83b30ca595ada57e3198b9a
+# body-hash: d29b474720a6808ec92ee37172d476db
 import numpy as np
 
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
-# origin-sha256: a0bf4ffdb10f6c699bd7e50ca010f42d1d6855f4000008d356dae55f19bf8c34
-# body-sha256: d10d1308d6fefba039406556bad88383d8efd7d64f6a32874d8a33944405565d
+# origin-hash: c8c3365d099e99f31add5fda5a9432d0
+# body-hash: aefac4af3639a49c174217fcae8c6d4c
 import numpy as np
 
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
-# origin-sha256: e728f2e5da2918a95d6bcfa33f50b33dfce0b34536db93d90431f77fe2902e48
-# body-sha256: 34cb49ef5575954f352b22b982abe60c103c95e0cad668c5ecab7e338ce8de42
+# origin-hash: 86277769283066d9cebe21723a30dd32
+# body-hash: 3f241283b10d0d29d3d16f59f20993d3
 import numpy as np
 
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
-# origin-sha256: 0d573ee57410c1c21ac8fae44793b3f109301ce0e31bf95959539d8d8e202488
-# body-sha256: 59f75f2393eda4d796eabb6cc78b63bbad5ea59f6dec670a7d18fca70127865b
+# origin-hash: d32b3d8eef8df825baa143728db46848
+# body-hash: 1df8a821de5e075575f93c275a7d3fca
 import numpy as np
 
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
-# origin-sha256: 50ef2c486d668bc68ca16ac14909b2759e60d528a2ea44e23d809b8327179ad2
-# body-sha256: f1342e29db773cd8ac2f54a33634908541f8d60e781f3444b85c2dd6da25bb07
+# origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
+# body-hash: 6b01ed24f4701cddc5a30e64f2680360
 import numpy as np
 
 
