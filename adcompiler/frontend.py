@@ -1347,6 +1347,14 @@ def _container_params(tree: ast.FunctionDef, params) -> list[str]:
             node = node.value
         return node
 
+    # `x.copy()`, `x.sum(axis=0)`, `x.reshape(2, 3)`: array methods, not container reads
+    methods = {
+        id(n.func)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and (n.func.attr in resolve.METHODS or n.func.attr == "reshape")
+    }
     for n in ast.walk(tree):
         base = None
         if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant):
@@ -1356,7 +1364,11 @@ def _container_params(tree: ast.FunctionDef, params) -> list[str]:
                 n.value.slice, (ast.Constant, ast.UnaryOp)
             ):
                 base = root(n)
-        elif isinstance(n, ast.Attribute) and n.attr not in resolve.ATTRIBUTES:
+        elif (
+            isinstance(n, ast.Attribute)
+            and n.attr not in resolve.ATTRIBUTES
+            and id(n) not in methods
+        ):
             base = n.value
         elif isinstance(n, ast.Assign) and isinstance(
             n.targets[0], (ast.Tuple, ast.List)
