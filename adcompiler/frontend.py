@@ -684,7 +684,14 @@ class Lowering:
             raise self.unsupported(target)
 
     def bind(self, name: str, value: Atom) -> None:
-        if isinstance(value, Var) and value.name.startswith("_t"):
+        if (
+            isinstance(value, Var)
+            and value.name.startswith("_t")
+            # a temporary another name holds already (a helper's parameter bound to
+            # the argument `helper(np.exp(x))`) keeps its name: renaming it would
+            # leave that name reading a value that no longer exists
+            and value not in self.env.values()
+        ):
             # The first value a variable holds keeps its name; later ones are versions (z_1).
             version = name if name not in self.defined else self.names.fresh(name)
             self.defined.add(version)

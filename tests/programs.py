@@ -488,11 +488,7 @@ class Builder:
             return self.s_assign(nest, in_loop)
         src = self.choice(arrays)
         name = self.fresh_name("y")
-        form = self.choice(["{}.copy()", "np.copy({})", "1.0 * {}"])
-        if form == "np.copy({})":
-            form = (
-                "{}.copy()"  # np.copy has no rule: the method is the supported spelling
-            )
+        form = self.choice(["{}.copy()", "1.0 * {}"])
         self.emit(f"{name} = {form.format(src.name)}")
         var = Var(name, src.shape)
         self.define(var)

@@ -94,3 +94,21 @@ def test_where_scalar_condition_reduced_after(folder):
     """
     run(src, [(2, 3)], folder, seed=0)
     run(src, [(2, 3)], folder, seed=7)
+
+
+def test_helper_copying_its_parameter_to_a_local(folder):
+    # `w = a0` in a helper renamed the temporary bound to `a0` (the argument
+    # `np.exp(x[0])`) to `w`: `a0` then read a value that no longer existed
+    # (NameError in the generated code, or a zero gradient)
+    src = """
+    def helper0(a0):
+        w = a0
+        return 1.5 * a0
+
+
+    def f(x):
+        v1 = helper0(np.exp(x[0]) if np.sum(x) > 0.0 else x[1])
+        return v1 + helper0(np.exp(x[2]))
+    """
+    run(src, [(3,)], folder)
+    run(src, [(3,)], folder, seed=5)
