@@ -751,7 +751,14 @@ class Lowering:
             raise self.unsupported(target)
 
     def bind(self, name: str, value: Atom) -> None:
-        if isinstance(value, Var) and value.name.startswith("_t"):
+        if (
+            isinstance(value, Var)
+            and value.name.startswith("_t")
+            # a temporary another name holds already (a helper's parameter bound to
+            # the argument `helper(np.exp(x))`) keeps its name: renaming it would
+            # leave that name reading a value that no longer exists
+            and value not in self.env.values()
+        ):
             # The first value a variable holds keeps its name; later ones are versions (z_1).
             version = name if name not in self.defined else self.names.fresh(name)
             self.defined.add(version)
@@ -1423,6 +1430,14 @@ def _container_params(tree: ast.FunctionDef, params) -> list[str]:
             node = node.value
         return node
 
+    # `x.copy()`, `x.sum(axis=0)`, `x.reshape(2, 3)`: array methods, not container reads
+    methods = {
+        id(n.func)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and (n.func.attr in resolve.METHODS or n.func.attr == "reshape")
+    }
     for n in ast.walk(tree):
         base = None
         if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant):
@@ -1432,7 +1447,11 @@ def _container_params(tree: ast.FunctionDef, params) -> list[str]:
                 n.value.slice, (ast.Constant, ast.UnaryOp)
             ):
                 base = root(n)
-        elif isinstance(n, ast.Attribute) and n.attr not in resolve.ATTRIBUTES:
+        elif (
+            isinstance(n, ast.Attribute)
+            and n.attr not in resolve.ATTRIBUTES
+            and id(n) not in methods
+        ):
             base = n.value
         elif isinstance(n, ast.Assign) and isinstance(
             n.targets[0], (ast.Tuple, ast.List)

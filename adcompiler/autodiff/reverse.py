@@ -362,11 +362,22 @@ class Sweep:
         if prim.shape != "elementwise":
             return None
         out = Var(stmt.out)
+        how = "exact"
         for arg, rule in zip(stmt.args, prim.vjp):
             if rule is not None and isinstance(arg, Var) and arg.name in self.live:
                 if not self.e.shapes.same(arg, out):
-                    return "spread" if stmt.prim in SPREAD_PRIMS else None
-        return "exact"
+                    if stmt.prim not in SPREAD_PRIMS:
+                        return None
+                    # `where(c, g, 0)`, the contribution to a branch, has the
+                    # result's shape only through the condition: a condition of
+                    # another shape would lose the axes the other branch brings.
+                    # (`g * b` is summed back to `a` whatever the shapes.)
+                    if stmt.prim == "where" and not self.e.shapes.same(
+                        stmt.args[0], out
+                    ):
+                        return None
+                    how = "spread"
+        return how
 
     # -- blocks -------------------------------------------------------------------
 
@@ -511,18 +522,40 @@ class Sweep:
         if not names:
             return
         outs = tuple(e.names.fresh(f"d_{n}") for n in names)
+        # A stand-in (a scalar for an array filled with it) may leave the branches
+        # only if it does on both sides: the merged adjoint is then a stand-in too.
+        # Otherwise the rules after the `if` take the merged value for an array of
+        # the value's shape, so each stand-in becomes that array in its branch.
+        # (A value defined on one path only has no shape to build one from after
+        # the `if`: there its adjoint is built in the branch, or is a zero.)
+        standin = {
+            n: n not in self.maybe_undefined
+            and all(
+                n not in sums or self.stands_in(sums[n], Var(n)) for _, sums in built
+            )
+            for n in names
+        }
         blocks = []
         for fwd, (stmts, sums) in zip((stmt.then, stmt.orelse), built):
             e.push_scope(fwd.stmts)  # zeros for this branch are made in it
             e.stmts = stmts
-            results = tuple(sums.get(n) or self.zero(n) for n in names)
+            results = tuple(
+                (
+                    (sums[n] if standin[n] else self.exact(sums[n], Var(n)))
+                    if n in sums
+                    else Const(0.0) if standin[n] else self.zero(n)
+                )
+                for n in names
+            )
             blk = dce(Block(e.pop_scope(), results))
             if tape is not None:
                 self.save(fwd, blk, tape, set())
             blocks.append(blk)
         e.emit(If(outs, stmt.cond, blocks[0], blocks[1], stmt.loc))
         for k, (n, o) in enumerate(zip(names, outs)):
-            if all(e.shapes.same(b.results[k], Var(n)) for b in blocks):
+            if standin[n]:
+                e.shapes.union(Var(o), Const(0.0))
+            elif all(e.shapes.same(b.results[k], Var(n)) for b in blocks):
                 e.shapes.union(Var(o), Var(n))
         for n, o in zip(names, outs):
             self._merged.add(o)

@@ -1,0 +1,49 @@
+"""Random programs of the supported language: gradients against finite differences.
+
+`programs.py` builds the programs. Every one must compile (an `ADCompileError`
+fails the test: the programs use supported constructs only), the gradient must
+have each parameter's shape and dtype, and where the function is smooth around
+the point (finite differences with two step sizes agree) it must match central
+finite differences in float64.
+
+The fast profile runs in the normal suite, derandomized. The long profile:
+
+    ADC_PROPERTY_EXAMPLES=5000 python -m pytest -m slow tests/test_random_programs.py
+
+(`ADC_PASSES_OFF=all` in front checks the unoptimised compiler the same way.)
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from programs import check, programs
+
+FAST = int(os.environ.get("ADC_PROPERTY_FAST", "150"))
+LONG = int(os.environ.get("ADC_PROPERTY_EXAMPLES", "5000"))
+SETTINGS = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("programs")
+
+
+@settings(max_examples=FAST, derandomize=True, **SETTINGS)
+@given(program=programs(), seed=st.integers(0, 2**16))
+def test_random_programs(folder, program, seed):
+    event(check(program, folder, seed))
+
+
+@pytest.mark.slow
+@settings(max_examples=LONG, **SETTINGS)
+@given(program=programs(), seed=st.integers(0, 2**32 - 1))
+def test_random_programs_long(folder, program, seed):
+    event(check(program, folder, seed))

@@ -1,0 +1,114 @@
+"""Programs the random-program test (test_random_programs.py) found wrong, shrunk.
+
+Each is checked the same way: it compiles, each gradient has its parameter's
+shape and dtype, and it matches central finite differences.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from programs import Program, check
+
+PRELUDE = "import math\n\nimport numpy as np\n\n\n"
+
+
+def run(src: str, shapes, folder, seed: int = 0) -> None:
+    program = Program(
+        PRELUDE + textwrap.dedent(src), list(shapes), tuple(range(len(shapes)))
+    )
+    assert check(program, folder, seed) == "compared"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path
+
+
+def test_copy_method_is_not_a_container_read(folder):
+    # `y.copy()` counted as reading `y` by attribute: with `y[0]` as well, `y` was
+    # taken for a container ("read both as a container and as an array")
+    src = """
+    def f(x, y):
+        y1 = y.copy()
+        y1[0] = y[0]
+        return np.sum(x) + np.sum(y) + np.sum(y1)
+    """
+    run(src, [(3,), (3,)], folder)
+
+
+def test_array_methods_on_a_parameter_read_by_index(folder):
+    src = """
+    def f(x):
+        return np.sum(x.reshape(3, 2)) * x[0, 1] + x.sum(axis=0)[1] + x.max()
+    """
+    run(src, [(2, 3)], folder)
+
+
+def test_sum_adjoint_leaving_a_branch_keeps_the_shape(folder):
+    # the adjoint of `np.sum(y1)` (a scalar standing for an array like y1) left
+    # both branches as a scalar; after the `if`, `d_x = d_y1 * t1` had shape ()
+    src = """
+    def f(x, y):
+        y1 = x * np.sum(y)
+        if np.min(y) < 0.0:
+            return np.sum(y1)
+        return np.sum(y) + np.sum(y1)
+    """
+    run(src, [(2, 3), (3, 2)], folder, seed=516)
+    run(src, [(2, 3), (3, 2)], folder, seed=1)
+
+
+def test_sum_adjoint_in_one_branch_only(folder):
+    src = """
+    def f(x):
+        y = np.tanh(x)
+        if np.sum(x) > 0.0:
+            s = np.sum(y)
+        else:
+            s = np.sum(y * y)
+        return s
+    """
+    run(src, [(2, 3)], folder, seed=3)
+    run(src, [(2, 3)], folder, seed=4)
+
+
+def test_where_with_a_scalar_condition_and_a_scalar_branch(folder):
+    # the mean's adjoint (a scalar standing for an array) went through
+    # `np.where(c, np.sum(x), np.tanh(x))` with a scalar `c` as if it were the
+    # array: the scalar branch got 1/3 of its gradient instead of all of it
+    src = """
+    def f(x):
+        v1 = np.mean(np.where(np.tanh(0.5) >= -0.2, np.sum(x), np.tanh(x)))
+        return np.sum(x) + v1
+    """
+    run(src, [(1, 3)], folder)
+
+
+def test_where_scalar_condition_reduced_after(folder):
+    src = """
+    def f(x):
+        x = np.where(np.mean(x) < 0.3, x, np.max(x))
+        return np.sum(x)
+    """
+    run(src, [(2, 3)], folder, seed=0)
+    run(src, [(2, 3)], folder, seed=7)
+
+
+def test_helper_copying_its_parameter_to_a_local(folder):
+    # `w = a0` in a helper renamed the temporary bound to `a0` (the argument
+    # `np.exp(x[0])`) to `w`: `a0` then read a value that no longer existed
+    # (NameError in the generated code, or a zero gradient)
+    src = """
+    def helper0(a0):
+        w = a0
+        return 1.5 * a0
+
+
+    def f(x):
+        v1 = helper0(np.exp(x[0]) if np.sum(x) > 0.0 else x[1])
+        return v1 + helper0(np.exp(x[2]))
+    """
+    run(src, [(3,)], folder)
+    run(src, [(3,)], folder, seed=5)
