@@ -431,6 +431,9 @@ class Lowering:
             orelse.results = tuple(env_else.get(n, UNDEF) for n in changed)
             outs = tuple(self.version(n.lstrip("@")) for n in changed)
             self.env = dict(before)
+            for n, value in env_then.items():  # `v = w` in both branches: no merge
+                if n not in changed and before.get(n, UNDEF) != value:
+                    self.env[n] = value
             for n, o, a, b in zip(changed, outs, then.results, orelse.results):
                 self.env[n] = Var(o)
                 self.defined.add(o)

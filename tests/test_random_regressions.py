@@ -112,3 +112,18 @@ def test_helper_copying_its_parameter_to_a_local(folder):
     """
     run(src, [(3,)], folder)
     run(src, [(3,)], folder, seed=5)
+
+
+def test_a_name_bound_to_the_same_value_in_both_branches(folder):
+    # `v6 = v5` in both branches of an `if`: no merge was needed, and `v6` was
+    # left undefined after it (found by the long profile)
+    src = """
+    def f(x):
+        w = 2.0 * x
+        if np.sum(x) > 0.0:
+            v = w
+        else:
+            v = w
+        return np.sum(v * v) + np.sum(w)
+    """
+    run(src, [(3,)], folder)
