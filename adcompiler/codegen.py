@@ -513,19 +513,9 @@ def _coalesce_loop(fn, block, k, stmt: Loop, i, apply) -> None:
     if o in popped:
         return
     if c in popped:
-        later = block.stmts[k + 1 :]
-        first = next(
-            (
-                q
-                for q, s in enumerate(later)
-                if c in _popped(Function("", [], Block([s])))
-            ),
-            None,
-        )
-        if first is not None and (
-            _reads_after(later[first:], {o}) or Var(o) in block.results
-        ):
-            return
+        # a backward loop pops earlier values into `c`: the value after the
+        # forward loop keeps a name of its own, whatever reads it and where
+        return
     apply({o: c})
 
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: d29b474720a6808ec92ee37172d476db
+# body-hash: a6dbe43db2c68a97309de61318cac2eb
 import numpy as np
 
 
@@ -144,6 +144,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         tape.append((total, t12, log_p, t11, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2))
         h = h_1  # char_rnn.py:39
         total = total_1  # char_rnn.py:43
+    h_2 = h  # char_rnn.py:39
     total_2 = total  # char_rnn.py:43
     if getattr(total_2, "ndim", 0) != 0:  # char_rnn.py:38
         raise TypeError(
@@ -154,7 +155,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     d_bh = np.zeros_like(bh)  # char_rnn.py:38
     d_Whh = np.zeros_like(Whh)  # char_rnn.py:38
     d_Wxh = np.zeros_like(Wxh)  # char_rnn.py:38
-    d_h = np.zeros_like(h)  # char_rnn.py:38
+    d_h = np.zeros_like(h_2)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
         total, t12, log_p, t11, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2 = tape.pop()

@@ -127,3 +127,21 @@ def test_a_name_bound_to_the_same_value_in_both_branches(folder):
         return np.sum(v * v) + np.sum(w)
     """
     run(src, [(3,)], folder)
+
+
+def test_the_value_after_a_loop_is_not_clobbered_by_the_backward_pops(folder):
+    # the value after a `while` loop shared its name with the loop's carried
+    # value, which the backward loop pops earlier values into; `z * x` read it
+    # after the pops and the gradient of x was a quarter of the truth (found by
+    # the long profile)
+    src = """
+    def f(x, y, z):
+        k1 = 0
+        while k1 < 3 and (np.all(z > 0.0)):
+            k1 += 1
+            z = z + np.where(0.5 > 0.0, np.max(z), np.tanh(np.sum(y)))
+        x = np.where((z if np.sum(z) < 0.0 else np.sum(z)) > 0.0, (z) * (x), x)
+        x = np.tanh(x)
+        return np.sum(x) + np.sum(y) + np.sum(z)
+    """
+    run(src, [(3, 2), (1, 3), ()], folder)
