@@ -3,10 +3,10 @@
 __version__ = "0.1.0"
 
 from .api import grad, stop_gradient, value_and_grad
-from .errors import ADCompileError
 
 # Imported on first use: `import adcompiler` stays cheap for the cached @grad path.
 _LAZY = {
+    "ADCompileError": "errors",
     "vjp": "transforms",
     "jvp": "transforms",
     "jacfwd": "transforms",

@@ -20,13 +20,38 @@ import contextlib
 import functools
 import inspect
 import linecache
+import operator
 import os
 import sys
 from numbers import Number
 from typing import TYPE_CHECKING
 
-from . import cache, passes
-from .errors import ADCompileError
+from . import cache
+
+# `errors` and `passes` are imported where they are needed: each module on the
+# warm path costs a quarter of a millisecond to find and load.
+
+
+def _error(message: str) -> Exception:
+    """An `ADCompileError` to raise (its module is imported on the failure path)."""
+    from .errors import ADCompileError
+
+    return ADCompileError(message)
+
+
+def _passes_tag() -> str:
+    """The passes switched off, for the cache key (`passes.cache_tag`).
+
+    Only `passes.disabled` or the environment can switch a pass off; if nothing
+    imported `passes` and the variable is unset, every pass runs.
+    """
+    passes = sys.modules.get(f"{__package__}.passes")
+    if passes is None and not os.environ.get("ADC_PASSES_OFF"):
+        return ""
+    from . import passes
+
+    return passes.cache_tag()
+
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -123,20 +148,18 @@ def _normalize_argnums(fn, params: list[str], argnums) -> tuple[int, ...]:
     if not nums or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in nums
     ):
-        raise ADCompileError(
-            f"argnums must be an int or a tuple of ints, got {argnums!r}"
-        )
+        raise _error(f"argnums must be an int or a tuple of ints, got {argnums!r}")
     out = []
     for i in nums:
         j = i + len(params) if i < 0 else i
         if not 0 <= j < len(params):
-            raise ADCompileError(
+            raise _error(
                 f"argnums {argnums!r} is out of range for {fn.__qualname__}, "
                 f"which takes {len(params)} positional arguments"
             )
         out.append(j)
     if len(set(out)) != len(out):
-        raise ADCompileError(f"argnums {argnums!r} names an argument twice")
+        raise _error(f"argnums {argnums!r} names an argument twice")
     return tuple(out)
 
 
@@ -145,6 +168,8 @@ def _module_stem(fn, file: str, kind: str, wrt: list[str]) -> str:
     qual = fn.__qualname__.replace(".<locals>", "")
     base = os.path.splitext(os.path.basename(file))[0]
     stem = f"{base}__{kind}_{qual}__{'_'.join(wrt)}"
+    if stem.isascii() and stem.replace("_", "a").isalnum():
+        return stem
     return "".join(
         c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in stem
     )
@@ -185,12 +210,14 @@ def _dependency_text(fn, seen: set | None = None) -> str:
     if code in seen:
         return ""
     seen.add(code)
-    scope = dict(getattr(fn, "__globals__", {}))
-    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
-        try:
-            scope[name] = cell.cell_contents
-        except ValueError:  # a cell not filled yet
-            pass
+    scope = getattr(fn, "__globals__", {})
+    if code.co_freevars:
+        scope = dict(scope)
+        for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+            try:
+                scope[name] = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                pass
     names = _names_read(code)
     values = [(n, scope[n]) for n in sorted(names) if n in scope]
     for owner_name, owner in list(
@@ -203,19 +230,23 @@ def _dependency_text(fn, seen: set | None = None) -> str:
                 if hasattr(owner, n)
             ]
     parts = []
+    foreign = _foreign_rules()
     for name, value in values:
+        kind = type(value).__name__
+        if kind == "module":
+            continue
         if isinstance(value, Number):
             parts.append(f"{name}={value!r}")
-        elif type(value).__name__ == "ndarray":
+        elif kind == "ndarray":
             parts.append(f"{name}: array")
         elif hasattr(value, "_adc_sources"):  # a custom_vjp function and its rule
             for source_fn in value._adc_sources:
                 text, _ = source_text(source_fn)
                 parts.append(f"{name}:\n{text}{_dependency_text(source_fn, seen)}")
-        elif id(value) in _foreign_rules():  # a function given a rule by defvjp
-            text, _ = source_text(_foreign_rules()[id(value)][1])
+        elif id(value) in foreign:  # a function given a rule by defvjp
+            text, _ = source_text(foreign[id(value)][1])
             parts.append(f"{name} rule:\n{text}")
-        elif type(value).__name__ == "function" and _is_user_code(value):
+        elif kind == "function" and _is_user_code(value):
             try:
                 text, _ = source_text(value)
             except OSError:
@@ -229,13 +260,18 @@ def _foreign_rules() -> dict:
     return custom.FOREIGN if custom is not None else {}
 
 
+_ITEM1, _ITEM2 = operator.itemgetter(1), operator.itemgetter(2)
+
+
 def _last_line(code) -> int:
     """The last source line of a code object, nested functions and multi-line expressions included."""
+    # map/filter rather than a generator: this runs for every @grad at import
     positions = getattr(code, "co_positions", None)  # Python >= 3.11
     if positions is not None:
-        last = max((p[1] or 0 for p in positions()), default=code.co_firstlineno)
+        ends = map(_ITEM1, positions())
     else:  # pragma: no cover - Python 3.10
-        last = max((line or 0 for *_, line in code.co_lines()), default=0)
+        ends = map(_ITEM2, code.co_lines())
+    last = max(filter(None, ends), default=code.co_firstlineno)
     for const in code.co_consts:
         if hasattr(const, "co_firstlineno"):
             last = max(last, _last_line(const))
@@ -283,7 +319,7 @@ def _request(rec: Compiled, argnums, out) -> None:
     one_tuple = not rec.single and len(rec.nums) == 1
     tag = (" tuple" if one_tuple else "") + (" has_aux" if rec.has_aux else "")
     rec.origin_hash = cache.digest(
-        f"{rec.kind} argnums={rec.nums}{tag}{passes.cache_tag()}\n"
+        f"{rec.kind} argnums={rec.nums}{tag}{_passes_tag()}\n"
         f"{text}{_dependency_text(fn)}"
     )
     session_out = _SESSION.out if _SESSION is not None else None
@@ -311,7 +347,7 @@ def _transform(rec: Compiled, argnums, out):
             try:
                 path = cache.write(path, text)
             except cache.CacheError as exc:
-                raise ADCompileError(str(exc)) from None
+                raise _error(str(exc)) from None
             rec.written = path
     return _bind_constants(cache.load(path, rec.function), rec.fn)
 
@@ -456,7 +492,7 @@ def _stub(rec: Compiled, why: str):
     message = f"{rec.qualname} was not compiled: {why}"
 
     def not_compiled(*args, **kwargs):
-        raise ADCompileError(message)
+        raise _error(message)
 
     not_compiled.__name__ = not_compiled.__qualname__ = rec.function
     return not_compiled
@@ -474,9 +510,7 @@ def compiled(
         try:
             return _transform(rec, argnums, out)
         except RecursionError as exc:
-            raise ADCompileError(
-                f"{fun.__qualname__} is too deeply nested to compile"
-            ) from exc
+            raise _error(f"{fun.__qualname__} is too deeply nested to compile") from exc
     except Exception as exc:
         if _SESSION is None:
             raise

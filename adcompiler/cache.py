@@ -14,6 +14,7 @@ costs several milliseconds): paths are strings there, `Path` objects where a
 module is written.
 """
 
+import marshal
 import os
 import re
 import sys
@@ -263,12 +264,14 @@ def write(path: "Path", text: str) -> "Path":
     path = _path(path)
     try:
         write_atomic(path, text)
+        _forget_bytecode(path)
         return path
     except OSError as exc:
         first = exc
     alt = fallback_dir(path.parent) / path.name
     try:
         write_atomic(alt, text)
+        _forget_bytecode(alt)
     except OSError as exc:
         raise CacheError(
             f"adcompiler cannot write generated modules to {path.parent} "
@@ -288,12 +291,29 @@ def write(path: "Path", text: str) -> "Path":
     return alt
 
 
+def _forget_bytecode(path: "Path") -> None:
+    """Remove the .pyc of the module just replaced at `path`.
+
+    A .pyc records its source's mtime in whole seconds and its size: a module
+    rewritten within the second it was compiled, to the same length (a changed
+    constant in the origin), would otherwise run the old bytecode, with the
+    standard loader as with `_cached_code`.
+    """
+    from importlib.util import cache_from_source
+
+    try:
+        os.unlink(cache_from_source(os.fspath(path)))
+    except (OSError, NotImplementedError):  # none there, or no bytecode caching
+        pass
+
+
 def load(path: "Path", name: str):
     """Import a generated module from its file and return the function `name` in it.
 
-    The loader reads the module's cached bytecode when it is current; the
-    module is made by hand rather than through a spec, which costs a tenth
-    of a millisecond a module on the warm path.
+    The module's bytecode comes from its current .pyc (`_cached_code`), or
+    else from the loader, which compiles the source and writes the .pyc. The
+    module is made by hand rather than through a spec, which costs a tenth of
+    a millisecond a module on the warm path.
     """
     file = os.fspath(path)
     modname = f"adcompiler_generated.{os.path.splitext(os.path.basename(file))[0]}"
@@ -301,6 +321,46 @@ def load(path: "Path", name: str):
     module = ModuleType(modname)
     module.__file__ = file
     module.__loader__ = loader
-    exec(loader.get_code(modname), module.__dict__)
+    code = _cached_code(file)
+    if code is None:
+        try:
+            code = loader.get_code(modname)
+        except (EOFError, ValueError):  # a damaged .pyc with an intact header
+            _forget_bytecode(file)
+            code = loader.get_code(modname)
+    exec(code, module.__dict__)
     sys.modules[modname] = module
     return getattr(module, name)
+
+
+# The import system's own module, always loaded (`importlib.util` is not, and
+# would cost more to import than it saves).
+_MAGIC = getattr(sys.modules.get("importlib._bootstrap_external"), "MAGIC_NUMBER", None)
+
+
+def _cached_code(file: str):
+    """The code in `file`'s .pyc if that was compiled from the file as it is now
+    (a timestamp .pyc whose recorded mtime and size match), read directly:
+    half the cost of `SourceFileLoader.get_code`, which does the same checks.
+    None whenever anything differs from the plain case; the loader then decides.
+    """
+    tag = sys.implementation.cache_tag
+    if _MAGIC is None or tag is None or sys.pycache_prefix or sys.flags.optimize:
+        return None
+    folder, base = os.path.split(file)
+    pyc = os.path.join(folder, "__pycache__", f"{base[:-3]}.{tag}.pyc")
+    try:
+        st = os.stat(file)
+        with open(pyc, "rb") as f:
+            data = f.read()
+        if (
+            data[:8] != _MAGIC + b"\0\0\0\0"  # magic, then flags 0: a timestamp .pyc
+            or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
+            or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF
+        ):
+            return None
+        code = marshal.loads(memoryview(data)[16:])
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    # a folder moved since: the loader fixes the file name tracebacks show
+    return code if getattr(code, "co_filename", None) == file else None

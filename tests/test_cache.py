@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from importlib.util import cache_from_source
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +244,8 @@ WARM = textwrap.dedent("""
 
     assert loss(np.zeros(2)).shape == (2,)
     print(sorted(m for m in ("black", "ast", "adcompiler.frontend", "pathlib",
-        "adcompiler.codegen", "adcompiler.autodiff.reverse") if m in sys.modules))
+        "adcompiler.codegen", "adcompiler.autodiff.reverse", "adcompiler.errors",
+        "adcompiler.passes") if m in sys.modules))
     """)
 
 
@@ -256,6 +258,8 @@ def test_warm_path_imports_no_compiler(tmp_path):
     assert "black" in cold.stdout
     warm = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert "black" not in warm.stdout and "frontend" not in warm.stdout, warm.stdout
+    # each module costs a quarter of a millisecond: these wait for a failure
+    assert "errors" not in warm.stdout and "passes" not in warm.stdout, warm.stdout
     # Without `site` (whose editable-install hooks import pathlib), nothing on the
     # warm path imports pathlib either: it costs milliseconds, with urllib.parse.
     numpy_home = str(Path(np.__file__).parent.parent)
@@ -352,3 +356,49 @@ class Holder:
 def test_nested_defs_in_methods_are_not_taken_for_edited_sources(out_dir):
     """Python 3.10 stores a nested def's qualified name, which differs when compiled alone."""
     np.testing.assert_allclose(grad(Holder.nested_defs)(np.ones(2)), 2 * np.ones(2))
+
+
+def test_module_rewritten_in_the_same_second_to_the_same_size_runs_the_new_code(
+    out_dir, monkeypatch
+):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    # A .pyc is matched to its source by mtime in whole seconds and by size:
+    # the rewrite must not run the bytecode of the module it replaced.
+    path = out_dir / "same_size.py"
+    body = "def f():\n    return {}\n"
+    cache.write(path, cache.render(body.format(1), "x.py:1 f", "0"))
+    assert cache.load(path, "f")() == 1
+    pyc = Path(cache_from_source(str(path)))
+    assert pyc.is_file()
+    before = os.stat(path)
+    cache.write(path, cache.render(body.format(2), "x.py:1 f", "0"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same second
+    assert os.stat(path).st_size == before.st_size
+    assert cache.load(path, "f")() == 2
+
+
+def test_bytecode_is_read_directly_only_when_it_matches_its_source(
+    out_dir, monkeypatch
+):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    path = out_dir / "direct.py"
+    cache.write(path, cache.render("def f():\n    return 1\n", "x.py:1 f", "0"))
+    assert cache._cached_code(str(path)) is None  # no .pyc yet
+    assert cache.load(path, "f")() == 1  # the loader compiles it, writes the .pyc
+    code = cache._cached_code(str(path))
+    assert code is not None and code.co_filename == str(path)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    assert cache._cached_code(str(path)) is None  # the source is newer
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    pyc = Path(cache_from_source(str(path)))
+    pyc.write_bytes(pyc.read_bytes()[:20])  # truncated
+    assert cache._cached_code(str(path)) is None
+    assert cache.load(path, "f")() == 1
+    moved = out_dir / "moved"
+    moved.mkdir()
+    (moved / "__pycache__").mkdir()
+    os.replace(path, moved / "direct.py")
+    os.replace(pyc, moved / "__pycache__" / pyc.name)
+    # bytecode compiled at the old place would name the old file in tracebacks
+    assert cache._cached_code(str(moved / "direct.py")) is None
