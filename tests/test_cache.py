@@ -253,6 +253,7 @@ def test_warm_path_imports_no_compiler(tmp_path):
     script = tmp_path / "warm_user.py"
     script.write_text(WARM)
     env = dict(os.environ, PYTHONPATH=str(ROOT), ADC_GENERATED=str(tmp_path / "gen"))
+    env.pop("ADC_PASSES_OFF", None)  # setting it is a reason to import `passes`
     run = [sys.executable, str(script)]
     cold = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert "black" in cold.stdout

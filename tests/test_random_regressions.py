@@ -145,3 +145,22 @@ def test_the_value_after_a_loop_is_not_clobbered_by_the_backward_pops(folder):
         return np.sum(x) + np.sum(y) + np.sum(z)
     """
     run(src, [(3, 2), (1, 3), ()], folder)
+
+
+def test_adjoint_shared_by_cse_and_then_named_is_read_under_its_name(folder):
+    # The adjoints of `y2` and `y3` are the same expression, `ones` with a zero at
+    # [0]: CSE handed y1 and y2 the same value, then naming it `d_y2` left y1's
+    # copy under its old name (NameError: name 't8' is not defined).
+    src = """
+    def f(x, y, z, n):
+        y1 = 1.0 * y
+        y1[1:] -= ((y if np.any(y1 > 0.5) else y1)) @ (np.abs(y1))
+        y2 = y1.copy()
+        y2[0] = x
+        y3 = 1.0 * y1
+        y3[0] = x
+        return np.sum(y1) + np.sum(y2) + np.sum(y3)
+    """
+    program = Program(PRELUDE + textwrap.dedent(src), [(), (3,), (), "int"], (0, 1, 2))
+    for seed in (0, 1):
+        assert check(program, folder, seed) == "compared"

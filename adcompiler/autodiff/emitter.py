@@ -75,16 +75,18 @@ class Emitter:
         # The origin of what is emitted now: the backward sweep sets it to the
         # forward statement whose derivative it writes, for the source map.
         self.origin = None
+        # Old name -> new name of values `name_value` renamed. A renamed value may
+        # still be held elsewhere under its old name (CSE handed the same value to
+        # two adjoints, one of which named it): what is emitted later reads the new one.
+        self._aliases: dict[str, str] = {}
 
     # -- the one way to write a statement --------------------------------------
 
     def call(
         self, prim: str, *args, loc=None, name: str | None = None, **kwargs
     ) -> Atom:
-        args = tuple(a if isinstance(a, (Var, Const)) else Const(a) for a in args)
-        kwargs = {
-            k: v if isinstance(v, (Var, Const)) else Const(v) for k, v in kwargs.items()
-        }
+        args = tuple(self._atom(a) for a in args)
+        kwargs = {k: self._atom(v) for k, v in kwargs.items()}
         if self.simplify:
             found = simplify(self, prim, args, kwargs, passes.enabled("simplify"))
             if found is not None:
@@ -105,6 +107,21 @@ class Emitter:
         return Var(out)
 
     simplify = True
+
+    def _atom(self, a) -> Atom:
+        """`a` as an IR atom, under its current name."""
+        if isinstance(a, Var):
+            return self.current(a)
+        return a if isinstance(a, Const) else Const(a)
+
+    def current(self, atom: Atom) -> Atom:
+        """`atom` under the name it has now (see `_aliases`)."""
+        if not isinstance(atom, Var) or atom.name not in self._aliases:
+            return atom
+        name = atom.name
+        while name in self._aliases:
+            name = self._aliases[name]
+        return Var(name)
 
     def definition(self, atom: Atom) -> tuple | None:
         """`(prim, args)` of the pure statement that computed `atom`, if this emitter knows it."""
@@ -133,6 +150,7 @@ class Emitter:
             return new if a == atom else a
 
         rename(Block(self.stmts), {atom.name: name})
+        self._aliases[atom.name] = name
         self._seen = {
             self._key(
                 k[0], tuple(sub(a) for a in k[1]), {kk: sub(v) for kk, v in k[2]}
@@ -183,10 +201,8 @@ class Emitter:
 
     def hoist(self, prim: str, *args, loc=None, name=None, **kwargs) -> Var:
         """A statement placed at the top level of the function, seen from every scope."""
-        args = tuple(a if isinstance(a, (Var, Const)) else Const(a) for a in args)
-        kwargs = {
-            k: v if isinstance(v, (Var, Const)) else Const(v) for k, v in kwargs.items()
-        }
+        args = tuple(self._atom(a) for a in args)
+        kwargs = {k: self._atom(v) for k, v in kwargs.items()}
         key = self._key(prim, args, kwargs)
         if key in self._seen:
             return self._seen[key]
@@ -207,12 +223,14 @@ class Emitter:
 
     def emit(self, stmt) -> None:
         """Append a statement built by hand (a structured one, a push or a pop)."""
+        if self._aliases:
+            rename(Block([stmt]), {k: self.current(Var(k)).name for k in self._aliases})
         self.stmts.append(stmt)
 
     def buffer(self, prim: str, *args) -> Var:
         """A fresh value that is updated in place later: never shared with another."""
         out = self.names.temp()
-        stmt = Assign((out,), prim, tuple(args), {}, self.origin)
+        stmt = Assign((out,), prim, tuple(self._atom(a) for a in args), {}, self.origin)
         self.stmts.append(stmt)
         self.shapes.infer(stmt)
         return Var(out)

@@ -127,7 +127,9 @@ def reverse(
         contributions[result.name] = [Const(1.0)]
     sweep.block(body, contributions, None)
 
-    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
+    grads = [
+        e.current(_param_grad(e, sweep, p, contributions.get(p), fn.loc)) for p in wrt
+    ]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads) + aux
     checks = float_checks(fn, wrt, names)
@@ -176,7 +178,9 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
         if isinstance(r, Var) and r.name in live:
             contributions.setdefault(r.name, []).append(Var(seed))
     sweep.block(body, contributions, None)
-    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
+    grads = [
+        e.current(_param_grad(e, sweep, p, contributions.get(p), fn.loc)) for p in wrt
+    ]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     checks = float_checks(fn, wrt, names)
     out = Function(
