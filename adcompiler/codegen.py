@@ -531,6 +531,15 @@ class _Body:
         self.helpers: set[str] = set()
         self.limit = MAX_INLINE_NODES
         self.depth = 0
+        # Values an enclosing branch copies into its own result (`v_2 = v_1`): a
+        # path that leaves one unset must set it, or the copy fails.
+        self.yielded = {
+            r.name
+            for s in walk(fn.body)
+            if isinstance(s, If)
+            for r in s.then.results + s.orelse.results
+            if isinstance(r, Var)
+        }
         # Values a statement reads twice by name (the scalar check) stay named,
         # and so do buffers updated in place.
         self.keep = {
@@ -704,16 +713,17 @@ class _Body:
         out.append(ast.Assign([target], value))
         return out
 
-    def results(self, names, results, undefined=False) -> list[ast.stmt]:
+    def results(self, names, results, undefined=frozenset()) -> list[ast.stmt]:
         """`name = result` for each merged value, in parallel where they read each other.
 
-        With `undefined`, a value a path leaves unset is set to None, so that a
-        loop's tape can save it whichever way the trip went.
+        The names in `undefined` that a path leaves unset are set to None there:
+        a loop's tape saves them whichever way the trip went, and an enclosing
+        branch copies them into its own result.
         """
         unset = [
             _assign(n, ast.Constant(None))
             for n, r in zip(names, results)
-            if is_undef(r)
+            if is_undef(r) and n in undefined
         ]
         pairs = [
             (n, r)
@@ -740,7 +750,7 @@ class _Body:
 
     def branch(self, stmt: If) -> list[ast.stmt]:
         test = self.atom(stmt.cond)
-        inside = self.depth > 0
+        inside = set(stmt.outs) if self.depth > 0 else set(stmt.outs) & self.yielded
         then = self.block(stmt.then)
         then += self.results(stmt.outs, stmt.then.results, inside)
         orelse = self.block(stmt.orelse)

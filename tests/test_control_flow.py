@@ -94,6 +94,31 @@ def test_value_defined_in_one_branch(out_dir):
     check(defined_in_one_branch, X, False)
 
 
+def defined_in_one_nested_branch(x, a, b):
+    v = np.sum(x * x)
+    if a > 0.0:
+        z = x * 2.0
+    elif b > 0.0:
+        if b > 1.0:
+            z = x * 3.0
+        else:
+            z = x * 4.0
+            w = v
+    else:
+        z = x
+    if a <= 0.0 and 0.0 < b <= 1.0:
+        z = z + w
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("a, b", [(1.0, 0.5), (-1.0, 2.0), (-1.0, 0.5), (-1.0, -1.0)])
+def test_value_defined_in_one_nested_branch(out_dir, a, b):
+    # `w` is set on one path of the inner `if` only; the outer one copies the
+    # inner one's result into its own (found by the random programs:
+    # UnboundLocalError on every other path)
+    check(defined_in_one_nested_branch, X, a, b)
+
+
 def test_branch_code_reads_as_if(out_dir):
     source = check(if_else, X, Y)
     # the forward `if` reads as a conditional expression, the backward as an `if`
