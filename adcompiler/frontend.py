@@ -325,6 +325,7 @@ class Lowering:
             doc,
             lists=set(self.lists),
             constants=list(self.used_constants),
+            return_line=_last_return_line(self, tree),
         )
 
     def lower_return(self, stmt: ast.Return) -> tuple[Atom, ...]:
@@ -1808,3 +1809,18 @@ def _return_arity(low, tree) -> int:
 def lower(fn) -> Function:
     """The SSA IR of a Python function."""
     return Lowering(read_source(fn)).lower()
+
+
+def _last_return_line(lowering: Lowering, tree: ast.FunctionDef) -> int | None:
+    """The origin line of the last `return` of the function itself (not of a nested def)."""
+    found = []
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return):
+            found.append(lowering.src.loc(node).line)
+        elif not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+        ):
+            todo.extend(ast.iter_child_nodes(node))
+    return max(found, default=None)

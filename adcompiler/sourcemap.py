@@ -147,6 +147,14 @@ def _block_stmts(stmt) -> list[list]:
     return []
 
 
+def _updated(s: ast.Assign | ast.AugAssign) -> str | None:
+    """The array an index assignment writes into (`y` in `y[0] = v`, `y[1:] += v`)."""
+    target = s.target if isinstance(s, ast.AugAssign) else s.targets[0]
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        return target.value.id
+    return None
+
+
 def annotate(text: str, fn: Function, origin_file: str) -> str:
     """`text` with each statement of the generated function `fn` ending in `# <file>:<line>`.
 
@@ -159,7 +167,7 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
     by_out = {o: s for s in walk(fn.body) for o in s.outs}
     line_of_name = {o: lines_of[id(s)] for o, s in by_out.items()}
     def_line = fn.loc.line if fn.loc else 1
-    last = max(lines_of.values(), default=def_line)
+    last = fn.return_line or max(lines_of.values(), default=def_line)
     tree = ast.parse(text)
     node = next(
         (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn.name),
@@ -178,8 +186,11 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
         )
 
     def match(cur: _Cursor, target: str, value: ast.AST) -> int | None:
-        found = cur.take(lambda st: isinstance(st, Assign) and target in st.outs)
-        if found is None and _TEMP_GEN.match(target):
+        # an `if` written as a conditional expression binds its result by name
+        found = cur.take(lambda st: isinstance(st, (Assign, If)) and target in st.outs)
+        if found is None and _TEMP_GEN.match(target) and isinstance(value, ast.IfExp):
+            found = cur.take(lambda st: isinstance(st, If) and len(st.outs) == 1)
+        elif found is None and _TEMP_GEN.match(target):
             want = _shape(value)
             start = cur.pos
             found = cur.take(lambda st: is_temp(st) and _expected_shape(st) == want)
@@ -212,6 +223,11 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 elif top:
                     waiting.append(s.lineno)
                     continue
+            elif (
+                isinstance(s, (ast.Assign, ast.AugAssign)) and _updated(s) in generated
+            ):
+                # `d_y[0] = 0.0` after `d_y = g.copy()`: the same operation's line
+                line = generated[_updated(s)]
             elif isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Name):
                 found = cur.take(partial(_accumulates_into, Var(s.target.id)))
                 if found is not None:  # the line of what is added, when inlined

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: a6dbe43db2c68a97309de61318cac2eb
+# body-hash: 57ce7138d829f489117d5052cbfdbd4b
 import numpy as np
 
 
@@ -189,4 +189,4 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
             ("by",): d_by,
         },
     )
-    return total_2, d_params  # char_rnn.py:43
+    return total_2, d_params  # char_rnn.py:44

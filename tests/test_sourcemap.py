@@ -1,6 +1,7 @@
 """Every generated statement names its origin line; so does a traceback through it."""
 
 import ast
+import contextlib
 import inspect
 import re
 import sys
@@ -38,6 +39,14 @@ USER = textwrap.dedent("""\
             else:
                 total = total - np.sum(h)
         return total
+
+
+    def update(x, y):
+        y1 = 1.0 * y
+        y1[1:] -= (y if np.any(y1 > 0.5) else y1) @ y1
+        y2 = y1.copy()
+        y2[0] = x
+        return np.sum(y1) + np.sum(y2)
     """)
 
 
@@ -150,3 +159,23 @@ def test_exception_inside_a_loop_names_the_origin_line(user):
         g(np.ones((2, 2)), np.ones((3, 5)), np.zeros(2))  # xs[t] has the wrong length
     text = "".join(traceback.format_exception(info.value))
     assert "h_2 = np.tanh(t2 + xs[t])  # sm_user.py:20" in text
+
+
+@pytest.mark.parametrize("off", [False, True])
+def test_index_assignments_and_conditional_expressions_map_to_their_lines(user, off):
+    # `y2[0] = x` and the `d_y2[0] = 0.0` of its adjoint are written as a copy and
+    # an index assignment; `y if ... else y1` as a conditional expression. Without
+    # the optimization passes, temporaries are many: the match must stay aligned.
+    from adcompiler import passes
+
+    with passes.disabled() if off else contextlib.nullcontext():
+        found = mapped(grad(user.update, argnums=(0, 1)))
+    where = {code: line for code, line in found.items()}
+    for code, line in where.items():
+        if re.fullmatch(r"(d_)?y2(_1)?\[0\] = .*", code):
+            assert line == 32, code
+        if " if " in code and " else " in code:
+            assert line == 30, code
+        if code.startswith("return"):
+            assert line == 33, code
+    assert 32 in where.values() and 30 in where.values()

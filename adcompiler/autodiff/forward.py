@@ -65,4 +65,11 @@ def forward(
     results = tuple(fn.body.results) + tuple(outs)
     params = list(fn.params) + tangent_params
     checks = float_checks(fn, wrt, names)
-    return Function(name, params, dce(Block(checks + e.stmts, results)), fn.loc, fn.doc)
+    return Function(
+        name,
+        params,
+        dce(Block(checks + e.stmts, results)),
+        fn.loc,
+        fn.doc,
+        return_line=fn.return_line,
+    )

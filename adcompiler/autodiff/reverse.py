@@ -140,6 +140,7 @@ def reverse(
         fn.loc,
         fn.doc,
         constants=list(fn.constants),
+        return_line=fn.return_line,
     )
     _name_adjoints(out, wrt, grads, names, len(aux))
     out.casts = _promotable(out, wrt, len(aux))
@@ -190,6 +191,7 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
         fn.loc,
         fn.doc,
         constants=list(fn.constants),
+        return_line=fn.return_line,
         backward_params=seeds,
         aux=len(aux),
     )
