@@ -564,7 +564,8 @@ class Builder:
     def accumulate(self, var: Var):
         e = self.expr(var.shape, self.depth(), fresh=True).src
         form = self.choice(
-            ["{v} = {v} + {e}", "{v} = np.tanh({v} * {e})", "{v} += {e}"]
+            # `({e})`: `y * (x) @ (z)` would be `(y * x) @ z`
+            ["{v} = {v} + {e}", "{v} = np.tanh({v} * ({e}))", "{v} += {e}"]
         )
         if form == "{v} += {e}" and not self.mutable(var):
             form = "{v} = {v} + {e}"

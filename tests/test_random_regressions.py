@@ -164,3 +164,22 @@ def test_adjoint_shared_by_cse_and_then_named_is_read_under_its_name(folder):
     program = Program(PRELUDE + textwrap.dedent(src), [(), (3,), (), "int"], (0, 1, 2))
     for seed in (0, 1):
         assert check(program, folder, seed) == "compared"
+
+
+def test_adjoint_shape_is_not_taken_from_an_integer(folder):
+    # The adjoint of `np.sum(x)` took its shape from the first scalar in sight, the
+    # loop counter `k1`: `np.full_like(k1, g)` is an integer, and truncated it
+    # (a gradient of 0.0 instead of 0.386).
+    src = """
+    def f(x):
+        k1 = 0
+        while k1 < 1 and (x > 0.0):
+            k1 += 1
+            x = x + x
+            for i2 in range(2):
+                x = np.tanh(x * x)
+                x = np.sum(np.sum(x))
+        return np.sum(x)
+    """
+    run(src, [()], folder)
+    run(src, [()], folder, seed=1)

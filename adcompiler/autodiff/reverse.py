@@ -93,7 +93,7 @@ def reverse(
 
     e = Emitter(names, shapes)
     e.adopt(body.stmts)
-    e.order = list(fn.params) + [o for stmt in body.stmts for o in defs(stmt)]
+    e.order = _witnesses(fn, body, wrt, live)
     forward = {o for stmt in walk(body) for o in defs(stmt)}
     forward |= {
         c for stmt in walk(body) if isinstance(stmt, Loop) for c in stmt.carried
@@ -147,6 +147,15 @@ def reverse(
     return out
 
 
+def _witnesses(fn: Function, body: Block, wrt: list[str], live: set[str]) -> list[str]:
+    """The values an adjoint may take its shape and dtype from (`np.full_like(x, g)`):
+    the differentiated parameters and the active values, which are floats. Any
+    other value may be an integer (a loop counter) or a boolean (a comparison),
+    and `np.full_like(k, g)` would truncate the adjoint to it."""
+    top = [o for stmt in body.stmts for o in defs(stmt)]
+    return [p for p in fn.params if p in wrt] + [o for o in top if o in live]
+
+
 def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
     """`name(*params) -> (*results, *grads)`, the grads after a `begin_backward` marker."""
     body = fn.body
@@ -165,7 +174,7 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
         shapes.union(Var(seeds[-1]), r)
     e = Emitter(names, shapes)
     e.adopt(body.stmts)
-    e.order = list(fn.params) + [o for stmt in body.stmts for o in defs(stmt)]
+    e.order = _witnesses(fn, body, wrt, live)
     e.emit(Assign((), "begin_backward", ()))
     forward = {o for stmt in walk(body) for o in defs(stmt)}
     forward |= {
