@@ -82,16 +82,20 @@ def _astype_like(g, x):
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
-    if getattr(g, "shape", ()) == shape:
+    gshape = getattr(g, "shape", ())
+    if gshape == shape:
         return g
-    if np.ndim(g) > len(shape):
-        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
-        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    lead = len(gshape) - len(shape)
+    if lead > 0:  # the axes broadcasting put in front of those of x
+        g = g.sum(axis=tuple(range(lead)))
+        if g.shape == shape:
+            return g
+    elif lead < 0:  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * -lead + gshape)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    g = g.sum(axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
-    return g if np.shape(g) == shape else np.zeros_like(x) + g
+    return g if g.shape == shape else np.zeros_like(x) + g
 ''',
     "_broadcast_like": '''
 def _broadcast_like(t, x):
@@ -558,6 +562,13 @@ class _Body:
             )
             and isinstance(s.args[0], Var)
         }
+        self.keep |= {
+            a.name
+            for s in walk(fn.body)
+            if isinstance(s, Assign) and s.prim == "check_scalar_matmul"
+            for a in s.args[:2]
+            if isinstance(a, Var)
+        }
 
     def atom(self, a: Atom) -> ast.expr:
         if isinstance(a, Var) and a.name in self.pending:
@@ -612,6 +623,10 @@ class _Body:
             if form[0] == "check_float":
                 self.helpers.add("_check_float")
                 out.append(_check_float(_atom(stmt.args[0]), stmt.args[1].value))
+                continue
+            if form[0] == "check_scalar_matmul":
+                a, b, fname = stmt.args
+                out.append(_check_scalar_matmul(_atom(a), _atom(b), fname.value))
                 continue
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
@@ -889,6 +904,19 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
         )
     check = f'if getattr({v}, "ndim", 0) != 0:\n    raise TypeError({message})'
     return ast.parse(check).body[0]
+
+
+def _check_scalar_matmul(a: ast.expr, b: ast.expr, fname: str) -> ast.stmt:
+    """`if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise TypeError(...)`: the
+    check that a result `a @ b` is a scalar, made on its operands so that the
+    product need not be computed when nothing else reads it. Operands that do not
+    fit raise NumPy's own error from `a @ b` in the message."""
+    a, b = ast.unparse(a), ast.unparse(b)
+    message = (
+        f'f"grad of {fname} needs a scalar output, got shape {{np.shape({a} @ {b})}}"'
+    )
+    test = f"np.ndim({a}) != 1 or np.shape({a}) != np.shape({b})"
+    return ast.parse(f"if {test}:\n    raise TypeError({message})").body[0]
 
 
 def _check_float(value: ast.expr, name: str) -> ast.stmt:

@@ -389,6 +389,17 @@ class Lowering:
                     loc=self.src.loc(stmt),
                 )
                 continue
+            operands = _matmul_check(stmt)
+            if operands is not None:  # `if np.ndim(a) != 1 or np.shape(a) != ...`
+                a, b, fname = operands
+                self.e.call(
+                    "check_scalar_matmul",
+                    self.expr(a),
+                    self.expr(b),
+                    Const(fname or self.src.tree.name),
+                    loc=self.src.loc(stmt),
+                )
+                continue
             if isinstance(stmt, ast.If) and _leaves(stmt):
                 return self.lower_if(stmt, rest, exit)
             if isinstance(stmt, (ast.For, ast.While)):
@@ -1706,6 +1717,29 @@ def _float_guard(stmt: ast.stmt) -> ast.stmt | None:
     if isinstance(inner, ast.Assign) and helper == "_astype_like":
         return inner
     return None
+
+
+def _matmul_check(stmt: ast.stmt) -> tuple | None:
+    """`(a, b, name)` for `if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise`,
+    the check a generated gradient makes that its result `a @ b` is a scalar."""
+    if not (
+        isinstance(stmt, ast.If)
+        and not stmt.orelse
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], ast.Raise)
+        and isinstance(stmt.test, ast.BoolOp)
+        and isinstance(stmt.test.op, ast.Or)
+        and len(stmt.test.values) == 2
+    ):
+        return None
+    ndim, shapes = (ast.unparse(v) for v in stmt.test.values)
+    found = re.fullmatch(r"np\.ndim\((\w+)\) != 1", ndim)
+    pair = re.fullmatch(r"np\.shape\((\w+)\) != np\.shape\((\w+)\)", shapes)
+    if not (found and pair and pair.group(1) == found.group(1)):
+        return None
+    message = re.search(r"grad of (\w+) needs", ast.unparse(stmt.body[0]))
+    a, b = (ast.Name(n, ast.Load()) for n in pair.groups())
+    return a, b, message.group(1) if message else None
 
 
 def _scalar_check(stmt: ast.stmt) -> tuple | None:

@@ -249,7 +249,8 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
             elif isinstance(s, ast.If):
                 branch = cur.take(
                     lambda st: isinstance(st, If)
-                    or getattr(st, "prim", None) == "check_scalar"
+                    or getattr(st, "prim", None)
+                    in ("check_scalar", "check_scalar_matmul")
                 )
                 if branch is not None:
                     line, blocks = lines_of[id(branch)], _block_stmts(branch)

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 57ce7138d829f489117d5052cbfdbd4b
+# body-hash: dd13a0a73b2a6ee946f5423f3112dd75
 import numpy as np
 
 
@@ -99,16 +99,20 @@ def _restructure(x, g):
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
-    if getattr(g, "shape", ()) == shape:
+    gshape = getattr(g, "shape", ())
+    if gshape == shape:
         return g
-    if np.ndim(g) > len(shape):
-        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
-        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    lead = len(gshape) - len(shape)
+    if lead > 0:  # the axes broadcasting put in front of those of x
+        g = g.sum(axis=tuple(range(lead)))
+        if g.shape == shape:
+            return g
+    elif lead < 0:  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * -lead + gshape)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    g = g.sum(axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
-    return g if np.shape(g) == shape else np.zeros_like(x) + g
+    return g if g.shape == shape else np.zeros_like(x) + g
 
 
 def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
@@ -136,12 +140,11 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         t7 = y - m  # char_rnn.py:42
         t8 = np.exp(t7)  # char_rnn.py:42
         t9 = np.sum(t8)  # char_rnn.py:42
-        t10 = np.log(t9)  # char_rnn.py:42
-        log_p = t7 - t10  # char_rnn.py:42
-        t11 = targets[t]  # char_rnn.py:43
-        t12 = log_p[t11]  # char_rnn.py:43
-        total_1 = total - t12  # char_rnn.py:43
-        tape.append((total, t12, log_p, t11, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2))
+        log_p = t7 - np.log(t9)  # char_rnn.py:42
+        t10 = targets[t]  # char_rnn.py:43
+        t11 = log_p[t10]  # char_rnn.py:43
+        total_1 = total - t11  # char_rnn.py:43
+        tape.append((total, t11, log_p, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2))
         h = h_1  # char_rnn.py:39
         total = total_1  # char_rnn.py:43
     h_2 = h  # char_rnn.py:39
@@ -158,13 +161,13 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     d_h = np.zeros_like(h_2)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
-        total, t12, log_p, t11, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2 = tape.pop()
+        total, t11, log_p, t10, t9, t8, t6, h_1, t5, t3, t4, h, t2 = tape.pop()
         d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
-        d_t12 = _unbroadcast(-d_total, t12)  # char_rnn.py:43
+        d_t11 = _unbroadcast(-d_total, t11)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
-        np.add.at(d_log_p, t11, d_t12)
-        d_t10 = _unbroadcast(-d_log_p, t10)  # char_rnn.py:42
-        d_t9 = d_t10 / t9  # char_rnn.py:42
+        np.add.at(d_log_p, t10, d_t11)
+        d_t12 = np.sum(-d_log_p)  # char_rnn.py:42
+        d_t9 = d_t12 / t9  # char_rnn.py:42
         d_t7 = d_log_p + d_t9 * t8  # char_rnn.py:42
         d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40
         d_h_1 = d_h + _matmul_rhs(Why, d_t6)  # char_rnn.py:39

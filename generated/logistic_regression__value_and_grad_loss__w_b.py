@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: aefac4af3639a49c174217fcae8c6d4c
+# body-hash: 15b3bfce877ff209a157ef59d6615356
 import numpy as np
 
 
@@ -61,16 +61,20 @@ def _matmul_rhs(a, g):
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
-    if getattr(g, "shape", ()) == shape:
+    gshape = getattr(g, "shape", ())
+    if gshape == shape:
         return g
-    if np.ndim(g) > len(shape):
-        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
-        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    lead = len(gshape) - len(shape)
+    if lead > 0:  # the axes broadcasting put in front of those of x
+        g = g.sum(axis=tuple(range(lead)))
+        if g.shape == shape:
+            return g
+    elif lead < 0:  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * -lead + gshape)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    g = g.sum(axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
-    return g if np.shape(g) == shape else np.zeros_like(x) + g
+    return g if g.shape == shape else np.zeros_like(x) + g
 
 
 def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 3f241283b10d0d29d3d16f59f20993d3
+# body-hash: 13b62a3b6d170d9ba15252cc2f41ba55
 import numpy as np
 
 
@@ -99,16 +99,20 @@ def _restructure(x, g):
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
-    if getattr(g, "shape", ()) == shape:
+    gshape = getattr(g, "shape", ())
+    if gshape == shape:
         return g
-    if np.ndim(g) > len(shape):
-        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
-        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    lead = len(gshape) - len(shape)
+    if lead > 0:  # the axes broadcasting put in front of those of x
+        g = g.sum(axis=tuple(range(lead)))
+        if g.shape == shape:
+            return g
+    elif lead < 0:  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * -lead + gshape)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    g = g.sum(axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
-    return g if np.shape(g) == shape else np.zeros_like(x) + g
+    return g if g.shape == shape else np.zeros_like(x) + g
 
 
 def grad_loss(params, X, Y):  # mlp_digits.py:18
@@ -125,29 +129,19 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     b2 = params["b2"]  # mlp_digits.py:21
     z = t3 + b2  # mlp_digits.py:21
     m = np.max(z, axis=1, keepdims=True)  # mlp_digits.py:22
-    t4 = z - m  # mlp_digits.py:23
-    t5 = np.exp(t4)  # mlp_digits.py:23
-    t6 = np.sum(t5, axis=1, keepdims=True)  # mlp_digits.py:23
-    t7 = np.log(t6)  # mlp_digits.py:23
-    log_p = t4 - t7  # mlp_digits.py:23
-    t8 = np.shape(X)[0]  # mlp_digits.py:24
-    out = -np.sum(Y * log_p) / t8  # mlp_digits.py:24
-    if getattr(out, "ndim", 0) != 0:  # mlp_digits.py:24
-        raise TypeError(
-            f"grad of loss needs a scalar output, got shape {np.shape(out)}"
-        )
-    d_t10 = 1.0 / t8  # mlp_digits.py:24
-    d_t11 = -d_t10  # mlp_digits.py:24
-    d_log_p = _unbroadcast(d_t11 * Y, log_p)  # mlp_digits.py:24
-    d_t7 = _unbroadcast(-d_log_p, t7)  # mlp_digits.py:23
-    d_t6 = d_t7 / t6  # mlp_digits.py:23
-    d_t4 = d_log_p + d_t6 * t5  # mlp_digits.py:23
-    d_t3 = _unbroadcast(d_t4, t3)  # mlp_digits.py:21
-    d_b2 = _unbroadcast(d_t4, b2)  # mlp_digits.py:21
+    t4 = np.exp(z - m)  # mlp_digits.py:23
+    t5 = np.sum(t4, axis=1, keepdims=True)  # mlp_digits.py:23
+    d_t6 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
+    d_t7 = -d_t6  # mlp_digits.py:24
+    d_log_p = _unbroadcast(d_t7 * Y, z)  # mlp_digits.py:24
+    d_t8 = _unbroadcast(-d_log_p, t5)  # mlp_digits.py:23
+    d_t5 = d_t8 / t5  # mlp_digits.py:23
+    d_t9 = d_log_p + d_t5 * t4  # mlp_digits.py:23
+    d_t3 = _unbroadcast(d_t9, t3)  # mlp_digits.py:21
+    d_b2 = _unbroadcast(d_t9, b2)  # mlp_digits.py:21
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:21
     d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:21
-    t9 = np.where(t2 == 0.0, 0.5 * d_h, 0.0)  # mlp_digits.py:20
-    d_t2 = np.where(t2 > 0.0, d_h, t9)  # mlp_digits.py:20
+    d_t2 = d_h * (0.5 * (np.sign(t2) + 1.0))  # mlp_digits.py:20
     d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:20
     d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:20
     d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:20

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 6b01ed24f4701cddc5a30e64f2680360
+# body-hash: ace017fbc751c5e3557702035a686c2f
 import numpy as np
 
 
@@ -61,16 +61,20 @@ def _matmul_lhs(g, b):
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
-    if getattr(g, "shape", ()) == shape:
+    gshape = getattr(g, "shape", ())
+    if gshape == shape:
         return g
-    if np.ndim(g) > len(shape):
-        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
-    elif np.ndim(g) < len(shape):  # align trailing axes, as broadcasting does
-        g = np.reshape(g, (1,) * (len(shape) - np.ndim(g)) + np.shape(g))
+    lead = len(gshape) - len(shape)
+    if lead > 0:  # the axes broadcasting put in front of those of x
+        g = g.sum(axis=tuple(range(lead)))
+        if g.shape == shape:
+            return g
+    elif lead < 0:  # align trailing axes, as broadcasting does
+        g = np.reshape(g, (1,) * -lead + gshape)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    g = np.sum(g, axis=axes, keepdims=True) if axes else g
+    g = g.sum(axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
-    return g if np.shape(g) == shape else np.zeros_like(x) + g
+    return g if g.shape == shape else np.zeros_like(x) + g
 
 
 def grad_score(W, x, b, u):  # seed_nn.py:13
@@ -82,10 +86,9 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     t1 = W @ x  # seed_nn.py:14
     z = t1 + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
-    out = u @ h  # seed_nn.py:16
-    if getattr(out, "ndim", 0) != 0:  # seed_nn.py:16
+    if np.ndim(u) != 1 or np.shape(u) != np.shape(h):  # seed_nn.py:16
         raise TypeError(
-            f"grad of score needs a scalar output, got shape {np.shape(out)}"
+            f"grad of score needs a scalar output, got shape {np.shape(u @ h)}"
         )
     d_z = u * (1.0 - h * h)  # seed_nn.py:15
     d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14

@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 import pytest
+from adcheck import check
 from conftest import numeric_grad
 
 from adcompiler import grad, passes
@@ -172,3 +173,43 @@ def test_shift_keeps_the_adjoint_when_the_max_matters(out_dir, rng, f):
     z = rng.normal(size=(4, 5))
     on, off = compiled_both_ways(f, (z,), "shift")
     assert "==" in on  # the max's adjoint is written: its derivative is not zero here
+
+
+def softmax_ce(W, X, Y):
+    z = X @ W
+    m = np.max(z, axis=1, keepdims=True)
+    logp = z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+    return -np.sum(Y * logp) / X.shape[0]
+
+
+def test_shapes_are_read_from_values_computed_anyway(out_dir, rng):
+    """`_unbroadcast(g, logp)` would keep `logp` and its `np.log` alive for a shape;
+    `logp` has the shape of `z`, computed anyway. `X.shape[0]` is an int, so the
+    result is a proven scalar and is not computed for a check either."""
+    args = (
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(5, 4)),
+        np.eye(3)[[0, 2, 1, 1, 0]],
+    )
+    on, off = compiled_both_ways(softmax_ce, args, "shapes")
+    assert "np.log" not in on and "needs a scalar output" not in on
+    assert "np.log" in off and "needs a scalar output" in off
+
+
+def relu_and_clamp(x):
+    return np.sum(np.maximum(x, 0.0) ** 2 + np.minimum(x, 1.0) + np.maximum(x, x[0]))
+
+
+def test_max_against_a_constant_is_one_step_function(out_dir, rng):
+    """A ReLU's adjoint: `g * (0.5 * (np.sign(x) + 1.0))`, four cheap ufuncs
+    where the tie split against another value takes two `where`s and two
+    comparisons. Same gradient, 0.5 at the ties, NaN where x is NaN."""
+    source = check(relu_and_clamp, rng.normal(size=6))
+    assert source.count("np.sign") == 2  # against 0.0 and 1.0
+    assert source.count("np.where") == 3  # against x[0]: the tie split, both ways
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 0.3])
+    # 2 max(x, 0) step(x) + step(1 - x) + 1, half steps at the ties 0 and 1;
+    # x[0] ties with itself in max(x, x[0]) and gets both halves
+    want = np.array([2.0, 2.0, 3.0, 3.5, 5.0, 2.6])
+    np.testing.assert_allclose(grad(relu_and_clamp)(x), want)
+    assert np.isnan(grad(relu_and_clamp)(np.array([np.nan, 1.0]))[0])

@@ -101,3 +101,23 @@ def test_non_scalar_output_raises(out_dir, rng):
     g = grad(score, argnums=0)
     with pytest.raises(TypeError, match="scalar output"):
         g(np.ones((3, 3)), np.ones(3), np.ones(3), np.ones((2, 3)))
+
+
+def test_score_is_checked_on_its_operands_not_computed(out_dir, rng, monkeypatch):
+    """grad needs the score to be a scalar but not its value: `u @ h` is a scalar
+    exactly when u and h are vectors of one length, which is checked instead."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)  # dead-code elimination on
+    g = grad(score, argnums=0)
+    source = inspect.getsource(g)
+    assert "u @ " not in source.split("raise")[0]  # only in the error message
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    with pytest.raises(TypeError, match=r"scalar output, got shape \(2,\)"):
+        g(W, x, np.ones(3), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="matmul"):  # what score itself raises
+        g(W, x, np.ones(3), np.ones(1))
+    with pytest.raises(ValueError, match="matmul"):
+        score(W, x, np.ones(3), np.ones(1))
+    # u as a list is a vector too, as in score itself
+    np.testing.assert_allclose(
+        g(W, x, np.ones(3), [1.0, 2.0, 3.0]), g(W, x, np.ones(3), np.arange(1.0, 4))
+    )

@@ -264,6 +264,16 @@ class Emitter:
             "where", wins, g, self.call("where", ties, self.mul(0.5, g), 0.0)
         )
 
+    def extreme_share(self, g, x, c, larger: bool):
+        """The share of `g` that `x` gets in `np.maximum(x, c)` (`larger`) or
+        `np.minimum(x, c)` with a constant `c`: g, g/2 at the tie, 0 beyond it.
+
+        `(1 ± sign(x - c)) / 2` is that step: four cheap ufuncs against the two
+        comparisons and two `where`s of `tie_split`, for a ReLU's adjoint too."""
+        s = self.call("sign", self.sub(x, c))
+        step = self.add(s, 1.0) if larger else self.sub(1.0, s)
+        return self.mul(g, self.mul(0.5, step))
+
     def outer(self, a, b):
         """a ⊗ b for vectors; a plain product when either side is a scalar."""
         if self.is_scalar(a) or self.is_scalar(b):

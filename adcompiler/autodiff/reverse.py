@@ -116,6 +116,13 @@ def reverse(
                 e.call("check_scalar", Var(p), Const(fn.name), Const(True))
                 # a check of an argument needs nothing computed: it goes first
                 e.stmts.insert(0, e.stmts.pop())
+        elif not with_value and _defined_by_matmul(body, result):
+            # `u @ h` is a scalar exactly when u and h are vectors: checking them
+            # spares computing the product, which the gradient does not need
+            product = _defined_by_matmul(body, result)
+            e.call(
+                "check_scalar_matmul", *product.args, Const(fn.name), loc=product.loc
+            )
         else:
             e.call("check_scalar", result, Const(fn.name), Const(False))
 
@@ -145,6 +152,16 @@ def reverse(
     _name_adjoints(out, wrt, grads, names, len(aux))
     out.casts = _promotable(out, wrt, len(aux))
     return out
+
+
+def _defined_by_matmul(body: Block, result: Atom) -> Assign | None:
+    """The statement `result = a @ b` of two named values, at the top level."""
+    for stmt in body.stmts:
+        if isinstance(stmt, Assign) and stmt.outs == (getattr(result, "name", None),):
+            args = stmt.args
+            if stmt.prim == "matmul" and len(args) == 2 and not stmt.kwargs:
+                return stmt if all(isinstance(x, Var) for x in args) else None
+    return None
 
 
 def _witnesses(fn: Function, body: Block, wrt: list[str], live: set[str]) -> list[str]:
@@ -448,11 +465,20 @@ class Sweep:
                 if not (e.shapes.same(c, arg) or e.shapes.is_scalar(c)):
                     c = e.broadcast_like(c, arg)
             elif standin == "spread" and not e.shapes.same(c, arg):
-                c = e.call("unbroadcast", c, arg)
+                c = self.unbroadcast(c, arg)
             elif prim.broadcasts and not e.shapes.same(out, arg):
-                c = e.call("unbroadcast", c, arg)
+                c = self.unbroadcast(c, arg)
             if c is not None:
                 contrib.setdefault(arg.name, []).append(c)
+
+    def unbroadcast(self, c: Atom, arg: Var) -> Atom:
+        """The contribution `c` summed to the shape of `arg`, which it may exceed."""
+        e = self.e
+        if e.is_scalar(arg):
+            return c if e.is_scalar(c) else e.call("sum", c)
+        # the shape from a value computed anyway: `logp` in `_unbroadcast(g, logp)`
+        # may be needed for nothing else
+        return e.call("unbroadcast", c, e.witness(arg))
 
     def accumulate(self, name: str, parts: list, base: Atom | None = None) -> Atom:
         """Sum the contributions to one adjoint; a sum computed here is named `d_<name>`.

@@ -18,6 +18,7 @@ from ..ir import Assign, Block, If, Loop, Var, uses, walk
 # or they move values through a tape or update a buffer.
 IMPURE = {
     "check_scalar",
+    "check_scalar_matmul",
     "check_float",
     "check_cotangent",
     "push",

@@ -29,6 +29,7 @@ class Shapes:
         # A reduction with keepdims=True broadcasts back into its operand: `x - m`
         # with `m = np.max(x, axis=1, keepdims=True)` has the shape of `x`.
         self.inside: dict[str, Atom] = {}
+        self.shape_tuples: set[str] = set()  # `np.shape(x)`: its entries are ints
 
     def _find(self, name: str) -> str:
         parent = self.parent.setdefault(name, name)
@@ -91,6 +92,10 @@ class Shapes:
                 self.union(Const(0.0), a)
         if prim.infer is not None:
             prim.infer(self, out, *stmt.args, **stmt.kwargs)
+        if stmt.prim == "shape":
+            self.shape_tuples.add(stmt.out)
+        elif stmt.prim == "getitem" and _entry_of(stmt.args, self.shape_tuples):
+            self.set_rank(out, 0)  # `X.shape[0]`
         keep = stmt.kwargs.get("keepdims")
         if stmt.prim in _REDUCTIONS and getattr(keep, "value", False) is True:
             self.inside[stmt.out] = stmt.args[0]
@@ -119,6 +124,17 @@ class Shapes:
             x = self.inside.get(arrays[0].name)
             if x is not None:
                 self.inside[out.name] = x
+
+
+def _entry_of(args: tuple, tuples: set[str]) -> bool:
+    """`args` index one entry of one of `tuples`: `t[0]`, `t[-1]`."""
+    x, idx = args[0], args[1] if len(args) > 1 else None
+    return (
+        isinstance(x, Var)
+        and x.name in tuples
+        and isinstance(idx, Const)
+        and type(idx.value) is int
+    )
 
 
 def _induction(shapes: Shapes, loop: Loop, c: str, init: Atom, res: Atom) -> None:

@@ -55,6 +55,7 @@ defvjp("full_like", None, lambda e, g, out, x, v: e.call("unbroadcast", g, v))
 
 # The scalar check of a generated gradient, read back: no value, no derivative.
 PRIMS["check_scalar"].vjp = (None, None, None)
+PRIMS["check_scalar_matmul"].vjp = (None, None, None)
 PRIMS["check_float"].vjp = (None, None)
 
 # adcompiler.stop_gradient(x): the identity, with no derivative. Generated code

@@ -125,19 +125,33 @@ defprim(
     shape=ELEMENTWISE,
 )
 defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
+
+
+def _extreme(wins: str, larger: bool, first: bool):
+    """The adjoint rule of one argument of np.maximum (`larger`) or np.minimum."""
+
+    def rule(e, g, out, a, b):
+        x, other = (a, b) if first else (b, a)
+        if e.is_constant(other):  # a ReLU, a clamp: one step function
+            return e.extreme_share(g, x, other, larger)
+        return e.tie_split(g, e.call(wins, x, other), e.call("eq", a, b))
+
+    return rule
+
+
 defprim(
     "maximum",
     (NP, "maximum"),
-    lambda e, g, out, a, b: e.tie_split(g, e.call("gt", a, b), e.call("eq", a, b)),
-    lambda e, g, out, a, b: e.tie_split(g, e.call("gt", b, a), e.call("eq", a, b)),
+    _extreme("gt", True, True),
+    _extreme("gt", True, False),
     shape=ELEMENTWISE,
     broadcasts=True,
 )
 defprim(
     "minimum",
     (NP, "minimum"),
-    lambda e, g, out, a, b: e.tie_split(g, e.call("lt", a, b), e.call("eq", a, b)),
-    lambda e, g, out, a, b: e.tie_split(g, e.call("lt", b, a), e.call("eq", a, b)),
+    _extreme("lt", False, True),
+    _extreme("lt", False, False),
     shape=ELEMENTWISE,
     broadcasts=True,
 )
@@ -365,6 +379,8 @@ defprim("zeros_like", (NP, "zeros_like"), None, infer=lambda s, out, x: s.union(
 # `grad` needs a scalar result; where the shapes cannot prove it, the generated
 # code checks it, as JAX does, instead of returning a wrong gradient.
 defprim("check_scalar", ("check_scalar",), None, None, None)
+# `a @ b` is a scalar exactly when both are vectors: checked without computing it
+defprim("check_scalar_matmul", ("check_scalar_matmul",), None, None, None)
 # Gradients are taken with respect to floating-point values: the generated code
 # checks each differentiated argument (`_check_float("x", x)`), since an integer,
 # boolean or complex one would otherwise give a silently wrong "gradient".
