@@ -902,8 +902,10 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
         message = (
             f'f"grad of {fname} needs a scalar output, got shape {{np.shape({v})}}"'
         )
-    check = f'if getattr({v}, "ndim", 0) != 0:\n    raise TypeError({message})'
-    return ast.parse(check).body[0]
+    test = f'getattr({v}, "ndim", 0) != 0'
+    if is_argument:  # a float has no `ndim`: getattr would raise and catch inside
+        test = f"type({v}) is not float and {test}"
+    return ast.parse(f"if {test}:\n    raise TypeError({message})").body[0]
 
 
 def _check_scalar_matmul(a: ast.expr, b: ast.expr, fname: str) -> ast.stmt:

@@ -1744,22 +1744,31 @@ def _matmul_check(stmt: ast.stmt) -> tuple | None:
 
 def _scalar_check(stmt: ast.stmt) -> tuple | None:
     """`(x, name, on_argument)` for `if getattr(x, "ndim", 0) != 0: raise ...` (or
-    `np.ndim(x) != 0`), the check a generated gradient makes that the output of
-    the function `name` is a scalar; else None."""
+    `np.ndim(x) != 0`, or either after `type(x) is not float and`), the check a
+    generated gradient makes that the output of the function `name` is a scalar;
+    else None."""
+    test = getattr(stmt, "test", None)
+    if (
+        isinstance(test, ast.BoolOp)
+        and isinstance(test.op, ast.And)
+        and len(test.values) == 2
+        and re.fullmatch(r"type\(\w+\) is not float", ast.unparse(test.values[0]))
+    ):
+        test = test.values[1]
     if not (
         isinstance(stmt, ast.If)
         and not stmt.orelse
         and len(stmt.body) == 1
         and isinstance(stmt.body[0], ast.Raise)
-        and isinstance(stmt.test, ast.Compare)
-        and len(stmt.test.ops) == 1
-        and isinstance(stmt.test.ops[0], ast.NotEq)
-        and isinstance(stmt.test.comparators[0], ast.Constant)
-        and stmt.test.comparators[0].value == 0
-        and isinstance(stmt.test.left, ast.Call)
+        and isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.NotEq)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == 0
+        and isinstance(test.left, ast.Call)
     ):
         return None
-    call = stmt.test.left
+    call = test.left
     name = ast.unparse(call.func)
     message = ast.unparse(stmt.body[0])
     found = re.search(r"grad of (\w+) needs", message)

@@ -189,8 +189,11 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
         # an `if` written as a conditional expression binds its result by name
         found = cur.take(lambda st: isinstance(st, (Assign, If)) and target in st.outs)
         if found is None and _TEMP_GEN.match(target) and isinstance(value, ast.IfExp):
+            start = cur.pos
             found = cur.take(lambda st: isinstance(st, If) and len(st.outs) == 1)
-        elif found is None and _TEMP_GEN.match(target):
+            if found is None:
+                cur.pos = start  # a select: `b if c else a`, matched as a temporary
+        if found is None and _TEMP_GEN.match(target):
             want = _shape(value)
             start = cur.pos
             found = cur.take(lambda st: is_temp(st) and _expected_shape(st) == want)

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-hash: d32b3d8eef8df825baa143728db46848
-# body-hash: 1df8a821de5e075575f93c275a7d3fca
+# body-hash: a16bbdafdc9d4af2d452311de2607ec1
 import numpy as np
 
 
@@ -59,16 +59,16 @@ def grad_f(x, y, z):  # seed_backprop.py:11
         _check_float("y", y)
     if type(z) is not float:  # seed_backprop.py:11
         _check_float("z", z)
-    if getattr(x, "ndim", 0) != 0:  # seed_backprop.py:12
+    if type(x) is not float and getattr(x, "ndim", 0) != 0:  # seed_backprop.py:12
         raise TypeError(
             f"grad of f needs a scalar output; with x of shape {np.shape(x)} it is not"
         )
     t1 = x + y  # seed_backprop.py:12
-    t2 = max(y, z)  # seed_backprop.py:12
-    t3 = z > y  # seed_backprop.py:12
-    d_z = t1 if t3 else 0.0  # seed_backprop.py:12
-    d_y = (0.0 if t3 else t1) + t2  # seed_backprop.py:12
-    d_x = t2  # seed_backprop.py:12
+    t2 = z > y  # seed_backprop.py:12
+    t3 = z if t2 else y  # seed_backprop.py:12
+    d_z = t1 if t2 else 0.0  # seed_backprop.py:12
+    d_y = (0.0 if t2 else t1) + t3  # seed_backprop.py:12
+    d_x = t3  # seed_backprop.py:12
     if type(x) is not float:  # seed_backprop.py:12
         d_x = _astype_like(d_x, x)
     if type(y) is not float:  # seed_backprop.py:12

@@ -8,6 +8,7 @@ float, a 0-d array, a vector and a matrix.
 """
 
 import importlib.util
+import inspect
 import math
 import textwrap
 
@@ -871,3 +872,18 @@ def test_every_missing_rule_on_a_varied_argument_is_reported(prim):
         with pytest.raises(ADCompileError, match=f"argument {i + 1}") as info:
             reverse(fn, (0,), False, "f", Names({"x", "c"}))
         assert str(info.value).startswith("f.py:3:5:")
+
+
+@pytest.mark.parametrize("f, test", [(b_max, ">"), (b_min, "<")])
+def test_builtin_max_min_become_one_comparison(gen, f, test):
+    """`max(a, b)` is computed as `b if b > a else a` once its gradient needs
+    `b > a`: one comparison, no call, and the same value as Python's, NaN too."""
+    g = grad(f, argnums=(0, 1), out=gen)
+    source = inspect.getsource(g)
+    assert " max(" not in source and " min(" not in source
+    assert source.count(f" {test} ") == 1
+    for a, b in [(1.0, 2.0), (2.0, 1.0), (1.5, 1.5), (np.nan, 1.0), (1.0, np.nan)]:
+        d_a, d_b = g(a, b, 3.0)
+        builtin = max if f is b_max else min
+        first = builtin(a, b) is a  # Python returns `a` unless `b` wins
+        assert (d_a, d_b) == ((3.0, 0.0) if first else (0.0, 3.0))

@@ -258,6 +258,28 @@ class Emitter:
     def select(self, cond, a, b):
         return self.call("select", cond, a, b)
 
+    def decision(self, out: Var, prim: str, test: str, a, b):
+        """`test(b, a)`, the comparison that decides `out = prim(a, b)` (Python's max
+        or min: `a` unless b wins). Where `out` is computed in this block, the call
+        becomes `b if c else a` after the comparison `c`: one comparison in all,
+        and no call to the builtin, which costs more than the arithmetic here."""
+        key = self._key(test, (b, a), {})
+        if key in self._seen:
+            return self._seen[key]
+        for i, stmt in enumerate(self.stmts):
+            if (
+                isinstance(stmt, Assign)
+                and stmt.outs == (out.name,)
+                and (stmt.prim, stmt.args, stmt.kwargs) == (prim, (a, b), {})
+            ):
+                cond = Assign((self.names.temp(),), test, (b, a), {}, stmt.loc)
+                pick = Assign(stmt.outs, "select", (Var(cond.out), b, a), {}, stmt.loc)
+                self.stmts[i : i + 1] = [cond, pick]
+                self.shapes.infer(cond)
+                self._seen[key] = Var(cond.out)
+                return Var(cond.out)
+        return self.call(test, b, a)
+
     def tie_split(self, g, wins, ties):
         """g where this argument is strictly the extreme, g/2 where it ties, else 0."""
         return self.call(

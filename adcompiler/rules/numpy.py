@@ -184,15 +184,15 @@ for _name, _op in [
 defprim(
     "max",
     ("builtin", "max"),
-    lambda e, g, out, a, b: e.select(e.call("gt", b, a), 0.0, g),
-    lambda e, g, out, a, b: e.select(e.call("gt", b, a), g, 0.0),
+    lambda e, g, out, a, b: e.select(e.decision(out, "max", "gt", a, b), 0.0, g),
+    lambda e, g, out, a, b: e.select(e.decision(out, "max", "gt", a, b), g, 0.0),
     shape=SCALAR,
 )
 defprim(
     "min",
     ("builtin", "min"),
-    lambda e, g, out, a, b: e.select(e.call("lt", b, a), 0.0, g),
-    lambda e, g, out, a, b: e.select(e.call("lt", b, a), g, 0.0),
+    lambda e, g, out, a, b: e.select(e.decision(out, "min", "lt", a, b), 0.0, g),
+    lambda e, g, out, a, b: e.select(e.decision(out, "min", "lt", a, b), g, 0.0),
     shape=SCALAR,
 )
 
