@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
 from programs import Program, check
 
@@ -183,3 +184,34 @@ def test_adjoint_shape_is_not_taken_from_an_integer(folder):
     """
     run(src, [()], folder)
     run(src, [()], folder, seed=1)
+
+
+def test_a_function_too_steep_for_finite_differences_is_not_compared(folder):
+    # Not a compiler bug: the long profile's finite differences disagreed with a
+    # correct gradient. After the loop y is about 9e6, and a step of 1e-4 in the
+    # input moves it by about 3e4: np.sin(y) winds thousands of times within one
+    # step, so every step size gives the same average (-1.67e8) and the check that
+    # two steps agree passed. The gradient (-3.22e8) is the closed form's.
+    src = """
+    def f(x, y):
+        for i1 in range(2):
+            y = y + np.square((1.0 + (y) ** 2) ** 1.5)
+        y = y + np.sin(y)
+        return np.sum(x) + np.sum(y)
+    """
+    program = Program(PRELUDE + textwrap.dedent(src), [(3,), (2,)], (0, 1))
+    assert check(program, folder, seed=2) == "steep"
+    from programs import arguments, load
+
+    from adcompiler import grad
+
+    x, y = arguments([(3,), (2,)], 2)
+    d_x, d_y = grad(load(program.source, folder).f, argnums=(0, 1), out=folder)(x, y)
+    want = np.ones_like(y)  # d/dy of y + (1 + y²)³ is 1 + 6y(1 + y²)², twice
+    for _ in range(2):
+        want *= 1.0 + 6.0 * y * (1.0 + y * y) ** 2
+        y = y + (1.0 + y * y) ** 3
+    want *= 1.0 + np.cos(y)
+    np.testing.assert_allclose(d_y, want, rtol=1e-6)
+    np.testing.assert_array_equal(d_x, np.ones(3))
+    assert want[0] == pytest.approx(-322010085.49, rel=1e-8)  # 50 digits: mpmath
