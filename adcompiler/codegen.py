@@ -31,6 +31,13 @@ from .rules import PRIMS
 # intermediate reads better than one long line.
 MAX_INLINE_NODES = 14
 
+# Helpers that call others.
+HELPER_NEEDS = {
+    "_matmul_lhs_sum": {"_stacked", "_matmul_lhs"},
+    "_matmul_rhs_sum": {"_stacked", "_matmul_rhs"},
+    "_unbroadcast_sum": {"_unbroadcast"},
+}
+
 HELPERS = {
     "_check_float": '''
 def _check_float(name, x):
@@ -108,7 +115,7 @@ def _broadcast_like(t, x):
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
     if b.ndim == 1:
-        return np.multiply.outer(g, b)
+        return g[..., None] * b  # np.multiply.outer(g, b), without its overhead
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 ''',
     "_matmul_rhs": '''
@@ -117,6 +124,44 @@ def _matmul_rhs(a, g):
     if a.ndim == 1:
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+''',
+    "_stacked": '''
+def _stacked(vectors):
+    """The vectors as the rows of one matrix; None unless all are vectors of one length."""
+    try:
+        rows = np.array(vectors)
+    except ValueError:  # shapes that differ from one to the next
+        return None
+    return rows if rows.ndim == 2 and len(vectors) > 0 else None
+''',
+    "_matmul_lhs_sum": '''
+def _matmul_lhs_sum(gs, bs, a):
+    """The sum of `_matmul_lhs(g, b)` over a loop's trips, the adjoint of `a` in
+    `a @ b`: for vectors, the outer products summed as one matrix product."""
+    G, B = _stacked(gs), _stacked(bs)
+    if G is not None and B is not None:
+        return G.T @ B
+    return sum((_matmul_lhs(g, b) for g, b in zip(gs, bs)), np.zeros_like(a))
+''',
+    "_unbroadcast_sum": '''
+def _unbroadcast_sum(gs, x):
+    """The sum of `_unbroadcast(g, x)` over a loop's trips: one sum over the stacked gs."""
+    try:
+        stacked = np.array(gs) if gs else None
+    except ValueError:  # shapes that differ from one trip to the next
+        stacked = None
+    if stacked is not None and stacked.dtype != object:
+        return _unbroadcast(stacked.sum(axis=0), x)
+    return sum((_unbroadcast(g, x) for g in gs), np.zeros_like(x))
+''',
+    "_matmul_rhs_sum": '''
+def _matmul_rhs_sum(as_, gs, b):
+    """The sum of `_matmul_rhs(a, g)` over a loop's trips, the adjoint of `b` in
+    `a @ b`: for vectors, the outer products summed as one matrix product."""
+    A, G = _stacked(as_), _stacked(gs)
+    if A is not None and G is not None:
+        return A.T @ G
+    return sum((_matmul_rhs(a, g) for a, g in zip(as_, gs)), np.zeros_like(b))
 ''',
     "_matmul_lhs_b": '''
 def _matmul_lhs_b(a, g, b):
@@ -1228,6 +1273,8 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
     for h in sorted(h for h in helpers if h.startswith("from ")):
         imports += ast.parse(h).body  # a function registered with adcompiler.defvjp
     helpers = {h for h in helpers if not h.startswith("from ")}
+    for h in list(helpers):
+        helpers |= HELPER_NEEDS.get(h, set())
     module = ast.Module(imports + defs, [])
     text = _bare_returns(ast.unparse(ast.fix_missing_locations(module)))
     lines = text.split("\n")

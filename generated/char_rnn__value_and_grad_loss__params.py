@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: dd13a0a73b2a6ee946f5423f3112dd75
+# body-hash: 382e9351dec0cb05f84daa5a76bc9f17
 import numpy as np
 
 
@@ -75,8 +75,17 @@ def _grad_like(x, grads, path=()):
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
     if b.ndim == 1:
-        return np.multiply.outer(g, b)
+        return g[..., None] * b  # np.multiply.outer(g, b), without its overhead
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+
+
+def _matmul_lhs_sum(gs, bs, a):
+    """The sum of `_matmul_lhs(g, b)` over a loop's trips, the adjoint of `a` in
+    `a @ b`: for vectors, the outer products summed as one matrix product."""
+    G, B = _stacked(gs), _stacked(bs)
+    if G is not None and B is not None:
+        return G.T @ B
+    return sum((_matmul_lhs(g, b) for g, b in zip(gs, bs)), np.zeros_like(a))
 
 
 def _matmul_rhs(a, g):
@@ -96,6 +105,15 @@ def _restructure(x, g):
     return g
 
 
+def _stacked(vectors):
+    """The vectors as the rows of one matrix; None unless all are vectors of one length."""
+    try:
+        rows = np.array(vectors)
+    except ValueError:  # shapes that differ from one to the next
+        return None
+    return rows if rows.ndim == 2 and len(vectors) > 0 else None
+
+
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
@@ -113,6 +131,17 @@ def _unbroadcast(g, x):
     g = g.sum(axis=axes, keepdims=True) if axes else g
     # a scalar standing for an array filled with it
     return g if g.shape == shape else np.zeros_like(x) + g
+
+
+def _unbroadcast_sum(gs, x):
+    """The sum of `_unbroadcast(g, x)` over a loop's trips: one sum over the stacked gs."""
+    try:
+        stacked = np.array(gs) if gs else None
+    except ValueError:  # shapes that differ from one trip to the next
+        stacked = None
+    if stacked is not None and stacked.dtype != object:
+        return _unbroadcast(stacked.sum(axis=0), x)
+    return sum((_unbroadcast(g, x) for g in gs), np.zeros_like(x))
 
 
 def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
@@ -153,11 +182,14 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(total_2)}"
         )
-    d_by = np.zeros_like(by)  # char_rnn.py:38
-    d_Why = np.zeros_like(Why)  # char_rnn.py:38
-    d_bh = np.zeros_like(bh)  # char_rnn.py:38
-    d_Whh = np.zeros_like(Whh)  # char_rnn.py:38
-    d_Wxh = np.zeros_like(Wxh)  # char_rnn.py:38
+    gs_by = []  # char_rnn.py:38
+    gs_Why = []  # char_rnn.py:38
+    xs_Why = []  # char_rnn.py:38
+    gs_bh = []  # char_rnn.py:38
+    gs_Whh = []  # char_rnn.py:38
+    xs_Whh = []  # char_rnn.py:38
+    gs_Wxh = []  # char_rnn.py:38
+    xs_Wxh = []  # char_rnn.py:38
     d_h = np.zeros_like(h_2)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
@@ -176,12 +208,20 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         d_t3 = _unbroadcast(d_t5, t3)  # char_rnn.py:39
         d_t4 = _unbroadcast(d_t5, t4)  # char_rnn.py:39
         d_h = _matmul_rhs(Whh, d_t4)  # char_rnn.py:39
-        d_by += _unbroadcast(d_t7, by)  # char_rnn.py:40
-        d_Why += _matmul_lhs(d_t6, h_1)  # char_rnn.py:40
-        d_bh += _unbroadcast(d_t13, bh)  # char_rnn.py:39
-        d_Whh += _matmul_lhs(d_t4, h)  # char_rnn.py:39
-        d_Wxh += _matmul_lhs(d_t3, t2)  # char_rnn.py:39
+        gs_by.append(d_t7)
+        gs_Why.append(d_t6)
+        xs_Why.append(h_1)
+        gs_bh.append(d_t13)
+        gs_Whh.append(d_t4)
+        xs_Whh.append(h)
+        gs_Wxh.append(d_t3)
+        xs_Wxh.append(t2)
         d_total = d_total_1  # char_rnn.py:43
+    d_by = _unbroadcast_sum(gs_by, by)  # char_rnn.py:38
+    d_Why = _matmul_lhs_sum(gs_Why, xs_Why, Why)  # char_rnn.py:38
+    d_bh = _unbroadcast_sum(gs_bh, bh)  # char_rnn.py:38
+    d_Whh = _matmul_lhs_sum(gs_Whh, xs_Whh, Whh)  # char_rnn.py:38
+    d_Wxh = _matmul_lhs_sum(gs_Wxh, xs_Wxh, Wxh)  # char_rnn.py:38
     d_params = _grad_like(  # char_rnn.py:38
         params,
         {

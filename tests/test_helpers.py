@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from adcompiler.codegen import HELPERS
+from adcompiler.codegen import HELPER_NEEDS, HELPERS
 
 
 def _helper(name):
     namespace = {"np": np}
+    for h in HELPER_NEEDS.get(name, ()):
+        exec(HELPERS[h], namespace)
     exec(HELPERS[name], namespace)
     return namespace[name]
 
@@ -41,3 +43,35 @@ def test_unbroadcast_sums_back_to_the_shape_of_x(g_shape, x_shape):
         np.testing.assert_allclose(got, np.broadcast_to(g, x_shape))
     same = rng.normal(size=x_shape)
     assert unbroadcast(same, x) is same  # nothing to do, nothing copied
+
+
+@pytest.mark.parametrize(
+    "side, x_shape, y_shape",
+    [
+        ("lhs", (3,), (4,)),  # outer products of vectors: one stacked product
+        ("lhs", (2, 3), (4, 3)),  # g @ b.T of matrices: the plain sum
+        ("rhs", (3,), (4,)),
+        ("rhs", (2, 3), (2, 4)),  # a.T @ g
+    ],
+)
+def test_matmul_sums_over_trips(side, x_shape, y_shape):
+    """`_matmul_lhs_sum(gs, bs, a)` is `sum(_matmul_lhs(g, b))`, whatever the shapes."""
+    rng = np.random.default_rng(1)
+    one, total = _helper(f"_matmul_{side}"), _helper(f"_matmul_{side}_sum")
+    xs = [rng.normal(size=x_shape).astype(np.float32) for _ in range(5)]
+    ys = [rng.normal(size=y_shape).astype(np.float32) for _ in range(5)]
+    want = sum(one(x, y) for x, y in zip(xs, ys))
+    like = np.zeros_like(want)
+    got = total(xs, ys, like)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert got.dtype == np.float32 and got.shape == like.shape
+    empty = total([], [], like)
+    assert empty.shape == like.shape and not empty.any()
+
+
+def test_stacked_only_stacks_vectors_of_one_length():
+    stacked = _helper("_stacked")
+    assert stacked([np.ones(3), np.zeros(3)]).shape == (2, 3)
+    assert stacked([np.ones(3), np.zeros(4)]) is None  # ragged
+    assert stacked([np.ones((2, 3))]) is None  # matrices
+    assert stacked([1.0, 2.0]) is None and stacked([]) is None

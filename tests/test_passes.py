@@ -105,9 +105,43 @@ def rnn(W, h):
 
 def test_inplace_accumulates_loop_adjoints_in_place(out_dir, rng):
     W, h = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
-    on, off = compiled_both_ways(rnn, (W, h), "inplace")
+    with passes.disabled("batch"):  # which would sum d_W after the loop instead
+        on, off = compiled_both_ways(rnn, (W, h), "inplace")
     assert "d_W +=" in on
     assert "d_W +=" not in off
+
+
+def rnn_inputs(W, U, b, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + U @ xs[t] + b)
+    return np.sum(h**2)
+
+
+def test_batch_sums_a_loops_outer_products_after_it(out_dir, rng):
+    """One outer product and one `+=` per trip become two list appends per trip
+    and one matrix product after the loop: `d_W = G.T @ H`."""
+    args = (
+        rng.normal(size=(3, 3)) * 0.5,
+        rng.normal(size=(3, 2)),
+        rng.normal(size=3),
+        rng.normal(size=3),
+        rng.normal(size=(4, 2)),
+    )
+    on, off = compiled_both_ways(rnn_inputs, args, "batch")
+    assert "d_W = _matmul_lhs_sum(gs_W, xs_W, W)" in on
+    assert "d_W +=" not in on and "d_W +=" in off
+    g = grad(rnn_inputs, argnums=(0, 1, 2))
+    assert "d_U = _matmul_lhs_sum(gs_U, xs_U, U)" in inspect.getsource(g)
+    # the hand-written batched BPTT of benchmarks/workloads.py, to rounding
+    from benchmarks.workloads import hand_rnn
+
+    got = g(*args)
+    for d, want in zip(got, hand_rnn(*args)):
+        np.testing.assert_allclose(d, want, rtol=1e-12, atol=1e-14)
+    # a loop with no trips: zeros of the weights' shapes
+    empty = g(*args[:4], np.zeros((0, 2)))
+    assert [d.shape for d in empty] == [(3, 3), (3, 2), (3,)]
+    assert not any(np.any(d) for d in empty)
 
 
 def test_unknown_pass_names_are_refused():
@@ -213,3 +247,31 @@ def test_max_against_a_constant_is_one_step_function(out_dir, rng):
     want = np.array([2.0, 2.0, 3.0, 3.5, 5.0, 2.6])
     np.testing.assert_allclose(grad(relu_and_clamp)(x), want)
     assert np.isnan(grad(relu_and_clamp)(np.array([np.nan, 1.0]))[0])
+
+
+def rnn_row(W, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(h @ W + xs[t])
+    return np.sum(h**2)
+
+
+def rnn_cols(W, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h**2)
+
+
+@pytest.mark.parametrize(
+    "f, h_shape, helper",
+    [
+        (rnn_row, (3,), "_matmul_rhs_sum(xs_W, gs_W, W)"),
+        (rnn_row, (2, 3), "_matmul_rhs_sum(xs_W, gs_W, W)"),  # rows of a batch
+        (rnn_cols, (3,), "_matmul_lhs_sum(gs_W, xs_W, W)"),
+        (rnn_cols, (3, 2), "_matmul_lhs_sum(gs_W, xs_W, W)"),  # columns of a batch
+    ],
+)
+def test_batched_products_match_finite_differences(out_dir, rng, f, h_shape, helper):
+    """Vectors take the stacked product; a batch (matrices) the sum of products."""
+    W = rng.normal(size=(3, 3)) * 0.5
+    source = check(f, W, rng.normal(size=h_shape), rng.normal(size=(4,) + h_shape))
+    assert helper in source

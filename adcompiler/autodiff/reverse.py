@@ -636,6 +636,7 @@ class Sweep:
                 if parts
                 else self.zero(stmt.carried[i])
             )
+        batched = self.batch_products(c, nexts) if enabled("batch") else []
         # what the body reads from outside accumulates over the trips
         outer = list(c)
         acc_params = [e.names.fresh(f"d_{n}") for n in outer]
@@ -645,6 +646,9 @@ class Sweep:
         body = dce(Block(e.pop_scope(), tuple(nexts) + tuple(acc_nexts)))
         self.save(stmt.body, body, tape, self._trip_values(stmt, early))
         acc_inits = [e.buffer(_zeros_for(c[n]), Var(n)) for n in outer]
+        for _, _, lists in batched:
+            for f in lists:
+                e.emit(Assign((f,), "new_tape", (), {}, stmt.loc))
 
         inits = tuple(gs.get(i) or self.zero(stmt.outs[i]) for i in active)
         carried = tuple(params[i] for i in active) + tuple(acc_params)
@@ -687,6 +691,59 @@ class Sweep:
                 contrib.setdefault(init.name, []).append(Var(outs[k]))
         for n, o in zip(outer, outs[len(active) :]):
             contrib.setdefault(n, []).append(Var(o))
+        for n, prim, lists in batched:
+            total = e.call(prim, *map(Var, lists), Var(n), loc=stmt.loc)
+            contrib.setdefault(n, []).append(total)
+
+    # what a loop's backward body would add into an accumulator on every trip:
+    # the lists of factors it appends to instead, by role (g: the adjoint)
+    _BATCHED = {
+        "matmul_lhs": ("matmul_lhs_sum", ("gs", "xs")),
+        "outer": ("matmul_lhs_sum", ("gs", "xs")),
+        "matmul_rhs": ("matmul_rhs_sum", ("xs", "gs")),
+        "unbroadcast": ("unbroadcast_sum", ("gs",)),
+    }
+
+    def batch_products(self, c: dict, nexts: list) -> list:
+        """Take out of `c` (the contributions of one trip to values read from outside the
+        loop) the products `_matmul_lhs(g, h)`, `_matmul_rhs(a, g)` and `np.outer(g, h)`
+        and the sums `_unbroadcast(g, b)` that nothing else in the trip reads; the
+        trip appends their factors to lists instead, and after the loop one product
+        (or sum) of the stacked factors sums them all: `G.T @ H` in place of one outer
+        product and one `+=` per trip.
+
+        Returns `(name, prim, lists)` for each one taken out: `prim(*lists, name)`
+        after the loop is its sum."""
+        e = self.e
+        defined = {s.outs[0]: s for s in e.stmts if isinstance(s, Assign) and s.outs}
+        parts = [p for ps in c.values() for p in ps]
+        read = uses(Block(list(e.stmts), tuple(nexts) + tuple(parts)))
+        found: list = []
+        for n in list(c):
+            if n in self.lists:
+                continue
+            kept = []
+            for p in c[n]:
+                stmt = defined.get(getattr(p, "name", None))
+                prim, roles = self._BATCHED.get(getattr(stmt, "prim", None), (0, 0))
+                if (
+                    not prim
+                    or read[p.name] != 1  # read by more than the accumulation
+                    or stmt.kwargs
+                    or prim == "unbroadcast_sum"
+                    and stmt.args[1] != Var(n)  # the shape of a value of the trip
+                ):
+                    kept.append(p)
+                    continue
+                lists = tuple(e.names.fresh(f"{role}_{n}") for role in roles)
+                for f, value in zip(lists, stmt.args):
+                    e.emit(Assign((), "push", (Var(f), value), {}, stmt.loc))
+                found.append((n, prim, lists))
+            if kept:
+                c[n] = kept
+            else:
+                del c[n]
+        return found
 
     def _in_body(self, stmt: Loop, name: str) -> bool:
         return name in stmt.carried or any(name in defs(s) for s in walk(stmt.body))

@@ -12,6 +12,8 @@ Each pass is one module (or one decision at one place, named here):
               (autodiff/reverse.py, codegen.py)
 - `shift`     the max subtracted before a softmax, log-softmax or logsumexp
               has no adjoint (shift.py)
+- `batch`     a loop's weight gradients, one outer product per trip, are
+              summed after it as one matrix product (autodiff/reverse.py)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
@@ -23,7 +25,7 @@ cache key, so switching it regenerates modules.
 import contextlib
 import os
 
-ALL = ("simplify", "cse", "dce", "shapes", "standins", "inplace", "shift")
+ALL = ("simplify", "cse", "dce", "shapes", "standins", "inplace", "shift", "batch")
 
 _off: set[str] | None = None  # set by `disabled`; None: read the environment
 

@@ -40,6 +40,31 @@ def _matmul_rhs_a(e, g, out, a, b):
 defvjp("matmul_lhs", _matmul_lhs_g, _matmul_lhs_b)
 defvjp("matmul_rhs", _matmul_rhs_a, _matmul_rhs_g)
 defprim("matmul_lhs_b", ("helper", "_matmul_lhs_b"), None, None, None)
+# A loop's products `_matmul_lhs(g, b)` (or `_matmul_rhs(a, g)`) summed over its
+# trips after it, from the lists of their factors (the `batch` pass).
+defprim(
+    "matmul_lhs_sum",
+    ("helper", "_matmul_lhs_sum"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, xs, ys, like: s.union(out, like),
+)
+defprim(
+    "unbroadcast_sum",
+    ("helper", "_unbroadcast_sum"),
+    None,
+    None,
+    infer=lambda s, out, gs, like: s.union(out, like),
+)
+defprim(
+    "matmul_rhs_sum",
+    ("helper", "_matmul_rhs_sum"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, xs, ys, like: s.union(out, like),
+)
 defprim("matmul_rhs_a", ("helper", "_matmul_rhs_a"), None, None, None)
 
 # Linear maps and their transposes.
