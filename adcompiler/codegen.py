@@ -33,8 +33,8 @@ MAX_INLINE_NODES = 14
 
 # Helpers that call others.
 HELPER_NEEDS = {
-    "_matmul_lhs_sum": {"_stacked", "_matmul_lhs"},
-    "_matmul_rhs_sum": {"_stacked", "_matmul_rhs"},
+    "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs"},
+    "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
 }
 
@@ -125,23 +125,31 @@ def _matmul_rhs(a, g):
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
-    "_stacked": '''
-def _stacked(vectors):
-    """The vectors as the rows of one matrix; None unless all are vectors of one length."""
+    "_outer_sum": '''
+def _outer_sum(xs, ys):
+    """The sum of the outer products of the vectors `xs` and `ys`, as one product
+    of their stacked rows; None unless each list holds vectors of one length."""
     try:
-        rows = np.array(vectors)
+        X, Y = np.array(xs), np.array(ys)
     except ValueError:  # shapes that differ from one to the next
         return None
-    return rows if rows.ndim == 2 and len(vectors) > 0 else None
+    return X.T @ Y if X.ndim == 2 and Y.ndim == 2 else None
 ''',
     "_matmul_lhs_sum": '''
 def _matmul_lhs_sum(gs, bs, a):
-    """The sum of `_matmul_lhs(g, b)` over a loop's trips, the adjoint of `a` in
-    `a @ b`: for vectors, the outer products summed as one matrix product."""
-    G, B = _stacked(gs), _stacked(bs)
-    if G is not None and B is not None:
-        return G.T @ B
-    return sum((_matmul_lhs(g, b) for g, b in zip(gs, bs)), np.zeros_like(a))
+    """The sum of `_matmul_lhs(g, b)` over a loop's trips, the adjoint of `a` in `a @ b`."""
+    total = _outer_sum(gs, bs)
+    if total is None:  # not vectors: one product at a time
+        total = sum(map(_matmul_lhs, gs, bs), np.zeros_like(a))
+    return total
+''',
+    "_matmul_rhs_sum": '''
+def _matmul_rhs_sum(as_, gs, b):
+    """The sum of `_matmul_rhs(a, g)` over a loop's trips, the adjoint of `b` in `a @ b`."""
+    total = _outer_sum(as_, gs)
+    if total is None:  # not vectors: one product at a time
+        total = sum(map(_matmul_rhs, as_, gs), np.zeros_like(b))
+    return total
 ''',
     "_unbroadcast_sum": '''
 def _unbroadcast_sum(gs, x):
@@ -153,15 +161,6 @@ def _unbroadcast_sum(gs, x):
     if stacked is not None and stacked.dtype != object:
         return _unbroadcast(stacked.sum(axis=0), x)
     return sum((_unbroadcast(g, x) for g in gs), np.zeros_like(x))
-''',
-    "_matmul_rhs_sum": '''
-def _matmul_rhs_sum(as_, gs, b):
-    """The sum of `_matmul_rhs(a, g)` over a loop's trips, the adjoint of `b` in
-    `a @ b`: for vectors, the outer products summed as one matrix product."""
-    A, G = _stacked(as_), _stacked(gs)
-    if A is not None and G is not None:
-        return A.T @ G
-    return sum((_matmul_rhs(a, g) for a, g in zip(as_, gs)), np.zeros_like(b))
 ''',
     "_matmul_lhs_b": '''
 def _matmul_lhs_b(a, g, b):

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 382e9351dec0cb05f84daa5a76bc9f17
+# body-hash: d40d6d1ff6c186a00daf2f155475943f
 import numpy as np
 
 
@@ -80,12 +80,11 @@ def _matmul_lhs(g, b):
 
 
 def _matmul_lhs_sum(gs, bs, a):
-    """The sum of `_matmul_lhs(g, b)` over a loop's trips, the adjoint of `a` in
-    `a @ b`: for vectors, the outer products summed as one matrix product."""
-    G, B = _stacked(gs), _stacked(bs)
-    if G is not None and B is not None:
-        return G.T @ B
-    return sum((_matmul_lhs(g, b) for g, b in zip(gs, bs)), np.zeros_like(a))
+    """The sum of `_matmul_lhs(g, b)` over a loop's trips, the adjoint of `a` in `a @ b`."""
+    total = _outer_sum(gs, bs)
+    if total is None:  # not vectors: one product at a time
+        total = sum(map(_matmul_lhs, gs, bs), np.zeros_like(a))
+    return total
 
 
 def _matmul_rhs(a, g):
@@ -93,6 +92,16 @@ def _matmul_rhs(a, g):
     if a.ndim == 1:
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+
+
+def _outer_sum(xs, ys):
+    """The sum of the outer products of the vectors `xs` and `ys`, as one product
+    of their stacked rows; None unless each list holds vectors of one length."""
+    try:
+        X, Y = np.array(xs), np.array(ys)
+    except ValueError:  # shapes that differ from one to the next
+        return None
+    return X.T @ Y if X.ndim == 2 and Y.ndim == 2 else None
 
 
 def _restructure(x, g):
@@ -103,15 +112,6 @@ def _restructure(x, g):
         items = [_restructure(v, w) for v, w in zip(x, g)]
         return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     return g
-
-
-def _stacked(vectors):
-    """The vectors as the rows of one matrix; None unless all are vectors of one length."""
-    try:
-        rows = np.array(vectors)
-    except ValueError:  # shapes that differ from one to the next
-        return None
-    return rows if rows.ndim == 2 and len(vectors) > 0 else None
 
 
 def _unbroadcast(g, x):

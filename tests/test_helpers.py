@@ -69,9 +69,12 @@ def test_matmul_sums_over_trips(side, x_shape, y_shape):
     assert empty.shape == like.shape and not empty.any()
 
 
-def test_stacked_only_stacks_vectors_of_one_length():
-    stacked = _helper("_stacked")
-    assert stacked([np.ones(3), np.zeros(3)]).shape == (2, 3)
-    assert stacked([np.ones(3), np.zeros(4)]) is None  # ragged
-    assert stacked([np.ones((2, 3))]) is None  # matrices
-    assert stacked([1.0, 2.0]) is None and stacked([]) is None
+def test_outer_sum_only_stacks_vectors_of_one_length():
+    outer_sum = _helper("_outer_sum")
+    xs, ys = [np.ones(3), np.arange(3.0)], [np.ones(2), np.zeros(2)]
+    np.testing.assert_array_equal(
+        outer_sum(xs, ys), np.outer(xs[0], ys[0]) + np.outer(xs[1], ys[1])
+    )
+    assert outer_sum([np.ones(3), np.zeros(4)], ys) is None  # ragged
+    assert outer_sum([np.ones((2, 3))], [np.ones((2, 2))]) is None  # matrices
+    assert outer_sum([1.0, 2.0], [1.0, 2.0]) is None and outer_sum([], []) is None
