@@ -113,11 +113,14 @@ COMPILED: list[Compiled] = []
 class Session:
     """What `adc` asks of the transforms run while it imports a file."""
 
-    def __init__(self, mode: str, out: str | os.PathLike | None = None):
+    def __init__(
+        self, mode: str, out: str | os.PathLike | None = None, force: bool = False
+    ):
         if mode not in ("compile", "check"):
             raise ValueError(f"unknown session mode {mode!r}")
         self.mode = mode
         self.out = out
+        self.force = force  # regenerate fresh modules too (`adc compile --force`)
         self.records: list[Compiled] = []
 
 
@@ -125,14 +128,14 @@ _SESSION: Session | None = None
 
 
 @contextlib.contextmanager
-def session(mode: str, out: str | os.PathLike | None = None):
+def session(mode: str, out: str | os.PathLike | None = None, force: bool = False):
     """Run transforms in 'compile' mode (collect errors, keep going) or 'check' mode (write nothing).
 
     `out` plays the role of the ADC_GENERATED variable: an `out=` argument
-    given to a transform still wins.
+    given to a transform still wins. `force` regenerates modules that are fresh.
     """
     global _SESSION
-    previous, _SESSION = _SESSION, Session(mode, out)
+    previous, _SESSION = _SESSION, Session(mode, out, force)
     dont_write = sys.dont_write_bytecode
     if mode == "check":
         sys.dont_write_bytecode = True
@@ -337,10 +340,15 @@ def _transform(rec: Compiled, argnums, out):
             return _bind_constants(cache.load(rec._path, rec.function), rec.fn)
         return _stub(rec, f"{rec.path} is {rec.status}; run `adc compile`")
     path = rec._path
-    if rec.status != "fresh":
+    force = _SESSION is not None and _SESSION.force
+    if rec.status != "fresh" or force:
         path = rec.path
         alt = cache.fallback_dir(path.parent) / path.name
-        if alt.is_file() and cache.status(alt, rec.origin_hash) == "fresh":
+        if (
+            not force
+            and alt.is_file()
+            and cache.status(alt, rec.origin_hash) == "fresh"
+        ):
             path = alt  # the folder could not be written before; this copy is current
         else:
             text = generate(rec)

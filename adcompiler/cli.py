@@ -54,11 +54,11 @@ def _import_file(path: Path) -> None:
         sys.path.remove(folder)
 
 
-def _run(paths: list[str], mode: str, out: str | None):
+def _run(paths: list[str], mode: str, out: str | None, force: bool = False):
     """Import each file in a session; returns (file, its records) and (file, import error) pairs."""
     results: list[tuple[Path, list[api.Compiled]]] = []
     broken: list[tuple[Path, BaseException]] = []
-    with api.session(mode, out) as session:
+    with api.session(mode, out, force) as session:
         for path in _python_files(paths):
             start = len(session.records)
             try:
@@ -83,8 +83,8 @@ def _import_error_text(path: Path, exc: BaseException) -> str:
     return f"{path}: error: the file failed to import: {type(exc).__name__}: {exc}"
 
 
-def compile_paths(paths: list[str], out: str | None) -> int:
-    results, broken = _run(paths, "compile", out)
+def compile_paths(paths: list[str], out: str | None, force: bool = False) -> int:
+    results, broken = _run(paths, "compile", out, force)
     counts = {"compiled": 0, "up to date": 0, "failed": 0}
     for _, records in results:
         for rec in records:
@@ -297,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", help=out_help)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="regenerate modules that are up to date too (after changing the compiler)",
+    )
     p = sub.add_parser(
         "check", help="fail if a generated module is missing, stale or edited"
     )
@@ -327,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "compile":
-            return compile_paths(args.paths, args.out)
+            return compile_paths(args.paths, args.out, args.force)
         if args.command == "check":
             return check_paths(args.paths, args.out)
         if args.command == "show":

@@ -80,6 +80,23 @@ def test_compile_writes_one_module_per_function(project, tmp_path, capsys):
     assert code == 0 and stdout.count("up to date: ") == 2
 
 
+def test_compile_force_regenerates_up_to_date_modules(project, tmp_path, capsys):
+    """After a change to the compiler itself (the cache key holds its version, not
+    its code), `--force` rewrites modules that are up to date."""
+    out = tmp_path / "gen"
+    adc(capsys, "compile", project, "--out", out)
+    module = out / "nets__grad_score__W_b.py"
+    before = module.read_text()
+    code, stdout, _ = adc(capsys, "compile", project, "--out", out)
+    assert stdout.count("up to date: ") == 2
+    code, stdout, err = adc(capsys, "compile", project, "--out", out, "--force")
+    assert code == 0, err
+    assert stdout.count("compiled: ") == 2 and "up to date:" not in stdout
+    assert module.read_text() == before
+    code, _, _ = adc(capsys, "check", project, "--out", out)
+    assert code == 0
+
+
 def test_one_bad_function_among_good_ones(tmp_path, capsys):
     (tmp_path / "mixed.py").write_text(MIXED)
     out = tmp_path / "gen"
