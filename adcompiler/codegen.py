@@ -519,6 +519,19 @@ def _reads_after(stmts, names: set[str]) -> bool:
     return bool(set(uses(Block(list(stmts)))) & names)
 
 
+def _unowned_update(stmt, c: str, fn: Function) -> bool:
+    """Whether `stmt` is `c[i] = v`, which under one name becomes an update in place,
+    on a `c` that may share its memory: the loop's first value, read elsewhere
+    (`y_1 = y` before the loop), or a view of an argument. Written in place it
+    would change that other value too."""
+    return (
+        isinstance(stmt, Assign)
+        and stmt.prim == "setitem"
+        and stmt.args[0] == Var(c)
+        and c not in _fresh_values(fn)
+    )
+
+
 def _coalesce_loop(fn, block, k, stmt: Loop, i, apply) -> None:
     counts, popped = uses(fn.body), _popped(fn)
     init = stmt.inits[i]
@@ -553,6 +566,7 @@ def _coalesce_loop(fn, block, k, stmt: Loop, i, apply) -> None:
         and c not in popped
         and not _reads_after(body.stmts[defs[r.name] + 1 :], {c})
         and sum(1 for x in body.results if x == Var(c)) == 0
+        and not _unowned_update(body.stmts[defs[r.name]], c, fn)
     ):
         apply({r.name: c})
     # out → carried: after the loop the variable still holds the last value

@@ -187,3 +187,23 @@ def test_nested_subscript_assignment_is_reported(out_dir):
 
     with pytest.raises(ADCompileError, match="test_indexing.py:.*only `name"):
         grad(f)(A)
+
+
+def update_in_loop(x, z):
+    y = x * 2.0
+    w = y * y  # reads y as it was before the loop
+    for i in range(2):
+        y[-1] = np.sin(z[i])
+    return np.sum(w) + np.sum(np.sin(y))
+
+
+def test_index_assignment_in_a_loop_leaves_the_first_value_alone(out_dir):
+    """The loop's `y[-1] = ...` works on a copy: `y_1 = y` enters the loop, and
+    `d_y = ... + 2.0 * y` after it still needs y as it was. Updating y_1 in place
+    changed y too (a silently wrong d_x[-1]; found by the long random profile)."""
+    x, z = np.array([0.3, 0.7, 1.1]), np.array([0.2, 0.4])
+    y = 2.0 * x
+    y[-1] = np.sin(z[1])
+    want = 8.0 * x + 2.0 * np.cos(y) * np.array([1.0, 1.0, 0.0])
+    np.testing.assert_allclose(grad(update_in_loop)(x, z), want, rtol=1e-12)
+    check(update_in_loop, x, z)

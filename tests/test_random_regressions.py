@@ -215,3 +215,29 @@ def test_a_function_too_steep_for_finite_differences_is_not_compared(folder):
     np.testing.assert_allclose(d_y, want, rtol=1e-6)
     np.testing.assert_array_equal(d_x, np.ones(3))
     assert want[0] == pytest.approx(-322010085.49, rel=1e-8)  # 50 digits: mpmath
+
+
+def test_a_loop_does_not_update_in_place_a_value_read_after_it(folder):
+    # `x[-1] = ...` in the loop was written in place on the carried `x_3`, which
+    # entered the loop as `x_2`, still read after it (`d_x_2 = ... * x_2`): the
+    # gradient of y was 0.12 off. The shape witnesses of this stop exposed it
+    # (the backward no longer read x_3, so its old value seemed unneeded).
+    src = """
+    def f(x, y, z):
+        x = np.where(np.sum(z) + np.sum(x) + 0.5 > 0.0, 0.3, np.sum(np.sum(x) + x, axis=1, keepdims=True))
+        x -= np.exp(np.tanh(y))
+        y = (x) ** 2
+        if -0.5 < np.mean((np.min(z)) - (x)) < 1.0:
+            for i2 in range(1, 3):
+                z = z + np.sqrt(((x) + (z)) ** 2 + 1.0)
+                y = (0.3) / (1.0 + (y) ** 2)
+                x[-1] = np.where(np.mean(y) * float(i2) < 0.3, np.mean(y), np.mean(x))
+                y *= np.tanh(np.expm1(np.tanh(np.minimum(y[:], np.abs(np.mean(z))))))
+            y += y
+            v1 = np.sum(z) * np.clip(np.mean(np.min(x)), -0.5, 0.5)
+        else:
+            y /= 2.0 + np.sin(x)
+            v1 = 1.5 - (z).sum()
+        return np.sum(y) + np.sum(z) + np.sum(v1)
+    """
+    run(src, [(2, 1), (2, 1), (2, 3)], folder, seed=19742580)
