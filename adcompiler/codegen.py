@@ -94,7 +94,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=tuple(range(lead)))
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does
@@ -298,12 +298,25 @@ def _np(path: str) -> ast.expr:
     return node
 
 
+# Reductions written as methods on a value known to be a NumPy array or scalar:
+# `x.max(axis=1)` skips the dispatch of `np.max(x, axis=1)`, a few microseconds.
+REDUCTION_METHODS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min"}
+
+
 def expression(
-    prim: str, args: list[ast.expr], kwargs: dict[str, ast.expr]
+    prim: str,
+    args: list[ast.expr],
+    kwargs: dict[str, ast.expr],
+    method: bool = False,
 ) -> ast.expr:
+    """The expression of `prim` on `args`; `method`: its operand is a NumPy value,
+    so a reduction may be written as its method."""
     form = PRIMS[prim].form
     kind = form[0]
     keywords = [ast.keyword(k, v) for k, v in kwargs.items()]
+    if method and prim in REDUCTION_METHODS and len(args) == 1:
+        owner = ast.Attribute(args[0], REDUCTION_METHODS[prim], ast.Load())
+        return ast.Call(owner, [], keywords)
     if kind == "binop":
         return ast.BinOp(args[0], form[1](), args[1])
     if kind == "unary":
@@ -385,6 +398,43 @@ _VIEWS = {
     "matmul_lhs",
     "matmul_rhs",
 }
+
+
+# What NumPy returns whatever the operands: an array or a NumPy scalar (np.float64),
+# both of which have the reduction methods. `np.shape`, `np.ndim`, `np.size` do not.
+_NOT_NUMPY = {"shape", "ndim", "size"}
+_ALWAYS_NUMPY_HELPERS = {"matmul_lhs", "matmul_rhs", "matmul_lhs_sum", "matmul_rhs_sum"}
+# Results that are NumPy values when their first operand is.
+_LIKE_FIRST = {"getitem", "T", "reshape", "copy", "unbroadcast", "neg"}
+
+
+def _numpy_values(fn: Function) -> set[str]:
+    """Values certainly a NumPy array or scalar, not a Python number or a list.
+
+    Arguments are not: a Python float or a list may be passed. What a NumPy
+    function returns is; so is an arithmetic result with a NumPy operand, and a
+    matrix product (lists and Python numbers have no `@`).
+    """
+    numpy: set[str] = set()
+
+    def known(a) -> bool:
+        return isinstance(a, Var) and a.name in numpy
+
+    for stmt in walk(fn.body):
+        if not isinstance(stmt, Assign) or len(stmt.outs) != 1:
+            continue
+        kind = PRIMS[stmt.prim].form[0]
+        prim = stmt.prim
+        if (
+            (kind == "np" and prim not in _NOT_NUMPY and prim != "where")
+            or (prim == "where" and len(stmt.args) == 3)
+            or prim == "matmul"
+            or prim in _ALWAYS_NUMPY_HELPERS
+            or (kind in ("binop", "compare") and any(map(known, stmt.args)))
+            or (prim in _LIKE_FIRST and stmt.args and known(stmt.args[0]))
+        ):
+            numpy.add(stmt.out)
+    return numpy
 
 
 def _fresh_values(fn: Function) -> set[str]:
@@ -589,6 +639,7 @@ class _Body:
         _alias_buffers(fn)
         _coalesce(fn)
         self.counts = uses(fn.body)
+        self.numpy = _numpy_values(fn)
         self.pending: dict[str, ast.expr] = {}
         self.helpers: set[str] = set()
         self.limit = MAX_INLINE_NODES
@@ -711,7 +762,9 @@ class _Body:
                 continue
             args = [self.atom(a) for a in stmt.args]
             kwargs = {k: self.atom(v) for k, v in stmt.kwargs.items()}
-            value = expression(stmt.prim, args, kwargs)
+            first = stmt.args[0] if stmt.args else None
+            method = isinstance(first, Var) and first.name in self.numpy
+            value = expression(stmt.prim, args, kwargs, method)
             (name,) = stmt.outs
             inline = (
                 name.startswith("_t")

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: d40d6d1ff6c186a00daf2f155475943f
+# body-hash: 1c0861abb3775f0904b5f74947708145
 import numpy as np
 
 
@@ -122,7 +122,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=tuple(range(lead)))
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does
@@ -165,10 +165,10 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         h_1 = np.tanh(t5 + bh)  # char_rnn.py:39
         t6 = Why @ h_1  # char_rnn.py:40
         y = t6 + by  # char_rnn.py:40
-        m = np.max(y)  # char_rnn.py:41
+        m = y.max()  # char_rnn.py:41
         t7 = y - m  # char_rnn.py:42
         t8 = np.exp(t7)  # char_rnn.py:42
-        t9 = np.sum(t8)  # char_rnn.py:42
+        t9 = t8.sum()  # char_rnn.py:42
         log_p = t7 - np.log(t9)  # char_rnn.py:42
         t10 = targets[t]  # char_rnn.py:43
         t11 = log_p[t10]  # char_rnn.py:43
@@ -198,7 +198,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         d_t11 = _unbroadcast(-d_total, t11)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
         np.add.at(d_log_p, t10, d_t11)
-        d_t12 = np.sum(-d_log_p)  # char_rnn.py:42
+        d_t12 = (-d_log_p).sum()  # char_rnn.py:42
         d_t9 = d_t12 / t9  # char_rnn.py:42
         d_t7 = d_log_p + d_t9 * t8  # char_rnn.py:42
         d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40

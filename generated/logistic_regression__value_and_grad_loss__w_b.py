@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 15b3bfce877ff209a157ef59d6615356
+# body-hash: 01880c79c478fe71b9961b03708d6fdc
 import numpy as np
 
 
@@ -66,7 +66,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=tuple(range(lead)))
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does
@@ -89,7 +89,7 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     t3 = np.exp(-margin)  # logistic_regression.py:19
     t4 = 0.5 * lam  # logistic_regression.py:19
     t5 = t4 * np.sum(w * w)  # logistic_regression.py:19
-    out = np.mean(np.log1p(t3)) + t5  # logistic_regression.py:19
+    out = np.log1p(t3).mean() + t5  # logistic_regression.py:19
     if getattr(out, "ndim", 0) != 0:  # logistic_regression.py:19
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"

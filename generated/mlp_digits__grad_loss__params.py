@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: d6a207b4d1c99bbec135e9c26bb4cdd3
+# body-hash: 35a9c19d988a7cefe97cf56d442ce15f
 import numpy as np
 
 
@@ -104,7 +104,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=tuple(range(lead)))
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does
@@ -128,15 +128,14 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     t3 = h @ W2  # mlp_digits.py:21
     b2 = params["b2"]  # mlp_digits.py:21
     z = t3 + b2  # mlp_digits.py:21
-    m = np.max(z, axis=1, keepdims=True)  # mlp_digits.py:22
+    m = z.max(axis=1, keepdims=True)  # mlp_digits.py:22
     t4 = np.exp(z - m)  # mlp_digits.py:23
-    t5 = np.sum(t4, axis=1, keepdims=True)  # mlp_digits.py:23
-    d_t6 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
-    d_t7 = -d_t6  # mlp_digits.py:24
-    d_log_p = _unbroadcast(d_t7 * Y, z)  # mlp_digits.py:24
-    d_t8 = _unbroadcast(-d_log_p, t5)  # mlp_digits.py:23
-    d_t5 = d_t8 / t5  # mlp_digits.py:23
-    d_t9 = d_log_p + d_t5 * t4  # mlp_digits.py:23
+    d_t5 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
+    d_t6 = -d_t5  # mlp_digits.py:24
+    d_log_p = _unbroadcast(d_t6 * Y, z)  # mlp_digits.py:24
+    d_t7 = np.sum(-d_log_p, axis=1, keepdims=True)  # mlp_digits.py:23
+    d_t8 = d_t7 / t4.sum(axis=1, keepdims=True)  # mlp_digits.py:23
+    d_t9 = d_log_p + d_t8 * t4  # mlp_digits.py:23
     d_t3 = _unbroadcast(d_t9, t3)  # mlp_digits.py:21
     d_b2 = _unbroadcast(d_t9, b2)  # mlp_digits.py:21
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:21

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 746c60212be8188c8a5ee7b2fcfc87f5
+# body-hash: e5793f37bcdaf4158686e7876b3f2857
 import numpy as np
 
 
@@ -66,7 +66,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=tuple(range(lead)))
+        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does

@@ -1,10 +1,14 @@
-"""Generated modules are black-formatted, though black only formats their functions."""
+"""Generated modules are black-formatted, though black only formats their functions,
+and written as a person would."""
 
 from pathlib import Path
 
 import black
+import numpy as np
 import pytest
+from adcheck import check
 
+from adcompiler import grad
 from adcompiler.codegen import HELPERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,3 +24,25 @@ def test_each_helper_is_written_black_formatted(name):
 def test_generated_modules_are_black_formatted(path):
     text = path.read_text()
     assert black.format_str(text, mode=black.Mode()) == text
+
+
+def reductions(x, xs):
+    y = np.tanh(x)
+    return np.sum(y) ** 2 * np.sum(xs) + np.sin(np.mean(y, axis=0)).sum() + np.max(x)
+
+
+def test_reductions_of_numpy_values_are_written_as_methods(out_dir, rng):
+    """`np.tanh(x)` is a NumPy array or scalar, so its reductions are its methods,
+    as an expert writes them and without `np.sum`'s dispatch; an argument may be a
+    Python number or a list, so its own reductions keep the functions."""
+    x = rng.normal(size=(3, 4))
+    source = check(reductions, x, [1.0, 2.0])
+    assert "y.sum()" in source and "y.mean(axis=0)" in source
+    assert "np.max(x)" in source and "np.sum(xs)" in source
+    # for a Python float x, y is a NumPy scalar, which has the methods too
+    y = np.tanh(1.5)
+    assert grad(squared_sum)(1.5) == pytest.approx(2 * y * (1 - y * y))
+
+
+def squared_sum(x):
+    return np.sum(np.tanh(x)) ** 2

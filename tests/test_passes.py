@@ -275,3 +275,22 @@ def test_batched_products_match_finite_differences(out_dir, rng, f, h_shape, hel
     W = rng.normal(size=(3, 3)) * 0.5
     source = check(f, W, rng.normal(size=h_shape), rng.normal(size=(4,) + h_shape))
     assert helper in source
+
+
+def normalized(z):
+    s = np.sum(np.exp(z), axis=(0, 2), keepdims=True)
+    m = np.mean(z * z, axis=-1, keepdims=True)
+    t = np.max(np.tanh(z), keepdims=True)
+    return np.sum(np.sin(np.exp(z) / s + np.log(m) * z - t * z))
+
+
+def test_a_keepdims_reduction_takes_its_adjoint_as_a_sum_over_its_axes(out_dir, rng):
+    """`s` in `x / s` with `s = np.sum(x, axis=A, keepdims=True)` has the shape of
+    `x` with the axes A kept at 1: a contribution of `x`'s shape goes back to it as
+    its sum over A, kept, without `_unbroadcast`'s look at the shapes at run time."""
+    z = rng.normal(size=(2, 3, 4))
+    on, off = compiled_both_ways(normalized, (z,), "shapes")
+    assert "_unbroadcast" not in on
+    assert "axis=(0, 2), keepdims=True" in on and "axis=-1, keepdims=True" in on
+    assert on.count("_unbroadcast(") < off.count("_unbroadcast(")
+    check(normalized, z)

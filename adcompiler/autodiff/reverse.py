@@ -476,6 +476,15 @@ class Sweep:
         e = self.e
         if e.is_scalar(arg):
             return c if e.is_scalar(c) else e.call("sum", c)
+        x = e.shapes.inside.get(arg.name)
+        if x is not None and e.shapes.same(c, x):
+            # `arg` is a keepdims reduction of a value of `c`'s shape (`m` in `x - m`):
+            # summing `c` over the reduced axes, kept, gives `arg`'s shape
+            axis = e.shapes.kept_axes[arg.name]
+            kept = (
+                {"keepdims": True} if axis is None else {"axis": axis, "keepdims": True}
+            )
+            return e.call("sum", c, **kept)
         # the shape from a value computed anyway: `logp` in `_unbroadcast(g, logp)`
         # may be needed for nothing else
         return e.call("unbroadcast", c, e.witness(arg))

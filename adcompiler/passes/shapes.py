@@ -29,6 +29,7 @@ class Shapes:
         # A reduction with keepdims=True broadcasts back into its operand: `x - m`
         # with `m = np.max(x, axis=1, keepdims=True)` has the shape of `x`.
         self.inside: dict[str, Atom] = {}
+        self.kept_axes: dict[str, Atom | None] = {}  # the `axis` of each of those
         self.shape_tuples: set[str] = set()  # `np.shape(x)`: its entries are ints
 
     def _find(self, name: str) -> str:
@@ -99,6 +100,7 @@ class Shapes:
         keep = stmt.kwargs.get("keepdims")
         if stmt.prim in _REDUCTIONS and getattr(keep, "value", False) is True:
             self.inside[stmt.out] = stmt.args[0]
+            self.kept_axes[stmt.out] = stmt.kwargs.get("axis")
 
     def _fits_into(self, a: Atom, b: Atom) -> bool:
         x = self.inside.get(a.name) if isinstance(a, Var) else None
@@ -124,6 +126,7 @@ class Shapes:
             x = self.inside.get(arrays[0].name)
             if x is not None:
                 self.inside[out.name] = x
+                self.kept_axes[out.name] = self.kept_axes[arrays[0].name]
 
 
 def _entry_of(args: tuple, tuples: set[str]) -> bool:
