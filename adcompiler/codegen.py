@@ -405,7 +405,17 @@ _VIEWS = {
 _NOT_NUMPY = {"shape", "ndim", "size"}
 _ALWAYS_NUMPY_HELPERS = {"matmul_lhs", "matmul_rhs", "matmul_lhs_sum", "matmul_rhs_sum"}
 # Results that are NumPy values when their first operand is.
-_LIKE_FIRST = {"getitem", "T", "reshape", "copy", "unbroadcast", "neg"}
+_LIKE_FIRST = {
+    "getitem",
+    "T",
+    "reshape",
+    "copy",
+    "unbroadcast",
+    "neg",
+    "index_add",  # buffers updated in place
+    "index_add_at",
+    "iadd",
+}
 
 
 def _numpy_values(fn: Function) -> set[str]:
@@ -413,28 +423,71 @@ def _numpy_values(fn: Function) -> set[str]:
 
     Arguments are not: a Python float or a list may be passed. What a NumPy
     function returns is; so is an arithmetic result with a NumPy operand, and a
-    matrix product (lists and Python numbers have no `@`).
+    matrix product (lists and Python numbers have no `@`). Codegen has merged
+    names by now (a branch's result, a loop's carried value), so a name counts
+    only if every statement that binds it makes a NumPy value.
     """
+    binders: dict[str, list] = {}  # name -> its Assigns; None for any other binding
+    for name in [*fn.params, *fn.constants, *(fn.backward_params or ())]:
+        binders.setdefault(getattr(name, "name", name), []).append(None)
+    pushed: dict[str, list] = {}  # tape -> the values of each push onto it
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Loop):
+            names = [*stmt.defs, *stmt.carried, *([stmt.index] if stmt.index else [])]
+            bindings = [None] * len(names)
+        elif isinstance(stmt, Assign) and stmt.prim == "pop":
+            # a popped value is what was pushed at its position
+            names, bindings = stmt.outs, [(stmt, k) for k in range(len(stmt.outs))]
+        else:
+            single = isinstance(stmt, Assign) and len(stmt.outs) == 1
+            names, bindings = stmt.outs, [stmt if single else None] * len(stmt.outs)
+        if isinstance(stmt, Assign) and stmt.prim == "push":
+            pushed.setdefault(stmt.args[0].name, []).append(stmt.args[1:])
+        for name, binding in zip(names, bindings):
+            binders.setdefault(name, []).append(binding)
     numpy: set[str] = set()
+    changed = True
+    while changed:  # an operand proven NumPy may prove another value
+        changed = False
+        for name, bound in binders.items():
+            if name not in numpy and all(_makes_numpy(b, numpy, pushed) for b in bound):
+                numpy.add(name)
+                changed = True
+    return numpy
+
+
+def _makes_numpy(binding, numpy: set[str], pushed: dict[str, list]) -> bool:
+    """Whether `binding` (an Assign, (pop, position), or None) binds a NumPy value."""
+    if binding is None:
+        return False
 
     def known(a) -> bool:
         return isinstance(a, Var) and a.name in numpy
 
-    for stmt in walk(fn.body):
-        if not isinstance(stmt, Assign) or len(stmt.outs) != 1:
-            continue
-        kind = PRIMS[stmt.prim].form[0]
-        prim = stmt.prim
-        if (
-            (kind == "np" and prim not in _NOT_NUMPY and prim != "where")
-            or (prim == "where" and len(stmt.args) == 3)
-            or prim == "matmul"
-            or prim in _ALWAYS_NUMPY_HELPERS
-            or (kind in ("binop", "compare") and any(map(known, stmt.args)))
-            or (prim in _LIKE_FIRST and stmt.args and known(stmt.args[0]))
-        ):
-            numpy.add(stmt.out)
-    return numpy
+    if isinstance(binding, tuple):
+        pop, k = binding
+        pushes = pushed.get(pop.args[0].name, [])
+        name = pop.outs[k]
+        # the value pushed under the popped name itself is one of that name's others
+        return bool(pushes) and all(
+            len(v) > k and (v[k] == Var(name) or known(v[k])) for v in pushes
+        )
+    stmt = binding
+    kind = PRIMS[stmt.prim].form[0]
+    prim = stmt.prim
+    return (
+        (kind == "np" and prim not in _NOT_NUMPY and prim != "where")
+        or (prim == "where" and len(stmt.args) == 3)
+        or prim == "matmul"
+        or prim in _ALWAYS_NUMPY_HELPERS
+        or (kind in ("binop", "compare") and any(map(known, stmt.args)))
+        or (
+            prim in _LIKE_FIRST
+            and bool(stmt.args)
+            # `d[i] += g` rebinds `d`: what it held came from its other bindings
+            and (known(stmt.args[0]) or stmt.args[0] == Var(stmt.out))
+        )
+    )
 
 
 def _fresh_values(fn: Function) -> set[str]:

@@ -241,3 +241,15 @@ def test_a_loop_does_not_update_in_place_a_value_read_after_it(folder):
         return np.sum(y) + np.sum(z) + np.sum(v1)
     """
     run(src, [(2, 1), (2, 1), (2, 3)], folder, seed=19742580)
+
+
+def test_a_reduction_of_a_value_one_branch_leaves_a_float_is_not_a_method(folder):
+    # `t = 2.0 if c else np.sum(y)` is one name in the generated code, bound by the
+    # NumPy sum on one path and by a Python float on the other: `np.mean(t)` was
+    # written `t.mean()` and raised AttributeError on the float's path
+    src = """
+    def f(x, y):
+        t = 2.0 if np.max(x) < 10.0 else np.sum(y)
+        return np.sum(x * np.mean(t)) + np.sum(y)
+    """
+    run(src, [(3,), (2,)], folder)
