@@ -114,13 +114,15 @@ def _broadcast_like(t, x):
     "_matmul_lhs": '''
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
-    if b.ndim == 1:
-        return g[..., None] * b  # np.multiply.outer(g, b), without its overhead
+    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 1:  # np.multiply.outer(g, b), without its overhead
+        return np.asarray(g)[..., None] * b
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 ''',
     "_matmul_rhs": '''
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 1:
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
@@ -165,16 +167,18 @@ def _unbroadcast_sum(gs, x):
     "_matmul_lhs_b": '''
 def _matmul_lhs_b(a, g, b):
     """The adjoint of `b` in `_matmul_lhs(a, b)`, given the adjoint `g` of its result."""
-    if np.ndim(b) == 1:
-        return np.tensordot(a, g, axes=np.ndim(a))
-    return np.swapaxes(np.multiply.outer(a, g) if np.ndim(a) == 1 else a.T @ g, -1, -2)
+    a, b = np.asarray(a), np.asarray(b)
+    if b.ndim == 1:
+        return np.tensordot(a, g, axes=a.ndim)
+    return np.swapaxes(np.multiply.outer(a, g) if a.ndim == 1 else a.T @ g, -1, -2)
 ''',
     "_matmul_rhs_a": '''
 def _matmul_rhs_a(g, b, a):
     """The adjoint of `a` in `_matmul_rhs(a, b)`, given the adjoint `g` of its result."""
-    if np.ndim(a) == 1:
-        return np.tensordot(g, b, axes=np.ndim(b))
-    return np.swapaxes(np.multiply.outer(g, b) if np.ndim(b) == 1 else g @ b.T, -1, -2)
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 1:
+        return np.tensordot(g, b, axes=b.ndim)
+    return np.swapaxes(np.multiply.outer(g, b) if b.ndim == 1 else g @ b.T, -1, -2)
 ''',
     "_stop_gradient": '''
 def _stop_gradient(x):
@@ -788,7 +792,10 @@ class _Body:
                 continue
             if form[0] == "check_scalar_matmul":
                 a, b, fname = stmt.args
-                out.append(_check_scalar_matmul(_atom(a), _atom(b), fname.value))
+                known = [isinstance(v, Var) and v.name in self.numpy for v in (a, b)]
+                out.append(
+                    _check_scalar_matmul(_atom(a), _atom(b), fname.value, *known)
+                )
                 continue
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
@@ -1072,16 +1079,26 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
     return ast.parse(f"if {test}:\n    raise TypeError({message})").body[0]
 
 
-def _check_scalar_matmul(a: ast.expr, b: ast.expr, fname: str) -> ast.stmt:
+def _check_scalar_matmul(
+    a: ast.expr, b: ast.expr, fname: str, a_numpy=False, b_numpy=False
+) -> ast.stmt:
     """`if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise TypeError(...)`: the
     check that a result `a @ b` is a scalar, made on its operands so that the
     product need not be computed when nothing else reads it. Operands that do not
-    fit raise NumPy's own error from `a @ b` in the message."""
+    fit raise NumPy's own error from `a @ b` in the message. An operand known to
+    be a NumPy value is asked for its own `.ndim` and `.shape` (no call): with
+    `h = np.tanh(z)`, `np.shape(u) != h.shape or h.ndim != 1`."""
     a, b = ast.unparse(a), ast.unparse(b)
     message = (
         f'f"grad of {fname} needs a scalar output, got shape {{np.shape({a} @ {b})}}"'
     )
-    test = f"np.ndim({a}) != 1 or np.shape({a}) != np.shape({b})"
+    shape_a = f"{a}.shape" if a_numpy else f"np.shape({a})"
+    shape_b = f"{b}.shape" if b_numpy else f"np.shape({b})"
+    if b_numpy and not a_numpy:  # equal shapes: either operand's rank will do
+        test = f"{shape_a} != {shape_b} or {b}.ndim != 1"
+    else:
+        ndim = f"{a}.ndim" if a_numpy else f"np.ndim({a})"
+        test = f"{ndim} != 1 or {shape_a} != {shape_b}"
     return ast.parse(f"if {test}:\n    raise TypeError({message})").body[0]
 
 

@@ -1720,8 +1720,9 @@ def _float_guard(stmt: ast.stmt) -> ast.stmt | None:
 
 
 def _matmul_check(stmt: ast.stmt) -> tuple | None:
-    """`(a, b, name)` for `if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise`,
-    the check a generated gradient makes that its result `a @ b` is a scalar."""
+    """`(a, b, name)` for `if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise`
+    (or its forms with `a.ndim`, `b.shape`, ...), the check a generated gradient
+    makes that its result `a @ b` is a scalar."""
     if not (
         isinstance(stmt, ast.If)
         and not stmt.orelse
@@ -1732,13 +1733,22 @@ def _matmul_check(stmt: ast.stmt) -> tuple | None:
         and len(stmt.test.values) == 2
     ):
         return None
+    # `np.ndim(a)` or `a.ndim`, `np.shape(a)` or `a.shape`; the rank's test
+    # may come first or second, on either operand
     ndim, shapes = (ast.unparse(v) for v in stmt.test.values)
-    found = re.fullmatch(r"np\.ndim\((\w+)\) != 1", ndim)
-    pair = re.fullmatch(r"np\.shape\((\w+)\) != np\.shape\((\w+)\)", shapes)
-    if not (found and pair and pair.group(1) == found.group(1)):
+    if "ndim" in shapes:
+        ndim, shapes = shapes, ndim
+    found = re.fullmatch(r"(?:np\.ndim\((\w+)\)|(\w+)\.ndim) != 1", ndim)
+    shape = r"(?:np\.shape\((\w+)\)|(\w+)\.shape)"
+    pair = re.fullmatch(f"{shape} != {shape}", shapes)
+    if not (found and pair):
+        return None
+    ranked = found.group(1) or found.group(2)
+    names = (pair.group(1) or pair.group(2), pair.group(3) or pair.group(4))
+    if ranked not in names:
         return None
     message = re.search(r"grad of (\w+) needs", ast.unparse(stmt.body[0]))
-    a, b = (ast.Name(n, ast.Load()) for n in pair.groups())
+    a, b = (ast.Name(n, ast.Load()) for n in names)
     return a, b, message.group(1) if message else None
 
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 1c0861abb3775f0904b5f74947708145
+# body-hash: 699693233ae703e7833f82e5355e0df7
 import numpy as np
 
 
@@ -74,8 +74,9 @@ def _grad_like(x, grads, path=()):
 
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
-    if b.ndim == 1:
-        return g[..., None] * b  # np.multiply.outer(g, b), without its overhead
+    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 1:  # np.multiply.outer(g, b), without its overhead
+        return np.asarray(g)[..., None] * b
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 
 
@@ -89,6 +90,7 @@ def _matmul_lhs_sum(gs, bs, a):
 
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 1:
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 01880c79c478fe71b9961b03708d6fdc
+# body-hash: 6bfc78419c52b483fdf6b978a080eaf3
 import numpy as np
 
 
@@ -53,6 +53,7 @@ def _check_float(name, x):
 
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 1:
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 35a9c19d988a7cefe97cf56d442ce15f
+# body-hash: d4823a9e6d5f574c242405291b5857a2
 import numpy as np
 
 
@@ -74,13 +74,15 @@ def _grad_like(x, grads, path=()):
 
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
-    if b.ndim == 1:
-        return g[..., None] * b  # np.multiply.outer(g, b), without its overhead
+    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 1:  # np.multiply.outer(g, b), without its overhead
+        return np.asarray(g)[..., None] * b
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 
 
 def _matmul_rhs(a, g):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 1:
         return np.multiply.outer(a, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g

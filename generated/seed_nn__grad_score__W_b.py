@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: e5793f37bcdaf4158686e7876b3f2857
+# body-hash: 6942d946bcb2b4ccdd772fbf94705105
 import numpy as np
 
 
@@ -53,8 +53,9 @@ def _check_float(name, x):
 
 def _matmul_lhs(g, b):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
-    if b.ndim == 1:
-        return g[..., None] * b  # np.multiply.outer(g, b), without its overhead
+    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 1:  # np.multiply.outer(g, b), without its overhead
+        return np.asarray(g)[..., None] * b
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 
 
@@ -86,7 +87,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     t1 = W @ x  # seed_nn.py:14
     z = t1 + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
-    if np.ndim(u) != 1 or np.shape(u) != np.shape(h):  # seed_nn.py:16
+    if np.shape(u) != h.shape or h.ndim != 1:  # seed_nn.py:16
         raise TypeError(
             f"grad of score needs a scalar output, got shape {np.shape(u @ h)}"
         )

@@ -78,3 +78,16 @@ def test_outer_sum_only_stacks_vectors_of_one_length():
     assert outer_sum([np.ones(3), np.zeros(4)], ys) is None  # ragged
     assert outer_sum([np.ones((2, 3))], [np.ones((2, 2))]) is None  # matrices
     assert outer_sum([1.0, 2.0], [1.0, 2.0]) is None and outer_sum([], []) is None
+
+
+def test_matmul_adjoints_take_a_float_cotangent_and_list_operands():
+    """`a @ b` of two vectors is a scalar, whose cotangent may be a Python float;
+    NumPy multiplies a list as it does an array, so an operand may be a list."""
+    lhs, rhs = _helper("_matmul_lhs"), _helper("_matmul_rhs")
+    b = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(lhs(0.5, b), [0.5, 1.0, 1.5])
+    np.testing.assert_array_equal(rhs(b, 0.5), [0.5, 1.0, 1.5])
+    A = [[1.0, 2.0], [3.0, 4.0]]
+    g = np.array([1.0, -1.0])
+    np.testing.assert_array_equal(lhs(g, A), np.array(g) @ np.array(A).T)
+    np.testing.assert_array_equal(rhs(A, g), np.array(A).T @ g)

@@ -66,6 +66,29 @@ def test_grad_of_grad_through_matmul_helpers(out_dir, rng):
     assert np.isclose(gg(x, W, v, u), fd, rtol=1e-6)
 
 
+def test_grad_of_grad_reads_back_each_form_of_the_scalar_check(out_dir, rng):
+    """The check that `a @ b` is a scalar asks a NumPy operand for `.ndim` and
+    `.shape` and an argument through `np.ndim`/`np.shape`; grad of grad reads
+    each form back as the check, not as code to differentiate."""
+
+    def first_known(x, W, u):
+        return np.tanh(W * x) @ u
+
+    def both_known(x, W):
+        return np.tanh(W * x) @ np.sin(W * x)
+
+    W, u = rng.normal(size=4), rng.normal(size=4)
+    for f, args, form in [
+        (first_known, (W, u), ".ndim != 1 or t"),
+        (both_known, (W,), ".shape != t"),
+    ]:
+        g = grad(f)
+        assert form in inspect.getsource(g)
+        x, eps = 0.3, 1e-5
+        fd = (g(x + eps, *args) - g(x - eps, *args)) / (2 * eps)
+        assert np.isclose(grad(g)(x, *args), fd, rtol=1e-6)
+
+
 def test_hessian_of_rosenbrock(out_dir, rng):
     for x in (np.array([1.2, 0.8, -0.3, 0.5]), rng.normal(size=6)):
         H = hessian(rosenbrock)(x)

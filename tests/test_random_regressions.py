@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from programs import Program, check
 
+from adcompiler import passes
+
 PRELUDE = "import math\n\nimport numpy as np\n\n\n"
 
 
@@ -253,3 +255,17 @@ def test_a_reduction_of_a_value_one_branch_leaves_a_float_is_not_a_method(folder
         return np.sum(x * np.mean(t)) + np.sum(y)
     """
     run(src, [(3,), (2,)], folder)
+
+
+def test_a_float_cotangent_of_a_dot_product_of_vectors(folder):
+    # with every pass off, the cotangent of `x @ y1` (a scalar) came out of `min`
+    # as a Python float, and `_matmul_lhs` indexed it (`g[..., None]`)
+    src = """
+    def f(x):
+        y1 = 1.0 * x
+        y1[0] += min(x[0], x @ y1)
+        return np.sum(x) + np.sum(y1)
+    """
+    with passes.disabled():
+        run(src, [(2,)], folder)
+    run(src, [(2,)], folder)

@@ -887,3 +887,20 @@ def test_builtin_max_min_become_one_comparison(gen, f, test):
         builtin = max if f is b_max else min
         first = builtin(a, b) is a  # Python returns `a` unless `b` wins
         assert (d_a, d_b) == ((3.0, 0.0) if first else (0.0, 3.0))
+
+
+@pytest.mark.parametrize(
+    "sa, sb", MATMUL_SHAPES, ids=[f"{_id(a)}@{_id(b)}" for a, b in MATMUL_SHAPES]
+)
+def test_matmul_with_a_list_operand(out_dir, rng, sa, sb):
+    """NumPy multiplies a list as it does an array: the other operand's gradient
+    is the same whichever is passed."""
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+
+    def f(a, b):
+        return np.sum(np.tanh(a @ b))
+
+    want_a, want_b = grad(f, argnums=0)(a, b), grad(f, argnums=1)(a, b)
+    np.testing.assert_allclose(grad(f, argnums=0)(a, b.tolist()), want_a)
+    np.testing.assert_allclose(grad(f, argnums=1)(a.tolist(), b), want_b)
+    np.testing.assert_allclose(want_a, numeric_grad(f, [a, b], 0), rtol=1e-6)

@@ -1,6 +1,7 @@
 """The two examples of the notes, as the end-to-end issue states them."""
 
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -110,6 +111,8 @@ def test_score_is_checked_on_its_operands_not_computed(out_dir, rng, monkeypatch
     g = grad(score, argnums=0)
     source = inspect.getsource(g)
     assert "u @ " not in source.split("raise")[0]  # only in the error message
+    # np.tanh(...) is a NumPy array: its own shape and rank, without a call
+    assert re.search(r"if np.shape\(u\) != (\w+).shape or \1.ndim != 1:", source)
     W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
     with pytest.raises(TypeError, match=r"scalar output, got shape \(2,\)"):
         g(W, x, np.ones(3), np.ones((2, 3)))
