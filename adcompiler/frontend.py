@@ -161,11 +161,19 @@ def read_source(fn) -> Source:
     text = "".join(lines)
     dedented = textwrap.dedent(text)
     indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
-    tree = ast.parse(dedented)
-    node = tree.body[0]
+    try:
+        node = ast.parse(dedented).body[0]
+    except (SyntaxError, IndexError):  # a lambda on a line that continues an expression
+        node = None
     if isinstance(node, ast.AsyncFunctionDef) or not isinstance(node, ast.FunctionDef):
         where = Loc(file, first, 0, lines[0] if lines else "")
         name = getattr(fn, "__qualname__", fn)
+        if getattr(fn, "__name__", None) == "<lambda>":
+            raise ADCompileError(
+                "cannot compile a lambda: adcompiler compiles `def` functions",
+                where,
+                "write it as a `def` with the same body",
+            )
         if isinstance(node, ast.AsyncFunctionDef):
             raise ADCompileError(
                 f"`{name}` is an `async def` function, which has no gradient",

@@ -292,3 +292,20 @@ def test_a_compile_error_is_not_cached(out_dir):
         with pytest.raises(ADCompileError, match="lambda"):
             grad(e_lambda)
     assert not out_dir.exists() or not list(out_dir.glob("*e_lambda*"))
+
+
+LAMBDAS = {"alone": lambda x: np.sum(x**2)}
+LAMBDA_LIST = [
+    lambda x: np.sum(x**3),
+    lambda x: np.sum(x**4),  # its source line does not parse on its own
+]
+
+
+@pytest.mark.parametrize(
+    "f", [LAMBDAS["alone"], LAMBDA_LIST[1]], ids=["in a dict", "on a continued line"]
+)
+def test_a_lambda_is_refused_with_a_hint(out_dir, f):
+    with pytest.raises(ADCompileError, match="cannot compile a lambda") as info:
+        grad(f)
+    assert "test_errors.py:" in str(info.value)
+    assert "write it as a `def`" in str(info.value)
