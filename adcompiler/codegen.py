@@ -433,7 +433,7 @@ def _numpy_values(fn: Function) -> set[str]:
     """
     binders: dict[str, list] = {}  # name -> its Assigns; None for any other binding
     for name in [*fn.params, *fn.constants, *(fn.backward_params or ())]:
-        binders.setdefault(getattr(name, "name", name), []).append(None)
+        binders.setdefault(name, []).append(None)
     pushed: dict[str, list] = {}  # tape -> the values of each push onto it
     for stmt in walk(fn.body):
         if isinstance(stmt, Loop):
@@ -480,8 +480,7 @@ def _makes_numpy(binding, numpy: set[str], pushed: dict[str, list]) -> bool:
     kind = PRIMS[stmt.prim].form[0]
     prim = stmt.prim
     return (
-        (kind == "np" and prim not in _NOT_NUMPY and prim != "where")
-        or (prim == "where" and len(stmt.args) == 3)
+        (kind == "np" and prim not in _NOT_NUMPY)
         or prim == "matmul"
         or prim in _ALWAYS_NUMPY_HELPERS
         or (kind in ("binop", "compare") and any(map(known, stmt.args)))

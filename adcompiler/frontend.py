@@ -1727,23 +1727,38 @@ def _float_guard(stmt: ast.stmt) -> ast.stmt | None:
     return None
 
 
-def _matmul_check(stmt: ast.stmt) -> tuple | None:
-    """`(a, b, name)` for `if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise`
-    (or its forms with `a.ndim`, `b.shape`, ...), the check a generated gradient
-    makes that its result `a @ b` is a scalar."""
+def _raising_guard(stmt: ast.stmt) -> tuple[ast.expr, str | None] | None:
+    """`(test, name)` for `if test: raise ...` with no `else`, the shape of every
+    check generated code makes; `name` is the function its message names
+    ("grad of name needs ...")."""
     if not (
         isinstance(stmt, ast.If)
         and not stmt.orelse
         and len(stmt.body) == 1
         and isinstance(stmt.body[0], ast.Raise)
-        and isinstance(stmt.test, ast.BoolOp)
-        and isinstance(stmt.test.op, ast.Or)
-        and len(stmt.test.values) == 2
+    ):
+        return None
+    found = re.search(r"grad of (\w+) needs", ast.unparse(stmt.body[0]))
+    return stmt.test, found.group(1) if found else None
+
+
+def _matmul_check(stmt: ast.stmt) -> tuple | None:
+    """`(a, b, name)` for `if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise`
+    (or its forms with `a.ndim`, `b.shape`, ...), the check a generated gradient
+    makes that its result `a @ b` is a scalar."""
+    guard = _raising_guard(stmt)
+    if guard is None:
+        return None
+    test, fname = guard
+    if not (
+        isinstance(test, ast.BoolOp)
+        and isinstance(test.op, ast.Or)
+        and len(test.values) == 2
     ):
         return None
     # `np.ndim(a)` or `a.ndim`, `np.shape(a)` or `a.shape`; the rank's test
     # may come first or second, on either operand
-    ndim, shapes = (ast.unparse(v) for v in stmt.test.values)
+    ndim, shapes = (ast.unparse(v) for v in test.values)
     if "ndim" in shapes:
         ndim, shapes = shapes, ndim
     found = re.fullmatch(r"(?:np\.ndim\((\w+)\)|(\w+)\.ndim) != 1", ndim)
@@ -1755,9 +1770,8 @@ def _matmul_check(stmt: ast.stmt) -> tuple | None:
     names = (pair.group(1) or pair.group(2), pair.group(3) or pair.group(4))
     if ranked not in names:
         return None
-    message = re.search(r"grad of (\w+) needs", ast.unparse(stmt.body[0]))
     a, b = (ast.Name(n, ast.Load()) for n in names)
-    return a, b, message.group(1) if message else None
+    return a, b, fname
 
 
 def _scalar_check(stmt: ast.stmt) -> tuple | None:
@@ -1765,7 +1779,10 @@ def _scalar_check(stmt: ast.stmt) -> tuple | None:
     `np.ndim(x) != 0`, or either after `type(x) is not float and`), the check a
     generated gradient makes that the output of the function `name` is a scalar;
     else None."""
-    test = getattr(stmt, "test", None)
+    guard = _raising_guard(stmt)
+    if guard is None:
+        return None
+    test, fname = guard
     if (
         isinstance(test, ast.BoolOp)
         and isinstance(test.op, ast.And)
@@ -1774,11 +1791,7 @@ def _scalar_check(stmt: ast.stmt) -> tuple | None:
     ):
         test = test.values[1]
     if not (
-        isinstance(stmt, ast.If)
-        and not stmt.orelse
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], ast.Raise)
-        and isinstance(test, ast.Compare)
+        isinstance(test, ast.Compare)
         and len(test.ops) == 1
         and isinstance(test.ops[0], ast.NotEq)
         and isinstance(test.comparators[0], ast.Constant)
@@ -1788,10 +1801,7 @@ def _scalar_check(stmt: ast.stmt) -> tuple | None:
         return None
     call = test.left
     name = ast.unparse(call.func)
-    message = ast.unparse(stmt.body[0])
-    found = re.search(r"grad of (\w+) needs", message)
-    fname = found.group(1) if found else None
-    on_argument = "it is not" in message
+    on_argument = "it is not" in ast.unparse(stmt.body[0])
     if name == "getattr" and len(call.args) == 3:
         if ast.unparse(call.args[1]) in ("'ndim'", '"ndim"'):
             return call.args[0], fname, on_argument

@@ -116,10 +116,9 @@ def reverse(
                 e.call("check_scalar", Var(p), Const(fn.name), Const(True))
                 # a check of an argument needs nothing computed: it goes first
                 e.stmts.insert(0, e.stmts.pop())
-        elif not with_value and _defined_by_matmul(body, result):
+        elif not with_value and (product := _defined_by_matmul(body, result)):
             # `u @ h` is a scalar exactly when u and h are vectors: checking them
             # spares computing the product, which the gradient does not need
-            product = _defined_by_matmul(body, result)
             e.call(
                 "check_scalar_matmul", *product.args, Const(fn.name), loc=product.loc
             )
@@ -476,15 +475,13 @@ class Sweep:
         e = self.e
         if e.is_scalar(arg):
             return c if e.is_scalar(c) else e.call("sum", c)
-        x = e.shapes.inside.get(arg.name)
-        if x is not None and e.shapes.same(c, x):
+        reduction = e.shapes.inside.get(arg.name)
+        if reduction is not None and e.shapes.same(c, reduction.args[0]):
             # `arg` is a keepdims reduction of a value of `c`'s shape (`m` in `x - m`):
             # summing `c` over the reduced axes, kept, gives `arg`'s shape
-            axis = e.shapes.kept_axes[arg.name]
-            kept = (
-                {"keepdims": True} if axis is None else {"axis": axis, "keepdims": True}
-            )
-            return e.call("sum", c, **kept)
+            axis = reduction.kwargs.get("axis")
+            over = {} if axis is None else {"axis": axis}
+            return e.call("sum", c, **over, keepdims=True)
         # the shape from a value computed anyway: `logp` in `_unbroadcast(g, logp)`
         # may be needed for nothing else
         return e.call("unbroadcast", c, e.witness(arg))

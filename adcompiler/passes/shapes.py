@@ -27,9 +27,9 @@ class Shapes:
         self.ranks: dict[str, int] = {SCALAR: 0}
         self.changed = False
         # A reduction with keepdims=True broadcasts back into its operand: `x - m`
-        # with `m = np.max(x, axis=1, keepdims=True)` has the shape of `x`.
-        self.inside: dict[str, Atom] = {}
-        self.kept_axes: dict[str, Atom | None] = {}  # the `axis` of each of those
+        # with `m = np.max(x, axis=1, keepdims=True)` has the shape of `x`. Each
+        # such value (or an elementwise image of one: `np.log(m)`) -> the reduction.
+        self.inside: dict[str, Assign] = {}
         self.shape_tuples: set[str] = set()  # `np.shape(x)`: its entries are ints
 
     def _find(self, name: str) -> str:
@@ -99,12 +99,11 @@ class Shapes:
             self.set_rank(out, 0)  # `X.shape[0]`
         keep = stmt.kwargs.get("keepdims")
         if stmt.prim in _REDUCTIONS and getattr(keep, "value", False) is True:
-            self.inside[stmt.out] = stmt.args[0]
-            self.kept_axes[stmt.out] = stmt.kwargs.get("axis")
+            self.inside[stmt.out] = stmt
 
     def _fits_into(self, a: Atom, b: Atom) -> bool:
-        x = self.inside.get(a.name) if isinstance(a, Var) else None
-        return x is not None and self.same(x, b)
+        reduction = self.inside.get(a.name) if isinstance(a, Var) else None
+        return reduction is not None and self.same(reduction.args[0], b)
 
     def _elementwise(self, out: Var, args: list[Atom]) -> None:
         arrays = [a for a in args if not self.is_scalar(a)]
@@ -123,10 +122,9 @@ class Shapes:
             for a in args:
                 self.union(out, a)
         if len(arrays) == 1 and isinstance(arrays[0], Var):  # `np.log(m)` fits too
-            x = self.inside.get(arrays[0].name)
-            if x is not None:
-                self.inside[out.name] = x
-                self.kept_axes[out.name] = self.kept_axes[arrays[0].name]
+            reduction = self.inside.get(arrays[0].name)
+            if reduction is not None:
+                self.inside[out.name] = reduction
 
 
 def _entry_of(args: tuple, tuples: set[str]) -> bool:
