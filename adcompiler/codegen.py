@@ -91,6 +91,8 @@ def _unbroadcast(g, x):
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
+        if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
+            return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
@@ -484,6 +486,8 @@ def _makes_numpy(binding, numpy: set[str], pushed: dict[str, list]) -> bool:
         or prim == "matmul"
         or prim in _ALWAYS_NUMPY_HELPERS
         or (kind in ("binop", "compare") and any(map(known, stmt.args)))
+        # `_unbroadcast(g, x)` is NumPy where `x` is: it brings `g` to `x`'s shape
+        or (prim == "unbroadcast" and known(stmt.args[1]))
         or (
             prim in _LIKE_FIRST
             and bool(stmt.args)

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 699693233ae703e7833f82e5355e0df7
+# body-hash: 120f8f967ae633b45dc2f3f017bb3a25
 import numpy as np
 
 
@@ -121,6 +121,8 @@ def _unbroadcast(g, x):
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
+        if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
+            return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
@@ -200,7 +202,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         d_t11 = _unbroadcast(-d_total, t11)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
         np.add.at(d_log_p, t10, d_t11)
-        d_t12 = (-d_log_p).sum()  # char_rnn.py:42
+        d_t12 = -d_log_p.sum()  # char_rnn.py:42
         d_t9 = d_t12 / t9  # char_rnn.py:42
         d_t7 = d_log_p + d_t9 * t8  # char_rnn.py:42
         d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 6bfc78419c52b483fdf6b978a080eaf3
+# body-hash: 54bca736cd9dbc40a68d58f2693f13fd
 import numpy as np
 
 
@@ -64,6 +64,8 @@ def _unbroadcast(g, x):
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
+        if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
+            return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x

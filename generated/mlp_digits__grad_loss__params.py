@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: d4823a9e6d5f574c242405291b5857a2
+# body-hash: adcf75d409b506ee987188c0d6a80b74
 import numpy as np
 
 
@@ -103,6 +103,8 @@ def _unbroadcast(g, x):
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
+        if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
+            return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
@@ -135,14 +137,14 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     d_t5 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
     d_t6 = -d_t5  # mlp_digits.py:24
     d_log_p = _unbroadcast(d_t6 * Y, z)  # mlp_digits.py:24
-    d_t7 = np.sum(-d_log_p, axis=1, keepdims=True)  # mlp_digits.py:23
+    d_t7 = -d_log_p.sum(axis=1, keepdims=True)  # mlp_digits.py:23
     d_t8 = d_t7 / t4.sum(axis=1, keepdims=True)  # mlp_digits.py:23
     d_t9 = d_log_p + d_t8 * t4  # mlp_digits.py:23
     d_t3 = _unbroadcast(d_t9, t3)  # mlp_digits.py:21
     d_b2 = _unbroadcast(d_t9, b2)  # mlp_digits.py:21
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:21
     d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:21
-    d_t2 = d_h * (0.5 * (np.sign(t2) + 1.0))  # mlp_digits.py:20
+    d_t2 = d_h * np.heaviside(t2, 0.5)  # mlp_digits.py:20
     d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:20
     d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:20
     d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:20

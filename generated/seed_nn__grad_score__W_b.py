@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 6942d946bcb2b4ccdd772fbf94705105
+# body-hash: 85133de1b03c72b9b814677fa57420cf
 import numpy as np
 
 
@@ -64,6 +64,8 @@ def _unbroadcast(g, x):
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
+        if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
+            return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x

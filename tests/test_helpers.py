@@ -45,6 +45,19 @@ def test_unbroadcast_sums_back_to_the_shape_of_x(g_shape, x_shape):
     assert unbroadcast(same, x) is same  # nothing to do, nothing copied
 
 
+def test_unbroadcast_to_a_numpy_value_gives_a_numpy_value():
+    """Codegen calls NumPy methods on `_unbroadcast(g, x)` when `x` is a NumPy
+    value (`.sum(axis=1)` for `np.sum`), so a Python float `g` standing for a
+    NumPy scalar `x` comes back as one, in `x`'s dtype; for a float `x` it stays
+    a float."""
+    unbroadcast = _helper("_unbroadcast")
+    got = unbroadcast(2.0, np.float32(1.0))
+    assert isinstance(got, np.float32) and got == 2.0
+    got = unbroadcast(2.0, np.zeros((), dtype=np.float64))
+    assert isinstance(got, np.float64) and got.shape == () and got == 2.0
+    assert type(unbroadcast(2.0, 1.0)) is float
+
+
 @pytest.mark.parametrize(
     "side, x_shape, y_shape",
     [

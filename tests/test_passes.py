@@ -235,11 +235,13 @@ def relu_and_clamp(x):
 
 
 def test_max_against_a_constant_is_one_step_function(out_dir, rng):
-    """A ReLU's adjoint: `g * (0.5 * (np.sign(x) + 1.0))`, four cheap ufuncs
+    """A ReLU's adjoint: `g * np.heaviside(x, 0.5)`, one ufunc for the step
     where the tie split against another value takes two `where`s and two
     comparisons. Same gradient, 0.5 at the ties, NaN where x is NaN."""
     source = check(relu_and_clamp, rng.normal(size=6))
-    assert source.count("np.sign") == 2  # against 0.0 and 1.0
+    assert "np.heaviside(x, 0.5)" in source  # max(x, 0.0): no `x - 0.0`
+    assert "np.heaviside(1.0 - x, 0.5)" in source  # min(x, 1.0)
+    assert "np.sign" not in source
     assert source.count("np.where") == 3  # against x[0]: the tie split, both ways
     x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 0.3])
     # 2 max(x, 0) step(x) + step(1 - x) + 1, half steps at the ties 0 and 1;
@@ -294,3 +296,21 @@ def test_a_keepdims_reduction_takes_its_adjoint_as_a_sum_over_its_axes(out_dir, 
     assert "axis=(0, 2), keepdims=True" in on and "axis=-1, keepdims=True" in on
     assert on.count("_unbroadcast(") < off.count("_unbroadcast(")
     check(normalized, z)
+
+
+def log_softmax_loss(w, x, y):
+    z = x @ w
+    return -np.sum(y * (z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))))
+
+
+def test_a_sum_of_a_negation_is_the_negation_of_the_sum(out_dir, rng):
+    """The adjoint of `s` in `z - s` is `-g` summed over the kept axis. Summing `g`
+    and negating the small result passes over `g` once, not twice; and because
+    `_unbroadcast(g, z)` is a NumPy value when `z` is, the sum is the method,
+    which costs microseconds less than `np.sum` on a small array."""
+    w, x, y = (rng.normal(size=s) for s in [(4, 3), (5, 4), (5, 3)])
+    on, off = compiled_both_ways(log_softmax_loss, (w, x, y), "simplify")
+    assert "= -d_t2.sum(axis=1, keepdims=True)" in on
+    assert "np.sum(" not in on and "(-d_" not in on
+    assert "(-d_t2).sum(axis=1, keepdims=True)" in off
+    check(log_softmax_loss, w, x, y)

@@ -114,6 +114,10 @@ def simplify(
             return e.mul(a, a)
         if is_number(b, 3):
             return e.mul(e.mul(a, a), a)
+    elif prim == "sum":
+        negated = _negated(e, args[0])
+        if negated is not None:  # the sum of -b is -sum(b): one pass over b, not two
+            return e.neg(e.call("sum", negated, **kwargs))
     elif prim == "full_like" and is_number(args[1], 1):
         return e.call("ones_like", args[0])
     return None

@@ -125,6 +125,8 @@ defprim(
     shape=ELEMENTWISE,
 )
 defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
+# the step of a ReLU's adjoint (emitter.extreme_share); a step has no derivative.
+defprim("heaviside", (NP, "heaviside"), None, None, shape=ELEMENTWISE, broadcasts=True)
 
 
 def _extreme(wins: str, larger: bool, first: bool):
