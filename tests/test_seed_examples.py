@@ -26,7 +26,7 @@ def test_backprop_example_single_argnum(out_dir):
     assert grad(f, argnums=1)(1.0, 2.0, 0.0) == 5.0
 
 
-@pytest.mark.parametrize("n", [3, 100])
+@pytest.mark.parametrize("n", [3, 100, 200])  # 200: d_W by einsum (40000 entries)
 def test_network_gradient_is_shared_delta(out_dir, rng, n):
     W, x, b, u = (
         rng.normal(size=(n, n)),
