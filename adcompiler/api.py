@@ -437,12 +437,14 @@ def _tangent(fn_ir, lowering, rec: Compiled):
 
 def _adjoint(fn_ir, lowering, rec: Compiled):
     from .autodiff.reverse import reverse
+    from .passes.hoist import hoist_products
 
     n = len(rec.nums)
     if rec.kind == "vjp":
         adj = reverse(
             fn_ir, rec.nums, False, rec.function, lowering.names, True, rec.has_aux
         )
+        hoist_products(adj.body, lowering.names)
         adj.defaults = _literal_defaults(lowering.src.tree)
         return adj
     adj = reverse(
@@ -454,6 +456,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
         False,
         rec.has_aux,
     )
+    hoist_products(adj.body, lowering.names)
     adj.defaults = _literal_defaults(lowering.src.tree)
     first = 1 if rec.with_value else 0
     grads = first if rec.single else tuple(range(first, first + n))

@@ -135,6 +135,31 @@ def _matmul_rhs(a, g):
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
+    "_matmul_rows": '''
+def _matmul_rows(a, xs):
+    """`a @ xs[t]` for every row `t` of `xs`, stacked: a loop's products with an
+    invariant `a`, made before the loop as one product."""
+    try:
+        X, A = np.asarray(xs), np.asarray(a)
+    except ValueError:  # rows of different shapes
+        return [a @ x for x in xs]
+    if X.ndim == 2 and A.ndim == 2:  # vectors x: the rows of X @ A.T
+        return X @ A.T
+    if X.ndim >= 2 and 1 <= A.ndim <= 2:  # X @ a for a vector a; else matmul stacks
+        return X @ A if X.ndim == 2 else A @ X
+    return [a @ x for x in xs]
+''',
+    "_rows_matmul": '''
+def _rows_matmul(xs, b):
+    """`xs[t] @ b` for every row `t` of `xs`, stacked, as `_matmul_rows` does."""
+    try:
+        X, B = np.asarray(xs), np.asarray(b)
+    except ValueError:  # rows of different shapes
+        return [x @ b for x in xs]
+    if X.ndim >= 2 and 1 <= B.ndim <= 2:  # matmul takes X as a stack of rows
+        return X @ B
+    return [x @ b for x in xs]
+''',
     "_outer_sum": '''
 def _outer_sum(xs, ys):
     """The sum of the outer products of the vectors `xs` and `ys`, as one product

@@ -618,6 +618,14 @@ class Lowering:
                 (t, lambda i, q=q: self.row(q, i)) for t, q in zip(target.elts, seqs)
             ]
             return index, Const(0), stop, Const(1), prologue
+        if callee is reversed:
+            raise self.error(
+                "a loop over `reversed(...)`, which adcompiler does not differentiate",
+                it,
+                "a generated gradient's backward sweep runs its loops this way, so "
+                "the gradient of a function with a loop cannot be differentiated "
+                "again; write `range(n - 1, -1, -1)` in your own code",
+            )
         seq = self.expr(it)
         stop = self.e.call("len", seq)
         return (

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: abb3a40b7ab2c8893fde159bbf11821d
+# body-hash: 588f379d37179649e1ea99579b3a4fce
 import numpy as np
 
 
@@ -102,6 +102,20 @@ def _matmul_rhs(a, g):
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
+def _matmul_rows(a, xs):
+    """`a @ xs[t]` for every row `t` of `xs`, stacked: a loop's products with an
+    invariant `a`, made before the loop as one product."""
+    try:
+        X, A = np.asarray(xs), np.asarray(a)
+    except ValueError:  # rows of different shapes
+        return [a @ x for x in xs]
+    if X.ndim == 2 and A.ndim == 2:  # vectors x: the rows of X @ A.T
+        return X @ A.T
+    if X.ndim >= 2 and 1 <= A.ndim <= 2:  # X @ a for a vector a; else matmul stacks
+        return X @ A if X.ndim == 2 else A @ X
+    return [a @ x for x in xs]
+
+
 def _outer_sum(xs, ys):
     """The sum of the outer products of the vectors `xs` and `ys`, as one product
     of their stacked rows; None unless each list holds vectors of one length."""
@@ -165,11 +179,12 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     Why = params["Why"]  # char_rnn.py:35
     by = params["by"]  # char_rnn.py:35
     t1 = np.shape(xs)[0]  # char_rnn.py:38
+    Wxh_xs = _matmul_rows(Wxh, xs)  # char_rnn.py:39
     h = h0  # char_rnn.py:38
     total = 0.0  # char_rnn.py:38
     for t in range(t1):  # char_rnn.py:38
         t2 = xs[t]  # char_rnn.py:39
-        t3 = Wxh @ t2  # char_rnn.py:39
+        t3 = Wxh_xs[t]  # char_rnn.py:39
         t4 = Whh @ h  # char_rnn.py:39
         t5 = t3 + t4  # char_rnn.py:39
         h_1 = np.tanh(t5 + bh)  # char_rnn.py:39

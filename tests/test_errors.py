@@ -309,3 +309,41 @@ def test_a_lambda_is_refused_with_a_hint(out_dir, f):
         grad(f)
     assert "test_errors.py:" in str(info.value)
     assert "write it as a `def`" in str(info.value)
+
+
+def loop_backwards(W, xs):
+    h = np.zeros(3)
+    for t in reversed(range(len(xs))):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h**2)
+
+
+def loop_forwards(W, xs):
+    h = np.zeros(3)
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h**2)
+
+
+def test_a_loop_over_reversed_is_refused_with_a_hint(out_dir):
+    """`reversed(...)` is how a generated backward sweep runs its loops, so the
+    gradient of a function with a loop cannot be differentiated again; the
+    message says so, at the loop, in the user's code and in generated code."""
+    W, xs = np.eye(3) * 0.5, np.ones((2, 3))
+    with pytest.raises(ADCompileError, match=r"a loop over `reversed\(...\)`") as info:
+        grad(loop_backwards)
+    assert "test_errors.py:" in str(info.value)
+    assert "range(n - 1, -1, -1)" in str(info.value)
+    with pytest.raises(ADCompileError, match="cannot be differentiated again") as info:
+        grad(lambda_free_second_order(loop_forwards))(W, xs)
+    assert "__grad_loop_forwards__W.py:" in str(info.value)  # the generated module
+
+
+def lambda_free_second_order(f):
+    """The scalar `sum(grad(f)(W, xs)[0])`, built without a lambda."""
+    g = grad(f)
+
+    def inner(W, xs):
+        return np.sum(g(W, xs))
+
+    return inner

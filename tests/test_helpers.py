@@ -124,3 +124,47 @@ def test_large_outer_products_take_einsum_and_agree_exactly(g_shape, dtype):
         np.testing.assert_array_equal(got, want)
     float_g = lhs(2.0, v)  # a Python float cotangent, a large b
     np.testing.assert_array_equal(float_g, 2.0 * v.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    "a_shape, xs_shape",
+    [
+        ((3, 2), (5, 2)),  # vectors: xs @ a.T
+        ((2,), (5, 2)),  # dot products: xs @ a
+        ((3, 2), (5, 2, 4)),  # matrices: matmul stacks them
+        ((2,), (5, 2, 4)),
+        ((3, 2), (0, 2)),  # no rows
+        ((4, 3, 2), (5, 2)),  # a stack of matrices: one product a row
+    ],
+)
+def test_row_products_are_the_products_of_each_row(a_shape, xs_shape):
+    """`_matmul_rows(a, xs)[t]` is `a @ xs[t]` and `_rows_matmul(xs, b)[t]` is
+    `xs[t] @ b`, for every rank NumPy's matmul takes, and for a list of rows."""
+    rows, rows_b = _helper("_matmul_rows"), _helper("_rows_matmul")
+    rng = np.random.default_rng(2)
+    a, xs = rng.normal(size=a_shape), rng.normal(size=xs_shape)
+    got = rows(a, xs)
+    assert len(got) == len(xs)
+    for t in range(len(xs)):
+        np.testing.assert_allclose(got[t], a @ xs[t], rtol=1e-12, atol=1e-14)
+        assert np.shape(got[t]) == np.shape(a @ xs[t])
+    b = np.swapaxes(a, -1, -2) if a.ndim > 1 else a
+    xs_b = np.swapaxes(xs, -1, -2) if xs.ndim > 2 else xs
+    got = rows_b(xs_b, b)
+    for t in range(len(xs)):
+        np.testing.assert_allclose(got[t], xs_b[t] @ b, rtol=1e-12, atol=1e-14)
+    listed = rows(a, list(xs))
+    for t in range(len(xs)):
+        np.testing.assert_allclose(listed[t], a @ xs[t], rtol=1e-12, atol=1e-14)
+
+
+def test_row_products_of_rows_that_differ_or_do_not_fit():
+    """Rows of different shapes are multiplied one by one; rows that cannot be
+    multiplied raise NumPy's own error, as the loop's first product would."""
+    rows = _helper("_matmul_rows")
+    a = np.ones((2, 3))
+    ragged = [np.ones((3, 1)), np.ones((3, 2))]
+    got = rows(a, ragged)
+    assert [np.shape(g) for g in got] == [(2, 1), (2, 2)]
+    with pytest.raises(ValueError, match="matmul"):
+        rows(a, np.ones(4))  # rows that are numbers

@@ -314,3 +314,73 @@ def test_a_sum_of_a_negation_is_the_negation_of_the_sum(out_dir, rng):
     assert "np.sum(" not in on and "(-d_" not in on
     assert "(-d_t2).sum(axis=1, keepdims=True)" in off
     check(log_softmax_loss, w, x, y)
+
+
+def rnn_row_inputs(W, U, b, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(h @ W + xs[t] @ U + b)
+    return np.sum(h**2)
+
+
+def rnn_matrix_inputs(W, U, H, xs):
+    for x in xs:  # each x a matrix: U @ x is a matrix product per trip
+        H = np.tanh(W @ H + U @ x)
+    return np.sum(H**2)
+
+
+def rnn_shape_loop(W, U, h, xs):
+    for t in range(np.shape(xs)[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+    return np.sum(h**2)
+
+
+def test_hoist_makes_a_loops_input_products_one_product_before_it(out_dir, rng):
+    """`U @ xs[t]` with the same `U` on every trip of a loop over all of `xs` is
+    one product before the loop, read a row per trip, as an expert writes it:
+    `U_xs = _matmul_rows(U, xs)` (`xs @ U.T` for vectors), then `U_xs[t]`."""
+    W, U, b, h = (rng.normal(size=s) * 0.5 for s in [(3, 3), (3, 2), (3,), (3,)])
+    xs = rng.normal(size=(4, 2))
+    on, off = compiled_both_ways(rnn_inputs, (W, U, b, h, xs), "hoist", 1)
+    assert "U_xs = _matmul_rows(U, xs)" in on and "= U_xs[t]" in on
+    assert "U @ " not in on and "U @ t" in off and "_matmul_rows" not in off
+    # the row form, xs[t] @ U
+    on, off = compiled_both_ways(rnn_row_inputs, (W, U.T, b, h, xs), "hoist", 1)
+    assert "xs_at_U = _rows_matmul(xs, U)" in on and "@ U" not in on
+    # matrices per trip, a `for x in xs` loop, a loop to np.shape(xs)[0], a list
+    H, X3 = rng.normal(size=(3, 5)), rng.normal(size=(4, 2, 5))
+    on, _ = compiled_both_ways(rnn_matrix_inputs, (W, U, H, X3), "hoist", 1)
+    assert "_matmul_rows(U, xs)" in on
+    on, _ = compiled_both_ways(rnn_shape_loop, (W, U, h, xs), "hoist", 1)
+    assert "_matmul_rows(U, xs)" in on
+    check(rnn_inputs, W, U, b, h, list(xs), argnums=(0, 1, 2))
+
+
+def rnn_may_stop(W, U, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + U @ xs[t])
+        if np.sum(h) > 1.0:
+            break
+    return np.sum(h**2)
+
+
+def rnn_first_rows(W, U, h, xs):
+    for t in range(2):
+        h = np.tanh(W @ h + U @ xs[t])
+    return np.sum(h**2)
+
+
+def rnn_changing_weight(W, U, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + U @ xs[t])
+        U = 0.9 * U
+    return np.sum(h**2)
+
+
+@pytest.mark.parametrize("f", [rnn_may_stop, rnn_first_rows, rnn_changing_weight])
+def test_hoist_leaves_loops_that_may_not_multiply_every_row_alike(out_dir, rng, f):
+    """A loop that may stop early, or stops before the last row, would compute
+    rows it never reads; a weight that changes in the loop is not invariant."""
+    W, U, h = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(3, 2)), rng.normal(size=3)
+    xs = rng.normal(size=(4, 2))
+    on, off = compiled_both_ways(f, (W, U, h, xs), "hoist", 1)
+    assert "_matmul_rows" not in on and on == off

@@ -14,6 +14,8 @@ Each pass is one module (or one decision at one place, named here):
               has no adjoint (shift.py)
 - `batch`     a loop's weight gradients, one outer product per trip, are
               summed after it as one matrix product (autodiff/reverse.py)
+- `hoist`     a loop's products `U @ xs[t]` with an invariant `U` are one
+              matrix product before it (hoist.py)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
@@ -25,7 +27,17 @@ cache key, so switching it regenerates modules.
 import contextlib
 import os
 
-ALL = ("simplify", "cse", "dce", "shapes", "standins", "inplace", "shift", "batch")
+ALL = (
+    "simplify",
+    "cse",
+    "dce",
+    "shapes",
+    "standins",
+    "inplace",
+    "shift",
+    "batch",
+    "hoist",
+)
 
 _off: set[str] | None = None  # set by `disabled`; None: read the environment
 

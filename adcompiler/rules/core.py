@@ -64,6 +64,8 @@ NO_RULE_YET = {
     "index_add_any": (0, 2),
     "matmul_lhs_b": (0, 1, 2),
     "matmul_rhs_a": (0, 1, 2),
+    "matmul_rows": (0, 1),
+    "rows_matmul": (0, 1),
     "iadd": (0, 1),
 }
 

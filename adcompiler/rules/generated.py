@@ -66,6 +66,10 @@ defprim(
     infer=lambda s, out, xs, ys, like: s.union(out, like),
 )
 defprim("matmul_rhs_a", ("helper", "_matmul_rhs_a"), None, None, None)
+# A loop's products with one invariant operand, made before it (the `hoist` pass):
+# `_matmul_rows(a, xs)` stacks `a @ xs[t]`, `_rows_matmul(xs, b)` stacks `xs[t] @ b`.
+defprim("matmul_rows", ("helper", "_matmul_rows"), None, None)
+defprim("rows_matmul", ("helper", "_rows_matmul"), None, None)
 
 # Linear maps and their transposes.
 defvjp("unbroadcast", lambda e, g, out, t, x: e.call("broadcast_like", g, t), None)

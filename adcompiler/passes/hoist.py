@@ -1,0 +1,129 @@
+"""Loop-invariant products of a loop's rows, computed once before the loop.
+
+An RNN's input projection `U @ xs[t]`, in `for t in range(len(xs))`, is one
+matrix-vector product per trip with the same `U`; an expert computes all of
+them before the loop as one matrix product, `xs @ U.T`, and reads row `t` in
+the loop. This pass does the same on the differentiated function, so the
+forward sweep reads `P[t]` of `P = _matmul_rows(U, xs)`; the backward sweep
+is unchanged (it still has `xs[t]` for the adjoint of `U`).
+
+Only loops that visit every row qualify: `range(len(xs))` or
+`range(np.shape(xs)[0])`, from 0 by 1, without `break`, so the rows computed
+ahead are exactly the rows the loop would multiply (an operand that does not
+fit raises NumPy's error before the loop instead of in it). The product must
+sit directly in the loop's body, not under an `if`, and neither its other
+operand nor `xs` may change in the loop. The helpers fall back to one product
+per row where ranks do not allow one product (see codegen's `_matmul_rows`).
+"""
+
+from __future__ import annotations
+
+from ..ir import Assign, Block, Const, If, Loop, Var, defs, walk
+
+
+def hoist_products(block: Block, names) -> None:
+    """Hoist row products out of every loop in `block`, in place; `names` gives fresh names."""
+    from . import enabled
+
+    if enabled("hoist"):
+        _block(block, names, {})
+
+
+def _block(block: Block, names, lengths: dict[str, str]) -> None:
+    lengths = dict(lengths)  # name -> the array whose length it is
+    shapes: dict[str, str] = {}  # name -> the array whose shape it is
+    stmts = []
+    for stmt in block.stmts:
+        if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+            _note_length(stmt, lengths, shapes)
+        elif isinstance(stmt, If):
+            _block(stmt.then, names, lengths)
+            _block(stmt.orelse, names, lengths)
+        elif isinstance(stmt, Loop):
+            _block(stmt.body, names, lengths)
+            stmts.extend(_hoist(stmt, names, lengths))
+        stmts.append(stmt)
+    block.stmts = stmts
+
+
+def _note_length(stmt: Assign, lengths: dict, shapes: dict) -> None:
+    """Record `n = len(xs)`, `s = np.shape(xs)` and `n = s[0]`."""
+    arg = stmt.args[0] if stmt.args else None
+    if not isinstance(arg, Var):
+        return
+    if stmt.prim == "len":
+        lengths[stmt.out] = arg.name
+    elif stmt.prim == "shape":
+        shapes[stmt.out] = arg.name
+    elif (
+        stmt.prim == "getitem"
+        and arg.name in shapes
+        and len(stmt.args) == 2
+        and stmt.args[1] == Const(0)
+    ):
+        lengths[stmt.out] = shapes[arg.name]
+
+
+def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
+    """The statements to put before `loop`, after rewriting its row products to read them."""
+    if not (
+        loop.index is not None
+        and not loop.reverse
+        and loop.cond is None
+        and loop.brk is None
+        and loop.start == Const(0)
+        and loop.step == Const(1)
+        and isinstance(loop.stop, Var)
+        and loop.stop.name in lengths
+    ):
+        return []
+    xs = lengths[loop.stop.name]
+    varying = {loop.index, *loop.carried}
+    for stmt in walk(loop.body):
+        varying.update(defs(stmt))
+    if xs in varying:
+        return []
+    rows = {  # the names of xs[t] in the body
+        s.out
+        for s in loop.body.stmts
+        if isinstance(s, Assign)
+        and s.prim == "getitem"
+        and s.args == (Var(xs), Var(loop.index))
+        and "any" not in s.kwargs  # a row of a container of arrays
+        and len(s.outs) == 1
+    }
+    before: list[Assign] = []
+    products: dict[tuple, str] = {}  # (helper, other operand) -> the stacked products
+    for k, s in enumerate(loop.body.stmts):
+        if not (isinstance(s, Assign) and s.prim == "matmul" and not s.kwargs):
+            continue
+        a, b = s.args
+        if isinstance(b, Var) and b.name in rows and _invariant(a, varying):
+            helper, operands = "matmul_rows", (a, Var(xs))  # a @ xs[t]
+        elif isinstance(a, Var) and a.name in rows and _invariant(b, varying):
+            helper, operands = "rows_matmul", (Var(xs), b)  # xs[t] @ b
+        else:
+            continue
+        key = (helper, operands)
+        if key not in products:
+            products[key] = names.fresh(_label(operands, names.taken))
+            before.append(Assign((products[key],), helper, operands, {}, s.loc))
+        index = (Var(products[key]), Var(loop.index))
+        loop.body.stmts[k] = Assign(
+            s.outs, "getitem", index, {"basic": Const(True)}, s.loc
+        )
+    return before
+
+
+def _label(operands, taken) -> str:
+    """`U_xs` for U @ xs[t] (`xs_U` for xs[t] @ U, or `xs_at_U` where the batch
+    pass took that name for the list of a loop's rows)."""
+    if not all(isinstance(o, Var) for o in operands):
+        return "rows"
+    left, right = (o.name for o in operands)
+    plain = f"{left}_{right}"
+    return plain if plain not in taken else f"{left}_at_{right}"
+
+
+def _invariant(a, varying: set[str]) -> bool:
+    return not isinstance(a, Var) or a.name not in varying
