@@ -519,11 +519,6 @@ class Lowering:
         all_names = names + flags
         inits = tuple(self.env.get(n, UNDEF) for n in all_names)
         before = dict(self.env)
-        params = tuple(self.version(n.lstrip("@")) for n in all_names)
-        for n, p, i in zip(all_names, params, inits):
-            self.env[n] = Var(p)
-            self.defined.add(p)
-            self.carry_facts(i, p)
         index, start, stop, step, cond, prologue = (
             None,
             Const(0),
@@ -533,9 +528,19 @@ class Lowering:
             [],
         )
         if isinstance(stmt, ast.For):
+            # Python evaluates what a `for` runs over once, before the loop, with
+            # the values from before it: `range(len(x))` reads the `x` the loop
+            # starts from, even when the loop assigns `x`
             index, start, stop, step, prologue = self.iteration(stmt)
             self.ints.add(index)
-        else:
+        bound = {k: v for k, v in self.env.items() if before.get(k) != v}
+        params = tuple(self.version(n.lstrip("@")) for n in all_names)
+        for n, p, i in zip(all_names, params, inits):
+            self.env[n] = Var(p)
+            self.defined.add(p)
+            self.carry_facts(i, p)
+        self.env.update(bound)  # the loop's targets are the index, not carried values
+        if not isinstance(stmt, ast.For):
             self.e.push_scope()
             test = self.condition(stmt.test)
             cond = Block(self.e.pop_scope(), (test,))

@@ -20,8 +20,9 @@ with control flow, typed by shape as they are built, so that every one runs:
   indexed entries (`y = x.copy(); y[0] = ...`, `y[:, 0] += ...`);
 - control flow: `if`/`elif`/`else` on data-dependent conditions (comparisons,
   chained comparisons, `and`/`or`/`not`, `np.all`/`np.any`), `return` inside a
-  branch, `for i in range(...)` loops that accumulate (with `break`/`continue`),
-  `while` loops with a data-dependent condition and a trip counter;
+  branch, `for i in range(...)` loops (over `range(len(x))` too) that
+  accumulate (with `break`/`continue`), `while` loops with a data-dependent
+  condition and a trip counter;
 - a module-level helper function, called once or twice.
 
 Domains are kept safe by construction: `log` and `sqrt` see `1 + e**2`,
@@ -549,8 +550,16 @@ class Builder:
 
     def s_for(self, nest, in_loop):
         i = self.fresh_name("i")
-        bound, top = self.choice([("2", 1), ("3", 2), ("1", 0), ("n", 2), ("1, 3", 2)])
+        bound, top = self.choice(
+            [("2", 1), ("3", 2), ("1", 0), ("n", 2), ("1, 3", 2), ("len", 0)]
+        )
         if bound == "n" and not self.has_n:
+            bound, top = "2", 1
+        rows = [v for v in self.env if v.shape]
+        if bound == "len" and rows:  # a loop over the rows of an array: `x[i]` reads
+            over = self.choice(rows)
+            bound, top = f"len({over.name})", over.shape[0] - 1
+        elif bound == "len":
             bound, top = "2", 1
         carried = self.choice(self.env)
         self.emit(f"for {i} in range({bound}):")

@@ -399,3 +399,27 @@ def test_value_and_grad_of_a_loop(out_dir):
         assert value == pytest.approx(f(*args), rel=1e-12)
         np.testing.assert_allclose(g, grad(f)(*args), rtol=1e-12)
     check(squaring, X)
+
+
+def loop_over_own_length(x, y):
+    for i in range(len(x)):
+        x = np.tanh(x * (-y)) + 0.1 * i
+    return np.sum(x) + np.sum(y)
+
+
+def loop_over_rows_it_changes(xs, w):
+    total = 0.0
+    for row in xs:  # the rows of the xs the loop started from
+        total = total + np.sum(np.sin(row * w))
+        xs = xs * 2.0
+    return total + np.sum(xs)
+
+
+def test_what_a_loop_runs_over_is_read_before_it(out_dir, rng):
+    """`range(len(x))` and `for row in xs` are evaluated once, before the loop,
+    from the values it starts with, even when the loop assigns `x` or `xs`
+    (the bound read the loop's own name for the value and was unbound)."""
+    x, y = rng.normal(size=3), rng.normal(size=3)
+    check(loop_over_own_length, x, y, argnums=(0, 1))
+    xs, w = rng.normal(size=(3, 2)), rng.normal(size=2)
+    check(loop_over_rows_it_changes, xs, w, argnums=(0, 1))
