@@ -87,6 +87,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--target", type=float, default=0.4, help="seconds per measurement"
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="measurements per row; the table gives the median of their medians",
+    )
     parser.add_argument("--out", type=Path, default=None, help="markdown file to write")
     args = parser.parse_args(argv)
 
@@ -108,7 +114,15 @@ def main(argv=None) -> int:
         for label, size in workload.sizes:
             print(label, flush=True)
             rows.append(
-                harness.run_row(workload, label, size, GENERATED, peers, args.target)
+                harness.run_row(
+                    workload,
+                    label,
+                    size,
+                    GENERATED,
+                    peers,
+                    args.target,
+                    repeats=args.repeats,
+                )
             )
     elapsed = time.perf_counter() - start
 
@@ -140,7 +154,9 @@ def main(argv=None) -> int:
         "",
         f"Written by `python benchmarks/run.py` on "
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} in {elapsed:.0f} s. "
-        "Median time of one gradient call; every column was measured in the same "
+        "Median time of one gradient call (the median of the medians of "
+        f"{args.repeats} interleaved measurements, `--target {args.target}` s each); "
+        "every column was measured in the same "
         "process and run, float64, one thread for every library. `gen / hand` is "
         "generated ÷ hand-written (✓ within the target: 1.10 for straight-line code, "
         "1.3 for the RNN). Peer cells show the peer's time and, in brackets, peer ÷ "
