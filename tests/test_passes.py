@@ -384,3 +384,31 @@ def test_hoist_leaves_loops_that_may_not_multiply_every_row_alike(out_dir, rng, 
     xs = rng.normal(size=(4, 2))
     on, off = compiled_both_ways(f, (W, U, h, xs), "hoist", 1)
     assert "_matmul_rows" not in on and on == off
+
+
+def rnn_updates_its_input(W, h, xs):
+    for t in range(len(xs)):
+        v = W @ xs[t]
+        v += np.tanh(h)  # in place on a row of the hoisted product: it must copy
+        v *= 0.5
+        h = h + v * v
+    return np.sum(h**2)
+
+
+def rnn_sets_an_input_entry(W, h, xs):
+    for t in range(len(xs)):
+        v = xs[t] @ W
+        v[0] += 1.0
+        h = np.tanh(h + v)
+    return np.sum(h**2) + np.sum(xs)
+
+
+@pytest.mark.parametrize("f", [rnn_updates_its_input, rnn_sets_an_input_entry])
+def test_a_hoisted_row_updated_in_place_leaves_the_other_rows_alone(out_dir, rng, f):
+    """A row of `W_xs` is a view: an update of it in the loop works on a copy,
+    so the rows of later trips, and the backward sweep's, stay as computed."""
+    W, h = rng.normal(size=(3, 2)) * 0.5, rng.normal(size=3) * 0.1
+    xs = rng.normal(size=(4, 2)) * 0.3
+    W = W if f is rnn_updates_its_input else W.T
+    source = check(f, W, h, xs, argnums=(0, 1, 2))
+    assert "_matmul_rows(W, xs)" in source or "_rows_matmul(xs, W)" in source
