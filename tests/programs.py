@@ -556,8 +556,10 @@ class Builder:
         if bound == "n" and not self.has_n:
             bound, top = "2", 1
         rows = [v for v in self.env if v.shape]
+        over = None
         if bound == "len" and rows:  # a loop over the rows of an array: `x[i]` reads
-            over = self.choice(rows)
+            matrices = [v for v in rows if len(v.shape) == 2]
+            over = self.choice(matrices if matrices and self.coin() else rows)
             bound, top = f"len({over.name})", over.shape[0] - 1
         elif bound == "len":
             bound, top = "2", 1
@@ -565,6 +567,14 @@ class Builder:
         self.emit(f"for {i} in range({bound}):")
         self.scopes.append(Scope(ints={i: top}))
         self.indent += 1
+        if over is not None and len(over.shape) == 2:
+            # a product with each row, the RNN's input projection (the `hoist` pass)
+            row = self.fresh_name("r")
+            self.emit(f"{row} = {over.name} @ {over.name}[{i}]")
+            self.define(Var(row, over.shape[:1]))
+            c = carried.name
+            self.emit(f"{c} = {c} + 0.1 * np.sum(np.tanh({row}))")  # read, so it stays
+            self.define(Var(c, carried.shape))
         self.accumulate(carried)
         self.indent -= 1
         self.block(nest, True)
