@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler import jacfwd, jacobian, jacrev, jvp, vjp
+from adcompiler import jacfwd, jacobian, jacrev, jvp, passes, vjp
 from adcompiler.errors import ADCompileError
 
 
@@ -281,3 +281,30 @@ def test_stop_gradient(out_dir, rng):
     assert np.isclose(t_out, np.sum(2 * (x - np.tanh(y) * x) + y))
     text = inspect.getsource(adcompiler.grad(with_stop))
     assert "_stop_gradient(" in text
+
+
+def rnn_projected(W, U, h0, xs):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+    return h
+
+
+def test_vjp_of_a_loop_with_a_hoisted_input_projection(out_dir, rng):
+    """The forward sweep makes `U @ xs[t]` one product before the loop (the
+    `hoist` pass); `backward`, run twice, still gives every cotangent."""
+    W, U, h0, xs = (
+        rng.normal(size=(3, 3)) * 0.5,
+        rng.normal(size=(3, 2)),
+        rng.normal(size=3),
+        rng.normal(size=(4, 2)),
+    )
+    out, vjp_fn = vjp(rnn_projected, W, U, h0, xs)
+    hoisted = "_matmul_rows(U, xs)" in inspect.getsource(inspect.getmodule(vjp_fn))
+    assert hoisted == passes.enabled("hoist")  # off under ADC_PASSES_OFF=all
+    u = rng.normal(size=3)
+    first, second = vjp_fn(u), vjp_fn(u)
+    for k, (a, b) in enumerate(zip(first, second)):
+        np.testing.assert_array_equal(a, b)
+        want = np.tensordot(u, numeric_jacobian(rnn_projected, (W, U, h0, xs), k), 1)
+        np.testing.assert_allclose(a, want, rtol=1e-6, atol=1e-8)
