@@ -751,9 +751,6 @@ class Sweep:
                 del c[n]
         return found
 
-    def _in_body(self, stmt: Loop, name: str) -> bool:
-        return name in stmt.carried or any(name in defs(s) for s in walk(stmt.body))
-
     def _trip_values(self, stmt: Loop, early: bool) -> set[str]:
         """Values of a trip the backward body may pop: carried values and, when not re-derived, the index."""
         found = set(stmt.carried)

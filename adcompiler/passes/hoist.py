@@ -4,7 +4,7 @@ An RNN's input projection `U @ xs[t]`, in `for t in range(len(xs))`, is one
 matrix-vector product per trip with the same `U`; an expert computes all of
 them before the loop as one matrix product, `xs @ U.T`, and reads row `t` in
 the loop. This pass does the same on the differentiated function, so the
-forward sweep reads `P[t]` of `P = _matmul_rows(U, xs)`; the backward sweep
+forward sweep reads `U_xs[t]` of `U_xs = _matmul_rows(U, xs)`; the backward sweep
 is unchanged (it still has `xs[t]` for the adjoint of `U`).
 
 Only loops that visit every row qualify: `range(len(xs))` or
