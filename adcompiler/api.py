@@ -65,7 +65,15 @@ class Compiled:
     `written` is where a module was written this time, if one was.
     """
 
-    def __init__(self, fn, kind: str, with_value: bool, has_aux: bool = False):
+    def __init__(
+        self,
+        fn,
+        kind: str,
+        with_value: bool,
+        has_aux: bool = False,
+        example_args: tuple | None = None,
+        checks: bool = True,
+    ):
         self.fn = fn
         self.kind = kind
         self.with_value = with_value
@@ -84,6 +92,10 @@ class Compiled:
         self.reason = ""
         self.error: Exception | None = None
         self.written: Path | None = None
+        self.example_args = example_args
+        self.checks = checks
+        self.examples: dict = {}  # parameter -> passes.specialize.Example
+        self.example_values: dict = {}  # parameter -> the value to trace with
 
     @property
     def path(self) -> "Path | None":
@@ -321,16 +333,56 @@ def _request(rec: Compiled, argnums, out) -> None:
     # `argnums=0` returns a gradient, `argnums=(0,)` a 1-tuple: separate modules.
     one_tuple = not rec.single and len(rec.nums) == 1
     tag = (" tuple" if one_tuple else "") + (" has_aux" if rec.has_aux else "")
+    special = _specialization(rec, params)
     rec.origin_hash = cache.digest(
-        f"{rec.kind} argnums={rec.nums}{tag}{_passes_tag()}\n"
+        f"{rec.kind} argnums={rec.nums}{tag}{_passes_tag()}{special}\n"
         f"{text}{_dependency_text(fn)}"
     )
     session_out = _SESSION.out if _SESSION is not None else None
     folder = cache.output_dir(rec.file, out if out is not None else session_out)
     extra = ([""] if one_tuple else []) + (["aux"] if rec.has_aux else [])
     stem = _module_stem(fn, rec.file, rec.kind, rec.wrt + extra)
+    if not rec.checks:
+        stem += "__unchecked"
+    if rec.examples:  # one module per specialization
+        stem += f"__like_{cache.digest(special)[:8]}"
     rec._path = os.path.join(folder, f"{stem}.py")
     rec.status, rec.reason = cache.explain(rec._path, rec.origin_hash)
+
+
+def _specialization(rec: Compiled, params: list[str]) -> str:
+    """Read `example_args` into `rec.examples`; the text the cache key adds for them
+    (` like W: float64[10, 10], x: float`) and for `checks=False` (` unchecked`)."""
+    text = "" if rec.checks else " unchecked"
+    if rec.example_args is None:
+        return text
+    from .passes import specialize
+
+    if not isinstance(rec.example_args, (tuple, list)):
+        raise TypeError(
+            "example_args must be a tuple of example arguments, one per positional "
+            f"parameter of {rec.qualname}, got {type(rec.example_args).__name__}"
+        )
+    given = tuple(rec.example_args)
+    if len(given) > len(params):
+        raise TypeError(
+            f"example_args has {len(given)} values; {rec.qualname} takes "
+            f"{len(params)} positional arguments"
+        )
+    for name, value in zip(params, given):
+        example = specialize.describe(value)
+        if example is None:
+            continue  # an int, a list, ...: that argument stays generic
+        if name in rec.wrt and example.dtype[0] != "f":
+            raise TypeError(
+                f"the example for `{name}` is a {example.dtype} array; gradients "
+                "are taken with respect to floating-point values"
+            )
+        rec.examples[name] = example
+        rec.example_values[name] = specialize.value_of(example, value)
+    if rec.examples:
+        text += f" like {specialize.signature(rec.examples)}"
+    return text
 
 
 def _transform(rec: Compiled, argnums, out):
@@ -439,6 +491,13 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
     from .autodiff.reverse import reverse
     from .passes.hoist import hoist_products
 
+    fn_ir.checks = rec.checks
+    if rec.examples:
+        from .passes.specialize import trace
+
+        fn_ir.examples = dict(rec.examples)
+        fn_ir.traced = trace(fn_ir, rec.example_values)
+
     n = len(rec.nums)
     if rec.kind == "vjp":
         adj = reverse(
@@ -510,10 +569,17 @@ def _stub(rec: Compiled, why: str):
 
 
 def compiled(
-    fun, kind: str, argnums, out=None, with_value: bool = False, has_aux: bool = False
+    fun,
+    kind: str,
+    argnums,
+    out=None,
+    with_value: bool = False,
+    has_aux: bool = False,
+    example_args: tuple | None = None,
+    checks: bool = True,
 ):
     """The generated function of one transform of `fun`, from the cache or compiled now."""
-    rec = Compiled(inspect.unwrap(fun), kind, with_value, has_aux)
+    rec = Compiled(inspect.unwrap(fun), kind, with_value, has_aux, example_args, checks)
     COMPILED.append(rec)
     if _SESSION is not None:
         _SESSION.records.append(rec)
@@ -537,14 +603,23 @@ def _decorator(kind: str, with_value: bool):
         *,
         has_aux: bool = False,
         out: str | os.PathLike | None = None,
+        example_args: tuple | None = None,
+        checks: bool = True,
     ):
         if fun is None:
             return functools.partial(
-                transform, argnums=argnums, has_aux=has_aux, out=out
+                transform,
+                argnums=argnums,
+                has_aux=has_aux,
+                out=out,
+                example_args=example_args,
+                checks=checks,
             )
         if not callable(fun):
             raise TypeError(f"{kind} expects a function, got {type(fun).__name__}")
-        return compiled(fun, kind, argnums, out, with_value, has_aux)
+        return compiled(
+            fun, kind, argnums, out, with_value, has_aux, example_args, checks
+        )
 
     transform.__name__ = transform.__qualname__ = kind
     return transform
@@ -559,6 +634,15 @@ grad.__doc__ = """The gradient of a scalar-valued function, as a generated NumPy
     `(gradient, aux)` (value_and_grad: `((value, aux), gradient)`), as in JAX.
     Each gradient has its parameter's shape and dtype. `out` chooses the folder
     for the generated module (see `cache.output_dir` for the default).
+
+    `example_args=(W, x, b, u)`: compile for arguments like these (each a
+    Python float or a NumPy array, or any object with `shape` and `dtype`; any
+    other example leaves its argument generic). The generated code knows the
+    shapes and dtypes, so it sums no broadcast axes, casts nothing and checks
+    once at entry that a call's arguments are like the examples (`TypeError`
+    if not). `checks=False`: the generated code checks nothing (no float,
+    scalar-output or example checks); an argument it was not compiled for
+    gives an undefined result, as in hand-written code.
     """
 
 value_and_grad = _decorator("value_and_grad", with_value=True)

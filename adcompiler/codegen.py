@@ -76,6 +76,32 @@ def _check_float(name, x):
             "functions of real inputs"
         )
 ''',
+    "_check_examples": '''
+def _check_examples(function, args, examples):
+    """Raise TypeError unless each argument is like the example the gradient of
+    `function` was compiled for: a Python float ("float"), or a NumPy array of
+    the example's (shape, dtype)."""
+    for name, x in args.items():
+        want = examples[name]
+        if want == "float":
+            if type(x) is float:
+                continue
+            expected = "a Python float"
+        else:
+            shape, dtype = want
+            if type(x) is np.ndarray and x.shape == shape and x.dtype == dtype:
+                continue
+            expected = f"a {dtype} array of shape {shape}"
+        if type(x) is np.ndarray:
+            got = f"a {x.dtype} array of shape {x.shape}"
+        else:
+            got = f"{type(x).__name__} {x!r:.40}"
+        raise TypeError(
+            f"this gradient of {function} was compiled for example arguments: "
+            f"`{name}` must be {expected}, got {got}. Compile one for these "
+            "arguments (example_args=...), or a generic one (no example_args)"
+        )
+''',
     "_astype_like": '''
 def _astype_like(g, x):
     """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
@@ -458,7 +484,8 @@ _LIKE_FIRST = {
 def _numpy_values(fn: Function) -> set[str]:
     """Values certainly a NumPy array or scalar, not a Python number or a list.
 
-    Arguments are not: a Python float or a list may be passed. What a NumPy
+    Arguments are not (a Python float or a list may be passed), unless their
+    example is an array (`grad(f, example_args=...)`). What a NumPy
     function returns is; so is an arithmetic result with a NumPy operand, and a
     matrix product (lists and Python numbers have no `@`). Codegen has merged
     names by now (a branch's result, a loop's carried value), so a name counts
@@ -482,7 +509,12 @@ def _numpy_values(fn: Function) -> set[str]:
             pushed.setdefault(stmt.args[0].name, []).append(stmt.args[1:])
         for name, binding in zip(names, bindings):
             binders.setdefault(name, []).append(binding)
-    numpy: set[str] = set()
+    # an argument whose example is an array is one: the guard makes sure
+    numpy = {
+        p
+        for p, example in fn.examples.items()
+        if example.kind == "array" and len(binders.get(p, ())) == 1
+    }
     changed = True
     while changed:  # an operand proven NumPy may prove another value
         changed = False
@@ -824,6 +856,10 @@ class _Body:
                 self.helpers.add("_check_float")
                 out.append(_check_float(_atom(stmt.args[0]), stmt.args[1].value))
                 continue
+            if form[0] == "check_examples":
+                self.helpers |= {"_check_examples"} | _dtype_constants(stmt)
+                out.append(_check_examples(stmt))
+                continue
             if form[0] == "check_scalar_matmul":
                 a, b, fname = stmt.args
                 known = [isinstance(v, Var) and v.name in self.numpy for v in (a, b)]
@@ -1145,6 +1181,51 @@ def _check_float(value: ast.expr, name: str) -> ast.stmt:
     ).body[0]
 
 
+def _dtype_constant(dtype: str) -> str:
+    """`_FLOAT64`, a module constant `np.dtype("float64")`: NumPy keeps one object per
+    built-in dtype, so `x.dtype is not _FLOAT64` asks in a third of the time of
+    `x.dtype != np.float64` (an array whose dtype is another object equal to it
+    takes the guard's slow path, which compares by value)."""
+    name = f"_{dtype.upper()}"
+    HELPERS.setdefault(name, f'{name} = np.dtype("{dtype}")\n')
+    return name
+
+
+def _dtype_constants(stmt) -> set[str]:
+    table = stmt.args[-1].value
+    return {_dtype_constant(dtype) for _, kind, _, dtype in table if kind == "array"}
+
+
+def _check_examples(stmt) -> ast.stmt:
+    """`if type(W) is not np.ndarray or W.shape != (10, 10) or ...: _check_examples(...)`:
+    the guard of a gradient compiled for example arguments (passes/specialize.py),
+    one fast test per argument, and a helper that finds the culprit and raises."""
+    *params, fname, table = stmt.args
+    tests, args, examples = [], [], []
+    for p, (name, kind, shape, dtype) in zip(params, table.value):
+        v = ast.unparse(_atom(p))
+        if kind == "float":
+            tests.append(f"type({v}) is not float")
+            examples.append(f"{name!r}: 'float'")
+        else:
+            tests += [
+                f"type({v}) is not np.ndarray",
+                f"{v}.shape != {tuple(shape)!r}",
+                f"{v}.dtype is not {_dtype_constant(dtype)}",
+            ]
+            examples.append(f"{name!r}: ({tuple(shape)!r}, {dtype!r})")
+        args.append(f"{name!r}: {v}")
+    call = (
+        f"_check_examples({fname.value!r}, {{{', '.join(args)}}}, "
+        f"{{{', '.join(examples)}}})"
+    )
+    guard = ast.parse(f"if True:\n    {call}").body[0]
+    # The test goes in as text: `ast.unparse` puts parentheses around the fourth
+    # and later operands of an `or` (its precedence rises with each operand).
+    guard.test = ast.Name(" or ".join(tests), ast.Load())
+    return guard
+
+
 def _cast_like(grad: str, param: str) -> ast.stmt:
     """`if type(x) is not float: d_x = _astype_like(d_x, x)`: a gradient in its parameter's dtype."""
     text = f"if type({param}) is not float:\n    {grad} = _astype_like({grad}, {param})"
@@ -1453,7 +1534,13 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
     # The helpers are written black-formatted (tests/test_codegen_format.py):
     # black formats only the generated functions, the part that varies, and
     # the module reads as if black had formatted it whole.
-    parts = [head] + [HELPERS[h].strip("\n") for h in sorted(helpers)] + [body]
+    texts = [HELPERS[h].strip("\n") for h in sorted(helpers)]
+    # module constants (`_FLOAT64 = np.dtype("float64")`) follow the imports
+    # after one blank line, as black writes them
+    constants = [t for t in texts if not t.startswith("def ")]
+    if constants:
+        head += "\n\n" + "\n".join(constants)
+    parts = [head] + [t for t in texts if t.startswith("def ")] + [body]
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 

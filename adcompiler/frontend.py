@@ -384,6 +384,17 @@ class Lowering:
                 else:  # `d_x = _astype_like(d_x, x)`
                     self.lower_stmt(guarded)
                 continue
+            guard = _examples_guard(stmt)
+            if guard is not None:  # `if ...: _check_examples(fname, args, examples)`
+                fname, args, table = guard
+                self.e.call(
+                    "check_examples",
+                    *(self.expr(a) for a in args),
+                    Const(fname),
+                    Const(table),
+                    loc=self.src.loc(stmt),
+                )
+                continue
             checked = _scalar_check(stmt)
             if (
                 checked is not None
@@ -1738,6 +1749,37 @@ def _float_guard(stmt: ast.stmt) -> ast.stmt | None:
     if isinstance(inner, ast.Assign) and helper == "_astype_like":
         return inner
     return None
+
+
+def _examples_guard(stmt: ast.stmt):
+    """`(fname, args, table)` for the guard of a gradient compiled for examples,
+    `if ...: _check_examples("f", {"x": x}, {"x": ((3,), "float64")})`; else None.
+    Read back, it stays a guard: what the gradient's code assumes of its
+    arguments holds for the code differentiated from it."""
+    if not (
+        isinstance(stmt, ast.If)
+        and not stmt.orelse
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], ast.Expr)
+        and isinstance(stmt.body[0].value, ast.Call)
+        and ast.unparse(stmt.body[0].value.func) == "_check_examples"
+    ):
+        return None
+    call = stmt.body[0].value
+    try:
+        fname = ast.literal_eval(call.args[0])
+        table = ast.literal_eval(call.args[2])
+        names = [ast.literal_eval(k) for k in call.args[1].keys]
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return None
+    rows = []
+    for name in names:
+        want = table[name]
+        if want == "float":
+            rows.append((name, "float", (), "float64"))
+        else:
+            rows.append((name, "array", tuple(want[0]), want[1]))
+    return fname, call.args[1].values, tuple(rows)
 
 
 def _raising_guard(stmt: ast.stmt) -> tuple[ast.expr, str | None] | None:

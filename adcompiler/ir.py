@@ -165,6 +165,12 @@ class Function:
     # The origin line of the function's last `return`: where the source map puts
     # the generated `return` (and the casts before it).
     return_line: int | None = None
+    # Specialization to example arguments (passes/specialize.py): what each
+    # parameter is assumed to be, the shapes of the values traced from the
+    # examples, and whether the generated code checks its arguments at all.
+    examples: dict = field(default_factory=dict)
+    traced: dict = field(default_factory=dict)
+    checks: bool = True
 
 
 def walk(block: Block) -> Iterator[Stmt]:

@@ -10,7 +10,9 @@ The fast profile runs in the normal suite, derandomized. The long profile:
 
     ADC_PROPERTY_EXAMPLES=5000 python -m pytest -m slow tests/test_random_programs.py
 
-(`ADC_PASSES_OFF=all` in front checks the unoptimised compiler the same way.)
+(`ADC_PASSES_OFF=all` in front checks the unoptimised compiler the same way;
+`ADC_PROPERTY_SPECIALIZED=1` compiles each program for its arguments,
+`example_args`.)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from programs import check, programs
+from programs import arguments, check, programs
 
 FAST = int(os.environ.get("ADC_PROPERTY_FAST", "150"))
 LONG = int(os.environ.get("ADC_PROPERTY_EXAMPLES", "5000"))
@@ -42,8 +44,20 @@ def test_random_programs(folder, program, seed):
     event(check(program, folder, seed))
 
 
+@settings(max_examples=FAST // 3, derandomize=True, **SETTINGS)
+@given(program=programs(), seed=st.integers(0, 2**16))
+def test_random_programs_specialized(folder, program, seed):
+    """Compiled for the arguments it is called with (`example_args`): the shape
+    facts traced from them must not change a gradient."""
+    examples = arguments(program.shapes, seed)
+    event(check(program, folder, seed, {"example_args": examples}))
+
+
 @pytest.mark.slow
 @settings(max_examples=LONG, **SETTINGS)
 @given(program=programs(), seed=st.integers(0, 2**32 - 1))
 def test_random_programs_long(folder, program, seed):
-    event(check(program, folder, seed))
+    kwargs = None
+    if os.environ.get("ADC_PROPERTY_SPECIALIZED"):
+        kwargs = {"example_args": arguments(program.shapes, seed)}
+    event(check(program, folder, seed, kwargs))

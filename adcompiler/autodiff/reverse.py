@@ -39,7 +39,7 @@ from ..ir import (
     uses,
     walk,
 )
-from ..passes import activity, enabled
+from ..passes import activity, enabled, specialize
 from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..passes.shift import invariant_shifts
@@ -80,12 +80,23 @@ def reverse(
             "use vjp or jacobian for functions with several outputs",
         )
     (result,) = body.results
+    traced = dict(fn.traced)
     if isinstance(result, Var) and is_temp(result.name):
-        rename(body, {result.name: names.fresh("out")})
+        old = result.name
+        rename(body, {old: names.fresh("out")})
         (result,) = body.results
-    facts = analyze(body)
-    proven_scalar = facts.is_scalar(result)
-    shapes = analyze(body, scalar_result=True)
+        if old in traced:
+            traced[result.name] = traced.pop(old)
+    if traced.get(getattr(result, "name", None), ()) != ():
+        raise ADCompileError(
+            f"with the example arguments, {fn.name} returns an array of shape "
+            f"{traced[result.name]}; grad needs a scalar",
+            fn.loc,
+            "use vjp or jacobian for functions with several outputs",
+        )
+    facts = analyze(body, known=traced)
+    proven_scalar = facts.is_scalar(result) or not fn.checks
+    shapes = analyze(body, scalar_result=True, known=traced)
     wrt = [fn.params[i] for i in argnums]
     live = activity.active(body, set(wrt), body.results)
     if enabled("shift"):
@@ -110,7 +121,7 @@ def reverse(
         if (
             not with_value  # the value is computed anyway: checking it costs nothing
             and roots
-            and analyze(body, scalars=roots).is_scalar(result)
+            and analyze(body, scalars=roots, known=traced).is_scalar(result)
         ):
             for p in roots:
                 e.call("check_scalar", Var(p), Const(fn.name), Const(True))
@@ -139,6 +150,8 @@ def reverse(
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads) + aux
     checks = float_checks(fn, wrt, names)
+    if fn.examples and fn.checks:
+        checks.insert(0, specialize.guard(fn, fn.examples, names.temp()))
     out = Function(
         name,
         list(fn.params),
@@ -149,7 +162,9 @@ def reverse(
         return_line=fn.return_line,
     )
     _name_adjoints(out, wrt, grads, names, len(aux))
-    out.casts = _promotable(out, wrt, len(aux))
+    if not fn.examples or specialize.casts_needed(fn, fn.examples):
+        out.casts = _promotable(out, wrt, len(aux))
+    out.examples = fn.examples
     return out
 
 
@@ -228,7 +243,11 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
 def float_checks(fn: Function, wrt: list[str], names: Names) -> list[Assign]:
     """`check_float(p, "p")` for each differentiated parameter: an integer, boolean or
     complex argument is an error, not a silently wrong gradient. A generated
-    gradient read back checks its parameters already; they are not checked twice."""
+    gradient read back checks its parameters already; they are not checked twice.
+    A parameter whose example is a float or a float array needs no check (the
+    guard of the examples makes sure), and with `checks=False` none is made."""
+    if not fn.checks:
+        return []
     done = {
         s.args[0].name
         for s in fn.body.stmts
@@ -239,8 +258,14 @@ def float_checks(fn: Function, wrt: list[str], names: Names) -> list[Assign]:
     return [
         Assign((names.temp(),), "check_float", (Var(p), Const(p)))
         for p in wrt
-        if p not in done
+        if p not in done and not _float_example(fn.examples.get(p))
     ]
+
+
+def _float_example(example) -> bool:
+    return example is not None and (
+        example.kind == specialize.FLOAT or example.dtype.startswith("float")
+    )
 
 
 def _sources(fn: Function) -> dict[str, set[str]]:
@@ -295,6 +320,27 @@ def _promotable(fn: Function, wrt: list[str], n_aux: int) -> dict[int, str]:
         if deps.get(g.name, set()) - {p}:
             casts[first + k] = p
     return casts
+
+
+def _sum_to(e: Emitter, c: Atom, arg: Var) -> Atom | None:
+    """`c.sum(axis=0)`: the sum of `c` over the axes `arg` was broadcast along,
+    where example arguments tell both shapes; None where they do not, or where
+    the sum would need a reshape too (new leading axes and kept ones at once)."""
+    cs, xs = e.shapes.concrete(c), e.shapes.concrete(arg)
+    if cs is None or xs is None or len(cs) < len(xs):
+        return None
+    lead = len(cs) - len(xs)
+    kept = [lead + i for i, n in enumerate(xs) if n == 1 and cs[lead + i] != 1]
+    if lead and kept:
+        return None
+    axes = tuple(range(lead)) or tuple(kept)
+    if not axes:
+        return c
+    axis = Const(axes[0] if len(axes) == 1 else axes)
+    summed = e.call("sum", c, axis=axis, keepdims=Const(True)) if kept else None
+    summed = summed or e.call("sum", c, axis=axis)
+    e.shapes.union(summed, arg)
+    return summed
 
 
 def _maybe_undefined(sweep, body: Block) -> None:
@@ -482,6 +528,9 @@ class Sweep:
             axis = reduction.kwargs.get("axis")
             over = {} if axis is None else {"axis": axis}
             return e.call("sum", c, **over, keepdims=True)
+        summed = _sum_to(e, c, arg)
+        if summed is not None:
+            return summed
         # the shape from a value computed anyway: `logp` in `_unbroadcast(g, logp)`
         # may be needed for nothing else
         return e.call("unbroadcast", c, e.witness(arg))
@@ -710,10 +759,24 @@ class Sweep:
         "unbroadcast": ("unbroadcast_sum", ("gs",)),
     }
 
+    def _batched(self, stmt) -> tuple:
+        """`(prim, roles)` of `_BATCHED` for a contribution's statement; `(0, 0)` if none.
+        `np.multiply.outer(g, h)` with a vector `h` (or `(a, g)` with a vector
+        `a`), the outer product of an adjoint whose rank is not known, sums over
+        the trips as `_matmul_lhs` (or `_matmul_rhs`) does."""
+        prim = getattr(stmt, "prim", None)
+        if prim == "multiply_outer":
+            a, b = stmt.args
+            if self.e.rank(b) == 1:
+                return self._BATCHED["matmul_lhs"]
+            if self.e.rank(a) == 1:
+                return self._BATCHED["matmul_rhs"]
+        return self._BATCHED.get(prim, (0, 0))
+
     def batch_products(self, c: dict, nexts: list) -> list:
         """Take out of `c` (the contributions of one trip to values read from outside the
-        loop) the products `_matmul_lhs(g, h)`, `_matmul_rhs(a, g)` and `np.outer(g, h)`
-        and the sums `_unbroadcast(g, b)` that nothing else in the trip reads; the
+        loop) the products `_matmul_lhs(g, h)`, `_matmul_rhs(a, g)`, `np.outer(g, h)`
+        and `np.multiply.outer(g, h)` and the sums `_unbroadcast(g, b)` that nothing else in the trip reads; the
         trip appends their factors to lists instead, and after the loop one product
         (or sum) of the stacked factors sums them all: `G.T @ H` in place of one outer
         product and one `+=` per trip.
@@ -731,7 +794,7 @@ class Sweep:
             kept = []
             for p in c[n]:
                 stmt = defined.get(getattr(p, "name", None))
-                prim, roles = self._BATCHED.get(getattr(stmt, "prim", None), (0, 0))
+                prim, roles = self._batched(stmt)
                 if (
                     not prim
                     or read[p.name] != 1  # read by more than the accumulation

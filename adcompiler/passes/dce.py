@@ -20,6 +20,7 @@ IMPURE = {
     "check_scalar",
     "check_scalar_matmul",
     "check_float",
+    "check_examples",
     "check_cotangent",
     "push",
     "pop",

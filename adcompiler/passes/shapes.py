@@ -31,6 +31,9 @@ class Shapes:
         # such value (or an elementwise image of one: `np.log(m)`) -> the reduction.
         self.inside: dict[str, Assign] = {}
         self.shape_tuples: set[str] = set()  # `np.shape(x)`: its entries are ints
+        # The shape itself, where example arguments tell it (passes/specialize.py).
+        self.dims: dict[str, tuple] = {SCALAR: ()}
+        self.indices: set[str] = set()  # loop counters: ints, so `xs[t]` drops an axis
 
     def _find(self, name: str) -> str:
         parent = self.parent.setdefault(name, name)
@@ -53,6 +56,17 @@ class Shapes:
     def is_scalar(self, atom: Atom) -> bool:
         return self.key(atom) == SCALAR
 
+    def concrete(self, atom: Atom) -> tuple | None:
+        """The shape of `atom`, if example arguments tell it."""
+        k = self.key(atom)
+        return None if k is None else self.dims.get(k)
+
+    def fix(self, name: str, shape: tuple) -> None:
+        """`name` has this shape: it joins the class of every value of that shape."""
+        self.union(Var(str(shape)), Var(name))
+        self.dims[self._find(name)] = shape
+        self.set_rank(Var(name), len(shape))
+
     def rank(self, atom: Atom) -> int | None:
         k = self.key(atom)
         return None if k is None else self.ranks.get(k)
@@ -67,6 +81,8 @@ class Shapes:
         self.parent[kb] = ka
         if ra is None and rb is not None:
             self.ranks[ka] = rb
+        if ka not in self.dims and kb in self.dims:
+            self.dims[ka] = self.dims[kb]
         self.changed = True
 
     def set_rank(self, atom: Atom, rank: int | None) -> None:
@@ -100,12 +116,34 @@ class Shapes:
         keep = stmt.kwargs.get("keepdims")
         if stmt.prim in _REDUCTIONS and getattr(keep, "value", False) is True:
             self.inside[stmt.out] = stmt
+        if stmt.prim in ("matmul", "dot") and len(stmt.args) == 2:
+            shape = _matmul([self.concrete(a) for a in stmt.args])
+            if shape is not None:
+                self.fix(stmt.out, shape)
+        elif stmt.prim == "T" and self.concrete(stmt.args[0]) is not None:
+            self.fix(stmt.out, self.concrete(stmt.args[0])[::-1])
+        elif stmt.prim == "getitem" and self._is_int(stmt.args[1]):
+            shape = self.concrete(stmt.args[0])
+            if shape:  # `xs[t]`: a row
+                self.fix(stmt.out, shape[1:])
+        if stmt.prim in _REDUCTIONS and len(stmt.args) == 1:
+            shape = _reduced(self.concrete(stmt.args[0]), stmt.kwargs)
+            if shape is not None:
+                self.fix(stmt.out, shape)
+
+    def _is_int(self, atom: Atom) -> bool:
+        if isinstance(atom, Const):
+            return type(atom.value) is int
+        return atom.name in self.indices
 
     def _fits_into(self, a: Atom, b: Atom) -> bool:
         reduction = self.inside.get(a.name) if isinstance(a, Var) else None
         return reduction is not None and self.same(reduction.args[0], b)
 
     def _elementwise(self, out: Var, args: list[Atom]) -> None:
+        shape = _broadcast([self.concrete(a) for a in args])
+        if shape is not None:
+            self.fix(out.name, shape)
         arrays = [a for a in args if not self.is_scalar(a)]
         arrays = [
             a for a in arrays if not any(self._fits_into(a, b) for b in arrays)
@@ -125,6 +163,53 @@ class Shapes:
             reduction = self.inside.get(arrays[0].name)
             if reduction is not None:
                 self.inside[out.name] = reduction
+
+
+def _broadcast(shapes: list) -> tuple | None:
+    """The shape NumPy broadcasts these shapes to; None if one is unknown or they clash."""
+    if not shapes or None in shapes:
+        return None
+    n = max(len(s) for s in shapes)
+    out = []
+    for i in range(n):
+        sizes = {s[i - n + len(s)] for s in shapes if i - n + len(s) >= 0} - {1}
+        if len(sizes) > 1:
+            return None
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def _matmul(shapes: list) -> tuple | None:
+    """The shape of `a @ b` for 1-D and 2-D operands of these shapes."""
+    a, b = shapes
+    if a is None or b is None or not (0 < len(a) <= 2 and 0 < len(b) <= 2):
+        return None
+    if a[-1] != b[-2 if len(b) == 2 else 0]:
+        return None
+    return a[:-1] + (b[-1:] if len(b) == 2 else ())
+
+
+def _reduced(shape: tuple | None, kwargs: dict) -> tuple | None:
+    """The shape of a reduction (`np.sum(x, axis=1, keepdims=True)`) of a value of `shape`."""
+    axis, keep = kwargs.get("axis", Const(None)), kwargs.get("keepdims", Const(False))
+    if shape is None or not isinstance(axis, Const) or not isinstance(keep, Const):
+        return None
+    if set(kwargs) - {"axis", "keepdims"}:
+        return None
+    axes = axis.value
+    if axes is None:
+        axes = tuple(range(len(shape)))
+    elif type(axes) is int:
+        axes = (axes,)
+    try:
+        axes = {a + len(shape) if a < 0 else a for a in axes}
+    except TypeError:
+        return None
+    if not all(0 <= a < len(shape) for a in axes):
+        return None
+    if keep.value is True:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def _entry_of(args: tuple, tuples: set[str]) -> bool:
@@ -151,11 +236,15 @@ def _induction(shapes: Shapes, loop: Loop, c: str, init: Atom, res: Atom) -> Non
         shapes.union(Var(c), init)
 
 
-def analyze(block: Block, scalar_result: bool = False, scalars=()) -> Shapes:
+def analyze(
+    block: Block, scalar_result: bool = False, scalars=(), known=None
+) -> Shapes:
     """Facts for every value of a function body.
 
     `scalar_result` adds what `grad` requires; `scalars` names values taken
-    to be scalars (to ask what they alone would prove).
+    to be scalars (to ask what they alone would prove); `known` maps values to
+    the shapes traced from example arguments (passes/specialize.py): values of
+    one shape share the class named by it, `(10, 10)`, and `()` is SCALAR.
     """
     from . import enabled
 
@@ -168,6 +257,8 @@ def analyze(block: Block, scalar_result: bool = False, scalars=()) -> Shapes:
         shapes.union(Const(0.0), block.results[0])
     for name in scalars:
         shapes.union(Const(0.0), Var(name))
+    for name, shape in (known or {}).items():
+        shapes.fix(name, tuple(shape))
     for _ in range(20):  # facts flow both ways; a few sweeps reach the fixpoint
         shapes.changed = False
         _sweep(shapes, block)
@@ -189,6 +280,7 @@ def _sweep(shapes: Shapes, block: Block) -> None:
         elif isinstance(stmt, Loop):
             if stmt.index:
                 shapes.union(Var(stmt.index), Const(0.0))
+                shapes.indices.add(stmt.index)
             if stmt.cond is not None:
                 _sweep(shapes, stmt.cond)
             for c, init, res in zip(stmt.carried, stmt.inits, stmt.body.results):

@@ -387,6 +387,9 @@ defprim("check_scalar_matmul", ("check_scalar_matmul",), None, None, None)
 # checks each differentiated argument (`_check_float("x", x)`), since an integer,
 # boolean or complex one would otherwise give a silently wrong "gradient".
 defprim("check_float", ("check_float",), None, None)
+# A gradient compiled for example arguments checks at entry that a call brings
+# arguments like them (passes/specialize.py): `check_examples(*params, fname, table)`.
+defprim("check_examples", ("check_examples",))
 # A gradient in its parameter's dtype, where NumPy's promotion may have widened it
 # (a float32 `x` meeting a float64 `y`): `d_x = _astype_like(d_x, x)`.
 defprim(

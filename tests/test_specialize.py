@@ -1,0 +1,302 @@
+"""Gradients compiled for example arguments, and gradients that check nothing.
+
+`grad(f, example_args=...)` knows each argument's kind, shape and dtype: the
+generated code sums broadcast axes by shape, casts nothing, checks one guard
+at entry. `checks=False` drops every check. Each test shows what the generated
+code lost and that the gradient still matches finite differences; the guard's
+tests show what a call with other arguments gets.
+"""
+
+import numpy as np
+import pytest
+from adcheck import code_of
+from conftest import numeric_grad
+
+from adcompiler import ADCompileError, grad, value_and_grad
+from adcompiler.frontend import Lowering, read_source
+from adcompiler.passes.specialize import trace
+
+
+@pytest.fixture(autouse=True)
+def every_pass_on(monkeypatch):
+    """What specialization removes is shown with every pass on."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+
+def fd_check(g, f, args, argnums):
+    got = g(*args)
+    for k, d in zip(argnums, got):
+        want = numeric_grad(f, list(args), k)
+        assert np.shape(d) == np.shape(args[k])
+        assert np.asarray(d).dtype == np.asarray(args[k]).dtype
+        np.testing.assert_allclose(d, want, rtol=1e-6, atol=1e-8)
+
+
+def score(W, x, b, u):
+    z = W @ x + b
+    return u @ np.tanh(z)
+
+
+def layer(W, b, c, X):
+    return np.sum(np.tanh(X @ W + b) * c)
+
+
+def test_examples_remove_checks_casts_and_generic_helpers(out_dir, rng):
+    args = (
+        rng.normal(size=(4, 4)),
+        rng.normal(size=4),
+        rng.normal(size=4),
+        rng.normal(size=4),
+    )
+    generic = code_of(grad(score, argnums=(0, 2)))
+    g = grad(score, argnums=(0, 2), example_args=args)
+    fd_check(g, score, args, (0, 2))
+    code = code_of(g)
+    for gone in (
+        "_unbroadcast(",
+        "_astype_like(",
+        "_check_float(",
+        "_matmul_lhs(",
+        "scalar output",
+    ):
+        assert gone in generic and gone not in code
+    assert "np.outer(d_z, x)" in code
+    assert "W.shape != (4, 4)" in code and "W.dtype is not _FLOAT64" in code
+    assert '_FLOAT64 = np.dtype("float64")' in code_of(g) or "_FLOAT64" in g.__globals__
+
+
+@pytest.mark.parametrize(
+    "b_shape, summed",
+    [
+        ((3,), "sum(axis=0)"),
+        ((1, 3), "sum(axis=0, keepdims=True)"),
+        ((5, 1), "sum(axis=1, keepdims=True)"),
+    ],
+)
+def test_broadcast_axes_are_summed_by_shape(out_dir, rng, b_shape, summed):
+    args = (
+        rng.normal(size=(2, 3)),
+        rng.normal(size=b_shape),
+        0.7,
+        rng.normal(size=(5, 2)),
+    )
+    g = grad(layer, argnums=(0, 1, 2), example_args=args)
+    fd_check(g, layer, args, (0, 1, 2))
+    d_b = next(line for line in code_of(g).splitlines() if "d_b = " in line)
+    assert "_unbroadcast" not in d_b and d_b.endswith(summed)
+
+
+def test_the_guard_names_the_argument_that_differs(out_dir, rng):
+    args = (
+        rng.normal(size=(4, 4)),
+        rng.normal(size=4),
+        rng.normal(size=4),
+        rng.normal(size=4),
+    )
+    g = grad(score, argnums=(0, 2), example_args=args)
+    W, x, b, u = args
+    cases = [
+        (
+            (rng.normal(size=(5, 5)), x, b, u),
+            "`W` must be a float64 array of shape (4, 4), got a float64 array of shape (5, 5)",
+        ),
+        (
+            (W, x.astype(np.float32), b, u),
+            "`x` must be a float64 array of shape (4,), got a float32 array",
+        ),
+        ((W, x, list(b), u), "`b` must be a float64 array of shape (4,), got list"),
+        ((W, x, b, 1.0), "`u` must be a float64 array of shape (4,), got float 1.0"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(TypeError) as info:
+            g(*bad)
+        assert message in str(info.value)
+        assert "compiled for example arguments" in str(info.value)
+
+
+def test_python_float_examples(out_dir):
+    def f(x, y, z):
+        return (x + y) * max(y, z)
+
+    g = grad(f, argnums=(0, 1, 2), example_args=(1.0, 2.0, 0.0))
+    assert g(1.0, 2.0, 0.0) == (2.0, 5.0, 0.0)
+    assert g(1.0, -2.0, 0.5) == (0.5, 0.5, -1.0)
+    code = code_of(g)
+    assert (
+        "type(x) is not float or type(y) is not float or type(z) is not float" in code
+    )
+    assert "_astype_like" not in code and "_check_float(" not in code.replace(
+        "_check_examples", ""
+    )
+    with pytest.raises(TypeError, match="`y` must be a Python float, got int 2"):
+        g(1.0, 2, 0.0)
+
+
+def test_checks_false_checks_nothing(out_dir, rng):
+    def f(x, y, z):
+        return (x + y) * max(y, z)
+
+    code = code_of(grad(f, argnums=(0, 1, 2), checks=False))
+    assert "_check_float" not in code and "raise" not in code
+    assert "_astype_like" in code  # without examples the dtypes are not known
+    code = code_of(
+        grad(f, argnums=(0, 1, 2), checks=False, example_args=(1.0, 2.0, 0.0))
+    )
+    assert (
+        " if " not in code.replace(" if t", "").split('"""')[-1]
+        and "_check" not in code
+    )
+    assert grad(f, argnums=(0, 1, 2), checks=False, example_args=(1.0, 2.0, 0.0))(
+        1.0, 2.0, 0.0
+    ) == (2.0, 5.0, 0.0)
+
+    args = (
+        rng.normal(size=(4, 4)),
+        rng.normal(size=4),
+        rng.normal(size=4),
+        rng.normal(size=4),
+    )
+    g = grad(score, argnums=(0, 2), example_args=args, checks=False)
+    fd_check(g, score, args, (0, 2))
+    assert "if " not in code_of(g)
+
+
+def test_float32_examples_keep_the_casts(out_dir, rng):
+    def f(x, y):
+        return np.sum(x * y)
+
+    x32 = rng.normal(size=3).astype(np.float32)
+    g = grad(f, argnums=(0, 1), example_args=(x32, rng.normal(size=3)))
+    dx, dy = g(x32, rng.normal(size=3))
+    assert dx.dtype == np.float32 and dy.dtype == np.float64
+    assert "_astype_like" in code_of(g)
+
+
+def test_a_non_scalar_result_is_an_error_at_compile_time(out_dir, rng):
+    def f(x):
+        return np.tanh(x)
+
+    with pytest.raises(
+        ADCompileError, match=r"returns an array of shape \(3,\); grad needs a scalar"
+    ):
+        grad(f, example_args=(rng.normal(size=3),))
+
+
+def test_an_integer_example_for_a_differentiated_argument_is_refused(out_dir):
+    def f(x):
+        return np.sum(x * x)
+
+    with pytest.raises(TypeError, match="example for `x` is a int64 array"):
+        grad(f, example_args=(np.arange(3),))
+    with pytest.raises(TypeError, match="example_args must be a tuple .* got ndarray"):
+        grad(f, example_args=np.ones(3))
+    with pytest.raises(TypeError, match="example_args has 2 values; .*f takes 1"):
+        grad(f, example_args=(np.ones(3), 1.0))
+
+
+def test_each_specialization_is_its_own_module(out_dir, rng):
+    a = grad(
+        score,
+        argnums=(0, 2),
+        example_args=(np.ones((3, 3)), np.ones(3), np.ones(3), np.ones(3)),
+    )
+    b = grad(
+        score,
+        argnums=(0, 2),
+        example_args=(np.ones((5, 5)), np.ones(5), np.ones(5), np.ones(5)),
+    )
+    c = grad(score, argnums=(0, 2))
+    files = {f.__code__.co_filename for f in (a, b, c)}
+    assert len(files) == 3
+    assert all("__like_" in name for name in files - {c.__code__.co_filename})
+    again = grad(
+        score,
+        argnums=(0, 2),
+        example_args=(np.zeros((3, 3)), np.zeros(3), np.zeros(3), np.zeros(3)),
+    )
+    assert again.__code__.co_filename == a.__code__.co_filename
+
+
+class Spec:
+    """A shape and a dtype and nothing else, like `jax.ShapeDtypeStruct`."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+
+def test_decorator_with_shape_and_dtype_examples(out_dir, rng):
+    @grad(
+        argnums=(0, 1),
+        example_args=(
+            Spec((2, 3), "float64"),
+            Spec((3,), "float64"),
+            0.5,
+            Spec((5, 2), "float64"),
+        ),
+    )
+    def g(W, b, c, X):
+        return np.sum(np.tanh(X @ W + b) * c)
+
+    args = (rng.normal(size=(2, 3)), rng.normal(size=3), 0.5, rng.normal(size=(5, 2)))
+    fd_check(g, layer, args, (0, 1))
+    assert "_unbroadcast" not in code_of(g)
+
+
+def test_value_and_grad_with_examples(out_dir, rng):
+    args = (rng.normal(size=(2, 3)), rng.normal(size=3), 0.5, rng.normal(size=(5, 2)))
+    value, (dW, db) = value_and_grad(layer, argnums=(0, 1), example_args=args)(*args)
+    assert value == pytest.approx(layer(*args))
+    np.testing.assert_allclose(db, numeric_grad(layer, list(args), 1), rtol=1e-6)
+
+
+def masked(x, w):
+    y = x[x > 0.0]  # how many: the data decides
+    h = np.tanh(w * x)
+    return np.sum(y * y) + np.sum(h[:2]) + np.sum(h * h)
+
+
+def test_shapes_the_data_decides_are_not_traced(out_dir, rng):
+    x, w = rng.normal(size=6), 0.3
+    fn = Lowering(read_source(masked)).lower()
+    traced = trace(fn, {"x": x, "w": w})
+    masks = {s.out for s in fn.body.stmts if s.prim == "gt"}
+    (masked_x,) = [
+        s.out
+        for s in fn.body.stmts
+        if s.prim == "getitem" and getattr(s.args[1], "name", None) in masks
+    ]
+    assert traced["x"] == (6,) and traced["h"] == (6,)
+    assert masked_x not in traced  # x[x > 0]: the data decides its length
+    g = grad(masked, argnums=(0, 1), example_args=(x, w))
+    for signs in ([1, 1, 1, -1, -1, -1], [1, -1, -1, -1, -1, -1], [1] * 6):
+        other = np.abs(rng.normal(size=6)) * signs
+        fd_check(g, masked, (other, w), (0, 1))
+
+
+def rnn(W, h0, xs):
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+def test_loops_stay_generic_inside_and_still_match(out_dir, rng):
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=3), rng.normal(size=(4, 3)))
+    g = grad(rnn, argnums=(0, 1), example_args=args)
+    fd_check(g, rnn, args, (0, 1))
+    longer = (args[0], args[1], rng.normal(size=(4, 3)))
+    fd_check(g, rnn, longer, (0, 1))
+
+
+def test_a_specialized_gradient_differentiated_again_keeps_its_guard(out_dir, rng):
+    def f(x, w):
+        return np.sum(np.sin(x * w) * x)
+
+    x, w = rng.normal(size=3), 0.7
+    g = grad(f, argnums=1, example_args=(x, w))
+    h = grad(g, argnums=1)  # d²f/dw²
+    want = numeric_grad(lambda x, w: g(x, float(w)), [x, w], 1)
+    np.testing.assert_allclose(h(x, w), want, rtol=1e-6)
+    assert "_check_examples(" in code_of(h)
+    with pytest.raises(TypeError, match="`x` must be a float64 array of shape"):
+        h(np.ones(4), w)
