@@ -22,7 +22,20 @@ import numpy as np
 from benchmarks.workloads import PEERS, Workload, peer_available, peer_grad
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = ("hand", "generated", *PEERS)  # the columns, in order
+# adcompiler's gradients: generic (any arguments, checked), compiled for the
+# workload's arguments (`example_args`, one guard at entry), and that without
+# any check (`checks=False`).
+VARIANTS = {
+    "generated": {},
+    "specialized": {"examples": True},
+    "unchecked": {"examples": True, "checks": False},
+}
+VARIANT_NAMES = {
+    "generated": "generated",
+    "specialized": "generated, example_args",
+    "unchecked": "generated, example_args, checks=False",
+}
+METHODS = ("hand", *VARIANTS, *PEERS)  # the columns, in order
 
 
 # --------------------------------------------------------------------------
@@ -91,13 +104,22 @@ def unsupported_note(exc: BaseException) -> str:
     return f"unsupported ({type(exc).__name__}: {message})"
 
 
-def compile_generated(workload: Workload, out: str | os.PathLike | None = None):
-    """`(gradient, None)`, or `(None, note)` where adcompiler cannot compile it today."""
+def compile_generated(
+    workload: Workload,
+    out: str | os.PathLike | None = None,
+    examples: tuple | None = None,
+    checks: bool = True,
+):
+    """`(gradient, None)`, or `(None, note)` where adcompiler cannot compile it today.
+    `examples`: compile for arguments like these (`example_args`)."""
     from adcompiler import ADCompileError, grad
 
     argnums = workload.argnums[0] if len(workload.argnums) == 1 else workload.argnums
     try:
-        return grad(workload.fn, argnums=argnums, out=out), None
+        g = grad(
+            workload.fn, argnums=argnums, out=out, example_args=examples, checks=checks
+        )
+        return g, None
     except ADCompileError as exc:
         return None, unsupported_note(exc)
 
@@ -151,13 +173,16 @@ def run_row(
     want = workload.hand(*args)
     calls = {"hand": (workload.hand, args)}
 
-    generated, note = compile_generated(workload, out)
-    if generated is None:
-        row.notes["generated"] = note
-        log(f"  {'generated':<10} {note}")
-    else:
-        row.max_error["generated"] = max_rel_error(generated(*args), want)
-        calls["generated"] = (generated, args)
+    for variant, options in VARIANTS.items():
+        examples = args if options.get("examples") else None
+        checks = options.get("checks", True)
+        generated, note = compile_generated(workload, out, examples, checks)
+        if generated is None:
+            row.notes[variant] = note
+            log(f"  {variant:<10} {note}")
+        else:
+            row.max_error[variant] = max_rel_error(generated(*args), want)
+            calls[variant] = (generated, args)
 
     for peer in peers:
         if not peer_available(peer):
@@ -234,14 +259,20 @@ def jit_verdict(row: Row) -> str:
     return f"jit ahead by {gen / jit:.2f}×"
 
 
-def gen_cells(row: Row) -> tuple[str, str]:
-    gen, hand = row.t("generated"), row.t("hand")
+def gen_cells(row: Row, variant: str = "generated") -> tuple[str, str]:
+    gen, hand = row.t(variant), row.t("hand")
     if gen is None:
-        return cell(row.notes.get("generated", "—")), "—"
+        return cell(row.notes.get(variant, "—")), "—"
     ratio = gen / hand
     limit = TARGET_STRAIGHT if row.straight_line else TARGET_LOOP
     ok = "✓" if ratio <= limit else "✗"
     return fmt_time(gen), f"{ratio:.2f} {ok}"
+
+
+def variant_cell(row: Row, variant: str) -> str:
+    """`8.1 µs (1.05 ✓)`: a variant's time and its ratio to hand-written."""
+    time, ratio = gen_cells(row, variant)
+    return time if ratio == "—" else f"{time} ({ratio})"
 
 
 def results_table(rows: list[Row]) -> str:
@@ -250,6 +281,8 @@ def results_table(rows: list[Row]) -> str:
         "hand-written",
         "generated",
         "gen / hand",
+        "with example_args (÷ hand)",
+        "example_args, checks=False (÷ hand)",
         "autograd",
         "PyTorch eager",
         "JAX (no jit)",
@@ -266,6 +299,8 @@ def results_table(rows: list[Row]) -> str:
             fmt_time(row.t("hand")),
             gen,
             ratio,
+            variant_cell(row, "specialized"),
+            variant_cell(row, "unchecked"),
             peer_cell(row, "autograd"),
             peer_cell(row, "torch"),
             peer_cell(row, "jax"),
@@ -277,31 +312,31 @@ def results_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _ratio_targets(rows: list[Row], variant: str) -> list[str]:
+    """The two ratio targets for one of adcompiler's variants."""
+    name = VARIANT_NAMES[variant]
+    straight = [r for r in rows if r.straight_line and r.t(variant) is not None]
+    loops = [r for r in rows if not r.straight_line and r.t(variant) is not None]
+    out = []
+    for rs, limit, what in (
+        (straight, TARGET_STRAIGHT, "every straight-line workload"),
+        (loops, TARGET_LOOP, "the RNN"),
+    ):
+        found = [r.t(variant) / r.t("hand") for r in rs]
+        ok = "✓" if found and max(found) <= limit else "✗"
+        listed = ", ".join(f"{x:.2f}" for x in found) or "none measured"
+        out.append(
+            f"- {name} / hand-written ≤ {limit} on {what}: {ok} (ratios {listed})"
+        )
+    return out
+
+
 def targets_summary(rows: list[Row], seed_labels: tuple[str, ...]) -> list[str]:
     """The issue's targets, each with what this run shows."""
     out = []
     missing = [r.label for r in rows if r.t("generated") is None]
-    straight = [r for r in rows if r.straight_line and r.t("generated") is not None]
-    loops = [r for r in rows if not r.straight_line and r.t("generated") is not None]
-
-    def ratios(rs):
-        return (
-            ", ".join(f"{r.t('generated') / r.t('hand'):.2f}" for r in rs)
-            or "none measured"
-        )
-
-    worst = max((r.t("generated") / r.t("hand") for r in straight), default=None)
-    out.append(
-        f"- generated / hand-written ≤ {TARGET_STRAIGHT} on every straight-line workload: "
-        + ("✓" if worst is not None and worst <= TARGET_STRAIGHT else "✗")
-        + f" (ratios {ratios(straight)})"
-    )
-    worst_loop = max((r.t("generated") / r.t("hand") for r in loops), default=None)
-    out.append(
-        f"- generated / hand-written ≤ {TARGET_LOOP} on the RNN: "
-        + ("✓" if worst_loop is not None and worst_loop <= TARGET_LOOP else "✗")
-        + f" (ratios {ratios(loops)})"
-    )
+    for variant in VARIANTS:
+        out += _ratio_targets(rows, variant)
     for peer, name in (("autograd", "autograd"), ("torch", "PyTorch eager")):
         rs = [
             r

@@ -159,8 +159,12 @@ def main(argv=None) -> int:
         "every column was measured in the same "
         "process and run, float64, one thread for every library. `gen / hand` is "
         "generated ÷ hand-written (✓ within the target: 1.10 for straight-line code, "
-        "1.3 for the RNN). Peer cells show the peer's time and, in brackets, peer ÷ "
-        "generated: how many times faster the generated gradient is. `jit compile` "
+        "1.3 for the RNN). The next two columns are adcompiler's gradient compiled "
+        "for the row's arguments, `grad(f, example_args=args)` (shapes and dtypes "
+        "known; one guard at entry checks that a call's arguments are like them), "
+        "and the same with `checks=False` (no guard, no check at all, as in "
+        "hand-written code). Peer cells show the peer's time and, in brackets, peer ÷ "
+        "generated (the generic gradient): how many times faster it is. `jit compile` "
         "is JAX's first jitted call (trace + compile + run), excluded from the JAX jit "
         "column. See `benchmarks/README.md` for what each workload is.",
         "",

@@ -77,18 +77,26 @@ def test_peer_gradient_matches_finite_differences(peer, key):
     assert_grads_close(to_numpy(g(*prepared)), fd_grads(workload, args))
 
 
+@pytest.mark.parametrize("variant", list(harness.VARIANTS))
 @pytest.mark.parametrize("key", KEYS)
-def test_generated_gradient_equals_hand_written(out_dir, key):
+def test_generated_gradient_equals_hand_written(out_dir, key, variant):
     workload = BY_KEY[key]
-    generated, note = harness.compile_generated(workload)
-    if generated is None:
-        if key in SUPPORTED:
-            pytest.fail(note)
-        pytest.skip(note)
     args = small_inputs(workload)
-    assert_grads_close(generated(*args), workload.hand(*args), rtol=1e-12, atol=1e-12)
     big = workload.inputs(workload.sizes[0][1])
-    assert harness.max_rel_error(generated(*big), workload.hand(*big)) < 1e-10
+    options = harness.VARIANTS[variant]
+    for inputs in (args, big):
+        examples = inputs if options.get("examples") else None
+        checks = options.get("checks", True)
+        generated, note = harness.compile_generated(workload, None, examples, checks)
+        if generated is None:
+            if key in SUPPORTED:
+                pytest.fail(note)
+            pytest.skip(note)
+        want = workload.hand(*inputs)
+        if inputs is args:
+            assert_grads_close(generated(*args), want, rtol=1e-12, atol=1e-12)
+        else:
+            assert harness.max_rel_error(generated(*big), want) < 1e-10
 
 
 def lambda_loss(x):
@@ -127,7 +135,7 @@ def test_table_marks_rows_ahead_of_jax_jit_and_unsupported_rows():
     ]
     lines = harness.results_table(rows).splitlines()
     assert len(lines) == 5 and all(
-        line.count(" | ") == 9 for line in lines if "---" not in line
+        line.count(" | ") == 11 for line in lines if "---" not in line
     )
     fast, slow, rnn = lines[2:]
     assert (
@@ -137,6 +145,23 @@ def test_table_marks_rows_ahead_of_jax_jit_and_unsupported_rows():
     assert "unsupported (X: y\\|z)" in rnn and "generated ahead" not in rnn
     summary = "\n".join(harness.targets_summary(rows, ("fast",)))
     assert "✗ (ratios 1.05, 2.00)" in summary and "not yet measured" in summary
+    assert "generated, example_args / hand-written ≤ 1.1 on every" in summary
+
+
+def test_table_shows_the_specialized_variants():
+    row = fake_row(
+        "fast",
+        {"hand": 1e-5, "generated": 1.3e-5, "specialized": 1.08e-5, "unchecked": 1e-5},
+    )
+    (line,) = harness.results_table([row]).splitlines()[2:]
+    assert "| 10.8 µs (1.08 ✓) | 10.0 µs (1.00 ✓) |" in line
+    summary = "\n".join(harness.targets_summary([row], ("fast",)))
+    assert (
+        "- generated / hand-written ≤ 1.1 on every straight-line workload: ✗" in summary
+    )
+    assert (
+        "example_args, checks=False / hand-written ≤ 1.1 on every straight" in summary
+    )
 
 
 def test_measure_times_every_contender():
