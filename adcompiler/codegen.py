@@ -36,6 +36,8 @@ HELPER_NEEDS = {
     "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
+    "_matmul_lhs_rows_sum": {"_outer_sum", "_matmul_lhs"},
+    "_matmul_rhs_rows_sum": {"_outer_sum", "_matmul_rhs"},
 }
 
 HELPERS = {
@@ -210,6 +212,24 @@ def _matmul_rhs_sum(as_, gs, b):
     total = _outer_sum(as_, gs)
     if total is None:  # not vectors: one product at a time
         total = sum(map(_matmul_rhs, as_, gs), np.zeros_like(b))
+    return total
+''',
+    "_matmul_lhs_rows_sum": '''
+def _matmul_lhs_rows_sum(gs, xs, a):
+    """The sum over a loop's trips of `_matmul_lhs(g, xs[t])`, the adjoint of `a` in
+    `a @ xs[t]`; `gs` holds the trips' `g`, appended from the last trip to the first."""
+    total = _outer_sum(gs[::-1], xs)
+    if total is None:  # not vectors: one product at a time
+        total = sum(map(_matmul_lhs, reversed(gs), xs), np.zeros_like(a))
+    return total
+''',
+    "_matmul_rhs_rows_sum": '''
+def _matmul_rhs_rows_sum(xs, gs, b):
+    """The sum over a loop's trips of `_matmul_rhs(xs[t], g)`, the adjoint of `b` in
+    `xs[t] @ b`; `gs` holds the trips' `g`, appended from the last trip to the first."""
+    total = _outer_sum(xs, gs[::-1])
+    if total is None:  # not vectors: one product at a time
+        total = sum(map(_matmul_rhs, xs, reversed(gs)), np.zeros_like(b))
     return total
 ''',
     "_unbroadcast_sum": '''
@@ -466,7 +486,14 @@ _VIEWS = {
 # What NumPy returns whatever the operands: an array or a NumPy scalar (np.float64),
 # both of which have the reduction methods. `np.shape`, `np.ndim`, `np.size` do not.
 _NOT_NUMPY = {"shape", "ndim", "size"}
-_ALWAYS_NUMPY_HELPERS = {"matmul_lhs", "matmul_rhs", "matmul_lhs_sum", "matmul_rhs_sum"}
+_ALWAYS_NUMPY_HELPERS = {
+    "matmul_lhs",
+    "matmul_rhs",
+    "matmul_lhs_sum",
+    "matmul_rhs_sum",
+    "matmul_lhs_rows_sum",
+    "matmul_rhs_rows_sum",
+}
 # Results that are NumPy values when their first operand is.
 _LIKE_FIRST = {
     "getitem",

@@ -131,7 +131,10 @@ def test_batch_sums_a_loops_outer_products_after_it(out_dir, rng):
     assert "d_W = _matmul_lhs_sum(gs_W, xs_W, W)" in on
     assert "d_W +=" not in on and "d_W +=" in off
     g = grad(rnn_inputs, argnums=(0, 1, 2))
-    assert "d_U = _matmul_lhs_sum(gs_U, xs_U, U)" in inspect.getsource(g)
+    code = inspect.getsource(g)
+    # the rows of xs, in trip order, are xs itself: no list of them
+    assert "d_U = _matmul_lhs_rows_sum(gs_U, xs, U)" in code
+    assert "xs_U" not in code and " = xs[t]" not in code
     # the hand-written batched BPTT of benchmarks/workloads.py, to rounding
     from benchmarks.workloads import hand_rnn
 
@@ -342,10 +345,11 @@ def test_hoist_makes_a_loops_input_products_one_product_before_it(out_dir, rng):
     xs = rng.normal(size=(4, 2))
     on, off = compiled_both_ways(rnn_inputs, (W, U, b, h, xs), "hoist", 1)
     assert "U_xs = _matmul_rows(U, xs)" in on and "= U_xs[t]" in on
-    assert "U @ " not in on and "U @ t" in off and "_matmul_rows" not in off
+    assert "U @ " not in on and "U @ xs[t]" in off and "_matmul_rows" not in off
     # the row form, xs[t] @ U
     on, off = compiled_both_ways(rnn_row_inputs, (W, U.T, b, h, xs), "hoist", 1)
-    assert "xs_at_U = _rows_matmul(xs, U)" in on and "@ U" not in on
+    assert "xs_U = _rows_matmul(xs, U)" in on and "@ U" not in on
+    assert "_matmul_rhs_rows_sum(xs, gs_U, U)" in on  # and no list of the rows
     # matrices per trip, a `for x in xs` loop, a loop to np.shape(xs)[0], a list
     H, X3 = rng.normal(size=(3, 5)), rng.normal(size=(4, 2, 5))
     on, _ = compiled_both_ways(rnn_matrix_inputs, (W, U, H, X3), "hoist", 1)

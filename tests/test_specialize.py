@@ -300,3 +300,95 @@ def test_a_specialized_gradient_differentiated_again_keeps_its_guard(out_dir, rn
     assert "_check_examples(" in code_of(h)
     with pytest.raises(TypeError, match="`x` must be a float64 array of shape"):
         h(np.ones(4), w)
+
+
+def acc(b, xs):
+    s = 0.0
+    for t in range(len(xs)):
+        s = s + np.sum(np.sin(xs[t] * b))
+    return s
+
+
+@pytest.mark.parametrize("trips", [4, 0])
+def test_a_trips_adjoint_of_a_known_shape_is_summed_after_the_loop(out_dir, rng, trips):
+    """`d_b += d_t3 * t2` on every trip becomes an append, and one sum of the
+    stacked list after the loop, where the shapes show each term has b's shape."""
+    args = (rng.normal(size=3), rng.normal(size=(trips, 3)))
+    g = grad(acc, example_args=args)
+    np.testing.assert_allclose(g(*args), numeric_grad(acc, list(args), 0), rtol=1e-6)
+    code = code_of(g)
+    assert "gs_b.append(" in code and "d_b = _unbroadcast_sum(gs_b, b)" in code
+    assert "d_b +=" not in code
+
+
+def test_a_loop_appends_an_adjoint_once_for_every_product_it_feeds(out_dir, rng):
+    def rnn_in(W, U, h, xs):
+        for t in range(len(xs)):
+            h = np.tanh(W @ h + U @ xs[t])
+        return np.sum(h * h)
+
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=(3, 2)), rng.normal(size=3))
+    args += (rng.normal(size=(5, 2)),)
+    g = grad(rnn_in, argnums=(0, 1), example_args=args)
+    fd_check(g, rnn_in, args, (0, 1))
+    code = code_of(g)
+    # d_W and d_U are both sums over the trips of the same adjoint's products
+    assert code.count(".append(d_") == 1
+    assert "_matmul_lhs_rows_sum(gs_U, xs, U)" in code
+
+
+def test_a_loops_elementwise_work_on_trip_values_is_done_for_all_trips_at_once(
+    out_dir, rng
+):
+    """tanh' of the RNN, `1.0 - h * h` on each backward trip, is computed once on
+    the stacked trips before the backward loop, and read a row per trip."""
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=3), rng.normal(size=(6, 3)))
+    g = grad(rnn, argnums=(0, 1), example_args=args)
+    fd_check(g, rnn, args, (0, 1))
+    code = code_of(g)
+    assert "h_1_trips.append(h_1)" in code and "H_1 = np.array(h_1_trips)" in code
+    assert "1.0 - H_1 * H_1" in code and "1.0 - h_1 * h_1" not in code
+    # a loop of no trips
+    empty = (args[0], args[1], np.zeros((0, 3)))
+    g0 = grad(rnn, argnums=(0, 1), example_args=empty)
+    d_W, d_h0 = g0(*empty)
+    assert not d_W.any() and np.array_equal(d_h0, 2.0 * args[1])
+
+
+def nested(W, h, xs):
+    for _ in range(2):
+        for t in range(len(xs)):
+            h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+def test_a_nested_loop_keeps_its_work_in_the_trips(out_dir, rng):
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=3), rng.normal(size=(4, 3)))
+    g = grad(nested, argnums=(0, 1), example_args=args)
+    fd_check(g, nested, args, (0, 1))
+    assert "_trips" not in code_of(g)
+
+
+def test_an_unproven_carried_shape_compiles_again_without_the_assumption(
+    out_dir, rng, monkeypatch
+):
+    """The first sweep, which assumes carried adjoints keep their shapes, works on
+    a copy of the IR: when it gives up, the second starts from the original."""
+    import adcompiler.autodiff.reverse as reverse
+
+    sweeps = []
+    first = reverse._reverse
+
+    def give_up_once(*args, assume=False, **kwargs):
+        sweeps.append(assume)
+        if assume:
+            first(*args, assume=assume, **kwargs)  # mutates its copy of the IR
+            raise reverse._Unproven("h")
+        return first(*args, **kwargs)
+
+    monkeypatch.setattr(reverse, "_reverse", give_up_once)
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=3), rng.normal(size=(5, 3)))
+    g = grad(rnn, argnums=(0, 1), example_args=args)
+    assert sweeps == [True, False]
+    fd_check(g, rnn, args, (0, 1))
+    assert "_unbroadcast(" in code_of(g)  # the adjoint's shape was not assumed

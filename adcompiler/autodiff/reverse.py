@@ -23,6 +23,8 @@ Structured control flow stays structured:
 
 from __future__ import annotations
 
+import copy
+
 from ..errors import ADCompileError
 from ..ir import (
     Assign,
@@ -41,6 +43,7 @@ from ..ir import (
 )
 from ..passes import activity, enabled, specialize
 from ..passes.dce import dce
+from ..passes.hoist import lengths_of, row_loop
 from ..passes.shapes import analyze
 from ..passes.shift import invariant_shifts
 from ..rules import PRIMS
@@ -49,7 +52,25 @@ from ..rules.core import NO_RULE_YET
 from .emitter import Emitter, Names, is_temp
 
 
-def reverse(
+class _Unproven(Exception):
+    """A loop's carried adjoint was assumed to keep its value's shape, and the
+    backward body does not show it does (see `Sweep.loop`)."""
+
+
+def reverse(*args, **kwargs) -> Function:
+    """`_reverse`, assuming where example arguments give a loop's carried value a
+    known shape that its adjoint keeps it too, and proving it; if a loop does
+    not bear that out, again from the start without assuming it."""
+    fn = args[0]
+    if not fn.traced:
+        return _reverse(*args, **kwargs)
+    try:
+        return _reverse(copy.deepcopy(fn), *args[1:], **kwargs, assume=True)
+    except _Unproven:
+        return _reverse(*args, **kwargs)
+
+
+def _reverse(
     fn: Function,
     argnums: tuple[int, ...],
     with_value: bool,
@@ -57,6 +78,7 @@ def reverse(
     names: Names,
     seeded: bool = False,
     has_aux: bool = False,
+    assume: bool = False,
 ) -> Function:
     """The function returning the gradients of `fn` (and its value, if `with_value`).
 
@@ -71,7 +93,7 @@ def reverse(
     if has_aux:
         aux = _split_aux(fn, names)
     if seeded:
-        return _seeded(fn, argnums, name, names, aux)
+        return _seeded(fn, argnums, name, names, aux, assume)
     body = fn.body
     if len(body.results) != 1:
         raise ADCompileError(
@@ -138,6 +160,8 @@ def reverse(
 
     sweep = Sweep(e, live, forward)
     sweep.lists = set(fn.lists)
+    sweep.lengths = lengths_of(body)
+    sweep.assume = assume
     _maybe_undefined(sweep, body)
     contributions: dict[str, list] = {}
     if isinstance(result, Var) and result.name in live:
@@ -187,7 +211,9 @@ def _witnesses(fn: Function, body: Block, wrt: list[str], live: set[str]) -> lis
     return [p for p in fn.params if p in wrt] + [o for o in top if o in live]
 
 
-def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
+def _seeded(
+    fn: Function, argnums, name: str, names: Names, aux=(), assume=False
+) -> Function:
     """`name(*params) -> (*results, *grads)`, the grads after a `begin_backward` marker."""
     body = fn.body
     for r in body.results:  # a returned expression reads as `out` (and `d_out`)
@@ -213,6 +239,8 @@ def _seeded(fn: Function, argnums, name: str, names: Names, aux=()) -> Function:
     }
     sweep = Sweep(e, live, forward)
     sweep.lists = set(fn.lists)
+    sweep.lengths = lengths_of(body)
+    sweep.assume = assume
     _maybe_undefined(sweep, body)
     contributions: dict[str, list] = {}
     for r, seed in zip(body.results, seeds):
@@ -405,6 +433,11 @@ class Sweep:
         self._merged: set[str] = set()
         self.maybe_undefined: set[str] = set()
         self.lists: set[str] = set()
+        self.lengths: dict[str, str] = (
+            {}
+        )  # n -> xs, for `n = len(xs)` (hoist.lengths_of)
+        self.assume = False  # carried adjoints keep their values' shapes (Sweep.loop)
+        self.depth = 0  # how many blocks enclose the statement being swept
 
     def merged(self, g: Atom) -> bool:
         return isinstance(g, Var) and g.name in self._merged
@@ -461,6 +494,7 @@ class Sweep:
     def block(self, fwd: Block, contrib: dict, tape: str | None) -> None:
         """Emit the backward of `fwd`; contributions to outer values are left in `contrib`."""
         outer = self.e.origin
+        self.depth += 1
         for stmt in reversed(list(fwd.stmts)):
             self.e.origin = stmt.loc or outer  # what the source map names
             if isinstance(stmt, Assign):
@@ -469,6 +503,7 @@ class Sweep:
                 self.branch(stmt, contrib, tape)
             elif isinstance(stmt, Loop):
                 self.loop(stmt, contrib)
+        self.depth -= 1
         self.e.origin = outer
 
     def assign(self, stmt: Assign, contrib: dict) -> None:
@@ -676,6 +711,19 @@ class Sweep:
             stmt.trips = e.names.fresh("trips")
         tape = e.names.fresh("tape")
 
+        # Where example arguments fix a carried value's shape and the adjoint enters
+        # the loop with it, assume each trip's adjoint keeps it; the trips' own
+        # adjoints must then prove it (by induction), or the sweep starts over.
+        assumed = [
+            i
+            for i in active
+            if self.assume
+            and i in gs
+            and e.shapes.concrete(Var(stmt.carried[i])) is not None
+            and e.shapes.same(gs[i], Var(stmt.carried[i]))
+        ]
+        for i in assumed:
+            e.shapes.union(Var(params[i]), Var(stmt.carried[i]))
         e.push_scope(stmt.body.stmts)
         c: dict = {}
         for i in active:
@@ -691,7 +739,9 @@ class Sweep:
                 if parts
                 else self.zero(stmt.carried[i])
             )
-        batched = self.batch_products(c, nexts) if enabled("batch") else []
+            if i in assumed and not e.shapes.same(nexts[-1], Var(stmt.carried[i])):
+                raise _Unproven(stmt.carried[i])
+        batched = self.batch_products(c, nexts, stmt) if enabled("batch") else []
         # what the body reads from outside accumulates over the trips
         outer = list(c)
         acc_params = [e.names.fresh(f"d_{n}") for n in outer]
@@ -699,9 +749,11 @@ class Sweep:
             self.accumulate(n, c[n], base=Var(p)) for n, p in zip(outer, acc_params)
         ]
         body = dce(Block(e.pop_scope(), tuple(nexts) + tuple(acc_nexts)))
+        if enabled("batch") and not early:
+            self.batch_trips(stmt, body, {*params.values(), *acc_params})
         self.save(stmt.body, body, tape, self._trip_values(stmt, early))
         acc_inits = [e.buffer(_zeros_for(c[n]), Var(n)) for n in outer]
-        for _, _, lists in batched:
+        for _, _, _, lists in batched:
             for f in lists:
                 e.emit(Assign((f,), "new_tape", (), {}, stmt.loc))
 
@@ -746,8 +798,8 @@ class Sweep:
                 contrib.setdefault(init.name, []).append(Var(outs[k]))
         for n, o in zip(outer, outs[len(active) :]):
             contrib.setdefault(n, []).append(Var(o))
-        for n, prim, lists in batched:
-            total = e.call(prim, *map(Var, lists), Var(n), loc=stmt.loc)
+        for n, prim, operands, _ in batched:
+            total = e.call(prim, *operands, Var(n), loc=stmt.loc)
             contrib.setdefault(n, []).append(total)
 
     # what a loop's backward body would add into an accumulator on every trip:
@@ -773,7 +825,13 @@ class Sweep:
                 return self._BATCHED["matmul_rhs"]
         return self._BATCHED.get(prim, (0, 0))
 
-    def batch_products(self, c: dict, nexts: list) -> list:
+    # the same sums where the non-adjoint factor is the trip's row of an array
+    _ROWS = {
+        "matmul_lhs_sum": "matmul_lhs_rows_sum",
+        "matmul_rhs_sum": "matmul_rhs_rows_sum",
+    }
+
+    def batch_products(self, c: dict, nexts: list, loop: Loop) -> list:
         """Take out of `c` (the contributions of one trip to values read from outside the
         loop) the products `_matmul_lhs(g, h)`, `_matmul_rhs(a, g)`, `np.outer(g, h)`
         and `np.multiply.outer(g, h)` and the sums `_unbroadcast(g, b)` that nothing else in the trip reads; the
@@ -781,13 +839,20 @@ class Sweep:
         (or sum) of the stacked factors sums them all: `G.T @ H` in place of one outer
         product and one `+=` per trip.
 
-        Returns `(name, prim, lists)` for each one taken out: `prim(*lists, name)`
-        after the loop is its sum."""
+        Where the loop visits every row of an array `xs` in order and a factor is
+        the trip's row `xs[t]`, `xs` itself stands for its list (hoist.row_loop):
+        `_matmul_lhs_rows_sum(gs, xs, U)` is `G.T @ xs`.
+
+        Returns `(name, prim, operands, lists)` for each one taken out:
+        `prim(*operands, name)` after the loop is its sum; `lists` names the
+        operands that are lists the trips append to (the others are arrays of rows)."""
         e = self.e
+        xs, rows = row_loop(loop, self.lengths)
         defined = {s.outs[0]: s for s in e.stmts if isinstance(s, Assign) and s.outs}
         parts = [p for ps in c.values() for p in ps]
         read = uses(Block(list(e.stmts), tuple(nexts) + tuple(parts)))
         found: list = []
+        pushed: dict = {}  # (role, value) -> its list: a value is appended once
         for n in list(c):
             if n in self.lists:
                 continue
@@ -795,24 +860,115 @@ class Sweep:
             for p in c[n]:
                 stmt = defined.get(getattr(p, "name", None))
                 prim, roles = self._batched(stmt)
-                if (
+                if not (
                     not prim
                     or read[p.name] != 1  # read by more than the accumulation
                     or stmt.kwargs
                     or prim == "unbroadcast_sum"
                     and stmt.args[1] != Var(n)  # the shape of a value of the trip
                 ):
+                    args = stmt.args
+                elif stmt is not None and self._whole(p, Var(n)):
+                    # `d_b += d_z`, an adjoint of the trip of `b`'s own shape
+                    prim, roles, args = "unbroadcast_sum", ("gs",), (p,)
+                else:
                     kept.append(p)
                     continue
-                lists = tuple(e.names.fresh(f"{role}_{n}") for role in roles)
-                for f, value in zip(lists, stmt.args):
-                    e.emit(Assign((), "push", (Var(f), value), {}, stmt.loc))
-                found.append((n, prim, lists))
+                operands, lists = [], []
+                for role, value in zip(roles, args):
+                    if role == "xs" and getattr(value, "name", None) in rows:
+                        operands.append(Var(xs))
+                        prim = self._ROWS[prim]
+                        continue
+                    if (role, value) not in pushed:
+                        pushed[role, value] = f = e.names.fresh(f"{role}_{n}")
+                        e.emit(Assign((), "push", (Var(f), value), {}, stmt.loc))
+                        lists.append(f)
+                    operands.append(Var(pushed[role, value]))
+                found.append((n, prim, tuple(operands), tuple(lists)))
             if kept:
                 c[n] = kept
             else:
                 del c[n]
         return found
+
+    def batch_trips(self, loop: Loop, back: Block, back_carried: set[str]) -> None:
+        """Compute before the backward loop, for all trips at once, what its body
+        computes elementwise from the trip's forward values alone: `1.0 - h * h`
+        (tanh') becomes `t = 1.0 - H * H` on the stacked `H` of every trip's `h`
+        before the loop and `t[t_index]` in it, one NumPy call in place of one a
+        trip, as an expert's backpropagation through time writes it.
+
+        Only where the shapes are known (example arguments) and the same on every
+        trip, so that stacking gives a leading trip axis that broadcasts right;
+        only for a loop at the function's top level (its forward trips are
+        appended to a list once per call) from 0 by 1 (the index is the trip)."""
+        e = self.e
+        if not (
+            self.depth == 1
+            and loop.index is not None
+            and not loop.reverse
+            and loop.start == Const(0)
+            and loop.step == Const(1)
+        ):
+            return
+        trip = {o for s in loop.body.stmts for o in defs(s)} | set(loop.carried)
+        local = {o for s in back.stmts for o in defs(s)} | back_carried | {loop.index}
+        stacked: dict[str, str] = {}  # a trip value or batched value -> all trips'
+        lists: dict[str, str] = {}  # a trip value -> the list the forward fills
+        dims: dict[str, tuple] = {}
+        for k, s in enumerate(back.stmts):
+            if not (
+                isinstance(s, Assign)
+                and len(s.outs) == 1
+                and PRIMS[s.prim].shape == "elementwise"
+            ):
+                continue
+            out = e.shapes.concrete(Var(s.out))
+            names = [a.name for a in s.operands() if isinstance(a, Var)]
+            per_trip = [n for n in names if n in trip or n in stacked]
+            invariant = [n for n in names if n not in per_trip]
+            if (
+                not per_trip
+                or out is None
+                or any(n in local for n in invariant)
+                or any(e.shapes.concrete(Var(n)) != out for n in per_trip)
+                or any(
+                    len(e.shapes.concrete(Var(n)) or (0,) * 99) > len(out)
+                    for n in invariant
+                )
+            ):
+                continue
+            for n in per_trip:
+                if n in stacked:
+                    continue
+                lists[n] = e.names.fresh(f"{n}_trips")
+                self.tapes.append(lists[n])
+                loop.body.stmts.append(Assign((), "push", (Var(lists[n]), Var(n))))
+                stacked[n] = e.names.fresh(n.upper() if n.islower() else f"{n}_all")
+                e.emit(Assign((stacked[n],), "array_list", (Var(lists[n]),)))
+            renamed = {n: Var(stacked[n]) for n in per_trip}
+            args = tuple(renamed.get(getattr(a, "name", None), a) for a in s.args)
+            kwargs = {
+                key: renamed.get(getattr(a, "name", None), a)
+                for key, a in s.kwargs.items()
+            }
+            stacked[s.out] = e.names.fresh(f"{s.out}_all")
+            e.emit(Assign((stacked[s.out],), s.prim, args, kwargs, s.loc))
+            back.stmts[k] = Assign(
+                (s.out,),
+                "getitem",
+                (Var(stacked[s.out]), Var(loop.index)),
+                {"basic": Const(True)},
+                s.loc,
+            )
+            dims[s.out] = out
+
+    def _whole(self, p: Atom, v: Var) -> bool:
+        """`p`, a contribution computed in the trip, is an array of `v`'s own shape:
+        appending it and summing the stack after the loop replaces a `+=` a trip."""
+        shapes = self.e.shapes
+        return isinstance(p, Var) and shapes.same(p, v) and not shapes.is_scalar(p)
 
     def _trip_values(self, stmt: Loop, early: bool) -> set[str]:
         """Values of a trip the backward body may pop: carried values and, when not re-derived, the index."""

@@ -13,7 +13,12 @@ Each pass is one module (or one decision at one place, named here):
 - `shift`     the max subtracted before a softmax, log-softmax or logsumexp
               has no adjoint (shift.py)
 - `batch`     a loop's weight gradients, one outer product per trip, are
-              summed after it as one matrix product (autodiff/reverse.py)
+              summed after it as one matrix product (the trip's row `xs[t]`
+              read from `xs` itself, each adjoint appended once); an adjoint
+              of a known shape is appended and summed after the loop, not
+              added in place a trip; with example arguments, elementwise work
+              on the trips' forward values alone (tanh') is done on all trips
+              at once before the backward loop (autodiff/reverse.py)
 - `hoist`     a loop's products `U @ xs[t]` with an invariant `U` are one
               matrix product before it (hoist.py)
 

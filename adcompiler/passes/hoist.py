@@ -27,6 +27,10 @@ def hoist_products(block: Block, names) -> None:
 
     if enabled("hoist"):
         _block(block, names, {})
+        if enabled("dce"):  # a row the hoisted product read may be read no more
+            from .dce import dce
+
+            block.stmts = dce(block).stmts
 
 
 def _block(block: Block, names, lengths: dict[str, str]) -> None:
@@ -64,8 +68,20 @@ def _note_length(stmt: Assign, lengths: dict, shapes: dict) -> None:
         lengths[stmt.out] = shapes[arg.name]
 
 
-def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
-    """The statements to put before `loop`, after rewriting its row products to read them."""
+def lengths_of(block: Block) -> dict[str, str]:
+    """`{n: "xs"}` for each `n = len(xs)` (or `np.shape(xs)[0]`) of `block`'s top level."""
+    lengths: dict[str, str] = {}
+    shapes: dict[str, str] = {}
+    for stmt in block.stmts:
+        if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+            _note_length(stmt, lengths, shapes)
+    return lengths
+
+
+def row_loop(loop: Loop, lengths: dict[str, str]) -> tuple[str | None, set[str]]:
+    """`(xs, rows)` for a loop that visits every row of an array `xs` once, in
+    order, and does not change it: `for t in range(len(xs))` from 0 by 1, without
+    `break`; `rows` names the values `xs[t]` of its body. `(None, set())` otherwise."""
     if not (
         loop.index is not None
         and not loop.reverse
@@ -76,14 +92,11 @@ def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
         and isinstance(loop.stop, Var)
         and loop.stop.name in lengths
     ):
-        return []
+        return None, set()
     xs = lengths[loop.stop.name]
-    varying = {loop.index, *loop.carried}
-    for stmt in walk(loop.body):
-        varying.update(defs(stmt))
-    if xs in varying:
-        return []
-    rows = {  # the names of xs[t] in the body
+    if xs in _varying(loop):
+        return None, set()
+    rows = {
         s.out
         for s in loop.body.stmts
         if isinstance(s, Assign)
@@ -92,6 +105,15 @@ def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
         and "any" not in s.kwargs  # a row of a container of arrays
         and len(s.outs) == 1
     }
+    return xs, rows
+
+
+def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
+    """The statements to put before `loop`, after rewriting its row products to read them."""
+    xs, rows = row_loop(loop, lengths)
+    if xs is None:
+        return []
+    varying = _varying(loop)
     before: list[Assign] = []
     products: dict[tuple, str] = {}  # (helper, other operand) -> the stacked products
     for k, s in enumerate(loop.body.stmts):
@@ -113,6 +135,14 @@ def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
             s.outs, "getitem", index, {"basic": Const(True)}, s.loc
         )
     return before
+
+
+def _varying(loop: Loop) -> set[str]:
+    """The names a loop's trips (re)bind: its index, carried values and body values."""
+    varying = {loop.index, *loop.carried}
+    for stmt in walk(loop.body):
+        varying.update(defs(stmt))
+    return varying
 
 
 def _label(operands, taken) -> str:

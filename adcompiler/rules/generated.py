@@ -65,6 +65,24 @@ defprim(
     None,
     infer=lambda s, out, xs, ys, like: s.union(out, like),
 )
+# The same sums where the other factor of each trip is the trip's row `xs[t]` of a
+# loop over every row of `xs`: `xs` itself stands for the list of factors.
+defprim(
+    "matmul_lhs_rows_sum",
+    ("helper", "_matmul_lhs_rows_sum"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, gs, xs, like: s.union(out, like),
+)
+defprim(
+    "matmul_rhs_rows_sum",
+    ("helper", "_matmul_rhs_rows_sum"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, xs, gs, like: s.union(out, like),
+)
 defprim("matmul_rhs_a", ("helper", "_matmul_rhs_a"), None, None, None)
 # A loop's products with one invariant operand, made before it (the `hoist` pass):
 # `_matmul_rows(a, xs)` stacks `a @ xs[t]`, `_rows_matmul(xs, b)` stacks `xs[t] @ b`.

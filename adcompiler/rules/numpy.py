@@ -229,8 +229,11 @@ def _matmul_lhs(e, g, out, a, b):
 
 
 def _matmul_rhs(e, g, out, a, b):
-    """∂(a @ b)/∂b applied to g: aᵀ g, an outer product when a is a vector."""
+    """∂(a @ b)/∂b applied to g: aᵀ g, an outer product when a is a vector; `g @ a`
+    when b (so g) is a vector, as an expert writes `dz @ W` (no transposed view)."""
     rank = e.rank(a)
+    if rank == 2 and e.rank(b) == 1:
+        return e.call("matmul", g, a)
     if rank == 2:
         return e.call("matmul", e.call("T", a), g)
     if rank == 1:
