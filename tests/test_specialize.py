@@ -392,3 +392,21 @@ def test_an_unproven_carried_shape_compiles_again_without_the_assumption(
     assert sweeps == [True, False]
     fd_check(g, rnn, args, (0, 1))
     assert "_unbroadcast(" in code_of(g)  # the adjoint's shape was not assumed
+
+
+def kept_row(x, y, z):
+    z = np.sum(z, axis=-2, keepdims=True)
+    z *= np.tanh(x)
+    v1 = np.where(
+        np.clip(z, -0.5, 0.5) >= -0.2, y @ x, np.min(z, axis=0, keepdims=True)
+    )
+    return np.sum(y) + np.sum(z) + np.sum(v1)
+
+
+def test_shapes_the_examples_tell_apart_stay_apart(out_dir, rng):
+    """A keepdims (1, 3) times a (3,) is (1, 3): the shape facts' rule that a
+    keepdims reduction fits into its operand must not make it a (3,) (a case
+    the random programs found)."""
+    args = (rng.normal(size=3), rng.normal(size=3), rng.normal(size=(1, 3)))
+    g = grad(kept_row, argnums=(0, 1, 2), example_args=args)
+    fd_check(g, kept_row, args, (0, 1, 2))
