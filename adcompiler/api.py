@@ -95,7 +95,7 @@ class Compiled:
         self.example_args = example_args
         self.checks = checks
         self.examples: dict = {}  # parameter -> passes.specialize.Example
-        self.example_values: dict = {}  # parameter -> the value to trace with
+        self.example_values: dict = {}  # parameter -> its example, as given
 
     @property
     def path(self) -> "Path | None":
@@ -379,7 +379,7 @@ def _specialization(rec: Compiled, params: list[str]) -> str:
                 "are taken with respect to floating-point values"
             )
         rec.examples[name] = example
-        rec.example_values[name] = specialize.value_of(example, value)
+        rec.example_values[name] = value
     if rec.examples:
         text += f" like {specialize.signature(rec.examples)}"
     return text
@@ -493,10 +493,14 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
 
     fn_ir.checks = rec.checks
     if rec.examples:
-        from .passes.specialize import trace
+        from .passes.specialize import trace, value_of
 
         fn_ir.examples = dict(rec.examples)
-        fn_ir.traced = trace(fn_ir, rec.example_values)
+        # values to trace with are made only when compiling, not on the warm path
+        values = {
+            p: value_of(rec.examples[p], v) for p, v in rec.example_values.items()
+        }
+        fn_ir.traced = trace(fn_ir, values)
 
     n = len(rec.nums)
     if rec.kind == "vjp":

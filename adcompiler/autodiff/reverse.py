@@ -365,8 +365,8 @@ def _sum_to(e: Emitter, c: Atom, arg: Var) -> Atom | None:
     if not axes:
         return c
     axis = Const(axes[0] if len(axes) == 1 else axes)
-    summed = e.call("sum", c, axis=axis, keepdims=Const(True)) if kept else None
-    summed = summed or e.call("sum", c, axis=axis)
+    keep = {"keepdims": Const(True)} if kept else {}
+    summed = e.call("sum", c, axis=axis, **keep)
     e.shapes.union(summed, arg)
     return summed
 
@@ -433,9 +433,8 @@ class Sweep:
         self._merged: set[str] = set()
         self.maybe_undefined: set[str] = set()
         self.lists: set[str] = set()
-        self.lengths: dict[str, str] = (
-            {}
-        )  # n -> xs, for `n = len(xs)` (hoist.lengths_of)
+        # n -> xs, for each `n = len(xs)` of the body (hoist.lengths_of)
+        self.lengths: dict[str, str] = {}
         self.assume = False  # carried adjoints keep their values' shapes (Sweep.loop)
         self.depth = 0  # how many blocks enclose the statement being swept
 
@@ -834,10 +833,10 @@ class Sweep:
     def batch_products(self, c: dict, nexts: list, loop: Loop) -> list:
         """Take out of `c` (the contributions of one trip to values read from outside the
         loop) the products `_matmul_lhs(g, h)`, `_matmul_rhs(a, g)`, `np.outer(g, h)`
-        and `np.multiply.outer(g, h)` and the sums `_unbroadcast(g, b)` that nothing else in the trip reads; the
-        trip appends their factors to lists instead, and after the loop one product
-        (or sum) of the stacked factors sums them all: `G.T @ H` in place of one outer
-        product and one `+=` per trip.
+        and `np.multiply.outer(g, h)` and the sums `_unbroadcast(g, b)` that nothing
+        else in the trip reads; the trip appends their factors to lists instead, and
+        after the loop one product (or sum) of the stacked factors sums them all:
+        `G.T @ H` in place of one outer product and one `+=` per trip.
 
         Where the loop visits every row of an array `xs` in order and a factor is
         the trip's row `xs[t]`, `xs` itself stands for its list (hoist.row_loop):
@@ -915,8 +914,6 @@ class Sweep:
         trip = {o for s in loop.body.stmts for o in defs(s)} | set(loop.carried)
         local = {o for s in back.stmts for o in defs(s)} | back_carried | {loop.index}
         stacked: dict[str, str] = {}  # a trip value or batched value -> all trips'
-        lists: dict[str, str] = {}  # a trip value -> the list the forward fills
-        dims: dict[str, tuple] = {}
         for k, s in enumerate(back.stmts):
             if not (
                 isinstance(s, Assign)
@@ -927,26 +924,24 @@ class Sweep:
             out = e.shapes.concrete(Var(s.out))
             names = [a.name for a in s.operands() if isinstance(a, Var)]
             per_trip = [n for n in names if n in trip or n in stacked]
-            invariant = [n for n in names if n not in per_trip]
+            invariant = [e.shapes.concrete(Var(n)) for n in names if n not in per_trip]
             if (
                 not per_trip
                 or out is None
-                or any(n in local for n in invariant)
+                or any(n in local for n in names if n not in per_trip)
                 or any(e.shapes.concrete(Var(n)) != out for n in per_trip)
-                or any(
-                    len(e.shapes.concrete(Var(n)) or (0,) * 99) > len(out)
-                    for n in invariant
-                )
+                # an invariant of higher rank would broadcast against the trip axis
+                or any(d is None or len(d) > len(out) for d in invariant)
             ):
                 continue
             for n in per_trip:
                 if n in stacked:
                     continue
-                lists[n] = e.names.fresh(f"{n}_trips")
-                self.tapes.append(lists[n])
-                loop.body.stmts.append(Assign((), "push", (Var(lists[n]), Var(n))))
+                trips = e.names.fresh(f"{n}_trips")  # the forward appends each trip's
+                self.tapes.append(trips)
+                loop.body.stmts.append(Assign((), "push", (Var(trips), Var(n))))
                 stacked[n] = e.names.fresh(n.upper() if n.islower() else f"{n}_all")
-                e.emit(Assign((stacked[n],), "array_list", (Var(lists[n]),)))
+                e.emit(Assign((stacked[n],), "array_list", (Var(trips),)))
             renamed = {n: Var(stacked[n]) for n in per_trip}
             args = tuple(renamed.get(getattr(a, "name", None), a) for a in s.args)
             kwargs = {
@@ -962,7 +957,6 @@ class Sweep:
                 {"basic": Const(True)},
                 s.loc,
             )
-            dims[s.out] = out
 
     def _whole(self, p: Atom, v: Var) -> bool:
         """`p`, a contribution computed in the trip, is an array of `v`'s own shape:

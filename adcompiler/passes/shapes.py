@@ -64,7 +64,8 @@ class Shapes:
     def fix(self, name: str, shape: tuple) -> None:
         """`name` has this shape: it joins the class of every value of that shape."""
         self.union(Var(str(shape)), Var(name))
-        self.dims[self._find(name)] = shape
+        # a class whose shape is known already keeps it (union refuses a clash)
+        self.dims.setdefault(self._find(name), shape)
         self.set_rank(Var(name), len(shape))
 
     def rank(self, atom: Atom) -> int | None:

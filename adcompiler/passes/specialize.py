@@ -116,15 +116,13 @@ def trace(fn: Function, values: dict[str, object]) -> dict[str, tuple[int, ...]]
     shape cannot depend on the data is run on the examples (warnings off);
     a statement that fails, or reads a value not traced, teaches nothing.
     """
-    from ..codegen import HELPERS, _atom, expression
+    from ..codegen import _atom, expression
     from ..rules import PRIMS
 
     env: dict[str, object] = dict(values)
     static: set[str] = set()
     shapes = {p: np.shape(v) for p, v in values.items()}
-    namespace: dict[str, object] = {"np": np}
-    for helper in HELPERS.values():
-        exec(helper, namespace)
+    namespace = {"np": np}  # no traced primitive prints as a generated helper
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         for stmt in fn.body.stmts:
