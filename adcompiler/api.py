@@ -489,6 +489,7 @@ def _tangent(fn_ir, lowering, rec: Compiled):
 
 def _adjoint(fn_ir, lowering, rec: Compiled):
     from .autodiff.reverse import reverse
+    from .passes.branches import group_selects
     from .passes.hoist import hoist_products
 
     fn_ir.checks = rec.checks
@@ -508,6 +509,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
             fn_ir, rec.nums, False, rec.function, lowering.names, True, rec.has_aux
         )
         hoist_products(adj.body, lowering.names)
+        group_selects(adj.body, lowering.names)
         adj.defaults = _literal_defaults(lowering.src.tree)
         return adj
     adj = reverse(
@@ -520,6 +522,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
         rec.has_aux,
     )
     hoist_products(adj.body, lowering.names)
+    group_selects(adj.body, lowering.names)
     adj.defaults = _literal_defaults(lowering.src.tree)
     first = 1 if rec.with_value else 0
     grads = first if rec.single else tuple(range(first, first + n))

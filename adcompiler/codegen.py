@@ -459,8 +459,6 @@ def _local_uses(block: Block) -> dict[str, int]:
     atoms = list(block.results)
     for stmt in block.stmts:
         atoms += list(stmt.operands())
-        if isinstance(stmt, If):
-            atoms.append(stmt.cond)
     for a in atoms:
         if isinstance(a, Var):
             counts[a.name] = counts.get(a.name, 0) + 1

@@ -257,6 +257,13 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 )
                 if branch is not None:
                     line, blocks = lines_of[id(branch)], _block_stmts(branch)
+                    # what the branches bind (`t3 = z`, `t3 = y`) is the if's,
+                    # for a later `d_x = t3` that names it
+                    for inner in s.body + s.orelse:
+                        if isinstance(inner, ast.Assign):
+                            for t in ast.walk(inner.targets[0]):
+                                if isinstance(t, ast.Name):
+                                    generated.setdefault(t.id, line)
             elif isinstance(s, ast.Return):
                 line = last
             for lineno in waiting:

@@ -74,7 +74,7 @@ def hand_seed_f(x, y, z):
     a = x + y
     if y >= z:  # max(y, z) returns y: the gradient of max goes to y
         return y, y + a, 0.0
-    return z, a, a
+    return z, z, a
 
 
 def hand_score(W, x, b, u):

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-hash: d32b3d8eef8df825baa143728db46848
-# body-hash: a16bbdafdc9d4af2d452311de2607ec1
+# body-hash: da34c09c0405a37fa1570eacd8bf2cfb
 import numpy as np
 
 
@@ -64,11 +64,15 @@ def grad_f(x, y, z):  # seed_backprop.py:11
             f"grad of f needs a scalar output; with x of shape {np.shape(x)} it is not"
         )
     t1 = x + y  # seed_backprop.py:12
-    t2 = z > y  # seed_backprop.py:12
-    t3 = z if t2 else y  # seed_backprop.py:12
-    d_z = t1 if t2 else 0.0  # seed_backprop.py:12
-    d_y = (0.0 if t2 else t1) + t3  # seed_backprop.py:12
-    d_x = t3  # seed_backprop.py:12
+    if z > y:  # seed_backprop.py:12
+        t2 = z
+        d_z = t1
+        d_y = z
+    else:
+        d_y = t1 + y
+        t2 = y
+        d_z = 0.0
+    d_x = t2  # seed_backprop.py:12
     if type(x) is not float:  # seed_backprop.py:12
         d_x = _astype_like(d_x, x)
     if type(y) is not float:  # seed_backprop.py:12

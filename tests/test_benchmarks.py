@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import numeric_grad
 
+import adcompiler
 from benchmarks import harness
 from benchmarks.workloads import (
     BY_KEY,
@@ -46,6 +47,15 @@ def test_hand_gradient_matches_finite_differences(key):
     want = fd_grads(workload, args)
     assert any(np.any(np.asarray(w) != 0.0) for w in want)  # not a vacuous check
     assert_grads_close(workload.hand(*args), want)
+
+
+@pytest.mark.parametrize("args", [(1.0, 2.0, 0.0), (1.0, 0.5, 2.0), (-3.0, 1.5, -1.0)])
+def test_hand_seed_gradient_on_both_sides_of_max(out_dir, args):
+    # the rows' inputs have y > z; the other branch of max is checked here
+    workload = BY_KEY["seed_f"]
+    want = fd_grads(workload, args)
+    assert_grads_close(workload.hand(*args), want)
+    assert_grads_close(adcompiler.grad(workload.fn, argnums=(0, 1, 2))(*args), want)
 
 
 def test_finite_difference_check_catches_a_wrong_gradient():

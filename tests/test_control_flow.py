@@ -5,7 +5,7 @@ import pytest
 from adcheck import check
 from conftest import numeric_grad
 
-from adcompiler import ADCompileError, grad
+from adcompiler import ADCompileError, grad, passes
 
 X = np.array([0.5, -0.2, 0.3])
 Y = np.array([1.0, 2.0, -3.0])
@@ -119,11 +119,16 @@ def test_value_defined_in_one_nested_branch(out_dir, a, b):
     check(defined_in_one_nested_branch, X, a, b)
 
 
-def test_branch_code_reads_as_if(out_dir):
+def test_branch_code_reads_as_if(out_dir, monkeypatch):
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)  # this shows what a pass does
     source = check(if_else, X, Y)
-    # the forward `if` reads as a conditional expression, the backward as an `if`
-    assert " if t1 else " in source
-    assert "    if t1:\n" in source and "else:" in source
+    # the forward `if` and the backward one are one `if` (the branches pass),
+    # each branch computing z and its adjoint, as one writes it by hand
+    assert source.count("    if np.sum(x) > 0:\n") == 1 and " else " not in source
+    assert "np.sin(x) * np.cos(x)" in source.split("else:")[1]
+    with passes.disabled("branches"):
+        apart = check(if_else, X, Y)
+    assert " if t1 else " in apart and "    if t1:\n" in apart
 
 
 # -- loops ----------------------------------------------------------------------------

@@ -416,3 +416,92 @@ def test_a_hoisted_row_updated_in_place_leaves_the_other_rows_alone(out_dir, rng
     W = W if f is rnn_updates_its_input else W.T
     source = check(f, W, h, xs, argnums=(0, 1, 2))
     assert "_matmul_rows(W, xs)" in source or "_rows_matmul(xs, W)" in source
+
+
+def grads_both_ways(f, points, argnums):
+    """The generated source with every pass and without `branches`, after checking
+    each gradient at every point against finite differences."""
+    sources = []
+    for off in ((), ("branches",)):
+        with passes.disabled(*off) if off else _nothing():
+            g = grad(f, argnums=argnums)
+            for args in points:
+                got = g(*args)
+                for i, k in enumerate(argnums):
+                    want = numeric_grad(f, list(args), k)
+                    np.testing.assert_allclose(got[i], want, rtol=1e-6, atol=1e-8)
+            sources.append(
+                "\n".join(
+                    line.split("  # ")[0] for line in inspect.getsource(g).splitlines()
+                )
+            )
+    return sources
+
+
+def seed(x, y, z):
+    return (x + y) * max(y, z)
+
+
+def test_branches_makes_the_adjoint_of_max_one_if(out_dir):
+    points = [(1.0, 2.0, 0.0), (1.0, 0.5, 2.0), (-3.0, 1.5, -1.0)]
+    on, off = grads_both_ways(seed, points, (0, 1, 2))
+    assert "    if z > y:" in on
+    assert " else " not in on  # no conditional expression is left
+    assert "d_y = z" in on and "d_y = t1 + y" in on  # 0.0 + z is z in its branch
+    assert off.count(" else ") == 3  # the forward pick and the two shares
+
+
+def two_extremes(x, y, z):
+    a = max(x, y)
+    b = min(x * z, y)
+    return a * b + max(x, y) * z
+
+
+def test_branches_groups_by_condition(out_dir):
+    # every order of x, y and x * z, y
+    points = [(1.0, 2.0, 0.5), (2.0, 1.0, 0.25), (2.0, 1.0, 3.0), (-1.0, 2.0, -4.0)]
+    on, off = grads_both_ways(two_extremes, points, (0, 1, 2))
+    # the forward pick of max(x, y) is read by the shares of min: it stays one
+    assert on.count(" else ") == 1 and off.count(" else ") >= 6
+
+
+def read_between(x, y):
+    m = max(x, y)
+    e = np.exp(m)  # reads the forward pick: its group closes before this call
+    return e * x + m
+
+
+def test_branches_closes_a_group_before_a_call_that_reads_it(out_dir):
+    points = [(0.5, 0.25), (0.25, 0.5)]
+    on, _ = grads_both_ways(read_between, points, (0, 1))
+    lines = on.splitlines()
+    call = next(i for i, line in enumerate(lines) if "np.exp(" in line)
+    assert any(" if " in line and " else " in line for line in lines[:call])
+
+
+def arrays_on_one_condition(x, c):
+    v = x if c > 0.0 else 2.0 * x
+    w = np.sin(x) if c > 0.0 else x * x
+    return np.sum(v * w)
+
+
+def test_branches_with_array_values(out_dir, rng):
+    x = rng.normal(size=4)
+    on, off = grads_both_ways(arrays_on_one_condition, [(x, 1.0), (x, -1.0)], (0,))
+    # four conditional values on c > 0.0, the forward two and their adjoints: one if
+    assert on.count(" else ") == 0 and on.count("    if c > 0.0:") == 1
+    assert off.count(" else ") + off.count("if t1:") >= 4
+    assert "v = " not in on and "w = " not in on  # read only inside the if
+
+
+def max_in_a_loop(x, y):
+    s = 0.0
+    for _ in range(3):
+        s = s + max(s * x, y) * x
+    return s
+
+
+def test_branches_in_a_loop_body(out_dir):
+    points = [(0.5, 0.25), (2.0, 0.5), (-1.5, 0.5)]  # no ties: max has a kink there
+    on, off = grads_both_ways(max_in_a_loop, points, (0, 1))
+    assert on.count(" else ") < off.count(" else ")

@@ -21,6 +21,8 @@ Each pass is one module (or one decision at one place, named here):
               at once before the backward loop (autodiff/reverse.py)
 - `hoist`     a loop's products `U @ xs[t]` with an invariant `U` are one
               matrix product before it (hoist.py)
+- `branches`  conditional expressions on one condition (the adjoint of
+              `max(y, z)`) are one `if` statement (branches.py)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
@@ -42,6 +44,7 @@ ALL = (
     "shift",
     "batch",
     "hoist",
+    "branches",
 )
 
 _off: set[str] | None = None  # set by `disabled`; None: read the environment
