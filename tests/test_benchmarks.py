@@ -178,3 +178,32 @@ def test_measure_times_every_contender():
     timings = harness.measure({"a": (np.sum, (np.ones(10),)), "b": (len, ([1],))}, 0.01)
     assert set(timings) == {"a", "b"}
     assert all(t.median > 0 and t.samples >= 7 for t in timings.values())
+
+
+def test_peers_are_timed_apart_and_scaled_to_the_rows_clock(out_dir, monkeypatch):
+    # ours in one measurement; the peers, with the hand-written gradient, in another
+    # (here 2x slower throughout): a peer's time comes back on the first's clock
+    measured = []
+
+    def fake_measure(calls, target):
+        measured.append(sorted(calls))
+        slow = 2.0 if "autograd" in calls else 1.0
+        times = {"hand": 1e-6, "autograd": 6e-6}
+        return {n: harness.Timing(times.get(n, 1.1e-6) * slow, 7, 1) for n in calls}
+
+    monkeypatch.setattr(harness, "measure", fake_measure)
+    monkeypatch.setattr(harness, "peer_available", lambda peer: True)
+    workload = BY_KEY["seed_f"]
+    monkeypatch.setattr(harness, "peer_grad", lambda p, w, a: (workload.hand, a))
+    row = harness.run_row(
+        workload, "seed", None, out_dir, ("autograd",), 0.01, lambda *a: None, 2
+    )
+    ours = sorted(["hand", *harness.VARIANTS])
+    assert measured == [ours, ours, ["autograd", "hand"], ["autograd", "hand"]]
+    assert row.times["hand"].median == 1e-6
+    assert row.times["autograd"].median == pytest.approx(6e-6)
+
+
+def test_times_under_a_microsecond_are_shown_in_nanoseconds():
+    assert harness.fmt_time(1.27e-7) == "127 ns"
+    assert harness.fmt_time(2.5e-6) == "2.5 µs"
