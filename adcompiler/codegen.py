@@ -26,6 +26,7 @@ from .ir import (
     walk,
 )
 from .rules import PRIMS
+from .rules.core import MATMUL_HELPERS
 
 # Inlining stops once an expression has this many nodes: past it a named
 # intermediate reads better than one long line.
@@ -103,6 +104,11 @@ def _check_examples(function, args, examples):
             f"`{name}` must be {expected}, got {got}. Compile one for these "
             "arguments (example_args=...), or a generic one (no example_args)"
         )
+''',
+    "_own": '''
+def _own(x):
+    """`x`, copied if it is an array: a gradient never shares memory with an argument."""
+    return x.copy() if isinstance(x, np.ndarray) else x
 ''',
     "_astype_like": '''
 def _astype_like(g, x):
@@ -484,14 +490,7 @@ _VIEWS = {
 # What NumPy returns whatever the operands: an array or a NumPy scalar (np.float64),
 # both of which have the reduction methods. `np.shape`, `np.ndim`, `np.size` do not.
 _NOT_NUMPY = {"shape", "ndim", "size"}
-_ALWAYS_NUMPY_HELPERS = {
-    "matmul_lhs",
-    "matmul_rhs",
-    "matmul_lhs_sum",
-    "matmul_rhs_sum",
-    "matmul_lhs_rows_sum",
-    "matmul_rhs_rows_sum",
-}
+_ALWAYS_NUMPY_HELPERS = MATMUL_HELPERS
 # Results that are NumPy values when their first operand is.
 _LIKE_FIRST = {
     "getitem",

@@ -161,6 +161,7 @@ GENERATED_HELPERS = {
     "_count": _sig("count", "x", "out"),
     "_stop_gradient": _sig("stop_gradient", "x"),
     "_astype_like": _sig("astype_like", "g", "x"),
+    "_own": _sig("own", "x"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

@@ -50,6 +50,7 @@ from ..rules import PRIMS
 from ..rules.arrays import IndexContrib, PathContrib
 from ..rules.core import NO_RULE_YET
 from .emitter import Emitter, Names, is_temp
+from .fresh import own_gradients
 
 
 class _Unproven(Exception):
@@ -185,6 +186,8 @@ def _reverse(
         constants=list(fn.constants),
         return_line=fn.return_line,
     )
+    first = 1 if with_value else 0
+    grads = own_gradients(out, first, len(grads), e.shapes, names)
     _name_adjoints(out, wrt, grads, names, len(aux))
     if not fn.examples or specialize.casts_needed(fn, fn.examples):
         out.casts = _promotable(out, wrt, len(aux))
@@ -263,6 +266,7 @@ def _seeded(
         backward_params=seeds,
         aux=len(aux),
     )
+    grads = own_gradients(out, len(body.results), len(grads), e.shapes, names)
     _name_adjoints(out, wrt, grads, names, len(aux))
     out.casts = _promotable(out, wrt, len(aux))
     return out

@@ -70,6 +70,19 @@ NO_RULE_YET = {
 }
 
 
+# The matmul adjoints' helpers: each returns a new NumPy array, whatever its operands.
+MATMUL_HELPERS = frozenset(
+    {
+        "matmul_lhs",
+        "matmul_rhs",
+        "matmul_lhs_sum",
+        "matmul_rhs_sum",
+        "matmul_lhs_rows_sum",
+        "matmul_rhs_rows_sum",
+    }
+)
+
+
 def defprim(name: str, form: tuple, *vjp: VJP | None, **options) -> Primitive:
     prim = Primitive(name, form, tuple(vjp), **options)
     PRIMS[name] = prim

@@ -98,6 +98,14 @@ defvjp(
     None,
 )
 defvjp("copy", lambda e, g, out, x: g)
+# A gradient that may be an input's array, copied at the return (autodiff/fresh.py):
+# `_own(x)` copies an array and passes a Python number through.
+defprim(
+    "own",
+    ("helper", "_own"),
+    lambda e, g, out, x: g,
+    infer=lambda s, out, x: s.union(out, x),
+)
 defvjp("full_like", None, lambda e, g, out, x, v: e.call("unbroadcast", g, v))
 
 # The scalar check of a generated gradient, read back: no value, no derivative.

@@ -1,0 +1,140 @@
+"""A returned gradient owns its memory.
+
+Simplification can make a gradient one of the function's own inputs: the
+gradient of `np.sum(x * y)` with respect to `x` is `y`. Returned as it is,
+the caller's array would be the gradient, and an update of the gradient in
+place (`d_x *= lr`) would change the caller's `y`. JAX's arrays cannot be
+updated, and PyTorch returns new tensors; here a gradient that may share
+memory with an input (an argument, a constant, a vjp's cotangent; a view of
+one, such as `y.T` or `y[0]`; or a branch, a loop or a `max` that may pass
+one on) is copied once, at the return: `d_x = y.copy()`.
+
+A value the shape facts know to be a scalar is not copied (a Python float
+cannot be updated in place). Where its rank is unknown, the value may be a
+Python float, and `_own(y)` copies only an array.
+"""
+
+from __future__ import annotations
+
+from ..ir import Assign, Atom, Function, If, Loop, Var, rename, walk
+from ..rules.core import MATMUL_HELPERS
+
+# What these compute is a new array (or a new Python number), never an input's memory.
+_FRESH_KINDS = {"binop", "unary", "compare", "boolop"}
+_FRESH = MATMUL_HELPERS | {
+    "copy",
+    "float",
+    "int",
+    "len",
+    "sum_list",
+    "unbroadcast_sum",
+    "zeros_list",
+    "zeros_any",
+    "concatenate",
+    "stack",
+}
+# NumPy functions that may return a view of their argument (or the argument).
+_VIEWS = {"broadcast_to", "expand_dims", "moveaxis", "transpose"}
+
+
+# What these return shares memory with their first operand at most: a buffer the
+# sweep updates; `_unbroadcast(g, x)`, which is `g` or a sum of it; a view of `x`
+# whatever the index or shape.
+_FIRST_ONLY = {
+    "index_add",
+    "index_add_at",
+    "index_add_any",
+    "iadd",
+    "unbroadcast",
+    "astype_like",
+    "broadcast_like",
+    "getitem",
+    "getattr",
+    "reshape",
+    "broadcast_to",
+    "expand_dims",
+    "moveaxis",
+    "transpose",
+}
+
+
+def _fresh(stmt: Assign) -> bool:
+    from ..rules.core import PRIMS
+
+    kind = PRIMS[stmt.prim].form[0]
+    if kind == "setitem":  # codegen copies an array it does not own before writing
+        return True
+    if stmt.prim in _FRESH or kind in _FRESH_KINDS:
+        return True
+    return kind == "np" and stmt.prim not in _VIEWS
+
+
+def sharing(fn: Function) -> set[str]:
+    """The values that may share memory with an input of `fn`."""
+    shared = set(fn.params) | set(fn.constants) | set(fn.backward_params or ())
+
+    def any_shared(atoms) -> bool:
+        return any(isinstance(a, Var) and a.name in shared for a in atoms)
+
+    changed = True
+    while changed:
+        before = len(shared)
+        for stmt in walk(fn.body):
+            if isinstance(stmt, Assign):
+                read = stmt.args[:1] if stmt.prim in _FIRST_ONLY else stmt.operands()
+                if stmt.prim == "pop" or (not _fresh(stmt) and any_shared(read)):
+                    shared.update(stmt.outs)
+            elif isinstance(stmt, If):
+                for i, o in enumerate(stmt.outs):
+                    if any_shared([stmt.then.results[i], stmt.orelse.results[i]]):
+                        shared.add(o)
+            elif isinstance(stmt, Loop):
+                for i, o in enumerate(stmt.outs):
+                    if any_shared([stmt.inits[i], stmt.body.results[i]]):
+                        shared.update((o, stmt.carried[i]))
+        changed = len(shared) != before
+    return shared
+
+
+def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[Atom]:
+    """Copy each of the `count` gradients from result `first` on that may share
+    memory with an input, in place; returns the gradients as they now are. A
+    container's gradient (`_grad_like`) has its leaves copied."""
+    shared = sharing(fn)
+    inputs = set(fn.params) | set(fn.constants) | set(fn.backward_params or ())
+    defs = {o: s for s in fn.body.stmts for o in s.outs}
+    where = {o: s.loc for s in walk(fn.body) for o in s.outs if s.loc is not None}
+    copies: list = []
+
+    def owned(a: Atom) -> Atom:
+        if not isinstance(a, Var) or a.name not in shared:
+            return a
+        rank = shapes.rank(a)
+        if rank == 0:
+            return a
+        out, loc = names.temp(), where.get(a.name, fn.loc)
+        if a.name not in inputs:  # the copy takes the gradient's name (`d_x`)
+            rename(fn.body, {a.name: out})
+            shapes.union(Var(out), a)
+            a, out = Var(out), a.name
+        prim = "copy" if rank is not None else "own"
+        copies.append(Assign((out,), prim, (a,), {}, loc))
+        shapes.union(Var(out), a)
+        return Var(out)
+
+    results = list(fn.body.results)
+    for i in range(first, first + count):
+        r = results[i]
+        built = defs.get(r.name) if isinstance(r, Var) else None
+        if isinstance(built, Assign) and built.prim == "grad_like":
+            before = len(copies)
+            leaves = tuple(owned(a) for a in built.args[1:])
+            if len(copies) > before:  # the container is built after its copies
+                fn.body.stmts.remove(built)
+                built.args = built.args[:1] + leaves
+                copies.append(built)
+        else:
+            results[i] = owned(r)
+    fn.body.stmts.extend(copies)
+    fn.body.results = tuple(results)
+    return results[first : first + count]
