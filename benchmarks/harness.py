@@ -205,19 +205,12 @@ def run_row(
     # adcompiler's variants and the hand-written gradient are timed on their
     # own, so that a slow peer (JAX without jit takes 100 ms on the RNN) does
     # not cut their interleaved rounds to a handful; the peers then in rounds
-    # of their own, with the hand-written gradient again.
+    # of their own.
     ours = {n: c for n, c in calls.items() if n == "hand" or n in VARIANTS}
     theirs = {n: c for n, c in calls.items() if n not in ours}
     row.times = _medians([measure(ours, target) for _ in range(repeats)])
     if theirs:
-        theirs = {"hand": calls["hand"], **theirs}
-        peers_times = _medians([measure(theirs, target) for _ in range(repeats)])
-        # a peer's time, on the scale of this row's hand-written time
-        scale = row.times["hand"].median / peers_times["hand"].median
-        for name in theirs:
-            if name != "hand":
-                t = peers_times[name]
-                row.times[name] = Timing(t.median * scale, t.samples, t.number)
+        row.times.update(_medians([measure(theirs, target) for _ in range(repeats)]))
     for name, timing in row.times.items():
         log(
             f"  {name:<10} {timing.median * 1e6:12.2f} us "
