@@ -202,15 +202,15 @@ def run_row(
             continue
         calls[peer] = (g, prepared)
 
-    # adcompiler's variants and the hand-written gradient are timed on their
-    # own, so that a slow peer (JAX without jit takes 100 ms on the RNN) does
-    # not cut their interleaved rounds to a handful; the peers then in rounds
-    # of their own.
+    # Every contender is timed in one interleaved measurement, as the peers'
+    # times are reported. adcompiler's variants and the hand-written gradient
+    # are timed again on their own, and their times come from there: a slow
+    # peer (JAX without jit takes 100 ms on the RNN) cuts the shared rounds
+    # to a handful, too few for ratios near 1 to settle.
     ours = {n: c for n, c in calls.items() if n == "hand" or n in VARIANTS}
-    theirs = {n: c for n, c in calls.items() if n not in ours}
-    row.times = _medians([measure(ours, target) for _ in range(repeats)])
-    if theirs:
-        row.times.update(_medians([measure(theirs, target) for _ in range(repeats)]))
+    row.times = _medians([measure(calls, target) for _ in range(repeats)])
+    if len(ours) < len(calls):
+        row.times.update(_medians([measure(ours, target) for _ in range(repeats)]))
     for name, timing in row.times.items():
         log(
             f"  {name:<10} {timing.median * 1e6:12.2f} us "

@@ -180,14 +180,16 @@ def test_measure_times_every_contender():
     assert all(t.median > 0 and t.samples >= 7 for t in timings.values())
 
 
-def test_peers_are_timed_apart_from_ours(out_dir, monkeypatch):
-    # ours in one measurement (twice, with repeats=2); the peers in another
+def test_ours_are_timed_again_on_their_own(out_dir, monkeypatch):
+    # all contenders interleaved (the peers' cells), then ours alone (ours)
     measured = []
 
     def fake_measure(calls, target):
         measured.append(sorted(calls))
+        alone = "autograd" not in calls
         return {
-            n: harness.Timing(6e-6 if n == "autograd" else 1e-6, 7, 1) for n in calls
+            n: harness.Timing(6e-6 if n == "autograd" else 2e-6 - alone * 1e-6, 7, 1)
+            for n in calls
         }
 
     monkeypatch.setattr(harness, "measure", fake_measure)
@@ -198,8 +200,9 @@ def test_peers_are_timed_apart_from_ours(out_dir, monkeypatch):
         workload, "seed", None, out_dir, ("autograd",), 0.01, lambda *a: None, 2
     )
     ours = sorted(["hand", *harness.VARIANTS])
-    assert measured == [ours, ours, ["autograd"], ["autograd"]]
-    assert row.times["hand"].median == 1e-6
+    every = sorted([*ours, "autograd"])
+    assert measured == [every, every, ours, ours]
+    assert row.times["hand"].median == 1e-6 and row.times["generated"].median == 1e-6
     assert row.times["autograd"].median == 6e-6
 
 
