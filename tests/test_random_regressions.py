@@ -10,18 +10,20 @@ import textwrap
 
 import numpy as np
 import pytest
-from programs import Program, check
+from programs import Program, arguments, check
 
 from adcompiler import passes
 
 PRELUDE = "import math\n\nimport numpy as np\n\n\n"
 
 
-def run(src: str, shapes, folder, seed: int = 0) -> None:
+def run(src: str, shapes, folder, seed: int = 0, examples: bool = False) -> None:
+    """`examples`: compiled for the arguments it is called with (`example_args`)."""
     program = Program(
         PRELUDE + textwrap.dedent(src), list(shapes), tuple(range(len(shapes)))
     )
-    assert check(program, folder, seed) == "compared"
+    kwargs = {"example_args": arguments(program.shapes, seed)} if examples else None
+    assert check(program, folder, seed, kwargs) == "compared"
 
 
 @pytest.fixture
@@ -269,3 +271,24 @@ def test_a_float_cotangent_of_a_dot_product_of_vectors(folder):
     with passes.disabled():
         run(src, [(2,)], folder)
     run(src, [(2,)], folder)
+
+
+def test_a_backward_if_reads_what_its_forward_if_computed_in_a_branch(folder):
+    # the backward `if` reads `v4`'s temporaries from the forward `if` on the
+    # same condition by name; the branches pass moved the forward `if` (it binds
+    # nothing after it) to the end, or renamed them when merging it with another
+    # `if` on the condition, and the generated code raised UnboundLocalError
+    # (found by the long profile compiled for the programs' arguments)
+    src = """
+    def f(x, y):
+        if np.min(y) > -0.3:
+            v4 = (1.0 + y ** 2) ** -1
+            return np.sum(x) + np.sum(v4)
+        v4 = np.cos(y)
+        if np.log(1.0 + np.sum(x) ** 2) < 1.0:
+            v4[1:] = np.sum(x)
+        return np.sum(x) + np.sum(y) + np.sum(v4)
+    """
+    for seed in range(4):
+        run(src, [(), (1, 3)], folder, seed)
+        run(src, [(), (2, 3)], folder, seed, examples=True)

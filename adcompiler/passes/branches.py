@@ -65,6 +65,15 @@ def _read_counts(stmt) -> dict[str, int]:
     return counts
 
 
+def _defined(stmt) -> list[str]:
+    """What a member defines: its outputs, and what an `if` computes in its
+    branches, which a later `if` on the same condition may read by name."""
+    if isinstance(stmt, If):
+        inner = [o for s in stmt.then.stmts + stmt.orelse.stmts for o in s.outs]
+        return list(stmt.outs) + inner
+    return list(stmt.outs)
+
+
 def _on(stmt) -> str | None:
     """The condition's name when `stmt` is conditional on a variable `c`: a
     conditional expression `a if c else b`, or an `if c` whose branches compute
@@ -97,7 +106,7 @@ def _block(block: Block, names) -> None:
 
     def close(cond: str) -> None:
         for s in groups[cond]:
-            for o in s.outs:
+            for o in _defined(s):
                 del group_of[o]
         out.extend(_close(groups.pop(cond), cond, block, names))
 
@@ -114,7 +123,7 @@ def _block(block: Block, names) -> None:
             close(other)  # its values are read here: its `if` goes first
         if cond is not None:
             groups.setdefault(cond, []).append(stmt)
-            group_of.update((o, cond) for o in stmt.outs)
+            group_of.update((o, cond) for o in _defined(stmt))
             continue
         out.append(stmt)
     for cond in list(groups):
@@ -195,7 +204,12 @@ def _arm(group: list, taken: bool, outs: tuple, names) -> tuple[Block, dict]:
         if isinstance(s, If):
             branch = s.then if taken else s.orelse
             for inner in branch.stmts:
-                emit(inner)
+                # as it was, under its own name: a later `if` on the same
+                # condition, outside the group, may read it (a backward `if`
+                # reads what its forward `if` computed in the same branch)
+                args = tuple(atom(a) for a in inner.args)
+                kwargs = {k: atom(v) for k, v in inner.kwargs.items()}
+                e.stmts.append(Assign(inner.outs, inner.prim, args, kwargs, inner.loc))
             value.update((o, atom(r)) for o, r in zip(s.outs, branch.results))
         elif s.prim == "select":
             value[s.out] = atom(s.args[1] if taken else s.args[2])
