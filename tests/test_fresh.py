@@ -122,3 +122,18 @@ def test_a_copied_gradient_differentiates_again(out_dir, rng):
     got = grad(norm_of_gradient)(y)
     np.testing.assert_allclose(got, numeric_grad(norm_of_gradient, [y], 0), rtol=1e-6)
     np.testing.assert_allclose(got, 2.0 * y)
+
+
+def summed_against_a_transpose(x, y, Z):
+    return np.sum((x + y) * Z.T)
+
+
+def test_one_value_returned_for_two_gradients_is_two_copies(out_dir, rng):
+    x, y, Z = (rng.normal(size=(3, 3)) for _ in range(3))
+    for examples in (None, (x, y, Z)):
+        g = grad(summed_against_a_transpose, argnums=(0, 1), example_args=examples)
+        d_x, d_y = g(x, y, Z)
+        np.testing.assert_array_equal(d_x, Z.T)
+        np.testing.assert_array_equal(d_y, Z.T)
+        assert_owned(d_x, Z, d_y)
+        assert_owned(d_y, Z)

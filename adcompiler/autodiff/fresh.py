@@ -113,7 +113,9 @@ def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[A
         if rank == 0:
             return a
         out, loc = names.temp(), where.get(a.name, fn.loc)
-        if a.name not in inputs:  # the copy takes the gradient's name (`d_x`)
+        if a.name not in inputs and returned.count(a) == 1:
+            # the copy takes the gradient's name (`d_x`); a value returned twice
+            # (d_x and d_y both `Y.T`) keeps its own, for the second copy
             rename(fn.body, {a.name: out})
             shapes.union(Var(out), a)
             a, out = Var(out), a.name
@@ -123,6 +125,7 @@ def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[A
         return Var(out)
 
     results = list(fn.body.results)
+    returned = list(results)
     for i in range(first, first + count):
         r = results[i]
         built = defs.get(r.name) if isinstance(r, Var) else None
