@@ -317,8 +317,12 @@ def test_a_trips_adjoint_of_a_known_shape_is_summed_after_the_loop(out_dir, rng,
     g = grad(acc, example_args=args)
     np.testing.assert_allclose(g(*args), numeric_grad(acc, list(args), 0), rtol=1e-6)
     code = code_of(g)
-    assert "gs_b.append(" in code and "d_b = _unbroadcast_sum(gs_b, b)" in code
-    assert "d_b +=" not in code
+    assert "gs_b.append(" in code and "d_b +=" not in code
+    if trips:  # stacked once, summed as an expert does
+        assert "G_b = np.array(gs_b)" in code and "d_b = G_b.sum(axis=0)" in code
+    else:  # no trip: the stack gets its rows' shape, and the sum b's
+        assert "G_b = np.array(gs_b).reshape(-1, 3)" in code
+        assert g(*args).shape == (3,) and not g(*args).any()
 
 
 def test_a_loop_appends_an_adjoint_once_for_every_product_it_feeds(out_dir, rng):
@@ -332,9 +336,39 @@ def test_a_loop_appends_an_adjoint_once_for_every_product_it_feeds(out_dir, rng)
     g = grad(rnn_in, argnums=(0, 1), example_args=args)
     fd_check(g, rnn_in, args, (0, 1))
     code = code_of(g)
-    # d_W and d_U are both sums over the trips of the same adjoint's products
-    assert code.count(".append(d_") == 1
-    assert "_matmul_lhs_rows_sum(gs_U, xs, U)" in code
+    # d_W and d_U are both sums over the trips of the same adjoint's products:
+    # one list, stacked once, and xs read in the list's order (last trip first)
+    assert code.count(".append(d_") == 1 and code.count("np.array(gs_") == 1
+    assert "d_U = t3 @ xs[::-1]" in code or "d_U = G_U.T @ xs[::-1]" in code
+
+
+def test_batched_sums_after_a_loop_for_rows_on_the_left_and_matrices(out_dir, rng):
+    def rows_left(W, U, h, xs):
+        for t in range(len(xs)):
+            h = np.tanh(h @ W + xs[t] @ U)
+        return np.sum(h * h)
+
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=(2, 3)), rng.normal(size=3))
+    args += (rng.normal(size=(5, 2)),)
+    g = grad(rows_left, argnums=(0, 1), example_args=args)
+    fd_check(g, rows_left, args, (0, 1))
+    code = code_of(g)
+    assert "xs[::-1].T @ " in code and "_matmul" not in code.split("for t in")[-1]
+
+    # d_W and d_U are products with the same adjoint: it is appended once
+    # (the others: h_2 of each trip for tanh', the tape of h, and h for d_W)
+    assert code.count(".append(") == 4 and "d_W = G_W.T @ G_U" in code
+
+    def matrices(W, H, xs):  # each trip's adjoint of W is a matrix of W's shape
+        for t in range(len(xs)):
+            H = np.tanh(W @ H + xs[t])
+        return np.sum(H * H)
+
+    args = (rng.normal(size=(3, 3)) / 2, rng.normal(size=(3, 2)))
+    args += (rng.normal(size=(4, 3, 2)),)
+    g = grad(matrices, argnums=(0, 1), example_args=args)
+    fd_check(g, matrices, args, (0, 1))
+    assert "d_W = G_W.sum(axis=0)" in code_of(g)
 
 
 def test_a_loops_elementwise_work_on_trip_values_is_done_for_all_trips_at_once(

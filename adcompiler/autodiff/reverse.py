@@ -441,6 +441,9 @@ class Sweep:
         self.lengths: dict[str, str] = {}
         self.assume = False  # carried adjoints keep their values' shapes (Sweep.loop)
         self.depth = 0  # how many blocks enclose the statement being swept
+        self.appended: dict[str, Atom] = (
+            {}
+        )  # a batch list -> the value each trip appends
 
     def merged(self, g: Atom) -> bool:
         return isinstance(g, Var) and g.name in self._merged
@@ -801,8 +804,12 @@ class Sweep:
                 contrib.setdefault(init.name, []).append(Var(outs[k]))
         for n, o in zip(outer, outs[len(active) :]):
             contrib.setdefault(n, []).append(Var(o))
+        stacks: dict[str, Atom] = {}
+        rows_of, _ = row_loop(stmt, self.lengths)
+        trips = e.shapes.concrete(Var(rows_of)) if rows_of else None
+        runs = bool(trips and trips[0] > 0)  # surely a trip at least
         for n, prim, operands, _ in batched:
-            total = e.call(prim, *operands, Var(n), loc=stmt.loc)
+            total = self.batched_sum(prim, operands, Var(n), stacks, runs, stmt.loc)
             contrib.setdefault(n, []).append(total)
 
     # what a loop's backward body would add into an accumulator on every trip:
@@ -855,7 +862,7 @@ class Sweep:
         parts = [p for ps in c.values() for p in ps]
         read = uses(Block(list(e.stmts), tuple(nexts) + tuple(parts)))
         found: list = []
-        pushed: dict = {}  # (role, value) -> its list: a value is appended once
+        pushed: dict = {}  # value -> its list: a value is appended once
         for n in list(c):
             if n in self.lists:
                 continue
@@ -863,6 +870,9 @@ class Sweep:
             for p in c[n]:
                 stmt = defined.get(getattr(p, "name", None))
                 prim, roles = self._batched(stmt)
+                if prim and stmt.prim == "outer" and stmt.args[0] in map(Var, rows):
+                    # `np.outer(xs[t], g)`, the adjoint of U in `xs[t] @ U`
+                    prim, roles = self._BATCHED["matmul_rhs"]
                 if not (
                     not prim
                     or read[p.name] != 1  # read by more than the accumulation
@@ -883,17 +893,65 @@ class Sweep:
                         operands.append(Var(xs))
                         prim = self._ROWS[prim]
                         continue
-                    if (role, value) not in pushed:
-                        pushed[role, value] = f = e.names.fresh(f"{role}_{n}")
+                    if value not in pushed:
+                        pushed[value] = f = e.names.fresh(f"{role}_{n}")
+                        self.appended[f] = value
                         e.emit(Assign((), "push", (Var(f), value), {}, stmt.loc))
                         lists.append(f)
-                    operands.append(Var(pushed[role, value]))
+                    operands.append(Var(pushed[value]))
                 found.append((n, prim, tuple(operands), tuple(lists)))
             if kept:
                 c[n] = kept
             else:
                 del c[n]
         return found
+
+    def batched_sum(
+        self, prim: str, operands: tuple, n: Var, stacks: dict, runs: bool, loc
+    ):
+        """After a loop, the sum over its trips that `batch_products` took out:
+        `prim(*operands, n)`, a helper that stacks the lists and falls back to one
+        product a trip where they do not stack. Where example arguments tell that
+        every trip appends vectors of one shape, it is written as an expert does:
+        each list stacked once (`G_b = np.array(gs_b)`), shared by every sum that
+        reads it, and `G_b.sum(axis=0)`, `G_b.T @ X_W`, `G_b.T @ xs[::-1]` (the
+        lists hold the trips from the last to the first). `stacks` holds the
+        lists stacked so far; unless the loop surely `runs` a trip, a stack gets
+        its rows' shape (no trip at all stacks to shape (0,))."""
+        e = self.e
+        lists = [o for o in operands if o.name in self.appended]
+        if not lists or not all(self._stackable(o, prim) for o in lists):
+            return e.call(prim, *operands, n, loc=loc)
+        for o in lists:
+            if o.name not in stacks:  # gs_b -> G_b, xs_W -> X_W
+                role, _, of = o.name.partition("_")
+                name = e.names.fresh(f"{role[0].upper()}_{of}")
+                if runs:
+                    stacked = e.call("array_list", o, loc=loc, name=name)
+                else:  # no trip at all stacks to shape (0,): give it its rows' shape
+                    shape = (-1, *e.shapes.concrete(self.appended[o.name]))
+                    stacked = e.call("array_list", o, loc=loc)
+                    stacked = e.call(
+                        "reshape", stacked, Const(shape), loc=loc, name=name
+                    )
+                stacks[o.name] = stacked
+        s = [stacks.get(o.name, o) for o in operands]
+        backwards = Const(slice(None, None, -1))
+        if prim == "unbroadcast_sum":
+            total = e.call("sum", s[0], axis=Const(0), loc=loc)
+            e.shapes.union(total, self.appended[operands[0].name])
+            return _sum_to(e, total, n) or e.call("unbroadcast", total, n, loc=loc)
+        if prim in ("matmul_lhs_rows_sum", "matmul_rhs_rows_sum"):
+            # the rows of `xs` in the order the lists hold the trips
+            k = 1 if prim == "matmul_lhs_rows_sum" else 0
+            s[k] = e.call("getitem", s[k], backwards, basic=Const(True), loc=loc)
+        return e.call("matmul", e.call("T", s[0], loc=loc), s[1], loc=loc)
+
+    def _stackable(self, o: Var, prim: str) -> bool:
+        """Every trip appends a value of one known shape to the list `o`: a
+        vector, unless the list is summed as it is (`unbroadcast_sum`)."""
+        shape = self.e.shapes.concrete(self.appended[o.name])
+        return shape is not None and (len(shape) == 1 or prim == "unbroadcast_sum")
 
     def batch_trips(self, loop: Loop, back: Block, back_carried: set[str]) -> None:
         """Compute before the backward loop, for all trips at once, what its body

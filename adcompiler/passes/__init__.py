@@ -16,9 +16,11 @@ Each pass is one module (or one decision at one place, named here):
               summed after it as one matrix product (the trip's row `xs[t]`
               read from `xs` itself, each adjoint appended once); an adjoint
               of a known shape is appended and summed after the loop, not
-              added in place a trip; with example arguments, elementwise work
-              on the trips' forward values alone (tanh') is done on all trips
-              at once before the backward loop (autodiff/reverse.py)
+              added in place a trip; with example arguments, each list is
+              stacked once and summed as NumPy (`G_b.T @ xs[::-1]`), and
+              elementwise work on the trips' forward values alone (tanh') is
+              done on all trips at once before the backward loop
+              (autodiff/reverse.py)
 - `hoist`     a loop's products `U @ xs[t]` with an invariant `U` are one
               matrix product before it (hoist.py)
 - `branches`  conditional expressions on one condition (the adjoint of
