@@ -292,3 +292,17 @@ def test_a_backward_if_reads_what_its_forward_if_computed_in_a_branch(folder):
     for seed in range(4):
         run(src, [(), (1, 3)], folder, seed)
         run(src, [(), (2, 3)], folder, seed, examples=True)
+
+
+def test_a_contribution_smaller_than_its_argument_is_spread_to_its_shape(folder):
+    # compiled for examples, the adjoint of x in `y * x` (y of shape (1, 3), x of
+    # shape (2, 3), the upstream a scalar stand-in) is `y`: it was returned as
+    # the sum to x's shape, with y's shape (found by the long profile)
+    src = """
+    def f(x, y):
+        v4 = x
+        v5 = (y) * (x)
+        return np.sum(v4) + np.sum(v5)
+    """
+    run(src, [(2, 3), (1, 3)], folder, examples=True)
+    run(src, [(2, 3), (1, 3)], folder)

@@ -169,9 +169,10 @@ def _reverse(
         contributions[result.name] = [Const(1.0)]
     sweep.block(body, contributions, None)
 
-    grads = [
-        e.current(_param_grad(e, sweep, p, contributions.get(p), fn.loc)) for p in wrt
-    ]
+    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
+    # a later parameter's gradient may name a value an earlier one is (d_x and
+    # d_z both `np.ones_like(x)`, named d_z): each under the name it has now
+    grads = [e.current(g) for g in grads]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads) + aux
     checks = float_checks(fn, wrt, names)
@@ -250,9 +251,10 @@ def _seeded(
         if isinstance(r, Var) and r.name in live:
             contributions.setdefault(r.name, []).append(Var(seed))
     sweep.block(body, contributions, None)
-    grads = [
-        e.current(_param_grad(e, sweep, p, contributions.get(p), fn.loc)) for p in wrt
-    ]
+    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
+    # a later parameter's gradient may name a value an earlier one is (d_x and
+    # d_z both `np.ones_like(x)`, named d_z): each under the name it has now
+    grads = [e.current(g) for g in grads]
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     checks = float_checks(fn, wrt, names)
     out = Function(
@@ -356,12 +358,16 @@ def _promotable(fn: Function, wrt: list[str], n_aux: int) -> dict[int, str]:
 
 def _sum_to(e: Emitter, c: Atom, arg: Var) -> Atom | None:
     """`c.sum(axis=0)`: the sum of `c` over the axes `arg` was broadcast along,
-    where example arguments tell both shapes; None where they do not, or where
-    the sum would need a reshape too (new leading axes and kept ones at once)."""
+    where example arguments tell both shapes; None where they do not, where
+    the sum would need a reshape too (new leading axes and kept ones at once),
+    or where `c` must be spread to `arg`'s shape (a stand-in `y` of shape (1, 3)
+    for the adjoint of an `x` of shape (2, 3))."""
     cs, xs = e.shapes.concrete(c), e.shapes.concrete(arg)
     if cs is None or xs is None or len(cs) < len(xs):
         return None
     lead = len(cs) - len(xs)
+    if any(m != n and n != 1 for m, n in zip(cs[lead:], xs)):
+        return None  # `c` is smaller than `arg` somewhere: a sum cannot make it `arg`'s
     kept = [lead + i for i, n in enumerate(xs) if n == 1 and cs[lead + i] != 1]
     if lead and kept:
         return None
