@@ -137,3 +137,22 @@ def test_one_value_returned_for_two_gradients_is_two_copies(out_dir, rng):
         np.testing.assert_array_equal(d_y, Z.T)
         assert_owned(d_x, Z, d_y)
         assert_owned(d_y, Z)
+
+
+def two_sums(x, y, z, n):
+    z = z + y
+    return np.sum(x) + np.sum(y) + np.sum(z)
+
+
+def test_two_gradients_are_never_one_array(out_dir, rng):
+    # compiled for examples, d_x and d_z are the same np.ones_like(x); a later
+    # gradient naming it left d_x reading a name that no longer existed
+    # (NameError, found by the long profile), and then both were one array
+    x, z = rng.normal(size=3), rng.normal(size=3)
+    for examples in (None, (x, 0.5, z, 2)):
+        g = grad(two_sums, argnums=(0, 1, 2), example_args=examples)
+        d_x, d_y, d_z = g(x, 0.5, z, 2)
+        np.testing.assert_array_equal(d_x, np.ones(3))
+        np.testing.assert_array_equal(d_z, np.ones(3))
+        assert d_y == 4.0
+        assert_owned(d_x, d_z)

@@ -7,7 +7,9 @@ place (`d_x *= lr`) would change the caller's `y`. JAX's arrays cannot be
 updated, and PyTorch returns new tensors; here a gradient that may share
 memory with an input (an argument, a constant, a vjp's cotangent; a view of
 one, such as `y.T` or `y[0]`; or a branch, a loop or a `max` that may pass
-one on) is copied once, at the return: `d_x = y.copy()`.
+one on) is copied once, at the return: `d_x = y.copy()`. So is a gradient
+that is the same array as an earlier one (`d_x` and `d_z` both the
+`np.ones_like(x)` of two sums).
 
 A value the shape facts know to be a scalar is not copied (a Python float
 cannot be updated in place). Where its rank is unknown, the value may be a
@@ -69,45 +71,69 @@ def _fresh(stmt: Assign) -> bool:
     return kind == "np" and stmt.prim not in _VIEWS
 
 
-def sharing(fn: Function) -> set[str]:
-    """The values that may share memory with an input of `fn`."""
-    shared = set(fn.params) | set(fn.constants) | set(fn.backward_params or ())
+INPUT = "<an input>"  # the root of every input, and of what a tape may hold
 
-    def any_shared(atoms) -> bool:
-        return any(isinstance(a, Var) and a.name in shared for a in atoms)
+
+def roots(fn: Function) -> dict[str, frozenset]:
+    """For each value of `fn`, the arrays whose memory it may be: itself where
+    it is computed new, INPUT where it may be (a view of) an input."""
+    found: dict[str, frozenset] = {}
+    for name in [*fn.params, *fn.constants, *(fn.backward_params or ())]:
+        found[name] = frozenset({INPUT})
+
+    def of(atoms) -> frozenset:
+        return frozenset().union(
+            *(found.get(a.name, frozenset()) for a in atoms if isinstance(a, Var))
+        )
 
     changed = True
     while changed:
-        before = len(shared)
+        before = dict(found)
         for stmt in walk(fn.body):
             if isinstance(stmt, Assign):
-                read = stmt.args[:1] if stmt.prim in _FIRST_ONLY else stmt.operands()
-                if stmt.prim == "pop" or (not _fresh(stmt) and any_shared(read)):
-                    shared.update(stmt.outs)
+                if stmt.prim == "pop":
+                    new = frozenset({INPUT})
+                elif _fresh(stmt):
+                    new = frozenset(stmt.outs)
+                else:
+                    read = (
+                        stmt.args[:1] if stmt.prim in _FIRST_ONLY else stmt.operands()
+                    )
+                    new = of(read)
+                for o in stmt.outs:
+                    found[o] = found.get(o, frozenset()) | new
             elif isinstance(stmt, If):
                 for i, o in enumerate(stmt.outs):
-                    if any_shared([stmt.then.results[i], stmt.orelse.results[i]]):
-                        shared.add(o)
+                    new = of([stmt.then.results[i], stmt.orelse.results[i]])
+                    found[o] = found.get(o, frozenset()) | new
             elif isinstance(stmt, Loop):
                 for i, o in enumerate(stmt.outs):
-                    if any_shared([stmt.inits[i], stmt.body.results[i]]):
-                        shared.update((o, stmt.carried[i]))
-        changed = len(shared) != before
-    return shared
+                    new = of([stmt.inits[i], stmt.body.results[i]])
+                    for n in (o, stmt.carried[i]):
+                        found[n] = found.get(n, frozenset()) | new
+        changed = found != before
+    return found
 
 
 def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[Atom]:
     """Copy each of the `count` gradients from result `first` on that may share
-    memory with an input, in place; returns the gradients as they now are. A
-    container's gradient (`_grad_like`) has its leaves copied."""
-    shared = sharing(fn)
+    memory with an input, or that an earlier gradient is too, in place; returns
+    the gradients as they now are. A container's gradient (`_grad_like`) has its
+    leaves copied."""
+    memory = roots(fn)
     inputs = set(fn.params) | set(fn.constants) | set(fn.backward_params or ())
     defs = {o: s for s in fn.body.stmts for o in s.outs}
     where = {o: s.loc for s in walk(fn.body) for o in s.outs if s.loc is not None}
     copies: list = []
 
     def owned(a: Atom) -> Atom:
-        if not isinstance(a, Var) or a.name not in shared:
+        """`a`, or a copy of it where it may be an input's array, or an array an
+        earlier gradient may be (`seen`)."""
+        if not isinstance(a, Var):
+            return a
+        mine = memory.get(a.name, frozenset())
+        if not mine & (seen | {INPUT}):
+            seen.update(mine)
             return a
         rank = shapes.rank(a)
         if rank == 0:
@@ -126,6 +152,7 @@ def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[A
 
     results = list(fn.body.results)
     returned = list(results)
+    seen: set = set()  # the arrays the gradients so far may be
     for i in range(first, first + count):
         r = results[i]
         built = defs.get(r.name) if isinstance(r, Var) else None
