@@ -306,3 +306,24 @@ def test_a_contribution_smaller_than_its_argument_is_spread_to_its_shape(folder)
     """
     run(src, [(2, 3), (1, 3)], folder, examples=True)
     run(src, [(2, 3), (1, 3)], folder)
+
+
+def test_a_keepdims_reduction_over_an_axis_of_one_does_not_fit_into_itself(folder):
+    # `v1.max(axis=-1, keepdims=True)` of a (2, 1) array has v1's own shape; the
+    # shape facts took it to broadcast into itself and dropped it from the
+    # `np.where`, whose result then took the shape of the scalar branch: the
+    # adjoint of `x[-1, 0]` was not summed (ValueError; found by the long
+    # profile compiled for the programs' arguments)
+    src = """
+    def f(x):
+        v1 = np.tanh(x)
+        k2 = 0
+        while k2 < 2:
+            k2 += 1
+            c = np.max(x) > 0.0
+            x = x + np.where(c, np.exp(v1.max(axis=-1, keepdims=True)), 1.0 / (1.0 + x[-1, 0] ** 2))
+        return np.sum(x) + np.sum(v1)
+    """
+    for seed in range(3):
+        run(src, [(2, 1)], folder, seed, examples=True)
+        run(src, [(2, 1)], folder, seed)

@@ -149,8 +149,12 @@ class Shapes:
         if shape is not None:
             self.fix(out.name, shape)
         arrays = [a for a in args if not self.is_scalar(a)]
+        # a keepdims reduction broadcasts into an array of its operand's shape;
+        # not into itself (a reduction over an axis of length 1 has that shape)
         arrays = [
-            a for a in arrays if not any(self._fits_into(a, b) for b in arrays)
+            a
+            for a in arrays
+            if not any(self._fits_into(a, b) for b in arrays if b != a)
         ] or arrays
         if not arrays:
             self.union(out, Const(0.0))
