@@ -9,6 +9,7 @@ stays short; the values that remain get readable names.
 from __future__ import annotations
 
 import ast
+import copy
 import math
 
 from . import passes
@@ -1365,9 +1366,93 @@ def function_def(
             body.append(ast.Assign([ast.Name(name, ast.Store())], value))
             value = ast.Name(name, ast.Load())
         results.append(value)
-    body += _casts(fn, gen, results)
+    casts = _casts(fn, gen, results)
+    body += casts
     body.append(ast.Return(_nest(fn.result_tree, results)))
+    if not casts:
+        body = _return_from_branches(body)
     return _finish_def(fn, doc, body, defaults), gen.helpers
+
+
+def _return_from_branches(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A function that ends in an `if` returns from each of its branches.
+
+    `if z > y: t2 = z; d_z = t1 ... else: ...` then `d_x = t2; return d_x, d_y,
+    d_z` reads, as one writes it by hand, `if z > y: return z, z, t1` and
+    the other branch's statements and return after it: the values each branch
+    binds only for the return go into it. Only assignments may come between
+    the `if` and the return: those naming the results (`d_x = t2`), and at
+    most two that compute (`d_x = d_x_2 + d_x_4`), which each branch then
+    writes. An `if` that checks the arguments is not one."""
+    k, computed = len(body) - 1, 0
+    while k > 0 and _plain(body[k - 1]):
+        computed += not isinstance(body[k - 1].value, ast.Name)
+        if computed > 2:  # more would be written twice: the `if` stays as it is
+            return body
+        k -= 1
+    branch = body[k - 1] if k > 0 else None
+    if not isinstance(branch, ast.If) or any(
+        isinstance(n, ast.Raise)
+        or isinstance(n, ast.Name)
+        and n.id.startswith("_check_")
+        for n in ast.walk(branch)
+    ):
+        return body
+    tail = body[k:]
+    then = _into_return(branch.body + copy.deepcopy(tail))
+    orelse = _into_return(branch.orelse + tail)
+    return body[: k - 1] + [ast.If(branch.test, then, [])] + orelse
+
+
+def _plain(s: ast.stmt) -> bool:
+    """`name = expression`."""
+    return (
+        isinstance(s, ast.Assign)
+        and len(s.targets) == 1
+        and isinstance(s.targets[0], ast.Name)
+    )
+
+
+def _into_return(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """`a = e; ...; return a, ...` with `e` in the return where `a` is read
+    there alone, once, and nothing in between rebinds what `e` reads."""
+    stmts = list(stmts)
+    k = len(stmts) - 1
+    while k > 0 and _plain(stmts[k - 1]):
+        k -= 1
+    for i in range(len(stmts) - 2, k - 1, -1):
+        name = stmts[i].targets[0].id
+        value = stmts[i].value
+        later = stmts[i + 1 :]
+        reads = [
+            n
+            for s in later
+            for n in ast.walk(s)
+            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+        ]
+        read_by_value = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+        rebound = {s.targets[0].id for s in later[:-1]}
+        if len(reads) != 1 or rebound & (read_by_value | {name}):
+            continue
+        ret = stmts[-1]
+        holder = next(
+            (
+                p
+                for p in ast.walk(ret)
+                for c in ast.iter_child_nodes(p)
+                if c is reads[0]
+            ),
+            None,
+        )
+        if holder is None:  # read by another assignment, not by the return
+            continue
+        for field, old in ast.iter_fields(holder):
+            if old is reads[0]:
+                setattr(holder, field, value)
+            elif isinstance(old, list):
+                setattr(holder, field, [value if x is reads[0] else x for x in old])
+        del stmts[i]
+    return stmts
 
 
 def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:

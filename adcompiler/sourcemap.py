@@ -247,8 +247,11 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 waiting.clear()
             elif isinstance(s, ast.If) and "_astype_like(" in ast.unparse(s.body[0]):
                 line = last  # a gradient cast to its parameter's dtype, at the return
-            elif isinstance(s, ast.If) and "_check_float(" in ast.unparse(s.body[0]):
-                pass  # a differentiated argument's check: the `def` line
+            elif isinstance(s, ast.If) and (
+                "_check_float(" in ast.unparse(s.body[0])
+                or "_check_examples(" in ast.unparse(s.body[0])
+            ):
+                pass  # a check of the arguments: the `def` line
             elif isinstance(s, ast.If):
                 branch = cur.take(
                     lambda st: isinstance(st, If)

@@ -505,3 +505,37 @@ def test_branches_in_a_loop_body(out_dir):
     points = [(0.5, 0.25), (2.0, 0.5), (-1.5, 0.5)]  # no ties: max has a kink there
     on, off = grads_both_ways(max_in_a_loop, points, (0, 1))
     assert on.count(" else ") < off.count(" else ")
+
+
+def test_a_function_ending_in_an_if_returns_from_its_branches(out_dir, rng):
+    # compiled for examples (no casts at the return), the seed's gradient reads
+    # as the hand-written one: each branch returns its own values
+    for checks in (True, False):
+        g = grad(seed, argnums=(0, 1, 2), example_args=(1.0, 2.0, 0.0), checks=checks)
+        body = inspect.getsource(g).split('"""')[-1]
+        lines = [line.split("  # ")[0].strip() for line in body.splitlines()]
+        tail = lines[lines.index("t1 = x + y") :]
+        assert tail[:4] == [
+            "t1 = x + y",
+            "if z > y:",
+            "return z, z, t1",
+            "return y, t1 + y, 0.0",
+        ]
+        for args in [
+            (1.0, 2.0, 0.0),
+            (1.0, 0.5, 2.0),
+            (-3.0, 1.5, -1.0),
+            (1.0, 2.0, 2.0),
+        ]:
+            want = [numeric_grad(seed, list(args), k) for k in range(3)]
+            if args[1] != args[2]:  # at the tie max has a kink
+                np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+        assert g(1.0, 2.0, 2.0) == (2.0, 5.0, 0.0)  # the tie goes to y, as max's does
+    # an `if` over arrays, forward and backward merged, returns from both too
+    x = rng.normal(size=4)
+    g = grad(arrays_on_one_condition, example_args=(x, 1.0), checks=False)
+    code = inspect.getsource(g)
+    assert code.count("return ") == 2 and "    if c > 0.0:" in code
+    for c in (1.0, -1.0):
+        want = numeric_grad(arrays_on_one_condition, [x, c], 0)
+        np.testing.assert_allclose(g(x, c), want, rtol=1e-6, atol=1e-8)
