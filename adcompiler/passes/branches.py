@@ -5,22 +5,33 @@ comparison that decided it: the forward pick `z if c else y`, and each
 argument's share of the adjoint, `g if c else 0.0` and `0.0 if c else g`. An
 expert writes one `if` instead, and adds the shares where they are known:
 
-    if z > y:                     # where the compiler had written
-        d_x, d_y, d_z = z, z, t1  #   t3 = z if c else y
-    else:                         #   d_z = t1 if c else 0.0
-        ...                       #   d_y = (0.0 if c else t1) + t3
+    if z > y:          # where the compiler had written
+        t3 = z         #   t3 = z if c else y
+        d_z = t1       #   d_z = t1 if c else 0.0
+        d_y = z        #   d_y = (0.0 if c else t1) + t3
+    else:
+        d_y = t1 + y
+        t3 = y
+        d_z = 0.0
 
 This pass does the same, on any block: the conditional expressions on one
-condition (`select` statements), with the cheap arithmetic that reads them
-(`+ - * /` and negation), become one `If` whose branches compute each value
-with the condition known. Each branch is emitted through the emitter, so
-`0.0 + z` there is `z`. Only one branch runs, so nothing is computed that
-was not computed before, and each value is the one its expression gave.
+condition (`select` statements) and the `if`s on it whose branches compute
+plain values (a forward `if` and its backward `if`), with the cheap
+arithmetic that reads them (`+ - * /` and negation), become one `If` whose
+branches compute each value with the condition known. The arithmetic is
+emitted through the emitter, so `0.0 + z` there is `z`; arithmetic that
+simplifies in neither branch, and that nothing conditional reads, stays
+after the `if`. What a member `if` computes keeps its name: a later `if` on
+the same condition may read it. Only one branch runs, so nothing is
+computed that was not computed before, and each value is the one its
+expression gave.
 
 A group ends at the first statement that reads one of its values without
 joining it (a call, a loop, a branch, a conditional expression on another
-condition); the `if` is placed there, after every statement the group
-reads. A single conditional expression stays one.
+condition) and at any statement with an effect (a check, a vjp's
+`begin_backward`); the `if` is placed there, after every statement the
+group reads. A single conditional member stays as it is. (Codegen then
+returns from each branch of an `if` that ends a function.)
 """
 
 from __future__ import annotations
