@@ -27,7 +27,7 @@ from .ir import (
     walk,
 )
 from .rules import PRIMS
-from .rules.core import MATMUL_HELPERS
+from .rules.core import MATMUL_HELPERS, VIEWS
 
 # Inlining stops once an expression has this many nodes: past it a named
 # intermediate reads better than one long line.
@@ -38,8 +38,8 @@ HELPER_NEEDS = {
     "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
-    "_matmul_lhs_rows_sum": {"_outer_sum", "_matmul_lhs"},
-    "_matmul_rhs_rows_sum": {"_outer_sum", "_matmul_rhs"},
+    "_matmul_lhs_rows_sum": {"_matmul_lhs_sum", "_outer_sum", "_matmul_lhs"},
+    "_matmul_rhs_rows_sum": {"_matmul_rhs_sum", "_outer_sum", "_matmul_rhs"},
 }
 
 HELPERS = {
@@ -225,19 +225,13 @@ def _matmul_rhs_sum(as_, gs, b):
 def _matmul_lhs_rows_sum(gs, xs, a):
     """The sum over a loop's trips of `_matmul_lhs(g, xs[t])`, the adjoint of `a` in
     `a @ xs[t]`; `gs` holds the trips' `g`, appended from the last trip to the first."""
-    total = _outer_sum(gs[::-1], xs)
-    if total is None:  # not vectors: one product at a time
-        total = sum(map(_matmul_lhs, reversed(gs), xs), np.zeros_like(a))
-    return total
+    return _matmul_lhs_sum(gs[::-1], xs, a)
 ''',
     "_matmul_rhs_rows_sum": '''
 def _matmul_rhs_rows_sum(xs, gs, b):
     """The sum over a loop's trips of `_matmul_rhs(xs[t], g)`, the adjoint of `b` in
     `xs[t] @ b`; `gs` holds the trips' `g`, appended from the last trip to the first."""
-    total = _outer_sum(xs, gs[::-1])
-    if total is None:  # not vectors: one product at a time
-        total = sum(map(_matmul_rhs, xs, reversed(gs)), np.zeros_like(b))
-    return total
+    return _matmul_rhs_sum(xs, gs[::-1], b)
 ''',
     "_unbroadcast_sum": '''
 def _unbroadcast_sum(gs, x):
@@ -472,22 +466,6 @@ def _local_uses(block: Block) -> dict[str, int]:
     return counts
 
 
-# Primitives whose result may share memory with an argument: never updated in place.
-_VIEWS = {
-    "getitem",
-    "reshape",
-    "T",
-    "transpose",
-    "broadcast_to",
-    "expand_dims",
-    "moveaxis",
-    "unbroadcast",
-    "pop",
-    "matmul_lhs",
-    "matmul_rhs",
-}
-
-
 # What NumPy returns whatever the operands: an array or a NumPy scalar (np.float64),
 # both of which have the reduction methods. `np.shape`, `np.ndim`, `np.size` do not.
 _NOT_NUMPY = {"shape", "ndim", "size"}
@@ -593,7 +571,7 @@ def _fresh_values(fn: Function) -> set[str]:
         if isinstance(stmt, Assign) and len(stmt.outs) == 1:
             kind = PRIMS[stmt.prim].form[0]
             if stmt.prim == "setitem" or (
-                kind in ("binop", "unary", "np", "method") and stmt.prim not in _VIEWS
+                kind in ("binop", "unary", "np", "method") and stmt.prim not in VIEWS
             ):
                 fresh.add(stmt.out)
     for stmt in walk(fn.body):

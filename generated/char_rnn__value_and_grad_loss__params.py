@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: db5e3c07c67967511d2edade255a7ced
+# body-hash: 72fdb86b295b2e18ad4882cb18da0114
 import numpy as np
 
 
@@ -87,10 +87,7 @@ def _matmul_lhs(g, b):
 def _matmul_lhs_rows_sum(gs, xs, a):
     """The sum over a loop's trips of `_matmul_lhs(g, xs[t])`, the adjoint of `a` in
     `a @ xs[t]`; `gs` holds the trips' `g`, appended from the last trip to the first."""
-    total = _outer_sum(gs[::-1], xs)
-    if total is None:  # not vectors: one product at a time
-        total = sum(map(_matmul_lhs, reversed(gs), xs), np.zeros_like(a))
-    return total
+    return _matmul_lhs_sum(gs[::-1], xs, a)
 
 
 def _matmul_lhs_sum(gs, bs, a):

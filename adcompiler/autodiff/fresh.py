@@ -19,7 +19,7 @@ Python float, and `_own(y)` copies only an array.
 from __future__ import annotations
 
 from ..ir import Assign, Atom, Function, If, Loop, Var, rename, walk
-from ..rules.core import MATMUL_HELPERS
+from ..rules.core import MATMUL_HELPERS, PRIMS, VIEWS
 
 # What these compute is a new array (or a new Python number), never an input's memory.
 _FRESH_KINDS = {"binop", "unary", "compare", "boolop"}
@@ -35,40 +35,34 @@ _FRESH = MATMUL_HELPERS | {
     "concatenate",
     "stack",
 }
-# NumPy functions that may return a view of their argument (or the argument).
-_VIEWS = {"broadcast_to", "expand_dims", "moveaxis", "transpose"}
 
 
-# What these return shares memory with their first operand at most: a buffer the
-# sweep updates; `_unbroadcast(g, x)`, which is `g` or a sum of it; a view of `x`
-# whatever the index or shape.
-_FIRST_ONLY = {
+# What these return shares memory with their first operand at most: a view of it
+# whatever the index or shape (`_unbroadcast(g, x)` is `g` or a sum of it); a
+# buffer the sweep updates; `_astype_like(g, x)`, `_broadcast_like(t, x)`, a field.
+_FIRST_ONLY = VIEWS | {
     "index_add",
     "index_add_at",
     "index_add_any",
     "iadd",
-    "unbroadcast",
     "astype_like",
     "broadcast_like",
-    "getitem",
     "getattr",
-    "reshape",
-    "broadcast_to",
-    "expand_dims",
-    "moveaxis",
-    "transpose",
 }
 
 
 def _fresh(stmt: Assign) -> bool:
-    from ..rules.core import PRIMS
-
     kind = PRIMS[stmt.prim].form[0]
     if kind == "setitem":  # codegen copies an array it does not own before writing
         return True
     if stmt.prim in _FRESH or kind in _FRESH_KINDS:
         return True
-    return kind == "np" and stmt.prim not in _VIEWS
+    return kind == "np" and stmt.prim not in VIEWS  # np.transpose: a view
+
+
+def _inputs(fn: Function) -> set[str]:
+    """What the caller hands in: arguments, constants, a vjp's cotangents."""
+    return {*fn.params, *fn.constants, *(fn.backward_params or ())}
 
 
 INPUT = "<an input>"  # the root of every input, and of what a tape may hold
@@ -78,7 +72,7 @@ def roots(fn: Function) -> dict[str, frozenset]:
     """For each value of `fn`, the arrays whose memory it may be: itself where
     it is computed new, INPUT where it may be (a view of) an input."""
     found: dict[str, frozenset] = {}
-    for name in [*fn.params, *fn.constants, *(fn.backward_params or ())]:
+    for name in _inputs(fn):
         found[name] = frozenset({INPUT})
 
     def of(atoms) -> frozenset:
@@ -121,7 +115,7 @@ def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[A
     the gradients as they now are. A container's gradient (`_grad_like`) has its
     leaves copied."""
     memory = roots(fn)
-    inputs = set(fn.params) | set(fn.constants) | set(fn.backward_params or ())
+    inputs = _inputs(fn)
     defs = {o: s for s in fn.body.stmts for o in s.outs}
     where = {o: s.loc for s in walk(fn.body) for o in s.outs if s.loc is not None}
     copies: list = []

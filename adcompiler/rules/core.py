@@ -70,6 +70,24 @@ NO_RULE_YET = {
 }
 
 
+# Primitives whose result may share memory with an argument: codegen never updates
+# one in place, and a gradient that may be one is copied (autodiff/fresh.py).
+VIEWS = frozenset(
+    {
+        "getitem",
+        "reshape",
+        "T",
+        "transpose",
+        "broadcast_to",
+        "expand_dims",
+        "moveaxis",
+        "unbroadcast",
+        "pop",
+        "matmul_lhs",
+        "matmul_rhs",
+    }
+)
+
 # The matmul adjoints' helpers: each returns a new NumPy array, whatever its operands.
 MATMUL_HELPERS = frozenset(
     {
