@@ -487,10 +487,18 @@ def _tangent(fn_ir, lowering, rec: Compiled):
     return ir
 
 
-def _adjoint(fn_ir, lowering, rec: Compiled):
-    from .autodiff.reverse import reverse
+def _after_reverse(adj, lowering) -> None:
+    """The passes that work on the differentiated function, and its defaults."""
     from .passes.branches import group_selects
     from .passes.hoist import hoist_products
+
+    hoist_products(adj.body, lowering.names)
+    group_selects(adj.body, lowering.names)
+    adj.defaults = _literal_defaults(lowering.src.tree)
+
+
+def _adjoint(fn_ir, lowering, rec: Compiled):
+    from .autodiff.reverse import reverse
 
     fn_ir.checks = rec.checks
     if rec.examples:
@@ -508,9 +516,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
         adj = reverse(
             fn_ir, rec.nums, False, rec.function, lowering.names, True, rec.has_aux
         )
-        hoist_products(adj.body, lowering.names)
-        group_selects(adj.body, lowering.names)
-        adj.defaults = _literal_defaults(lowering.src.tree)
+        _after_reverse(adj, lowering)
         return adj
     adj = reverse(
         fn_ir,
@@ -521,9 +527,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
         False,
         rec.has_aux,
     )
-    hoist_products(adj.body, lowering.names)
-    group_selects(adj.body, lowering.names)
-    adj.defaults = _literal_defaults(lowering.src.tree)
+    _after_reverse(adj, lowering)
     first = 1 if rec.with_value else 0
     grads = first if rec.single else tuple(range(first, first + n))
     aux = first + n  # the last result, with has_aux

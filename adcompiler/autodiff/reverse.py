@@ -159,20 +159,13 @@ def _reverse(
         else:
             e.call("check_scalar", result, Const(fn.name), Const(False))
 
-    sweep = Sweep(e, live, forward)
-    sweep.lists = set(fn.lists)
-    sweep.lengths = lengths_of(body)
-    sweep.assume = assume
-    _maybe_undefined(sweep, body)
+    sweep = _sweep(e, live, forward, fn, assume)
     contributions: dict[str, list] = {}
     if isinstance(result, Var) and result.name in live:
         contributions[result.name] = [Const(1.0)]
     sweep.block(body, contributions, None)
 
-    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
-    # a later parameter's gradient may name a value an earlier one is (d_x and
-    # d_z both `np.ones_like(x)`, named d_z): each under the name it has now
-    grads = [e.current(g) for g in grads]
+    grads = _gradients(e, sweep, wrt, contributions, fn.loc)
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     results = ((result,) if with_value else ()) + tuple(grads) + aux
     checks = float_checks(fn, wrt, names)
@@ -241,20 +234,13 @@ def _seeded(
     forward |= {
         c for stmt in walk(body) if isinstance(stmt, Loop) for c in stmt.carried
     }
-    sweep = Sweep(e, live, forward)
-    sweep.lists = set(fn.lists)
-    sweep.lengths = lengths_of(body)
-    sweep.assume = assume
-    _maybe_undefined(sweep, body)
+    sweep = _sweep(e, live, forward, fn, assume)
     contributions: dict[str, list] = {}
     for r, seed in zip(body.results, seeds):
         if isinstance(r, Var) and r.name in live:
             contributions.setdefault(r.name, []).append(Var(seed))
     sweep.block(body, contributions, None)
-    grads = [_param_grad(e, sweep, p, contributions.get(p), fn.loc) for p in wrt]
-    # a later parameter's gradient may name a value an earlier one is (d_x and
-    # d_z both `np.ones_like(x)`, named d_z): each under the name it has now
-    grads = [e.current(g) for g in grads]
+    grads = _gradients(e, sweep, wrt, contributions, fn.loc)
     tapes = [Assign((t,), "new_tape", ()) for t in sweep.tapes]
     checks = float_checks(fn, wrt, names)
     out = Function(
@@ -393,6 +379,24 @@ def _maybe_undefined(sweep, body: Block) -> None:
                     sweep.maybe_undefined |= {o, c}
 
 
+def _sweep(e: Emitter, live: set, forward: set, fn: Function, assume: bool):
+    """The backward sweep of `fn`'s body, before it has swept anything."""
+    sweep = Sweep(e, live, forward)
+    sweep.lists = set(fn.lists)
+    sweep.lengths = lengths_of(fn.body)
+    sweep.assume = assume
+    _maybe_undefined(sweep, fn.body)
+    return sweep
+
+
+def _gradients(e: Emitter, sweep, wrt: list[str], contributions: dict, loc) -> list:
+    """The gradient of each parameter in `wrt`, each under the name it has once all
+    are made: a later one may name a value an earlier one is (d_x and d_z both
+    `np.ones_like(x)`, named d_z)."""
+    grads = [_param_grad(e, sweep, p, contributions.get(p), loc) for p in wrt]
+    return [e.current(g) for g in grads]
+
+
 def _param_grad(e: Emitter, sweep, p: str, parts, loc) -> Atom:
     """The gradient of parameter `p` from its adjoint's contributions."""
     if parts and any(isinstance(c, PathContrib) for c in parts):
@@ -447,9 +451,8 @@ class Sweep:
         self.lengths: dict[str, str] = {}
         self.assume = False  # carried adjoints keep their values' shapes (Sweep.loop)
         self.depth = 0  # how many blocks enclose the statement being swept
-        self.appended: dict[str, Atom] = (
-            {}
-        )  # a batch list -> the value each trip appends
+        # a batch list -> the value each trip appends to it (Sweep.batch_products)
+        self.appended: dict[str, Atom] = {}
 
     def merged(self, g: Atom) -> bool:
         return isinstance(g, Var) and g.name in self._merged
@@ -753,7 +756,8 @@ class Sweep:
             )
             if i in assumed and not e.shapes.same(nexts[-1], Var(stmt.carried[i])):
                 raise _Unproven(stmt.carried[i])
-        batched = self.batch_products(c, nexts, stmt) if enabled("batch") else []
+        xs, rows = row_loop(stmt, self.lengths)
+        batched = self.batch_products(c, nexts, xs, rows) if enabled("batch") else []
         # what the body reads from outside accumulates over the trips
         outer = list(c)
         acc_params = [e.names.fresh(f"d_{n}") for n in outer]
@@ -811,8 +815,7 @@ class Sweep:
         for n, o in zip(outer, outs[len(active) :]):
             contrib.setdefault(n, []).append(Var(o))
         stacks: dict[str, Atom] = {}
-        rows_of, _ = row_loop(stmt, self.lengths)
-        trips = e.shapes.concrete(Var(rows_of)) if rows_of else None
+        trips = e.shapes.concrete(Var(xs)) if xs else None
         runs = bool(trips and trips[0] > 0)  # surely a trip at least
         for n, prim, operands, _ in batched:
             total = self.batched_sum(prim, operands, Var(n), stacks, runs, stmt.loc)
@@ -827,12 +830,16 @@ class Sweep:
         "unbroadcast": ("unbroadcast_sum", ("gs",)),
     }
 
-    def _batched(self, stmt) -> tuple:
+    def _batched(self, stmt, rows: set) -> tuple:
         """`(prim, roles)` of `_BATCHED` for a contribution's statement; `(0, 0)` if none.
         `np.multiply.outer(g, h)` with a vector `h` (or `(a, g)` with a vector
         `a`), the outer product of an adjoint whose rank is not known, sums over
-        the trips as `_matmul_lhs` (or `_matmul_rhs`) does."""
+        the trips as `_matmul_lhs` (or `_matmul_rhs`) does; so does
+        `np.outer(xs[t], g)` with the trip's row first (the adjoint of U in
+        `xs[t] @ U`), so that `xs` can stand for its list."""
         prim = getattr(stmt, "prim", None)
+        if prim == "outer" and stmt.args[0] in map(Var, rows):
+            return self._BATCHED["matmul_rhs"]
         if prim == "multiply_outer":
             a, b = stmt.args
             if self.e.rank(b) == 1:
@@ -847,7 +854,7 @@ class Sweep:
         "matmul_rhs_sum": "matmul_rhs_rows_sum",
     }
 
-    def batch_products(self, c: dict, nexts: list, loop: Loop) -> list:
+    def batch_products(self, c: dict, nexts: list, xs: str | None, rows: set) -> list:
         """Take out of `c` (the contributions of one trip to values read from outside the
         loop) the products `_matmul_lhs(g, h)`, `_matmul_rhs(a, g)`, `np.outer(g, h)`
         and `np.multiply.outer(g, h)` and the sums `_unbroadcast(g, b)` that nothing
@@ -856,14 +863,13 @@ class Sweep:
         `G.T @ H` in place of one outer product and one `+=` per trip.
 
         Where the loop visits every row of an array `xs` in order and a factor is
-        the trip's row `xs[t]`, `xs` itself stands for its list (hoist.row_loop):
-        `_matmul_lhs_rows_sum(gs, xs, U)` is `G.T @ xs`.
+        the trip's row `xs[t]` (one of `rows`; hoist.row_loop), `xs` itself stands
+        for its list: `_matmul_lhs_rows_sum(gs, xs, U)` is `G.T @ xs`.
 
         Returns `(name, prim, operands, lists)` for each one taken out:
         `prim(*operands, name)` after the loop is its sum; `lists` names the
         operands that are lists the trips append to (the others are arrays of rows)."""
         e = self.e
-        xs, rows = row_loop(loop, self.lengths)
         defined = {s.outs[0]: s for s in e.stmts if isinstance(s, Assign) and s.outs}
         parts = [p for ps in c.values() for p in ps]
         read = uses(Block(list(e.stmts), tuple(nexts) + tuple(parts)))
@@ -875,10 +881,7 @@ class Sweep:
             kept = []
             for p in c[n]:
                 stmt = defined.get(getattr(p, "name", None))
-                prim, roles = self._batched(stmt)
-                if prim and stmt.prim == "outer" and stmt.args[0] in map(Var, rows):
-                    # `np.outer(xs[t], g)`, the adjoint of U in `xs[t] @ U`
-                    prim, roles = self._BATCHED["matmul_rhs"]
+                prim, roles = self._batched(stmt, rows)
                 if not (
                     not prim
                     or read[p.name] != 1  # read by more than the accumulation
