@@ -490,10 +490,12 @@ def _tangent(fn_ir, lowering, rec: Compiled):
 def _after_reverse(adj, lowering) -> None:
     """The passes that work on the differentiated function, and its defaults."""
     from .passes.branches import group_selects
+    from .passes.buffers import reuse_buffers
     from .passes.hoist import hoist_products
 
     hoist_products(adj.body, lowering.names)
     group_selects(adj.body, lowering.names)
+    reuse_buffers(adj)
     adj.defaults = _literal_defaults(lowering.src.tree)
 
 

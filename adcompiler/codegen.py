@@ -26,6 +26,7 @@ from .ir import (
     uses,
     walk,
 )
+from .passes.buffers import COMMUTATIVE, OPERATOR_UFUNCS
 from .rules import PRIMS
 from .rules.core import MATMUL_HELPERS, VIEWS
 
@@ -401,6 +402,8 @@ def expression(
     if method and prim in REDUCTION_METHODS and len(args) == 1:
         owner = ast.Attribute(args[0], REDUCTION_METHODS[prim], ast.Load())
         return ast.Call(owner, [], keywords)
+    if "out" in kwargs and kind in ("binop", "unary"):  # into a buffer: the ufunc
+        return ast.Call(_np(OPERATOR_UFUNCS[prim]), args, keywords)
     if kind == "binop":
         return ast.BinOp(args[0], form[1](), args[1])
     if kind == "unary":
@@ -600,9 +603,14 @@ def _alias_buffers(fn: Function) -> None:
     fresh = _fresh_values(fn)
     counts = uses(fn.body)
     for stmt in walk(fn.body):
-        if not isinstance(stmt, Assign) or not isinstance(
-            stmt.args[0] if stmt.args else None, Var
-        ):
+        if not isinstance(stmt, Assign):
+            continue
+        into = stmt.kwargs.get("out")
+        if into is not None:
+            if _takes_buffer_name(stmt, find):
+                _union(parent, find(into.name), find(stmt.out))
+            continue
+        if not isinstance(stmt.args[0] if stmt.args else None, Var):
             continue
         in_place = stmt.prim in (
             "index_add",
@@ -617,15 +625,38 @@ def _alias_buffers(fn: Function) -> None:
                 old in fresh and counts.get(old) == 1 and passes.enabled("inplace")
             )
         if in_place:
-            a, b = find(stmt.out), find(stmt.args[0].name)
-            if a != b:
-                # a user-facing name (d_x) wins over a temporary
-                if b.startswith("_t") and not a.startswith("_t"):
-                    a, b = b, a
-                parent[a] = b
+            _union(parent, find(stmt.out), find(stmt.args[0].name))
     mapping = {n: find(n) for n in parent if find(n) != n}
     if mapping:
         rename(fn.body, mapping)
+
+
+def _takes_buffer_name(stmt: Assign, find=lambda n: n) -> bool:
+    """Whether a result written over its operand's memory (passes/buffers.py)
+    and the operand share one name: a temporary takes the operand's
+    (`t1 *= x`, `d_t2 *= 2.0`) unless that is the user's own (`t3 =
+    np.multiply(h, h, out=h)`, not `h *= h`); a name of the user's is given to
+    a temporary operand (`z1 = X @ W1`, `z1 += b1`). An adjoint keeps its name
+    apart (`d_x = np.add(t1, t2, out=t1)`)."""
+    into = stmt.kwargs["out"]
+    if into not in stmt.args:
+        return False
+    buf, out = find(into.name), stmt.out
+
+    def user(n: str) -> bool:
+        return not n.startswith(("_t", "d_"))
+
+    if out.startswith("_t"):
+        return not user(buf)
+    return user(out) and buf.startswith("_t")
+
+
+def _union(parent: dict[str, str], a: str, b: str) -> None:
+    """One name for the roots `a` and `b`: a user-facing name (d_x) wins over a temporary."""
+    if a != b:
+        if b.startswith("_t") and not a.startswith("_t"):
+            a, b = b, a
+        parent[a] = b
 
 
 def _popped(fn: Function) -> set[str]:
@@ -797,6 +828,14 @@ class _Body:
             )
             and isinstance(s.args[0], Var)
         }
+        # so does a result written into another array's memory under its own name
+        self.keep |= {
+            s.out
+            for s in walk(fn.body)
+            if isinstance(s, Assign)
+            and "out" in s.kwargs
+            and s.kwargs["out"] != Var(s.out)
+        }
         self.keep |= {
             a.name
             for s in walk(fn.body)
@@ -893,6 +932,12 @@ class _Body:
             if form[0] == "setitem":
                 out += self.setitem(stmt)
                 continue
+            if "out" in stmt.kwargs:
+                # what reads the array before it is written over is written out first
+                self.flush(out, [stmt.kwargs["out"].name])
+            if stmt.kwargs.get("out") == Var(stmt.out):
+                out.append(self.into(stmt))
+                continue
             args = [self.atom(a) for a in stmt.args]
             kwargs = {k: self.atom(v) for k, v in stmt.kwargs.items()}
             first = stmt.args[0] if stmt.args else None
@@ -912,6 +957,21 @@ class _Body:
                 self.flush(out, [name])
                 out.append(_assign(name, value))
         return out
+
+    def into(self, stmt: Assign) -> ast.stmt:
+        """`t *= x`, or `np.exp(t, out=t)`: a result written over its operand `t`."""
+        buf = stmt.kwargs["out"]
+        args = [self.atom(a) for a in stmt.args]
+        form = PRIMS[stmt.prim].form
+        if form[0] == "binop":
+            other = None
+            if stmt.args[0] == buf:
+                other = args[1]
+            elif stmt.prim in COMMUTATIVE:
+                other = args[0]
+            if other is not None:
+                return ast.AugAssign(ast.Name(buf.name, ast.Store()), form[1](), other)
+        return ast.Expr(expression(stmt.prim, args, {"out": _atom(buf)}))
 
     def effect(self, stmt: Assign) -> ast.stmt:
         form = PRIMS[stmt.prim].form[0]

@@ -734,6 +734,11 @@ class Lowering:
             if isinstance(stmt.value, (ast.Yield, ast.YieldFrom, ast.Await)):
                 raise self.unsupported(stmt.value)
             call = stmt.value
+            if isinstance(call, ast.Call) and any(
+                kw.arg == "out" for kw in call.keywords
+            ):
+                self.expr(call)  # `np.exp(t, out=t)` rebinds `t`
+                return
             if (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
@@ -1237,6 +1242,9 @@ class Lowering:
                 node,
                 "use a NumPy function from the rule table (see the README)",
             )
+        into = next((kw.value for kw in node.keywords if kw.arg == "out"), None)
+        if into is not None:
+            return self.call_into(node, sig, into)
         args = [self.expr(a) for a in node.args]
         kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
         if sig.variadic:
@@ -1256,6 +1264,30 @@ class Lowering:
         elif sig.prim == "shape":
             self.shape_values.add(out.name)
         return out
+
+    def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:
+        """`np.exp(t, out=t)`: the result, which the name `t` holds from then on.
+
+        As with `t += x`, the name is rebound; another name for the same array
+        (`s = t` before) keeps the old value. Generated gradients write into
+        arrays nothing else holds (passes/buffers.py), so theirs read back exactly.
+        """
+        from .passes.buffers import ufunc_name
+
+        if not isinstance(into, ast.Name) or ufunc_name(sig.prim) is None:
+            raise self.error(
+                f"`out=` in `{ast.unparse(node)}`: only a NumPy ufunc writing into "
+                "a named array is supported",
+                node,
+                "assign the result instead: `t = np.exp(t)`",
+            )
+        self.read(into.id, into)
+        args = [self.expr(a) for a in node.args]
+        kwargs = {
+            kw.arg: self.expr(kw.value) for kw in node.keywords if kw.arg != "out"
+        }
+        self.bind(into.id, self.apply(sig, args, kwargs, node))
+        return self.env[into.id]
 
     def inline(self, node: ast.Call, src: Source, scope, env, key, callee) -> Atom:
         """A call to the user's own function: its body, lowered in place of the call."""

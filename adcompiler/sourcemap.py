@@ -138,6 +138,32 @@ def _accumulates_into(acc: Var, stmt) -> bool:
     return getattr(stmt, "prim", None) == "iadd" and stmt.args[0] == acc
 
 
+def _writes_into(buf: Var, stmt) -> bool:
+    """`stmt` computes into `buf`'s memory under `buf`'s name (`t *= x`,
+    `np.exp(t, out=t)`); a generated temporary (`t1`, `d_t2`) matches any IR one."""
+    if not isinstance(stmt, Assign) or "out" not in stmt.kwargs:
+        return False
+    into = stmt.kwargs["out"].name
+    if stmt.outs != (into,):
+        return False
+    if _TEMP_GEN.match(buf.name):
+        return bool(_TEMP_IR.match(into))
+    return into == buf.name
+
+
+def _adds_or_writes_into(buf: Var, stmt) -> bool:
+    return _accumulates_into(buf, stmt) or _writes_into(buf, stmt)
+
+
+def _out_keyword(s: ast.stmt) -> str | None:
+    """`t` in the statement `np.exp(t, out=t)`."""
+    if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+        for kw in s.value.keywords:
+            if kw.arg == "out" and isinstance(kw.value, ast.Name):
+                return kw.value.id
+    return None
+
+
 def _block_stmts(stmt) -> list[list]:
     """The IR blocks a generated compound statement writes, in the order it writes them."""
     if isinstance(stmt, If):
@@ -232,12 +258,17 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 # `d_y[0] = 0.0` after `d_y = g.copy()`: the same operation's line
                 line = generated[_updated(s)]
             elif isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Name):
-                found = cur.take(partial(_accumulates_into, Var(s.target.id)))
-                if found is not None:  # the line of what is added, when inlined
-                    added = found.args[1]
+                found = cur.take(partial(_adds_or_writes_into, Var(s.target.id)))
+                if found is not None:
                     line = lines_of[id(found)]
-                    if isinstance(added, Var):
+                    added = found.args[1]
+                    if found.prim == "iadd" and isinstance(added, Var):
+                        # the line of what is added, when inlined
                         line = line_of_name.get(added.name, line)
+            elif _out_keyword(s) is not None:
+                found = cur.take(partial(_writes_into, Var(_out_keyword(s))))
+                if found is not None:
+                    line = lines_of[id(found)]
             elif isinstance(s, (ast.For, ast.While)):
                 loop = cur.take(lambda st: isinstance(st, Loop))
                 if loop is not None:

@@ -38,6 +38,17 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("programs")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def buffers_of_every_size():
+    """The programs' arrays are small: reuse their buffers too (passes/buffers.py),
+    so that the programs compiled for their arguments exercise the pass."""
+    import adcompiler.passes.buffers as buffers
+
+    before, buffers.MIN_BYTES = buffers.MIN_BYTES, 0
+    yield
+    buffers.MIN_BYTES = before
+
+
 @settings(max_examples=FAST, derandomize=True, **SETTINGS)
 @given(program=programs(), seed=st.integers(0, 2**16))
 def test_random_programs(folder, program, seed):

@@ -327,3 +327,19 @@ def test_a_keepdims_reduction_over_an_axis_of_one_does_not_fit_into_itself(folde
     for seed in range(3):
         run(src, [(2, 1)], folder, seed, examples=True)
         run(src, [(2, 1)], folder, seed)
+
+
+def test_an_inlined_read_of_an_array_comes_before_it_is_written_over(
+    folder, monkeypatch
+):
+    # `np.sum(1.0 / t1)` was a single-use temporary, inlined where `d_y` is made;
+    # by then `np.sin(x, out=t1)` had written over `t1` (passes/buffers.py)
+    import adcompiler.passes.buffers as buffers
+
+    monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+    src = """
+    def f(x, y, z):
+        x = (y) / (2.0 + np.cos(x))
+        return np.sum(x) + np.sum(y) + np.sum(z)
+    """
+    run(src, [(3,), (), ()], folder, examples=True)

@@ -25,6 +25,9 @@ Each pass is one module (or one decision at one place, named here):
               matrix product before it (hoist.py)
 - `branches`  conditional expressions on one condition (the adjoint of
               `max(y, z)`) are one `if` statement (branches.py)
+- `buffers`   with example arguments, a large elementwise result is written
+              into an array whose last use has passed (`np.exp(t, out=t)`,
+              `t *= x`) (buffers.py)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
@@ -47,6 +50,7 @@ ALL = (
     "batch",
     "hoist",
     "branches",
+    "buffers",
 )
 
 _off: set[str] | None = None  # set by `disabled`; None: read the environment

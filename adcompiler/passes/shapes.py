@@ -278,7 +278,10 @@ def analyze(
 def _sweep(shapes: Shapes, block: Block) -> None:
     for stmt in block.stmts:
         if isinstance(stmt, Assign):
-            shapes.infer(stmt)
+            if (
+                stmt.outs
+            ):  # an effect of a backward sweep (`tape.append(h)`) binds nothing
+                shapes.infer(stmt)
         elif isinstance(stmt, If):
             _sweep(shapes, stmt.then)
             _sweep(shapes, stmt.orelse)

@@ -15,7 +15,8 @@ from numbers import Number
 
 from ..ir import Atom, Const
 
-_FOLD = {
+# The Python operator of each arithmetic primitive.
+OPERATORS = {
     "add": operator.add,
     "sub": operator.sub,
     "mul": operator.mul,
@@ -53,9 +54,9 @@ def simplify(
     `np.log(2.0)` a Python float that keeps float32 float32. `identities`
     (off with the `simplify` pass) covers the rest: `x * 1`, `x ** 2`, ...
     """
-    if prim in _FOLD and all(is_number(a) for a in args):
+    if prim in OPERATORS and all(is_number(a) for a in args):
         try:
-            return Const(_FOLD[prim](*(a.value for a in args)))
+            return Const(OPERATORS[prim](*(a.value for a in args)))
         except (ZeroDivisionError, OverflowError):
             return None
     if prim in _FOLD_MATH and len(args) == 1 and is_number(args[0]):
