@@ -444,3 +444,31 @@ def test_shapes_the_examples_tell_apart_stay_apart(out_dir, rng):
     args = (rng.normal(size=3), rng.normal(size=3), rng.normal(size=(1, 3)))
     g = grad(kept_row, argnums=(0, 1, 2), example_args=args)
     fd_check(g, kept_row, args, (0, 1, 2))
+
+
+def relu_score(x, w):
+    return np.sum(np.maximum(x, 0.0) * w) + np.sum(np.minimum(x, 1.0))
+
+
+def test_a_large_relu_step_is_written_with_sign_and_still_splits_ties(out_dir, rng):
+    """`np.heaviside` branches on every entry: from SIGN_STEP_ENTRIES on, the
+    same step is `0.5 * np.sign(x) + 0.5`, ties (x = 0, x = 1) still halved."""
+    from adcompiler.autodiff.emitter import SIGN_STEP_ENTRIES
+
+    n = SIGN_STEP_ENTRIES
+    x, w = rng.normal(size=n), rng.normal(size=n)
+    x[:3] = 0.0
+    x[3:6] = 1.0
+    g = grad(relu_score, example_args=(x, w))
+    code = code_of(g)
+    assert "np.sign(x)" in code and "heaviside" not in code
+    # the step is scaled in place, but sign writes a new array: in place its
+    # loop branches on every entry (passes/buffers.py)
+    assert "*= 0.5" in code and "np.sign(x, out=" not in code
+    want = w * np.where(x > 0.0, 1.0, np.where(x == 0.0, 0.5, 0.0))
+    want += np.where(x < 1.0, 1.0, np.where(x == 1.0, 0.5, 0.0))
+    np.testing.assert_array_equal(g(x, w), want)
+    small = (x[:64], w[:64])  # below it, one ufunc is cheaper
+    g_small = grad(relu_score, example_args=small)
+    assert "np.heaviside(x, 0.5)" in code_of(g_small)
+    np.testing.assert_array_equal(g_small(*small), want[:64])

@@ -73,6 +73,12 @@ _LIKE_FIRST |= {"expand_dims", "broadcast_to"}
 _REDUCTIONS = {"sum": np.sum, "mean": np.mean, "amax": np.max, "amin": np.min}
 
 
+# Ufuncs whose loop is slower in place: NumPy's vector loop for `np.sign` needs
+# a separate output, and in place it branches on every entry (16384 entries of
+# either sign: 18 µs into a new array, 102 µs in place).
+_SLOWER_IN_PLACE = {"sign"}
+
+
 def ufunc_name(prim: str) -> str | None:
     """The name under `np` of the ufunc `prim` computes, or None."""
     if prim in OPERATOR_UFUNCS:
@@ -142,7 +148,7 @@ def _eligible(stmt: Assign) -> bool:
     return (
         len(stmt.outs) == 1
         and not stmt.kwargs
-        and ufunc_name(stmt.prim) is not None
+        and ufunc_name(stmt.prim) not in (None, *_SLOWER_IN_PLACE)
         and 1 <= len(stmt.args) <= 2
     )
 
