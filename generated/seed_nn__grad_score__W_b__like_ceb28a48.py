@@ -1,10 +1,11 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: 444b6a68c21e900e2c333adb6c4574af
-# body-hash: 48fa682ee67d6d730f810b22af3e5ebd
+# body-hash: 200d8f612935860d6d5d3f83532a0cc6
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
+_NDARRAY = np.ndarray
 
 
 def _check_examples(function, args, examples):
@@ -36,16 +37,16 @@ def _check_examples(function, args, examples):
 def grad_score(W, x, b, u):  # seed_nn.py:13
     """Gradient of `score` with respect to W, b. Generated from examples/seed_nn.py:13."""
     if (  # seed_nn.py:13
-        type(W) is not np.ndarray
+        type(W) is not _NDARRAY
         or W.shape != (3, 3)
         or W.dtype is not _FLOAT64
-        or type(x) is not np.ndarray
+        or type(x) is not _NDARRAY
         or x.shape != (3,)
         or x.dtype is not _FLOAT64
-        or type(b) is not np.ndarray
+        or type(b) is not _NDARRAY
         or b.shape != (3,)
         or b.dtype is not _FLOAT64
-        or type(u) is not np.ndarray
+        or type(u) is not _NDARRAY
         or u.shape != (3,)
         or u.dtype is not _FLOAT64
     ):
