@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 2adf185bdacdbbe5d1a3277aadfc996e
+# body-hash: c45672980508f067fd302231dcec7d80
 import numpy as np
 
 
@@ -150,7 +150,7 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     d_b2 = _unbroadcast(d_t9, b2)  # mlp_digits.py:21
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:21
     d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:21
-    d_t2 = d_h * np.heaviside(t2, 0.5)  # mlp_digits.py:20
+    d_t2 = d_h * (0.5 * np.sign(t2) + 0.5)  # mlp_digits.py:20
     d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:20
     d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:20
     d_W1 = _matmul_rhs(X, d_t1)  # mlp_digits.py:20

@@ -44,7 +44,8 @@ class Names:
 
 # Primitives whose results are never shared by CSE: buffers updated in place,
 # and statements with effects.
-# From this many entries a ReLU's step is written with `np.sign` (see `extreme_share`).
+# Below this many entries, where examples tell, a ReLU's step is `np.heaviside`
+# (see `extreme_share`).
 SIGN_STEP_ENTRIES = 4096
 
 UNSHARED = {
@@ -295,15 +296,16 @@ class Emitter:
         """The share of `g` that `x` gets in `np.maximum(x, c)` (`larger`) or
         `np.minimum(x, c)` with a constant `c`: g, g/2 at the tie, 0 beyond it.
 
-        `np.heaviside(x - c, 0.5)` is that step in one ufunc, as cheap as `x > c`
-        times `g` on small arrays; like `sign` it is NaN where `x` is. Its loop
-        branches on every entry's sign, though, and past a few thousand entries
-        (`SIGN_STEP_ENTRIES`, where example arguments tell the size) the same
-        step as `0.5 * np.sign(x - c) + 0.5` is several times faster: 16384
-        entries, a ReLU of the MLP benchmark, took 115 µs against 29 µs."""
+        The step is `0.5 * np.sign(x - c) + 0.5`, NaN where `x` is.
+        `np.heaviside(x - c, 0.5)` is the same step in one ufunc, but its loop
+        branches on every entry's sign: from a few thousand entries on it is
+        several times slower (16384 entries, a ReLU of the MLP benchmark, took
+        115 µs against 29 µs). So heaviside is used only where example arguments
+        show fewer than `SIGN_STEP_ENTRIES` entries, where one call is cheaper
+        than three."""
         diff = self.sub(x, c) if larger else self.sub(c, x)
         shape = self.shapes.concrete(x)
-        if shape is not None and math.prod(shape) >= SIGN_STEP_ENTRIES:
+        if shape is None or math.prod(shape) >= SIGN_STEP_ENTRIES:
             step = self.add(self.mul(0.5, self.call("sign", diff)), 0.5)
         else:
             step = self.call("heaviside", diff, 0.5)
