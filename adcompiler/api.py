@@ -492,9 +492,11 @@ def _after_reverse(adj, lowering) -> None:
     from .passes.branches import group_selects
     from .passes.buffers import reuse_buffers
     from .passes.hoist import hoist_products
+    from .passes.negation import push_negations
 
     hoist_products(adj.body, lowering.names)
     group_selects(adj.body, lowering.names)
+    push_negations(adj.body)
     reuse_buffers(adj)
     adj.defaults = _literal_defaults(lowering.src.tree)
 

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: c45672980508f067fd302231dcec7d80
+# body-hash: 50b3ca4df917fc32c03de11fd0beb58d
 import numpy as np
 
 
@@ -143,11 +143,10 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     d_t5 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
     d_t6 = -d_t5  # mlp_digits.py:24
     d_log_p = _unbroadcast(d_t6 * Y, z)  # mlp_digits.py:24
-    d_t7 = -d_log_p.sum(axis=1, keepdims=True)  # mlp_digits.py:23
-    d_t8 = d_t7 / t4.sum(axis=1, keepdims=True)  # mlp_digits.py:23
-    d_t9 = d_log_p + d_t8 * t4  # mlp_digits.py:23
-    d_t3 = _unbroadcast(d_t9, t3)  # mlp_digits.py:21
-    d_b2 = _unbroadcast(d_t9, b2)  # mlp_digits.py:21
+    d_t7 = d_log_p.sum(axis=1, keepdims=True) / t4.sum(axis=1, keepdims=True)  # mlp_digits.py:23
+    d_t8 = d_log_p - d_t7 * t4  # mlp_digits.py:23
+    d_t3 = _unbroadcast(d_t8, t3)  # mlp_digits.py:21
+    d_b2 = _unbroadcast(d_t8, b2)  # mlp_digits.py:21
     d_h = _matmul_lhs(d_t3, W2)  # mlp_digits.py:21
     d_W2 = _matmul_rhs(h, d_t3)  # mlp_digits.py:21
     d_t2 = d_h * (0.5 * np.sign(t2) + 0.5)  # mlp_digits.py:20

@@ -6,6 +6,7 @@ what the pass took out of the generated code.
 """
 
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -308,13 +309,15 @@ def log_softmax_loss(w, x, y):
 
 def test_a_sum_of_a_negation_is_the_negation_of_the_sum(out_dir, rng):
     """The adjoint of `s` in `z - s` is `-g` summed over the kept axis. Summing `g`
-    and negating the small result passes over `g` once, not twice; and because
-    `_unbroadcast(g, z)` is a NumPy value when `z` is, the sum is the method,
-    which costs microseconds less than `np.sum` on a small array."""
+    and negating the small result passes over `g` once, not twice (and the
+    negation then moves into the sum it ends in: `d_z = d_t2 - d_t3 * t1`);
+    because `_unbroadcast(g, z)` is a NumPy value when `z` is, the sum is the
+    method, which costs microseconds less than `np.sum` on a small array."""
     w, x, y = (rng.normal(size=s) for s in [(4, 3), (5, 4), (5, 3)])
     on, off = compiled_both_ways(log_softmax_loss, (w, x, y), "simplify")
-    assert "= -d_t2.sum(axis=1, keepdims=True)" in on
-    assert "np.sum(" not in on and "(-d_" not in on
+    assert "= d_t2.sum(axis=1, keepdims=True) / " in on
+    assert "d_z = d_t2 - d_t3 * t1" in on
+    assert "np.sum(" not in on and "(-d_" not in on and "-d_t2.sum" not in on
     assert "(-d_t2).sum(axis=1, keepdims=True)" in off
     check(log_softmax_loss, w, x, y)
 
@@ -539,3 +542,33 @@ def test_a_function_ending_in_an_if_returns_from_its_branches(out_dir, rng):
     for c in (1.0, -1.0):
         want = numeric_grad(arrays_on_one_condition, [x, c], 0)
         np.testing.assert_allclose(g(x, c), want, rtol=1e-6, atol=1e-8)
+
+
+def log_softmax_ce(W, X, Y):
+    logits = X @ W
+    m = np.max(logits, axis=1, keepdims=True)
+    shifted = logits - m
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.sum(Y * logp)
+
+
+def test_a_negation_moves_into_the_sum_it_ends_in(out_dir, rng, monkeypatch):
+    """`-s` then `-s / t` then `x + (-s / t) * e` is `x - s / t * e`: one
+    pass over an array fewer (passes/negation.py)."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    Y = np.eye(3)[rng.integers(0, 3, size=5)]
+    source = check(log_softmax_ce, rng.normal(size=(4, 3)), rng.normal(size=(5, 4)), Y)
+    assert "= -" not in source.replace("= -1", "")  # no negated array left
+    assert re.search(r"d_\w+ = d_\w+ - d_\w+ \* t\d+", source)
+
+
+def negations(x, y, z):
+    a = np.sin(x) * (np.cos(y) - z)  # d: -sin(y) * (sin(x) * g) into d_y
+    b = (-x) * (-y) + z  # two negations into one product
+    c = (-np.tanh(x)) - y  # `(-t) - y` needs its negation: it stays
+    return np.sum(a + b * b + np.exp(c))
+
+
+def test_negations_through_products_and_both_sides_of_a_sum(out_dir, rng):
+    args = [rng.normal(size=4) for _ in range(3)]
+    check(negations, *args, argnums=(0, 1, 2))

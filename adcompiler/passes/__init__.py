@@ -2,7 +2,8 @@
 
 Each pass is one module (or one decision at one place, named here):
 
-- `simplify`  constant folding, algebraic identities, strength reduction (simplify.py)
+- `simplify`  constant folding, algebraic identities, strength reduction (simplify.py);
+              a negation moved into the sum it ends in (negation.py)
 - `cse`       common-subexpression elimination by hash-consing (autodiff/emitter.py)
 - `dce`       dead-code elimination (dce.py)
 - `shapes`    shape facts: `_unbroadcast` and rank-generic helpers only where
