@@ -569,6 +569,13 @@ def generate(rec: Compiled) -> str:
         )
     text = codegen.module_source([(adj, doc)])
     text = sourcemap.annotate(text, adj, src.file)
+    if any(
+        len(line) > 88 and not line.lstrip().startswith('"""')
+        for line in text.splitlines()
+    ):
+        # a statement black left on one line may no longer fit with its comment:
+        # black splits it, and the comment closes the statement's last line
+        text = codegen.reformat(text)
     return cache.render(text, rec.origin, rec.origin_hash)
 
 

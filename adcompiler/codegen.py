@@ -1702,6 +1702,11 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
 _FORMATTED: dict[str, str] = {}
 
 
+def reformat(text: str) -> str:
+    """A whole module through black, its helpers' text left as black leaves it."""
+    return _black(text)
+
+
 def _black(text: str) -> str:
     """`text` through black, remembered: a function compiled again formats at once."""
     if text not in _FORMATTED:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 50b3ca4df917fc32c03de11fd0beb58d
+# body-hash: b01d6d3448a89c2929d34ae7b4920228
 import numpy as np
 
 
@@ -143,7 +143,9 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     d_t5 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
     d_t6 = -d_t5  # mlp_digits.py:24
     d_log_p = _unbroadcast(d_t6 * Y, z)  # mlp_digits.py:24
-    d_t7 = d_log_p.sum(axis=1, keepdims=True) / t4.sum(axis=1, keepdims=True)  # mlp_digits.py:23
+    d_t7 = d_log_p.sum(axis=1, keepdims=True) / t4.sum(
+        axis=1, keepdims=True
+    )  # mlp_digits.py:23
     d_t8 = d_log_p - d_t7 * t4  # mlp_digits.py:23
     d_t3 = _unbroadcast(d_t8, t3)  # mlp_digits.py:21
     d_b2 = _unbroadcast(d_t8, b2)  # mlp_digits.py:21

@@ -46,3 +46,22 @@ def test_reductions_of_numpy_values_are_written_as_methods(out_dir, rng):
 
 def squared_sum(x):
     return np.sum(np.tanh(x)) ** 2
+
+
+def long_named_softmax(weights, inputs, labels):
+    logits = inputs @ weights
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return -np.sum(labels * log_probabilities)
+
+
+def test_a_statement_too_long_with_its_comment_is_split_as_black_splits_it(
+    out_dir, rng
+):
+    """Black formats the code before the source map adds its comments; a line
+    that no longer fits is split then, the comment closing the statement."""
+    labels = np.eye(3)[rng.integers(0, 3, size=5)]
+    check(long_named_softmax, rng.normal(size=(4, 3)), rng.normal(size=(5, 4)), labels)
+    (path,) = out_dir.glob("*long_named_softmax*.py")
+    text = path.read_text()
+    assert black.format_str(text, mode=black.Mode()) == text
