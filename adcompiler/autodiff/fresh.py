@@ -51,7 +51,8 @@ _FIRST_ONLY = VIEWS | {
 }
 
 
-def _fresh(stmt: Assign) -> bool:
+def makes_new_array(stmt: Assign) -> bool:
+    """Whether `stmt`'s result is a new array (or Python number), never an operand's memory."""
     kind = PRIMS[stmt.prim].form[0]
     if kind == "setitem":  # codegen copies an array it does not own before writing
         return True
@@ -87,7 +88,7 @@ def roots(fn: Function) -> dict[str, frozenset]:
             if isinstance(stmt, Assign):
                 if stmt.prim == "pop":
                     new = frozenset({INPUT})
-                elif _fresh(stmt):
+                elif makes_new_array(stmt):
                     new = frozenset(stmt.outs)
                 else:
                     read = (

@@ -45,7 +45,7 @@ import warnings
 
 import numpy as np
 
-from ..autodiff.fresh import _fresh, roots
+from ..autodiff.fresh import makes_new_array, roots
 from ..ir import Assign, Block, Const, Function, Var, uses, walk
 from ..rules.core import PRIMS
 from .simplify import OPERATORS
@@ -169,7 +169,7 @@ def _owned(fn: Function) -> set[str]:
         for s in fn.body.stmts
         if isinstance(s, Assign)
         and len(s.outs) == 1
-        and _fresh(s)
+        and makes_new_array(s)
         and memory.get(s.out) == frozenset({s.out})
         and s.out not in shared
         and s.out not in pushed
