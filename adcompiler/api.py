@@ -494,7 +494,12 @@ def _after_reverse(adj, lowering) -> None:
     from .passes.hoist import hoist_products
     from .passes.negation import push_negations
 
-    hoist_products(adj.body, lowering.names)
+    facts = None
+    if adj.examples:
+        from .passes.specialize import shape_facts
+
+        facts = shape_facts(adj)
+    hoist_products(adj.body, lowering.names, facts)
     group_selects(adj.body, lowering.names)
     push_negations(adj.body)
     reuse_buffers(adj)

@@ -474,3 +474,57 @@ def test_a_large_relu_step_is_written_with_sign_and_still_splits_ties(out_dir, r
     g_small = grad(relu_score, example_args=small)
     assert re.search(r"np\.heaviside\(\s*x, 0\.5\s*\)", code_of(g_small))
     np.testing.assert_array_equal(g_small(*small), want[:64])
+
+
+def rnn_bias(W, U, b, h, xs):
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + U @ xs[t] + b)
+    return np.sum(h**2)
+
+
+def test_an_invariant_addend_joins_the_hoisted_products(out_dir, rng, monkeypatch):
+    """`W @ h + U @ xs[t] + b`: with examples, the input products are `xs @ U.T`
+    before the loop, `b` is added to all of them there, and a trip reads one
+    row (passes/hoist.py). Without examples the helper and the trip's `+ b` stay."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    args = (
+        rng.normal(size=(4, 4)) / 2,
+        rng.normal(size=(4, 3)),
+        rng.normal(size=4),
+        rng.normal(size=4),
+        rng.normal(size=(5, 3)),
+    )
+    g = grad(rnn_bias, argnums=(0, 1, 2, 3), example_args=args)
+    code = code_of(g)
+    assert "U_xs = xs @ U.T" in code and "U_xs_b = U_xs + b" in code
+    assert re.search(r"np\.tanh\(W @ h\w* \+ U_xs_b\[t\]\)", code)
+    assert "_matmul_rows" not in code
+    for k, d in enumerate(g(*args)):
+        want = numeric_grad(rnn_bias, list(args), k)
+        np.testing.assert_allclose(d, want, rtol=1e-6, atol=1e-9)
+    generic = code_of(grad(rnn_bias, argnums=(0, 1, 2, 3)))
+    assert "_matmul_rows(U, xs)" in generic and "U_xs_b" not in generic
+
+
+def test_an_addend_that_would_grow_a_row_stays_in_the_loop(out_dir, rng, monkeypatch):
+    """`b` of shape (2, 4) makes each trip's sum a matrix: `(U_xs + b)[t]`
+    would not be `U_xs[t] + b`, so it is not folded."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    args = (
+        rng.normal(size=(4, 4)) / 2,
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=(5, 3)),
+    )
+
+    def rnn_rows(W, U, b, h, xs):
+        for t in range(len(xs)):
+            h = np.tanh(h @ W + U @ xs[t] + b)
+        return np.sum(h**2)
+
+    g = grad(rnn_rows, argnums=(0, 1, 2), example_args=args)
+    assert "U_xs_b" not in code_of(g)
+    for k, d in enumerate(g(*args)):
+        want = numeric_grad(rnn_rows, list(args), k)
+        np.testing.assert_allclose(d, want, rtol=1e-6, atol=1e-9)

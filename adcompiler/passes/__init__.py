@@ -23,7 +23,8 @@ Each pass is one module (or one decision at one place, named here):
               done on all trips at once before the backward loop
               (autodiff/reverse.py)
 - `hoist`     a loop's products `U @ xs[t]` with an invariant `U` are one
-              matrix product before it (hoist.py)
+              matrix product before it, and with example arguments an
+              invariant addend (`+ b`) joins it there (hoist.py)
 - `branches`  conditional expressions on one condition (the adjoint of
               `max(y, z)`) are one `if` statement (branches.py)
 - `buffers`   with example arguments, a large elementwise result is written

@@ -93,13 +93,11 @@ def reuse_buffers(fn: Function) -> None:
     """Write large elementwise results of `fn`'s top level into arrays whose
     last use has passed (`out=` on the statement), in place."""
     from . import enabled
-    from .shapes import analyze
-    from .specialize import ARRAY
+    from .specialize import shape_facts
 
     if not (enabled("buffers") and fn.examples) or fn.backward_params is not None:
         return
-    known = {p: ex.shape if ex.kind == ARRAY else () for p, ex in fn.examples.items()}
-    shapes = analyze(fn.body, known=known)
+    shapes = shape_facts(fn)
     kinds = _kinds(fn)
     stmts = fn.body.stmts
     last: dict[str, float] = {}

@@ -14,26 +14,34 @@ fit raises NumPy's error before the loop instead of in it). The product must
 sit directly in the loop's body, not under an `if`, and neither its other
 operand nor `xs` may change in the loop. The helpers fall back to one product
 per row where ranks do not allow one product (see codegen's `_matmul_rows`).
+
+With example arguments that show the shapes, the product is written as NumPy
+(`U_xs = xs @ U.T`, no helper), and an invariant addend of the trip's sum
+joins it before the loop (`U_xs_b = U_xs + b`; see `_fold_addend`).
 """
 
 from __future__ import annotations
 
-from ..ir import Assign, Block, Const, If, Loop, Var, defs, walk
+from dataclasses import dataclass
+
+from ..ir import Assign, Block, Const, If, Loop, Var, defs, uses, walk
 
 
-def hoist_products(block: Block, names) -> None:
-    """Hoist row products out of every loop in `block`, in place; `names` gives fresh names."""
+def hoist_products(block: Block, names, facts=None) -> None:
+    """Hoist row products out of every loop in `block`, in place; `names` gives
+    fresh names. `facts`: shape facts from example arguments, which let an
+    invariant addend join the hoisted products (see `_fold_addend`)."""
     from . import enabled
 
     if enabled("hoist"):
-        _block(block, names, {})
+        _block(block, _Context(names, facts, uses(block)), {})
         if enabled("dce"):  # a row the hoisted product read may be read no more
             from .dce import dce
 
             block.stmts = dce(block).stmts
 
 
-def _block(block: Block, names, lengths: dict[str, str]) -> None:
+def _block(block: Block, ctx, lengths: dict[str, str]) -> None:
     lengths = dict(lengths)  # name -> the array whose length it is
     shapes: dict[str, str] = {}  # name -> the array whose shape it is
     stmts = []
@@ -41,11 +49,11 @@ def _block(block: Block, names, lengths: dict[str, str]) -> None:
         if isinstance(stmt, Assign) and len(stmt.outs) == 1:
             _note_length(stmt, lengths, shapes)
         elif isinstance(stmt, If):
-            _block(stmt.then, names, lengths)
-            _block(stmt.orelse, names, lengths)
+            _block(stmt.then, ctx, lengths)
+            _block(stmt.orelse, ctx, lengths)
         elif isinstance(stmt, Loop):
-            _block(stmt.body, names, lengths)
-            stmts.extend(_hoist(stmt, names, lengths))
+            _block(stmt.body, ctx, lengths)
+            stmts.extend(_hoist(stmt, ctx, lengths))
         stmts.append(stmt)
     block.stmts = stmts
 
@@ -108,8 +116,9 @@ def row_loop(loop: Loop, lengths: dict[str, str]) -> tuple[str | None, set[str]]
     return xs, rows
 
 
-def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
+def _hoist(loop: Loop, ctx, lengths: dict[str, str]) -> list[Assign]:
     """The statements to put before `loop`, after rewriting its row products to read them."""
+    names = ctx.names
     xs, rows = row_loop(loop, lengths)
     if xs is None:
         return []
@@ -129,12 +138,101 @@ def _hoist(loop: Loop, names, lengths: dict[str, str]) -> list[Assign]:
         key = (helper, operands)
         if key not in products:
             products[key] = names.fresh(_label(operands, names.taken))
-            before.append(Assign((products[key],), helper, operands, {}, s.loc))
+            before += _stacked(products[key], helper, operands, ctx, s.loc)
         index = (Var(products[key]), Var(loop.index))
         loop.body.stmts[k] = Assign(
             s.outs, "getitem", index, {"basic": Const(True)}, s.loc
         )
+        _fold_addend(loop, k, products[key], helper, operands, varying, ctx, before)
     return before
+
+
+def _stacked(out: str, helper: str, operands, ctx, loc) -> list[Assign]:
+    """`U_xs = _matmul_rows(U, xs)`; where example arguments show `xs` a matrix
+    and `U` a matrix (or `xs[t] @ b` with `b` a matrix or a vector), the one
+    product the helper would make, as an expert writes it: `U_xs = xs @ U.T`."""
+    facts = ctx.facts
+    if facts is not None:
+        if helper == "matmul_rows" and _ranks(facts, operands) == (2, 2):
+            a, xs = operands
+            t = ctx.names.temp()
+            return [
+                Assign((t,), "T", (a,), {}, loc),
+                Assign((out,), "matmul", (xs, Var(t)), {}, loc),
+            ]
+        if helper == "rows_matmul" and _ranks(facts, operands) in ((2, 1), (2, 2)):
+            return [Assign((out,), "matmul", operands, {}, loc)]
+    return [Assign((out,), helper, operands, {}, loc)]
+
+
+def _ranks(facts, operands) -> tuple:
+    return tuple(facts.rank(o) if isinstance(o, Var) else None for o in operands)
+
+
+@dataclass
+class _Context:
+    """What the rewrites of every loop share: fresh names, the shape facts of
+    example arguments (or None), and how often each value is read."""
+
+    names: object
+    facts: object
+    counts: dict[str, int]
+
+
+def _fold_addend(loop, k, table, helper, operands, varying, ctx, before) -> None:
+    """`W @ h + U_xs[t] + b`, with `b` invariant: `b` is added to every row at
+    once before the loop (`U_xs_b = U_xs + b`), and the trip reads
+    `W @ h + U_xs_b[t]`, one addition a trip fewer, as an expert writes it.
+
+    That reassociates a floating-point sum, `(p + r) + b` into `p + (r + b)`,
+    which changes the last bits of the value, as the hoisted product itself
+    does (one matrix product rounds differently from T vector products).
+    Only with example arguments: the shapes must show the stacked products
+    are one array (not the helpers' list of rows) and that `b` fits into a
+    row, so that `(U_xs + b)[t]` is `U_xs[t] + b`. The partial sum `p + r`
+    must be read by nothing else (a tape that saves it keeps it)."""
+    facts, counts = ctx.facts, ctx.counts
+    body = loop.body.stmts
+    row = body[k].out
+    if facts is None or counts.get(row) != 1:
+        return
+    first = _reader(body, row)
+    if first is None or first.prim != "add" or counts.get(first.out) != 1:
+        return
+    second = _reader(body, first.out)
+    if second is None or second.prim != "add" or second.kwargs or first.kwargs:
+        return
+    b = second.args[1] if second.args[0] == Var(first.out) else second.args[0]
+    if not _invariant(b, varying) or isinstance(b, Const) and not _is_number(b):
+        return
+    xs, other = (operands[1], operands[0]) if helper == "matmul_rows" else operands
+    row_shape = facts.concrete(Var(row))
+    b_shape = () if isinstance(b, Const) else facts.concrete(b)
+    if not (facts.rank(xs) == 2 and facts.rank(other) in (1, 2)):
+        return  # the helper may return a list of rows
+    if not row_shape or b_shape is None or len(b_shape) > len(row_shape):
+        return
+    if any(n not in (1, m) for n, m in zip(b_shape[::-1], row_shape[::-1])):
+        return  # `b` would broadcast a row to another shape
+    label = f"{table}_{b.name}" if isinstance(b, Var) else f"{table}_plus"
+    folded = ctx.names.fresh(label)
+    before.append(Assign((folded,), "add", (Var(table), b), {}, second.loc))
+    index = (Var(folded), Var(loop.index))
+    body[k] = Assign((row,), "getitem", index, {"basic": Const(True)}, body[k].loc)
+    first.outs = second.outs  # `p + U_xs_b[t]` is the sum `b` was added to
+    body.remove(second)
+
+
+def _reader(stmts, name: str):
+    """The statement of `stmts` that reads `name`, if one does."""
+    return next(
+        (s for s in stmts if isinstance(s, Assign) and Var(name) in s.operands()),
+        None,
+    )
+
+
+def _is_number(a: Const) -> bool:
+    return isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
 
 
 def _varying(loop: Loop) -> set[str]:

@@ -223,6 +223,14 @@ def _is_dtype_name(text: str) -> bool:
     return True
 
 
+def shape_facts(fn: Function):
+    """The shape facts of `fn`'s body, its parameters' shapes those of their examples."""
+    from .shapes import analyze
+
+    known = {p: ex.shape if ex.kind == ARRAY else () for p, ex in fn.examples.items()}
+    return analyze(fn.body, known=known)
+
+
 def guard(fn: Function, examples: dict[str, Example], temp: str) -> Assign:
     """The statement that checks, at entry, that a call brings arguments like the examples."""
     params = [p for p in fn.params if p in examples]
