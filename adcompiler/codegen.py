@@ -607,8 +607,10 @@ def _alias_buffers(fn: Function) -> None:
             continue
         into = stmt.kwargs.get("out")
         if into is not None:
-            if _takes_buffer_name(stmt, find):
-                _union(parent, find(into.name), find(stmt.out))
+            name = _buffer_name(stmt, find)
+            if name is not None:
+                for n in {find(stmt.out), find(into.name)} - {name}:
+                    parent[n] = name
             continue
         if not isinstance(stmt.args[0] if stmt.args else None, Var):
             continue
@@ -631,24 +633,29 @@ def _alias_buffers(fn: Function) -> None:
         rename(fn.body, mapping)
 
 
-def _takes_buffer_name(stmt: Assign, find=lambda n: n) -> bool:
-    """Whether a result written over its operand's memory (passes/buffers.py)
-    and the operand share one name: a temporary takes the operand's
-    (`t1 *= x`, `d_t2 *= 2.0`) unless that is the user's own (`t3 =
-    np.multiply(h, h, out=h)`, not `h *= h`); a name of the user's is given to
-    a temporary operand (`z1 = X @ W1`, `z1 += b1`). An adjoint keeps its name
-    apart (`d_x = np.add(t1, t2, out=t1)`)."""
+def _buffer_name(stmt: Assign, find=lambda n: n) -> str | None:
+    """The one name of a result written over its operand's memory
+    (passes/buffers.py) and of that operand, or None where each keeps its own.
+
+    A temporary, or the adjoint of one (`d__t2`), takes the operand's name
+    (`t1 *= x`), unless that is the user's own (`t3 = np.multiply(h, h,
+    out=h)`, not `h *= h`). A name of the user's is given to a temporary
+    operand (`z1 = X @ W1`, then `z1 += b1`). An adjoint of the user's values
+    keeps its name apart (`d_x = np.add(t1, t2, out=t1)`)."""
     into = stmt.kwargs["out"]
     if into not in stmt.args:
-        return False
-    buf, out = find(into.name), stmt.out
+        return None
+    buf, out = find(into.name), find(stmt.out)
+
+    def temporary(n: str) -> bool:
+        return n.startswith(("_t", "d__t"))
 
     def user(n: str) -> bool:
         return not n.startswith(("_t", "d_"))
 
-    if out.startswith("_t"):
-        return not user(buf)
-    return user(out) and buf.startswith("_t")
+    if temporary(out):
+        return None if user(buf) else buf
+    return out if user(out) and temporary(buf) else None
 
 
 def _union(parent: dict[str, str], a: str, b: str) -> None:
@@ -857,12 +864,13 @@ class _Body:
             if isinstance(n, ast.Name)
         }
 
-    def flush(self, out: list, names) -> None:
-        """Write out the pending expressions that read a name about to be rebound."""
+    def flush(self, out: list, names, keep=()) -> None:
+        """Write out the pending expressions that read a name about to be rebound
+        (or an array about to be written over), but those named in `keep`."""
         names = set(names)
         for temp, value in list(self.pending.items()):
             reads = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
-            if reads & names:
+            if reads & names and temp not in keep:
                 del self.pending[temp]
                 out.append(_assign(temp, value))
 
@@ -933,8 +941,10 @@ class _Body:
                 out += self.setitem(stmt)
                 continue
             if "out" in stmt.kwargs:
-                # what reads the array before it is written over is written out first
-                self.flush(out, [stmt.kwargs["out"].name])
+                # what reads the array before it is written over is written out
+                # first; the statement's own operands are read before it writes
+                operands = [a.name for a in stmt.args if isinstance(a, Var)]
+                self.flush(out, [stmt.kwargs["out"].name], keep=operands)
             if stmt.kwargs.get("out") == Var(stmt.out):
                 out.append(self.into(stmt))
                 continue

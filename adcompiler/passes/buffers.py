@@ -1,18 +1,18 @@
 """Buffer reuse: a large elementwise result goes into an array whose last use has passed.
 
 Every NumPy operation allocates its result. On arrays of a few ten thousand
-elements and more, that fresh memory costs more than the arithmetic: the
-elementwise chain of the benchmarks, 10⁶ elements, runs about 10 % faster
-when it writes into the arrays it no longer needs. NumPy already reuses the
+elements and more, that fresh memory costs time of its own: the elementwise
+chain of the benchmarks, 10⁶ elements, runs about 10 % faster when it writes
+into the arrays it no longer needs. NumPy already reuses the
 temporaries of one expression (`a * b + c`); it cannot reuse a named array
 after its last read, nor the operand of a ufunc call (`np.exp(t)`). An expert
 writes those by hand:
 
-    t2 = -t1
-    np.exp(t2, out=t2)
-    d_t1 = np.sin(x)
-    d_t1 *= t2
-    np.subtract(x, d_t1, out=d_t1)
+    t3 = -t2
+    np.exp(t3, out=t3)
+    t1 = np.sin(x)
+    t1 *= t3
+    np.subtract(x, t1, out=t1)
 
 This pass does the same, on gradients compiled for example arguments
 (`grad(f, example_args=...)`), where the shape facts give each value's shape
