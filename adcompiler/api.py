@@ -580,7 +580,7 @@ def generate(rec: Compiled) -> str:
     ):
         # a statement black left on one line may no longer fit with its comment:
         # black splits it, and the comment closes the statement's last line
-        text = codegen.reformat(text)
+        text = codegen.black_formatted(text)
     return cache.render(text, rec.origin, rec.origin_hash)
 
 

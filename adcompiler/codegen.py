@@ -1695,7 +1695,7 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
     text = _bare_returns(ast.unparse(ast.fix_missing_locations(module)))
     lines = text.split("\n")
     head = "\n".join(lines[: len(imports)])
-    body = _black("\n".join(lines[len(imports) :]))
+    body = black_formatted("\n".join(lines[len(imports) :]))
     # The helpers are written black-formatted (tests/test_codegen_format.py):
     # black formats only the generated functions, the part that varies, and
     # the module reads as if black had formatted it whole.
@@ -1712,12 +1712,7 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
 _FORMATTED: dict[str, str] = {}
 
 
-def reformat(text: str) -> str:
-    """A whole module through black, its helpers' text left as black leaves it."""
-    return _black(text)
-
-
-def _black(text: str) -> str:
+def black_formatted(text: str) -> str:
     """`text` through black, remembered: a function compiled again formats at once."""
     if text not in _FORMATTED:
         import black

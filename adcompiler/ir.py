@@ -218,6 +218,11 @@ def uses(block: Block) -> dict[str, int]:
     return counts
 
 
+def reads(stmt) -> set[str]:
+    """Every name `stmt` reads, in its nested blocks too."""
+    return set(uses(Block([stmt])))
+
+
 def rename(block: Block, mapping: dict[str, str]) -> None:
     """Rename values in place, definitions and uses, nested blocks included."""
 

@@ -265,8 +265,8 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                     if found.prim == "iadd" and isinstance(added, Var):
                         # the line of what is added, when inlined
                         line = line_of_name.get(added.name, line)
-            elif _out_keyword(s) is not None:
-                found = cur.take(partial(_writes_into, Var(_out_keyword(s))))
+            elif (buf := _out_keyword(s)) is not None:
+                found = cur.take(partial(_writes_into, Var(buf)))
                 if found is not None:
                     line = lines_of[id(found)]
             elif isinstance(s, (ast.For, ast.While)):

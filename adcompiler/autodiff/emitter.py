@@ -42,12 +42,12 @@ class Names:
         return f"_t{self.counter}"
 
 
-# Primitives whose results are never shared by CSE: buffers updated in place,
-# and statements with effects.
 # Below this many entries, where examples tell, a ReLU's step is `np.heaviside`
 # (see `extreme_share`).
 SIGN_STEP_ENTRIES = 4096
 
+# Primitives whose results are never shared by CSE: buffers updated in place,
+# and statements with effects.
 UNSHARED = {
     "push",
     "pop",

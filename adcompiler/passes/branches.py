@@ -36,7 +36,7 @@ returns from each branch of an `if` that ends a function.)
 
 from __future__ import annotations
 
-from ..ir import Assign, Block, If, Loop, Var, uses
+from ..ir import Assign, Block, If, Loop, Var, reads, uses
 from .dce import IMPURE
 
 # Arithmetic cheap enough to write in both branches: only one of them runs.
@@ -49,20 +49,6 @@ def group_selects(block: Block, names) -> None:
 
     if enabled("branches"):
         _block(block, names)
-
-
-def _reads(stmt) -> set[str]:
-    """Every name `stmt` reads, in its nested blocks too."""
-    read = {a.name for a in stmt.operands() if isinstance(a, Var)}
-    if isinstance(stmt, If):
-        read |= set(uses(stmt.then)) | set(uses(stmt.orelse))
-    elif isinstance(stmt, Loop):
-        read |= set(uses(stmt.body))
-        if stmt.cond is not None:
-            read |= set(uses(stmt.cond))
-        if stmt.brk is not None and isinstance(stmt.brk, Var):
-            read.add(stmt.brk.name)
-    return read
 
 
 def _read_counts(stmt) -> dict[str, int]:
@@ -125,7 +111,7 @@ def _block(block: Block, names) -> None:
         if isinstance(stmt, Assign) and stmt.prim in IMPURE:
             for cond in list(groups):  # nothing moves across an effect: a check
                 close(cond)  # raises first, a vjp's backward begins after
-        touched = {group_of[n] for n in _reads(stmt) if n in group_of}
+        touched = {group_of[n] for n in reads(stmt) if n in group_of}
         cond = _on(stmt)
         if cond is None and isinstance(stmt, Assign) and stmt.prim in CHEAP:
             # arithmetic on one group's values joins it (`0.0 + z` in a branch is `z`)
@@ -155,12 +141,12 @@ def _close(group: list, cond: str, block: Block, names) -> list:
     needed: set[str] = set()  # arithmetic a conditional member reads: it stays in
     for s in reversed(group):
         if not _cheap(s) or s.out in needed:
-            needed |= _reads(s) & members
+            needed |= reads(s) & members
     after = {
         s.out for s in group if _cheap(s) and not kept[s.out] and s.out not in needed
     }
     for s in group:
-        if _reads(s) & after:
+        if reads(s) & after:
             after.update(s.outs)
     inside = [s for s in group if not set(s.outs) & after]
     outside = [s for s in group if set(s.outs) & after]

@@ -46,7 +46,7 @@ import warnings
 import numpy as np
 
 from ..autodiff.fresh import makes_new_array, roots
-from ..ir import Assign, Block, Const, Function, Var, uses, walk
+from ..ir import Assign, Const, Function, Var, reads, walk
 from ..rules.core import PRIMS
 from .simplify import OPERATORS
 
@@ -102,7 +102,7 @@ def reuse_buffers(fn: Function) -> None:
     stmts = fn.body.stmts
     last: dict[str, float] = {}
     for i, stmt in enumerate(stmts):
-        for name in uses(Block([stmt])):
+        for name in reads(stmt):
             last[name] = i
     for r in fn.body.results:
         if isinstance(r, Var):

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Assign, Block, Const, If, Loop, Var, defs, uses, walk
+from .simplify import is_number
 
 
 def hoist_products(block: Block, names, facts=None) -> None:
@@ -203,7 +204,7 @@ def _fold_addend(loop, k, table, helper, operands, varying, ctx, before) -> None
     if second is None or second.prim != "add" or second.kwargs or first.kwargs:
         return
     b = second.args[1] if second.args[0] == Var(first.out) else second.args[0]
-    if not _invariant(b, varying) or isinstance(b, Const) and not _is_number(b):
+    if not _invariant(b, varying) or isinstance(b, Const) and not is_number(b):
         return
     xs, other = (operands[1], operands[0]) if helper == "matmul_rows" else operands
     row_shape = facts.concrete(Var(row))
@@ -229,10 +230,6 @@ def _reader(stmts, name: str):
         (s for s in stmts if isinstance(s, Assign) and Var(name) in s.operands()),
         None,
     )
-
-
-def _is_number(a: Const) -> bool:
-    return isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
 
 
 def _varying(loop: Loop) -> set[str]:

@@ -278,9 +278,8 @@ def analyze(
 def _sweep(shapes: Shapes, block: Block) -> None:
     for stmt in block.stmts:
         if isinstance(stmt, Assign):
-            if (
-                stmt.outs
-            ):  # an effect of a backward sweep (`tape.append(h)`) binds nothing
+            # an effect of a backward sweep (`tape.append(h)`) binds nothing
+            if stmt.outs:
                 shapes.infer(stmt)
         elif isinstance(stmt, If):
             _sweep(shapes, stmt.then)
