@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 72fdb86b295b2e18ad4882cb18da0114
+# body-hash: 9734c24cd1b5fbf1128e9b18f644c260
 import numpy as np
 
 
@@ -227,20 +227,19 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         d_t10 = _unbroadcast(-d_total, t10)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
         np.add.at(d_log_p, t9, d_t10)
-        d_t11 = -d_log_p.sum()  # char_rnn.py:42
-        d_t8 = d_t11 / t8  # char_rnn.py:42
-        d_t6 = d_log_p + d_t8 * t7  # char_rnn.py:42
+        d_t8 = d_log_p.sum() / t8  # char_rnn.py:42
+        d_t6 = d_log_p - d_t8 * t7  # char_rnn.py:42
         d_t5 = _unbroadcast(d_t6, t5)  # char_rnn.py:40
         d_h_1 = d_h + _matmul_rhs(Why, d_t5)  # char_rnn.py:39
-        d_t12 = d_h_1 * (1.0 - h_1 * h_1)  # char_rnn.py:39
-        d_t4 = _unbroadcast(d_t12, t4)  # char_rnn.py:39
+        d_t11 = d_h_1 * (1.0 - h_1 * h_1)  # char_rnn.py:39
+        d_t4 = _unbroadcast(d_t11, t4)  # char_rnn.py:39
         d_t2 = _unbroadcast(d_t4, t2)  # char_rnn.py:39
         d_t3 = _unbroadcast(d_t4, t3)  # char_rnn.py:39
         d_h = _matmul_rhs(Whh, d_t3)  # char_rnn.py:39
         gs_by.append(d_t6)
         gs_Why.append(d_t5)
         xs_Why.append(h_1)
-        gs_bh.append(d_t12)
+        gs_bh.append(d_t11)
         gs_Whh.append(d_t3)
         xs_Whh.append(h)
         gs_Wxh.append(d_t2)

@@ -572,3 +572,23 @@ def negations(x, y, z):
 def test_negations_through_products_and_both_sides_of_a_sum(out_dir, rng):
     args = [rng.normal(size=4) for _ in range(3)]
     check(negations, *args, argnums=(0, 1, 2))
+
+
+def softmax_steps(W, xs, ks):
+    total = 0.0
+    for t in range(len(xs)):
+        y = W @ xs[t]
+        shifted = y - np.max(y)
+        log_p = shifted - np.log(np.sum(np.exp(shifted)))
+        total = total - log_p[ks[t]]
+    return total
+
+
+def test_a_negation_in_a_loop_moves_into_its_sum_there(out_dir, rng, monkeypatch):
+    """A trip's values are read only in the loop (its tape pushes are in it):
+    the negation of the softmax adjoint moves in the backward trip too."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    W, xs = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+    source = check(softmax_steps, W, xs, [0, 2, 1, 1, 0])
+    loop = source.split("for t in reversed")[1]
+    assert ".sum() / " in loop and "= -d_" not in loop

@@ -10,26 +10,38 @@ This pass follows each negation read once through the products and quotients
 that read it (each read once) to the sum or difference that reads the last of
 them, and turns that into a difference or a sum. Each step is exact in
 floating point: `(-a) * b`, `(-a) / b` and `a / (-b)` round to `-(a * b)` and
-`-(a / b)`, and `x + (-y)` is `x - y`. Only the function's top level is
-rewritten; a negation whose chain ends anywhere else (`np.exp(-t)`, a value
-read twice) stays.
+`-(a / b)`, and `x + (-y)` is `x - y`. Nested blocks are rewritten too: a
+value a loop's trip or a branch computes is read only within that loop or
+`if` (its results, tape pushes, condition and `break` flag included), so its
+reads are counted in full there. A negation
+whose chain ends anywhere else (`np.exp(-t)`, a value read twice) stays.
 """
 
 from __future__ import annotations
 
-from ..ir import Assign, Block, Var, uses
+from ..ir import Assign, Block, If, Loop, Var, uses
 
 _THROUGH = {"mul", "div"}
 _FLIP = {"add": "sub", "sub": "add"}
 
 
 def push_negations(block: Block) -> None:
-    """Move each negation of `block`'s top level that ends in a sum into it, in place."""
+    """Move each negation of `block` and its nested blocks that ends in a sum into it, in place."""
     from . import enabled
 
-    if not enabled("simplify"):
-        return
-    counts = uses(block)
+    if enabled("simplify"):
+        _block(block, uses(block))
+
+
+def _block(block: Block, counts: dict[str, int]) -> None:
+    """`counts`: the reads of every name `block` defines, wherever they are."""
+    for stmt in block.stmts:
+        # what a branch or a trip defines is read only within its statement
+        # (a loop's condition and `break` flag included)
+        inner = [stmt.then, stmt.orelse] if isinstance(stmt, If) else []
+        inner += [stmt.body] if isinstance(stmt, Loop) else []
+        for b in inner:
+            _block(b, uses(Block([stmt])))
     readers: dict[str, Assign] = {}
     for s in block.stmts:
         if isinstance(s, Assign):
