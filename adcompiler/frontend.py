@@ -21,7 +21,9 @@ from numbers import Number
 from . import resolve
 from .autodiff.emitter import Emitter, Names
 from .errors import ADCompileError, Loc
-from .ir import UNDEF, Atom, Block, Const, Function, If, Loop, Var, is_undef
+from .inplace import check_updates
+from .ir import UNDEF, Assign, Atom, Block, Const, Function, If, Loop, Var, is_undef
+from .passes.dce import dce
 from .passes.shapes import Shapes
 
 _COMPARE = {
@@ -277,6 +279,21 @@ class Lowering:
         self.containers: set[str] = {
             p for p in _container_params(source.tree, self.params)
         }
+        # Statements Python runs in place (`y += x`, `y[i] = v`, `out=y`), for
+        # inplace.py: id -> (statement, value updated, as written, name).
+        self.updates: dict[int, tuple] = {}
+        self.bound: dict[str, set] = {}  # value -> the user's names bound to it
+
+    def updated(self, value: Atom, old: Atom, what: str, name: str) -> None:
+        """Note that the statement just emitted for `value` writes into `old`."""
+        last = self.e.stmts[-1] if self.e.stmts else None
+        if (
+            isinstance(value, Var)
+            and isinstance(last, Assign)
+            and last.outs == (value.name,)
+            and old in tuple(last.args)
+        ):
+            self.updates[id(last)] = (last, old, what, name)
 
     def child(self, source: Source, scope: dict) -> Lowering:
         """A lowering of a helper's body into this one's statements."""
@@ -319,13 +336,10 @@ class Lowering:
             name = node.arg if isinstance(node, ast.arg) else getattr(node, "id", None)
             if name == "np" and not isinstance(getattr(node, "ctx", None), ast.Load):
                 raise self.error("`np` names NumPy in generated code; rename it", node)
-        body = list(tree.body)
         doc = ast.get_docstring(tree)
-        if doc is not None:
-            body = body[1:]
         self.arity = _return_arity(self, tree)
-        results = self.lower_seq(body, FunctionExit(self, tree))
-        return Function(
+        results = self.lower_seq(self.body(), FunctionExit(self, tree))
+        fn = Function(
             tree.name,
             self.params,
             Block(self.e.stmts, results),
@@ -335,6 +349,32 @@ class Lowering:
             constants=list(self.used_constants),
             return_line=_last_return_line(self, tree),
         )
+        if self.updates:
+            self.check_updates()
+        return fn
+
+    def check_updates(self) -> None:
+        """Refuse an in-place update another name sees (inplace.py), on the IR
+        lowered again as Python keeps arrays apart: `y = x * 1.0` is a new
+        array there, not `x`."""
+        shadow = Lowering(self.src)
+        shadow.e.apart = True
+        shadow.arity = self.arity
+        results = shadow.lower_seq(shadow.body(), FunctionExit(shadow, self.src.tree))
+        # what no result needs is not read: Python's changes to it are unseen
+        body = dce(Block(shadow.e.stmts, results), always=True, keep=shadow.updates)
+        fn = Function(
+            self.src.tree.name,
+            shadow.params,
+            body,
+            constants=list(shadow.used_constants),
+        )
+        check_updates(fn, shadow.updates, shadow.e.shapes, shadow.bound)
+
+    def body(self) -> list[ast.stmt]:
+        """The function's statements, its docstring left out."""
+        body = list(self.src.tree.body)
+        return body[1:] if ast.get_docstring(self.src.tree) is not None else body
 
     def lower_return(self, stmt: ast.Return) -> tuple[Atom, ...]:
         if stmt.value is None:
@@ -704,7 +744,9 @@ class Lowering:
                 value = self.e.call(
                     _BINOPS[type(stmt.op)], current, self.expr(stmt.value), loc=loc
                 )
-                self.bind(name, self.e.call("setitem", base, idx, value, loc=loc))
+                new = self.e.call("setitem", base, idx, value, loc=loc)
+                self.updated(new, base, _written(stmt), name)
+                self.bind(name, new)
                 return
             if not isinstance(stmt.target, ast.Name):
                 raise self.error(
@@ -718,6 +760,7 @@ class Lowering:
                 self.expr(stmt.value),
                 loc=self.src.loc(stmt),
             )
+            self.updated(value, current, _written(stmt), stmt.target.id)
             self.bind(stmt.target.id, value)
         elif isinstance(stmt, ast.Pass):
             pass
@@ -790,6 +833,7 @@ class Lowering:
             name, idx, kwargs = self.subscript_target(target)
             base = self.read(name, target.value)
             new = self.e.call("setitem", base, idx, value, loc=self.src.loc(target))
+            self.updated(new, base, f"{ast.unparse(target)} = ...", name)
             self.bind(name, new)
         elif isinstance(target, (ast.Tuple, ast.List)):
             self.unpack_value(target, value, value_node)
@@ -830,6 +874,8 @@ class Lowering:
                 if old in self.dicts:
                     self.dicts[value.name] = self.dicts[old]
         self.env[name] = value
+        if isinstance(value, Var):
+            self.bound.setdefault(value.name, set()).add(name)
 
     def carry_facts(self, a: Atom, name: str, b: Atom | None = None) -> None:
         """A value merged from `a` (and `b`) is a list, or an int, when they are."""
@@ -1268,9 +1314,10 @@ class Lowering:
     def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:
         """`np.exp(t, out=t)`: the result, which the name `t` holds from then on.
 
-        As with `t += x`, the name is rebound; another name for the same array
-        (`s = t` before) keeps the old value. Generated gradients write into
-        arrays nothing else holds (passes/buffers.py), so theirs read back exactly.
+        As with `t += x`, the name is rebound; where another name for the same
+        array (`s = t` before) is read afterwards, inplace.py refuses it.
+        Generated gradients write into arrays nothing else holds
+        (passes/buffers.py), so theirs read back exactly.
         """
         from .passes.buffers import ufunc_name
 
@@ -1281,12 +1328,14 @@ class Lowering:
                 node,
                 "assign the result instead: `t = np.exp(t)`",
             )
-        self.read(into.id, into)
+        old = self.read(into.id, into)
         args = [self.expr(a) for a in node.args]
         kwargs = {
             kw.arg: self.expr(kw.value) for kw in node.keywords if kw.arg != "out"
         }
-        self.bind(into.id, self.apply(sig, args, kwargs, node))
+        new = self.apply(sig, args, kwargs, node)
+        self.updated(new, old, ast.unparse(node), into.id)
+        self.bind(into.id, new)
         return self.env[into.id]
 
     def inline(self, node: ast.Call, src: Source, scope, env, key, callee) -> Atom:
@@ -1962,6 +2011,11 @@ def _return_arity(low, tree) -> int:
         if isinstance(node, ast.Return) and node.value is not None:
             return len(node.value.elts) if isinstance(node.value, ast.Tuple) else 1
     return 1
+
+
+def _written(stmt: ast.AugAssign) -> str:
+    """`y1 += ...`: an augmented assignment as its error messages show it."""
+    return ast.unparse(ast.AugAssign(stmt.target, stmt.op, ast.Name("...")))
 
 
 def lower(fn) -> Function:

@@ -63,6 +63,13 @@ UNSHARED = {
 }
 
 
+def _new_array(prim: str, args) -> bool:
+    """Whether Python's `prim(*args)` is a new array (fresh.py), not a view."""
+    from .fresh import makes_new_array
+
+    return makes_new_array(Assign(("_",), prim, tuple(args)))
+
+
 def is_temp(name: str) -> bool:
     return name.startswith("_t")
 
@@ -95,11 +102,18 @@ class Emitter:
         kwargs = {k: self._atom(v) for k, v in kwargs.items()}
         if self.simplify:
             found = simplify(self, prim, args, kwargs, passes.enabled("simplify"))
-            if found is not None:
+            if found is not None and not (
+                self.apart and isinstance(found, Var) and _new_array(prim, args)
+            ):
                 return found
+            if found is not None:  # `x * 1.0` is a new array in Python
+                args, kwargs, prim = (found,), {}, "copy"
         key = (
             self._key(prim, args, kwargs)
-            if self.cse and prim not in UNSHARED and passes.enabled("cse")
+            if self.cse
+            and not self.apart
+            and prim not in UNSHARED
+            and passes.enabled("cse")
             else None
         )
         if key is not None and key in self._seen:
@@ -113,6 +127,9 @@ class Emitter:
         return Var(out)
 
     simplify = True
+    # Keep the arrays Python keeps apart apart (inplace.py): a simplification
+    # to an operand (`x * 1.0` to `x`) is its copy, and nothing is shared by CSE.
+    apart = False
 
     def _atom(self, a) -> Atom:
         """`a` as an IR atom, under its current name."""

@@ -69,12 +69,18 @@ def _inputs(fn: Function) -> set[str]:
 INPUT = "<an input>"  # the root of every input, and of what a tape may hold
 
 
-def roots(fn: Function) -> dict[str, frozenset]:
+def roots(fn: Function, apart: bool = False, updates=None) -> dict[str, frozenset]:
     """For each value of `fn`, the arrays whose memory it may be: itself where
-    it is computed new, INPUT where it may be (a view of) an input."""
+    it is computed new, INPUT where it may be (a view of) an input.
+
+    With `apart`, each input is a root of its own, named by it, and an array
+    a loop made on an earlier trip is told from this trip's (`_made_in`). `updates` maps
+    the `id` of a statement that writes into an operand's memory, as Python's
+    `y += x` does (inplace.py), to that operand: its result is that memory.
+    """
     found: dict[str, frozenset] = {}
     for name in _inputs(fn):
-        found[name] = frozenset({INPUT})
+        found[name] = frozenset({name if apart else INPUT})
 
     def of(atoms) -> frozenset:
         return frozenset().union(
@@ -88,6 +94,8 @@ def roots(fn: Function) -> dict[str, frozenset]:
             if isinstance(stmt, Assign):
                 if stmt.prim == "pop":
                     new = frozenset({INPUT})
+                elif updates and id(stmt) in updates:
+                    new = of([updates[id(stmt)]])
                 elif makes_new_array(stmt):
                     new = frozenset(stmt.outs)
                 else:
@@ -102,12 +110,24 @@ def roots(fn: Function) -> dict[str, frozenset]:
                     new = of([stmt.then.results[i], stmt.orelse.results[i]])
                     found[o] = found.get(o, frozenset()) | new
             elif isinstance(stmt, Loop):
+                made = _made_in(stmt) if apart else set()
                 for i, o in enumerate(stmt.outs):
-                    new = of([stmt.inits[i], stmt.body.results[i]])
+                    back = of([stmt.body.results[i]])
+                    new = of([stmt.inits[i]]) | {
+                        r + "'" if r in made else r for r in back
+                    }
                     for n in (o, stmt.carried[i]):
                         found[n] = found.get(n, frozenset()) | new
         changed = found != before
     return found
+
+
+def _made_in(loop: Loop) -> set[str]:
+    """The arrays a loop's statements make. An array made on an earlier trip
+    is not the one the same statement makes on this trip: what the loop passes
+    on holds `r'`, an earlier `r`, and so does what leaves it."""
+    parts = [p for p in (loop.cond, loop.body) if p is not None]
+    return {o for p in parts for s in walk(p) if isinstance(s, Assign) for o in s.outs}
 
 
 def own_gradients(fn: Function, first: int, count: int, shapes, names) -> list[Atom]:
