@@ -285,13 +285,14 @@ class Lowering:
         self.bound: dict[str, set] = {}  # value -> the user's names bound to it
 
     def updated(self, value: Atom, old: Atom, what: str, name: str) -> None:
-        """Note that the statement just emitted for `value` writes into `old`."""
+        """Note that the statement just emitted for `value` writes into `old`
+        (`np.exp(a, out=b)` into `b`, which it does not read)."""
         last = self.e.stmts[-1] if self.e.stmts else None
         if (
             isinstance(value, Var)
+            and value != old
             and isinstance(last, Assign)
             and last.outs == (value.name,)
-            and old in tuple(last.args)
         ):
             self.updates[id(last)] = (last, old, what, name)
 

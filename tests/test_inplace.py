@@ -222,3 +222,24 @@ def test_an_entry_of_unknown_rank_counts_as_a_row(out_dir):
     # float() passes the gradient on: (x0 + 1) * sum(x)
     want = (X[0] + 1.0) + np.array([X.sum(), 0.0, 0.0])
     np.testing.assert_allclose(grad(entry_as_float, out=out_dir)(X), want)
+
+
+def out_into_another(x):
+    b = np.cos(x)
+    s = b
+    np.exp(x, out=b)
+    return np.sum(s * b)
+
+
+def out_into_its_own(x):
+    b = np.cos(x)
+    np.exp(x, out=b)
+    return np.sum(b * x)
+
+
+def test_out_into_an_array_that_another_name_holds_is_refused(out_dir):
+    """`np.exp(x, out=b)` writes into `b` without reading it: `s` sees it too."""
+    with pytest.raises(ADCompileError, match="which `s` may hold too"):
+        grad(out_into_another, out=out_dir)
+    got = grad(out_into_its_own, out=out_dir)(X)
+    np.testing.assert_allclose(got, np.exp(X) * X + np.exp(X), rtol=1e-12)
