@@ -398,6 +398,9 @@ def expression(
     so a reduction may be written as its method."""
     form = PRIMS[prim].form
     kind = form[0]
+    if prim == "outer" and kwargs.get("vectors") is not None:  # emitter.outer
+        rows = ast.Subscript(args[0], _index(ast.Constant((slice(None), None))))
+        return ast.BinOp(rows, ast.Mult(), args[1])
     keywords = [ast.keyword(k, v) for k, v in kwargs.items()]
     if method and prim in REDUCTION_METHODS and len(args) == 1:
         owner = ast.Attribute(args[0], REDUCTION_METHODS[prim], ast.Load())

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: 444b6a68c21e900e2c333adb6c4574af
-# body-hash: 200d8f612935860d6d5d3f83532a0cc6
+# body-hash: 84a21930c1a8875237eb5a31152edf29
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -63,6 +63,6 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     z = W @ x + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
     d_z = u * (1.0 - h * h)  # seed_nn.py:15
-    d_W = np.outer(d_z, x)  # seed_nn.py:14
+    d_W = d_z[:, None] * x  # seed_nn.py:14
     d_b = d_z  # seed_nn.py:15
     return d_W, d_b  # seed_nn.py:16

@@ -62,7 +62,7 @@ def test_examples_remove_checks_casts_and_generic_helpers(out_dir, rng):
         "scalar output",
     ):
         assert gone in generic and gone not in code
-    assert "np.outer(d_z, x)" in code
+    assert "d_W = d_z[:, None] * x" in code  # np.outer without its conversions
     assert "W.shape != (4, 4)" in code and "W.dtype is not _FLOAT64" in code
     assert '_FLOAT64 = np.dtype("float64")' in code_of(g) or "_FLOAT64" in g.__globals__
 
@@ -528,3 +528,25 @@ def test_an_addend_that_would_grow_a_row_stays_in_the_loop(out_dir, rng, monkeyp
     for k, d in enumerate(g(*args)):
         want = numeric_grad(rnn_rows, list(args), k)
         np.testing.assert_allclose(d, want, rtol=1e-6, atol=1e-9)
+
+
+def outer_of_matrices(a, b, w):
+    return np.sum(np.outer(a, b) * w)
+
+
+def test_the_users_np_outer_flattens_a_matrix(out_dir, monkeypatch):
+    """`np.outer` flattens operands of any rank, so its adjoints flatten the other
+    factor and give back the operand's shape (the adjoint of a (2, 2) `a` was
+    `w @ b`, of shape (4,)); only the outer products the compiler makes of known
+    vectors are written `g[:, None] * x`."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    rng = np.random.default_rng(3)
+    args = (rng.normal(size=(2, 2)), rng.normal(size=3), rng.normal(size=(4, 3)))
+    g = grad(outer_of_matrices, argnums=(0, 1), example_args=args)
+    code = code_of(g)
+    assert "d_a = (w @ b).reshape(" in code and "[:, None]" not in code
+    fd_check(g, outer_of_matrices, args, (0, 1))
+    fd_check(grad(outer_of_matrices, argnums=(0, 1)), outer_of_matrices, args, (0, 1))
+    # the other way round: a vector first, a matrix second
+    args = (rng.normal(size=3), rng.normal(size=(2, 2)), rng.normal(size=(3, 4)))
+    fd_check(grad(outer_of_matrices, argnums=(0, 1)), outer_of_matrices, args, (0, 1))

@@ -329,11 +329,20 @@ class Emitter:
         return self.mul(g, step)
 
     def outer(self, a, b):
-        """a ⊗ b for vectors; a plain product when either side is a scalar."""
+        """a ⊗ b for vectors; a plain product when either side is a scalar.
+
+        Where example arguments show both vectors (so both are NumPy arrays),
+        codegen writes `a[:, None] * b`: `np.outer` is a Python function whose
+        asarray and ravel cost about 0.5 µs, a tenth of the seed network's
+        gradient at n = 10; from a few hundred entries on the two are equal."""
         if self.is_scalar(a) or self.is_scalar(b):
             return self.mul(a, b)
         if self.rank(a) == 1 and self.rank(b) == 1:
-            return self.call("outer", a, b)
+            known = all(
+                isinstance(v, Var) and self.shapes.concrete(v) is not None
+                for v in (a, b)
+            )
+            return self.call("outer", a, b, **({"vectors": True} if known else {}))
         return self.call("multiply_outer", a, b)
 
     def broadcast_like(self, t, like):

@@ -885,7 +885,7 @@ class Sweep:
                 if not (
                     not prim
                     or read[p.name] != 1  # read by more than the accumulation
-                    or stmt.kwargs
+                    or set(stmt.kwargs) - {"vectors"}  # emitter.outer's mark only
                     or prim == "unbroadcast_sum"
                     and stmt.args[1] != Var(n)  # the shape of a value of the trip
                 ):

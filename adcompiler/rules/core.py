@@ -76,6 +76,7 @@ VIEWS = frozenset(
     {
         "getitem",
         "reshape",
+        "ravel",
         "T",
         "transpose",
         "broadcast_to",

@@ -142,7 +142,7 @@ defjvp(
 
 
 def _bilinear(prim):
-    def rule(e, t, out, a, b):
+    def rule(e, t, out, a, b, **_):
         left = None if t[0] is None else e.call(prim, t[0], b)
         right = None if t[1] is None else e.call(prim, a, t[1])
         return terms(e, left, right)
@@ -185,6 +185,7 @@ for _prim in (
     "T",
     "transpose",
     "reshape",
+    "ravel",
     "broadcast_to",
     "expand_dims",
     "copy",

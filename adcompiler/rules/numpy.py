@@ -264,12 +264,25 @@ def _matmul_infer(s, out, a, b):
 
 defprim("matmul", (BIN, ast.MatMult), _matmul_lhs, _matmul_rhs, infer=_matmul_infer)
 defprim("dot", (NP, "dot"), _matmul_lhs, _matmul_rhs, infer=_matmul_infer)
+
+
+def _flat(e, x):
+    """`x` as np.outer reads it: a vector of its entries."""
+    return x if e.rank(x) == 1 else e.call("ravel", x)
+
+
+def _shaped_like(e, g, x):
+    """The adjoint `g` of `np.outer`'s flattened `x`, in the shape of `x`."""
+    return g if e.rank(x) == 1 else e.call("reshape", g, e.call("shape", x))
+
+
+# `vectors=True` (emitter.outer): both are known NumPy vectors, written `a[:, None] * b`
 defprim(
     "outer",
     (NP, "outer"),
-    lambda e, g, out, a, b: e.call("matmul", g, b),
-    lambda e, g, out, a, b: e.call("matmul", a, g),
-    infer=lambda s, out, a, b: s.set_rank(out, 2),
+    lambda e, g, out, a, b, **_: _shaped_like(e, e.call("matmul", g, _flat(e, b)), a),
+    lambda e, g, out, a, b, **_: _shaped_like(e, e.call("matmul", _flat(e, a), g), b),
+    infer=lambda s, out, a, b, **_: s.set_rank(out, 2),
 )
 defprim(
     "multiply_outer",
@@ -366,6 +379,12 @@ defprim(
             else None
         ),
     ),
+)
+defprim(
+    "ravel",
+    (NP, "ravel"),
+    lambda e, g, out, x: e.call("reshape", g, e.call("shape", x)),
+    infer=lambda s, out, x: s.set_rank(out, 1),
 )
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
