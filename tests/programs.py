@@ -13,7 +13,8 @@ with control flow, typed by shape as they are built, so that every one runs:
   `np.log1p`, `np.expm1`, `np.sin`, `np.cos`, `np.tan`, `np.tanh`, `np.sqrt`,
   `np.square`, `np.abs`, `np.maximum`, `np.minimum`, `np.where`, `np.clip`,
   `np.sum`/`np.mean`/`np.max`/`np.min` (and the methods) with `axis` and
-  `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `max`/`min`/`abs`
+  `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `np.ravel`,
+  `np.outer` (of operands of any rank), `max`/`min`/`abs`
   and `math.*` on scalars, conditional expressions, index reads (ints, negative
   ints, slices, pairs of them, the loop variable);
 - statements: assignment, re-assignment, augmented assignment to names and to
@@ -206,6 +207,10 @@ class Builder:
                 options.append("reduce_axis")
             if self.matmuls_to(shape):
                 options.append("matmul")
+            if self.outers_to(shape):
+                options.append("outer")
+            if len(shape) == 1 and self.reshapes_to(shape) and not fresh:
+                options.append("ravel")
             if len(shape) == 2 and tuple(reversed(shape)) in self.avail() and not fresh:
                 options.append("transpose")
             if shape != () and self.reshapes_to(shape) and not fresh:
@@ -344,6 +349,27 @@ class Builder:
         if self.coin():
             return Expr(f"({a}) @ ({b})", shape)
         return Expr(f"np.dot({a}, {b})", shape)
+
+    def outers_to(self, shape):
+        """Operand shapes whose `np.outer` has `shape`: it flattens each, of any rank."""
+        if len(shape) != 2:
+            return []
+        sizes = {s: int(np.prod(s)) for s in self.avail()}
+        return [
+            (sa, sb)
+            for sa, na in sizes.items()
+            for sb, nb in sizes.items()
+            if (na, nb) == shape
+        ]
+
+    def x_outer(self, shape, d):
+        sa, sb = self.choice(self.outers_to(shape))
+        a, b = self.sub(sa, d).src, self.sub(sb, d).src
+        return Expr(f"np.outer({a}, {b})", shape)
+
+    def x_ravel(self, shape, d):
+        e = self.sub(self.choice(self.reshapes_to(shape)), d)
+        return Expr(f"np.ravel({e.src})", shape, e.base)
 
     def x_transpose(self, shape, d):
         e = self.sub(tuple(reversed(shape)), d)
