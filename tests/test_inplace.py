@@ -58,6 +58,23 @@ def out_into_alias(x):
     return np.sum(s) + np.sum(t)
 
 
+def alias_in_a_branch(x, y):
+    # `y1` is read by nothing after the branch, but `y` is: an update is an
+    # effect even where its value is dead, inside a branch too
+    y1 = y
+    if np.sum(x) > 0.0:
+        y1 += x
+    return np.sum(y * y)
+
+
+def alias_before_a_branch(x, y):
+    y1 = y
+    y1 += x
+    if np.sum(x) > 0.0:
+        x = x * 2.0
+    return np.sum(y * x)
+
+
 def argument_read_after_its_alias_changes(h0, w):
     h = h0
     for _ in range(2):
@@ -74,6 +91,8 @@ def argument_read_after_its_alias_changes(h0, w):
         (list_then_update, "h += np.tanh(h)", "h", "hs"),
         (out_into_alias, "np.exp(t, out=t)", "t", "s"),
         (argument_read_after_its_alias_changes, "h += np.tanh(w * h)", "h", "h0"),
+        (alias_in_a_branch, "y1 += x", "y1", "y"),
+        (alias_before_a_branch, "y1 += x", "y1", "y"),
     ],
 )
 def test_an_update_another_name_reads_is_refused(out_dir, f, line, target, other):
@@ -107,6 +126,8 @@ def _new_arrays(x, y):
         list_then_update: np.sum(hs[0] * hs[1]),
         out_into_alias: np.sum(np.sin(x)) + np.sum(np.exp(np.sin(x))),
         argument_read_after_its_alias_changes: np.sum(g) + np.sum(y),
+        alias_in_a_branch: np.sum(y * y),
+        alias_before_a_branch: np.sum(y * 2.0 * x),
     }
 
 
@@ -122,6 +143,8 @@ def test_the_refused_functions_are_not_what_new_arrays_would_compute():
         argument_read_after_its_alias_changes: argument_read_after_its_alias_changes(
             Y.copy(), X
         ),
+        alias_in_a_branch: alias_in_a_branch(X, Y.copy()),
+        alias_before_a_branch: alias_before_a_branch(X, Y.copy()),
     }
     for f, value in python.items():
         assert not np.isclose(value, new[f]), f.__name__

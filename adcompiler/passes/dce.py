@@ -61,10 +61,10 @@ def dce(
                 continue
             live |= _names(stmt.operands())
         elif isinstance(stmt, If):
-            keep = [i for i, o in enumerate(stmt.outs) if o in live]
-            stmt.outs = tuple(stmt.outs[i] for i in keep)
-            stmt.then.results = tuple(stmt.then.results[i] for i in keep)
-            stmt.orelse.results = tuple(stmt.orelse.results[i] for i in keep)
+            alive = [i for i, o in enumerate(stmt.outs) if o in live]
+            stmt.outs = tuple(stmt.outs[i] for i in alive)
+            stmt.then.results = tuple(stmt.then.results[i] for i in alive)
+            stmt.orelse.results = tuple(stmt.orelse.results[i] for i in alive)
             stmt.then = dce(stmt.then, live, always, keep)
             stmt.orelse = dce(stmt.orelse, live, always, keep)
             if not stmt.outs and not stmt.then.stmts and not stmt.orelse.stmts:
