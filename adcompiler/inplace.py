@@ -47,10 +47,9 @@ def check_updates(fn: Function, updates: dict, shapes, bound: dict) -> None:
         if not mine:  # a number's: a new one, as Python's `k += 1` is
             continue
         for name in sorted(_read_after(where, stmt)):
-            if name != old.name and memory.get(name, frozenset()) & mine:
-                if shapes.rank(Var(name)) != 0:
-                    raise _error(stmt, what, target, name, born, bound)
-            elif name == old.name:
+            if name == old.name or (
+                memory.get(name, frozenset()) & mine and shapes.rank(Var(name)) != 0
+            ):
                 raise _error(stmt, what, target, name, born, bound)
 
 

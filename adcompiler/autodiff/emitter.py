@@ -102,12 +102,12 @@ class Emitter:
         kwargs = {k: self._atom(v) for k, v in kwargs.items()}
         if self.simplify:
             found = simplify(self, prim, args, kwargs, passes.enabled("simplify"))
-            if found is not None and not (
-                self.apart and isinstance(found, Var) and _new_array(prim, args)
-            ):
-                return found
-            if found is not None:  # `x * 1.0` is a new array in Python
-                args, kwargs, prim = (found,), {}, "copy"
+            if found is not None:
+                if not (
+                    self.apart and isinstance(found, Var) and _new_array(prim, args)
+                ):
+                    return found
+                args, kwargs, prim = (found,), {}, "copy"  # `x * 1.0`: a new array
         key = (
             self._key(prim, args, kwargs)
             if self.cse
