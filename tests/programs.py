@@ -351,21 +351,28 @@ class Builder:
         return Expr(f"np.dot({a}, {b})", shape)
 
     def outers_to(self, shape):
-        """Operand shapes whose `np.outer` has `shape`: it flattens each, of any rank."""
-        if len(shape) != 2:
-            return []
+        """Operand shapes and forms whose outer product has `shape`: `np.outer`
+        flattens each operand, of any rank; `np.multiply.outer` keeps both
+        operands' axes, so its shape is theirs one after the other."""
         sizes = {s: int(np.prod(s)) for s in self.avail()}
-        return [
-            (sa, sb)
+        flat = [
+            (sa, sb, "np.outer")
             for sa, na in sizes.items()
             for sb, nb in sizes.items()
-            if (na, nb) == shape
+            if len(shape) == 2 and (na, nb) == shape
         ]
+        kept = [
+            (sa, sb, "np.multiply.outer")
+            for sa in sizes
+            for sb in sizes
+            if tuple(sa) + tuple(sb) == tuple(shape)
+        ]
+        return flat + kept
 
     def x_outer(self, shape, d):
-        sa, sb = self.choice(self.outers_to(shape))
+        sa, sb, form = self.choice(self.outers_to(shape))
         a, b = self.sub(sa, d).src, self.sub(sb, d).src
-        return Expr(f"np.outer({a}, {b})", shape)
+        return Expr(f"{form}({a}, {b})", shape)
 
     def x_ravel(self, shape, d):
         e = self.sub(self.choice(self.reshapes_to(shape)), d)

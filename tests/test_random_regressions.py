@@ -343,3 +343,25 @@ def test_an_inlined_read_of_an_array_comes_before_it_is_written_over(
         return np.sum(x) + np.sum(y) + np.sum(z)
     """
     run(src, [(3,), (), ()], folder, examples=True)
+
+
+def test_a_stand_in_carried_to_the_next_trip_becomes_an_array(folder):
+    # a trip reads the carried `y1` only through `np.sum(y1)`, whose adjoint is a
+    # scalar standing for an array like `y1`; it went on to the next trip, and out
+    # of the loop, as the adjoint of `y1` itself: the adjoint of `y1[-1, :] -= ...`
+    # then copied a float ("'float' object has no attribute 'copy'"; found once the
+    # random programs drew `np.multiply.outer`)
+    src = """
+    def f(x, y):
+        y1 = 1.0 * x
+        y1[-1, :] -= y[0, -1]
+        for i in range(2):
+            if i < 1:
+                y1 = np.where(y > 0.0, np.sum(y1), y * y)
+            else:
+                y1 = y * 3.0
+        return np.sum(y1)
+    """
+    for seed in range(3):
+        run(src, [(2, 3), (2, 3)], folder, seed)
+        run(src, [(2, 3), (2, 3)], folder, seed, examples=True)

@@ -749,8 +749,13 @@ class Sweep:
         nexts = []
         for i in active:
             parts = c.pop(stmt.carried[i], None)
+            # the next trip takes its adjoint for an array of the carried value's
+            # shape, as the first does: a stand-in (`d_y1 = 0.0` where a trip
+            # read only `np.sum(y1)`) becomes that array here
             nexts.append(
-                self.accumulate(stmt.carried[i], parts)
+                self.exact(
+                    self.accumulate(stmt.carried[i], parts), Var(stmt.carried[i])
+                )
                 if parts
                 else self.zero(stmt.carried[i])
             )
