@@ -1412,6 +1412,8 @@ class _BackwardMarker(ast.Pass):
 def function_def(
     fn: Function, doc: str | None, defaults: list[ast.expr] = ()
 ) -> tuple[ast.FunctionDef, set[str]]:
+    if fn.backward_params is None:
+        _name_results_where_made(fn)
     gen = _Body(fn)
     body = gen.block(fn.body)
     if fn.backward_params is not None:
@@ -1431,6 +1433,35 @@ def function_def(
     if not casts:
         body = _return_from_branches(body)
     return _finish_def(fn, doc, body, defaults), gen.helpers
+
+
+def _name_results_where_made(fn: Function) -> None:
+    """A result read nowhere else takes its name where it is made: the `if` that
+    picks `max(y, z)` binds `d_x` in each branch, not a `t2` that `d_x = t2`
+    copies after it."""
+    counts = uses(fn.body)
+    taken = set(counts) | set(fn.params) | set(fn.constants)
+    made: dict[str, int] = {}
+    for stmt in walk(fn.body):
+        for o in stmt.outs:
+            taken.add(o)
+            made[o] = made.get(o, 0) + 1
+        if isinstance(stmt, Loop):
+            taken.update(stmt.carried)
+            taken.update(n for n in (stmt.index, stmt.trips) if n)
+    for i, r in enumerate(fn.body.results):
+        name = fn.result_names.get(i)
+        if (
+            name is None
+            or not isinstance(r, Var)
+            or made.get(r.name) != 1  # a parameter, or bound more than once
+            or counts.get(r.name) != 1  # read elsewhere too
+            or name in taken
+        ):
+            continue
+        rename(fn.body, {r.name: name})
+        del fn.result_names[i]
+        taken.add(name)
 
 
 def _return_from_branches(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-hash: d32b3d8eef8df825baa143728db46848
-# body-hash: da34c09c0405a37fa1570eacd8bf2cfb
+# body-hash: e0a53da44b61fa41d674537c5d164ca8
 import numpy as np
 
 
@@ -65,14 +65,13 @@ def grad_f(x, y, z):  # seed_backprop.py:11
         )
     t1 = x + y  # seed_backprop.py:12
     if z > y:  # seed_backprop.py:12
-        t2 = z
+        d_x = z
         d_z = t1
         d_y = z
     else:
         d_y = t1 + y
-        t2 = y
+        d_x = y
         d_z = 0.0
-    d_x = t2  # seed_backprop.py:12
     if type(x) is not float:  # seed_backprop.py:12
         d_x = _astype_like(d_x, x)
     if type(y) is not float:  # seed_backprop.py:12
