@@ -365,3 +365,20 @@ def test_a_stand_in_carried_to_the_next_trip_becomes_an_array(folder):
     for seed in range(3):
         run(src, [(2, 3), (2, 3)], folder, seed)
         run(src, [(2, 3), (2, 3)], folder, seed, examples=True)
+
+
+def test_a_negation_in_a_branch_read_by_the_backward_branch_is_not_moved(folder):
+    # `t11 = -t7` (in `-math.exp(...) * y`) was read once in its forward branch,
+    # so passes/negation.py moved it into `v2 - y1`; the backward `if` reads it
+    # too, by name (`d_y = g * t11`): NameError (found by the long profile)
+    src = """
+    def f(x, y, z):
+        v2 = np.where(np.sum(z) > 0.0, 0.5, np.tanh(z))
+        y1 = y
+        if np.max(y) < 100.0:
+            y1 = -math.exp(np.min(v2)) * y
+            z = np.tanh(np.square(z) if np.sum(v2 - y1) > -0.3 else z + z)
+        return np.sum(z) + np.sum(y1) + np.sum(v2) * x
+    """
+    for seed in range(3):
+        run(src, [(), (1, 3), (2, 3)], folder, seed)

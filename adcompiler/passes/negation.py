@@ -10,11 +10,10 @@ This pass follows each negation read once through the products and quotients
 that read it (each read once) to the sum or difference that reads the last of
 them, and turns that into a difference or a sum. Each step is exact in
 floating point: `(-a) * b`, `(-a) / b` and `a / (-b)` round to `-(a * b)` and
-`-(a / b)`, and `x + (-y)` is `x - y`. Nested blocks are rewritten too: a
-value a loop's trip or a branch computes is read only within that loop or
-`if` (its results, tape pushes, condition and `break` flag included), so its
-reads are counted in full there. A negation
-whose chain ends anywhere else (`np.exp(-t)`, a value read twice) stays.
+`-(a / b)`, and `x + (-y)` is `x - y`. Nested blocks are rewritten too, with
+the reads counted over the whole function: the backward `if` reads by name what
+its forward `if` computed in a branch. A negation whose chain ends anywhere
+else (`np.exp(-t)`, a value read twice) stays.
 """
 
 from __future__ import annotations
@@ -36,12 +35,12 @@ def push_negations(block: Block) -> None:
 def _block(block: Block, counts: dict[str, int]) -> None:
     """`counts`: the reads of every name `block` defines, wherever they are."""
     for stmt in block.stmts:
-        # what a branch or a trip defines is read only within its statement
-        # (a loop's condition and `break` flag included)
+        # what a branch computes may be read after its `if`: the backward `if`
+        # of the reverse sweep reads the forward branch's values by name
         inner = [stmt.then, stmt.orelse] if isinstance(stmt, If) else []
         inner += [stmt.body] if isinstance(stmt, Loop) else []
         for b in inner:
-            _block(b, uses(Block([stmt])))
+            _block(b, counts)
     readers: dict[str, Assign] = {}
     for s in block.stmts:
         if isinstance(s, Assign):
