@@ -215,6 +215,10 @@ class Builder:
                 options.append("transpose")
             if shape != () and self.reshapes_to(shape) and not fresh:
                 options.append("reshape")
+            if self.expansions_to(shape) and not fresh:
+                options.append("expand_dims")
+            if self.broadcasts_to(shape) and not fresh:
+                options.append("broadcast_to")
             if self.indexes_to(shape) and not fresh:
                 options.append("index")
             options += ["where", "clip", "cond"] if not fresh else ["where", "clip"]
@@ -254,6 +258,11 @@ class Builder:
             "np.expm1(np.tanh({}))",
             "np.tan(0.5 * np.tanh({}))",
             "0.5 * {}",
+            "np.negative({})",
+            "np.absolute({})",
+            "np.sign({0}) * ({0})",
+            "np.full_like({0}, 0.5) * ({0})",
+            "np.ones_like({0}) - np.tanh({0})",
         ]
         if shape == ():
             forms += [
@@ -261,6 +270,8 @@ class Builder:
                 "math.sin({})",
                 "abs({})",
                 "math.exp(math.tanh({}))",
+                "math.fabs({})",
+                "math.pow({}, 2)",
             ]
         return Expr(self.choice(forms).format(e), shape)
 
@@ -312,7 +323,7 @@ class Builder:
         e = self.sub(s, d).src
         forms = ["np.sum({})", "np.mean({})", "np.max({})", "np.min({})"]
         if s:  # a Python float has no methods
-            forms.append("({}).sum()")
+            forms += ["({}).sum()", "np.linalg.norm(1.0 + np.square({}))"]
         form = self.choice(forms)
         return Expr(form.format(e), ())
 
@@ -366,6 +377,9 @@ class Builder:
             for sa in sizes
             for sb in sizes
             if tuple(sa) + tuple(sb) == tuple(shape)
+            # a scalar factor only where np.outer could be drawn too: not for
+            # every shape, or the form crowds out the others
+            and (sa and sb or len(shape) == 2)
         ]
         return flat + kept
 
@@ -386,6 +400,29 @@ class Builder:
     def reshapes_to(self, shape):
         size = int(np.prod(shape))
         return [s for s in self.avail() if s != shape and s and int(np.prod(s)) == size]
+
+    def expansions_to(self, shape):
+        """`(shape without the axis, axis)` for each axis of length 1 of `shape`."""
+        av = self.avail()
+        return [
+            (shape[:k] + shape[k + 1 :], k)
+            for k, n in enumerate(shape)
+            if n == 1 and shape[:k] + shape[k + 1 :] in av
+        ]
+
+    def x_expand_dims(self, shape, d):
+        s, axis = self.choice(self.expansions_to(shape))
+        e = self.sub(s, d)
+        axis = self.choice([axis, axis - len(shape)])
+        return Expr(f"np.expand_dims({e.src}, {axis})", shape, e.base)
+
+    def broadcasts_to(self, shape):
+        return [s for s in self.avail() if s != shape and _bcast(s, shape) == shape]
+
+    def x_broadcast_to(self, shape, d):
+        e = self.sub(self.choice(self.broadcasts_to(shape)), d)
+        # a read-only view: never written in place (a base that no name has)
+        return Expr(f"np.broadcast_to({e.src}, {shape})", shape, e.base | {"<ro>"})
 
     def x_reshape(self, shape, d):
         s = self.choice(self.reshapes_to(shape))
@@ -455,6 +492,10 @@ class Builder:
         if kind == "all":
             sh = self.choice(self.avail())
             e = self.sub(sh, d).src
+            if self.coin():
+                t = self.sub(sh, d).src
+                op = self.choice(["logical_and", "logical_or"])
+                return f"np.any(np.{op}({e} > {c}, np.logical_not({t} > 0.5)))"
             return f"np.{self.choice(['all', 'any'])}({e} > {c})"
         if kind == "and":
             t = self.sub((), d).src
