@@ -234,6 +234,19 @@ def _matmul_rhs_rows_sum(xs, gs, b):
     `xs[t] @ b`; `gs` holds the trips' `g`, appended from the last trip to the first."""
     return _matmul_rhs_sum(xs, gs[::-1], b)
 ''',
+    "_stack_trips": '''
+def _stack_trips(values):
+    """A loop's value on each trip, stacked along a new first axis; where the
+    trips' shapes differ, an object array of them, on which arithmetic runs
+    trip by trip."""
+    try:
+        return np.array(values)
+    except ValueError:  # shapes that differ from one trip to the next
+        stacked = np.empty(len(values), dtype=object)
+        for t, value in enumerate(values):
+            stacked[t] = value
+        return stacked
+''',
     "_unbroadcast_sum": '''
 def _unbroadcast_sum(gs, x):
     """The sum of `_unbroadcast(g, x)` over a loop's trips: one sum over the stacked gs."""

@@ -163,6 +163,9 @@ GENERATED_HELPERS = {
     "_stop_gradient": _sig("stop_gradient", "x"),
     "_astype_like": _sig("astype_like", "g", "x"),
     "_own": _sig("own", "x"),
+    # read back so that a second derivative meets the loop it serves, and says so
+    "_matmul_rows": _sig("matmul_rows", "a", "xs"),
+    "_stack_trips": _sig("stack_trips", "values"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

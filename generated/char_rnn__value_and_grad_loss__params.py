@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 9734c24cd1b5fbf1128e9b18f644c260
+# body-hash: 25f90626a46c85604121d52643e3395b
 import numpy as np
 
 
@@ -142,6 +142,19 @@ def _restructure(x, g):
     return g
 
 
+def _stack_trips(values):
+    """A loop's value on each trip, stacked along a new first axis; where the
+    trips' shapes differ, an object array of them, on which arithmetic runs
+    trip by trip."""
+    try:
+        return np.array(values)
+    except ValueError:  # shapes that differ from one trip to the next
+        stacked = np.empty(len(values), dtype=object)
+        for t, value in enumerate(values):
+            stacked[t] = value
+        return stacked
+
+
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     shape = getattr(x, "shape", ())
@@ -178,6 +191,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     """Value and gradient of `loss` with respect to params. Generated from examples/char_rnn.py:32."""
     if type(params) is not float:  # char_rnn.py:32
         _check_float("params", params)
+    h_1_trips = []  # char_rnn.py:32
     tape = []  # char_rnn.py:32
     Wxh = params["Wxh"]  # char_rnn.py:34
     Whh = params["Whh"]  # char_rnn.py:34
@@ -189,21 +203,22 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     h = h0  # char_rnn.py:38
     total = 0.0  # char_rnn.py:38
     for t in range(t1):  # char_rnn.py:38
-        t2 = Wxh_xs[t]  # char_rnn.py:39
-        t3 = Whh @ h  # char_rnn.py:39
-        t4 = t2 + t3  # char_rnn.py:39
-        h_1 = np.tanh(t4 + bh)  # char_rnn.py:39
-        t5 = Why @ h_1  # char_rnn.py:40
-        y = t5 + by  # char_rnn.py:40
+        t3 = Wxh_xs[t]  # char_rnn.py:39
+        t4 = Whh @ h  # char_rnn.py:39
+        t5 = t3 + t4  # char_rnn.py:39
+        h_1 = np.tanh(t5 + bh)  # char_rnn.py:39
+        t6 = Why @ h_1  # char_rnn.py:40
+        y = t6 + by  # char_rnn.py:40
         m = y.max()  # char_rnn.py:41
-        t6 = y - m  # char_rnn.py:42
-        t7 = np.exp(t6)  # char_rnn.py:42
-        t8 = t7.sum()  # char_rnn.py:42
-        log_p = t6 - np.log(t8)  # char_rnn.py:42
-        t9 = targets[t]  # char_rnn.py:43
-        t10 = log_p[t9]  # char_rnn.py:43
-        total_1 = total - t10  # char_rnn.py:43
-        tape.append((total, t10, log_p, t9, t8, t7, t5, h_1, t4, t2, t3, h))
+        t7 = y - m  # char_rnn.py:42
+        t8 = np.exp(t7)  # char_rnn.py:42
+        t9 = t8.sum()  # char_rnn.py:42
+        log_p = t7 - np.log(t9)  # char_rnn.py:42
+        t10 = targets[t]  # char_rnn.py:43
+        t11 = log_p[t10]  # char_rnn.py:43
+        total_1 = total - t11  # char_rnn.py:43
+        h_1_trips.append(h_1)
+        tape.append((total, t11, log_p, t10, t9, t8, t6, t5, t3, t4, h_1, h))
         h = h_1  # char_rnn.py:39
         total = total_1  # char_rnn.py:43
     h_2 = h  # char_rnn.py:39
@@ -212,6 +227,8 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(total_2)}"
         )
+    H_1 = _stack_trips(h_1_trips)  # char_rnn.py:32
+    t2 = 1.0 - H_1 * H_1  # char_rnn.py:39
     gs_by = []  # char_rnn.py:38
     gs_Why = []  # char_rnn.py:38
     xs_Why = []  # char_rnn.py:38
@@ -222,27 +239,27 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     d_h = np.zeros_like(h_2)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
-        total, t10, log_p, t9, t8, t7, t5, h_1, t4, t2, t3, h = tape.pop()
+        total, t11, log_p, t10, t9, t8, t6, t5, t3, t4, h_1, h = tape.pop()
         d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
-        d_t10 = _unbroadcast(-d_total, t10)  # char_rnn.py:43
+        d_t11 = _unbroadcast(-d_total, t11)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
-        np.add.at(d_log_p, t9, d_t10)
-        d_t8 = d_log_p.sum() / t8  # char_rnn.py:42
-        d_t6 = d_log_p - d_t8 * t7  # char_rnn.py:42
-        d_t5 = _unbroadcast(d_t6, t5)  # char_rnn.py:40
-        d_h_1 = d_h + _matmul_rhs(Why, d_t5)  # char_rnn.py:39
-        d_t11 = d_h_1 * (1.0 - h_1 * h_1)  # char_rnn.py:39
-        d_t4 = _unbroadcast(d_t11, t4)  # char_rnn.py:39
-        d_t2 = _unbroadcast(d_t4, t2)  # char_rnn.py:39
-        d_t3 = _unbroadcast(d_t4, t3)  # char_rnn.py:39
-        d_h = _matmul_rhs(Whh, d_t3)  # char_rnn.py:39
-        gs_by.append(d_t6)
-        gs_Why.append(d_t5)
+        np.add.at(d_log_p, t10, d_t11)
+        d_t9 = d_log_p.sum() / t9  # char_rnn.py:42
+        d_t7 = d_log_p - d_t9 * t8  # char_rnn.py:42
+        d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40
+        d_h_1 = d_h + _matmul_rhs(Why, d_t6)  # char_rnn.py:39
+        d_t12 = d_h_1 * t2[t]  # char_rnn.py:39
+        d_t5 = _unbroadcast(d_t12, t5)  # char_rnn.py:39
+        d_t3 = _unbroadcast(d_t5, t3)  # char_rnn.py:39
+        d_t4 = _unbroadcast(d_t5, t4)  # char_rnn.py:39
+        d_h = _matmul_rhs(Whh, d_t4)  # char_rnn.py:39
+        gs_by.append(d_t7)
+        gs_Why.append(d_t6)
         xs_Why.append(h_1)
-        gs_bh.append(d_t11)
-        gs_Whh.append(d_t3)
+        gs_bh.append(d_t12)
+        gs_Whh.append(d_t4)
         xs_Whh.append(h)
-        gs_Wxh.append(d_t2)
+        gs_Wxh.append(d_t3)
         d_total = d_total_1  # char_rnn.py:43
     d_by = _unbroadcast_sum(gs_by, by)  # char_rnn.py:38
     d_Why = _matmul_lhs_sum(gs_Why, xs_Why, Why)  # char_rnn.py:38

@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 import pytest
+from adcheck import check, code_of
 
 from adcompiler import grad
 
@@ -57,3 +58,41 @@ def test_rnn_gradient_is_a_reversed_loop(out_dir):
     assert "for t in reversed(range(" in source
     assert source.count("np.tanh(") == 1
     assert source.count("tape.pop()") == 1
+
+
+def test_generic_rnn_computes_tanh_derivative_for_all_trips_at_once(
+    out_dir, monkeypatch
+):
+    # shapes unknown: the trips' h are stacked at run time (`_stack_trips`)
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    code = code_of(grad(rnn_loss, argnums=(0, 1, 2, 3)))
+    assert "H_1 = _stack_trips(h_1_trips)" in code
+    assert "1.0 - H_1 * H_1" in code and "1.0 - h_1 * h_1" not in code
+    for T in (0, 1, 3):
+        args = problem(T)
+        got = grad(rnn_loss, argnums=(0, 1, 2, 3))(*args)
+        for g, w in zip(got, bptt(*args)):
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-10)
+
+
+def grow(x, v, s):
+    h = x
+    for _t in range(2):
+        h = np.tanh(np.outer(h, v) * s)  # (2,), then (2, 3), then (6, 3)
+    return np.sum(h * h)
+
+
+def scalar_loop(x, w):
+    for _t in range(4):
+        x = np.tanh(x * w) * 2.0
+    return x
+
+
+def test_trips_of_different_shapes_or_floats_are_stacked_right(out_dir, monkeypatch):
+    # trips whose shapes differ make an object array of them; Python floats an array
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    rng = np.random.default_rng(1)
+    code = check(grow, rng.normal(size=2), rng.normal(size=3), 0.7, argnums=(0, 1, 2))
+    assert "_stack_trips(" in code
+    code = check(scalar_loop, 0.3, 1.2, argnums=(0, 1))
+    assert "_stack_trips(" in code

@@ -158,7 +158,7 @@ def test_exception_inside_a_loop_names_the_origin_line(user):
     with pytest.raises(ValueError) as info:
         g(np.ones((2, 2)), np.ones((3, 5)), np.zeros(2))  # xs[t] has the wrong length
     text = "".join(traceback.format_exception(info.value))
-    assert "h_2 = np.tanh(t2 + xs[t])  # sm_user.py:20" in text
+    assert re.search(r"h_2 = np\.tanh\(t\d+ \+ xs\[t\]\)  # sm_user\.py:20", text)
 
 
 @pytest.mark.parametrize("off", [False, True])

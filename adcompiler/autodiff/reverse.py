@@ -434,6 +434,8 @@ def _split_aux(fn: Function, names: Names) -> tuple:
 # Elementwise ops whose every contribution is the upstream adjoint times a
 # value of the full broadcast shape or of the other operand's shape.
 SPREAD_PRIMS = {"mul", "div", "pow", "maximum", "minimum", "where"}
+# What runs on an object array of arrays as on each of them (batch_trips)
+_TRIP_ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg"}
 
 
 class Sweep:
@@ -974,10 +976,14 @@ class Sweep:
         before the loop and `t[t_index]` in it, one NumPy call in place of one a
         trip, as an expert's backpropagation through time writes it.
 
-        Only where the shapes are known (example arguments) and the same on every
-        trip, so that stacking gives a leading trip axis that broadcasts right;
-        only for a loop at the function's top level (its forward trips are
-        appended to a list once per call) from 0 by 1 (the index is the trip)."""
+        Where example arguments tell the shapes, only those the same on every
+        trip, so that stacking gives a leading trip axis that broadcasts right.
+        Without them, only arithmetic (`+ - * / **`, negation) of trip values of
+        the result's shape with scalars: `_stack_trips` stacks the trips where
+        their shapes agree, and else makes an object array of them, on which
+        the same arithmetic runs trip by trip. Only for a loop at the function's
+        top level (its forward trips are appended to a list once per call) from
+        0 by 1 (the index is the trip)."""
         e = self.e
         if not (
             self.depth == 1
@@ -1000,15 +1006,20 @@ class Sweep:
             out = e.shapes.concrete(Var(s.out))
             names = [a.name for a in s.operands() if isinstance(a, Var)]
             per_trip = [n for n in names if n in trip or n in stacked]
-            invariant = [e.shapes.concrete(Var(n)) for n in names if n not in per_trip]
-            if (
-                not per_trip
-                or out is None
-                or any(n in local for n in names if n not in per_trip)
-                or any(e.shapes.concrete(Var(n)) != out for n in per_trip)
-                # an invariant of higher rank would broadcast against the trip axis
-                or any(d is None or len(d) > len(out) for d in invariant)
-            ):
+            others = [n for n in names if n not in per_trip]
+            invariant = [e.shapes.concrete(Var(n)) for n in others]
+            if out is None:  # shapes unknown: arithmetic with scalars, trip by trip
+                fits = s.prim in _TRIP_ARITHMETIC and all(
+                    e.shapes.same(Var(n), Var(s.out)) for n in per_trip
+                )
+                fits = fits and all(e.shapes.is_scalar(Var(n)) for n in others)
+            else:
+                fits = all(e.shapes.concrete(Var(n)) == out for n in per_trip) and all(
+                    # an invariant of higher rank would broadcast against the trip axis
+                    d is not None and len(d) <= len(out)
+                    for d in invariant
+                )
+            if not per_trip or not fits or any(n in local for n in others):
                 continue
             for n in per_trip:
                 if n in stacked:
@@ -1017,7 +1028,8 @@ class Sweep:
                 self.tapes.append(trips)
                 loop.body.stmts.append(Assign((), "push", (Var(trips), Var(n))))
                 stacked[n] = e.names.fresh(n.upper() if n.islower() else f"{n}_all")
-                e.emit(Assign((stacked[n],), "array_list", (Var(trips),)))
+                stack = "array_list" if out is not None else "stack_trips"
+                e.emit(Assign((stacked[n],), stack, (Var(trips),)))
             renamed = {n: Var(stacked[n]) for n in per_trip}
             args = tuple(renamed.get(getattr(a, "name", None), a) for a in s.args)
             kwargs = {

@@ -50,6 +50,9 @@ defprim(
     None,
     infer=lambda s, out, xs, ys, like: s.union(out, like),
 )
+# Each trip's value of a loop, stacked for the arithmetic the backward loop does
+# on all trips at once (reverse.batch_trips), where shapes are not known.
+defprim("stack_trips", ("helper", "_stack_trips"), None)
 defprim(
     "unbroadcast_sum",
     ("helper", "_unbroadcast_sum"),
