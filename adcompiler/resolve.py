@@ -166,6 +166,7 @@ GENERATED_HELPERS = {
     # read back so that a second derivative meets the loop it serves, and says so
     "_matmul_rows": _sig("matmul_rows", "a", "xs"),
     "_stack_trips": _sig("stack_trips", "values"),
+    "_step": _sig("step", "x"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

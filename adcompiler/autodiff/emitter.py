@@ -319,10 +319,13 @@ class Emitter:
         several times slower (16384 entries, a ReLU of the MLP benchmark, took
         115 µs against 29 µs). So heaviside is used only where example arguments
         show fewer than `SIGN_STEP_ENTRIES` entries, where one call is cheaper
-        than three."""
+        than three; where no example tells the size, `_step(x - c)` chooses
+        at run time."""
         diff = self.sub(x, c) if larger else self.sub(c, x)
         shape = self.shapes.concrete(x)
-        if shape is None or math.prod(shape) >= SIGN_STEP_ENTRIES:
+        if shape is None:
+            step = self.call("step", diff)
+        elif math.prod(shape) >= SIGN_STEP_ENTRIES:
             step = self.add(self.mul(0.5, self.call("sign", diff)), 0.5)
         else:
             step = self.call("heaviside", diff, 0.5)

@@ -129,6 +129,7 @@ defprim(
 defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
 # the step of a ReLU's adjoint (emitter.extreme_share); a step has no derivative.
 defprim("heaviside", (NP, "heaviside"), None, None, shape=ELEMENTWISE, broadcasts=True)
+defprim("step", ("helper", "_step"), None, shape=ELEMENTWISE)
 
 
 def _extreme(wins: str, larger: bool, first: bool):
