@@ -207,3 +207,28 @@ def test_index_assignment_in_a_loop_leaves_the_first_value_alone(out_dir):
     want = 8.0 * x + 2.0 * np.cos(y) * np.array([1.0, 1.0, 0.0])
     np.testing.assert_allclose(grad(update_in_loop)(x, z), want, rtol=1e-12)
     check(update_in_loop, x, z)
+
+
+def shift_a_row(x, w):
+    y = 1.0 * x
+    y[-1, :] -= 2.0
+    return np.sum(y * w)
+
+
+def scale_and_map_entries(x, w):
+    y = x.copy()
+    y[0] *= np.tanh(w[0])
+    y[1:] = np.sin(y[1:])
+    return np.sum(y * w)
+
+
+def test_an_update_of_entries_writes_their_adjoint_back(out_dir, monkeypatch):
+    # `y[i] = f(y[i])` gives `y` the adjoint with entries `i` zeroed plus, in a
+    # buffer of zeros, what goes through `f`: the sum is the adjoint with those
+    # entries written, and just the adjoint where `f` passes it on (`y[i] -= c`)
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    source = check(shift_a_row, A, A[::-1] + 1.0, argnums=(0, 1))
+    assert "zeros_like" not in source and "= 0.0" not in source
+    source = check(scale_and_map_entries, A, A + 1.0, argnums=(0, 1))
+    assert "d_y_1[1:] = d_t5" in source and "d_x[0] = d_t1" in source
+    assert "np.zeros_like(x)" not in source

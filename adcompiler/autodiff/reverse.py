@@ -594,6 +594,8 @@ class Sweep:
         `base`, an accumulator this sweep owns.
         """
         e = self.e
+        if base is None and name not in self.lists and enabled("simplify"):
+            parts = self._fill_zeroed(parts)
         dense = [p for p in parts if not isinstance(p, IndexContrib)]
         if len(dense) > 1 and name not in self.lists:
             # the same contribution twice (both uses of w in `w * w`) is doubled, not re-added
@@ -637,6 +639,43 @@ class Sweep:
                 self._merged.add(renamed.name)
             return renamed
         return total
+
+    def _fill_zeroed(self, parts: list) -> list:
+        """`y[i] = f(y[i])` gives `y` two contributions: the adjoint with entries `i`
+        zeroed (`t = g.copy(); t[i] = 0.0`) and, scattered into zeros, what goes
+        through `f` (`z = np.zeros_like(y); z[i] += d`). Their sum is the adjoint
+        with `d` written into those entries, `t[i] = d`; where `d` is `g[i]` itself
+        (`y[i] -= c`), it is `g`. Basic indices only: they name each entry once."""
+        e = self.e
+        made = {s.out: s for s in e.stmts if isinstance(s, Assign) and len(s.outs) == 1}
+        parts = list(parts)
+        for p in [p for p in parts if isinstance(p, IndexContrib)]:
+            if not p.basic or p.zeros != "zeros_like":
+                continue
+            for k, d in enumerate(parts):
+                zeroed = made.get(getattr(d, "name", None))
+                if not (
+                    zeroed is not None
+                    and zeroed.prim == "setitem"
+                    and not zeroed.kwargs
+                    and _same_index(zeroed.args[1], p.index)
+                    and zeroed.args[2] == Const(0.0)
+                ):
+                    continue
+                src = zeroed.args[0]
+                read = made.get(getattr(p.g, "name", None))
+                if (
+                    read is not None
+                    and read.prim == "getitem"
+                    and read.args[0] == src
+                    and _same_index(read.args[1], p.index)
+                ):
+                    parts[k] = src  # the entries written back are g's own
+                else:
+                    parts[k] = e.call("setitem", src, p.index, p.g)
+                parts.remove(p)
+                break
+        return parts
 
     def zero(self, name: str) -> Atom:
         if name in self.lists:
@@ -1085,6 +1124,15 @@ def _no_rule(stmt: Assign, i: int) -> ADCompileError:
         "derivative through this construct is not supported yet); "
         "`adcompiler.custom_vjp` can give a function of yours its rule",
     )
+
+
+def _same_index(a, b) -> bool:
+    """Whether two indices are one: the same name, or equal constants (an array
+    constant compares entry by entry, and is never a basic index)."""
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False
 
 
 def _is_const_true(a) -> bool:

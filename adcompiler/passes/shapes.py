@@ -19,6 +19,8 @@ SCALAR = "()"
 
 
 _REDUCTIONS = {"sum", "mean", "amax", "amin"}
+# getitem's marks of an entry of a list or a container
+_ENTRIES = ("seq", "any", "tree")
 
 
 class Shapes:
@@ -34,6 +36,9 @@ class Shapes:
         # The shape itself, where example arguments tell it (passes/specialize.py).
         self.dims: dict[str, tuple] = {SCALAR: ()}
         self.indices: set[str] = set()  # loop counters: ints, so `xs[t]` drops an axis
+        # index -> (array, value read there) for each `getitem`: the same index of
+        # two arrays of one shape reads one shape (`g[-1, :]` and `x[-1, :]`)
+        self.items: dict[object, list[tuple[Atom, str]]] = {}
 
     def _find(self, name: str) -> str:
         parent = self.parent.setdefault(name, name)
@@ -126,16 +131,40 @@ class Shapes:
                 self.fix(stmt.out, shape)
         elif stmt.prim == "T" and self.concrete(stmt.args[0]) is not None:
             self.fix(stmt.out, self.concrete(stmt.args[0])[::-1])
-        elif stmt.prim == "getitem" and self._is_int(stmt.args[1]):
+        elif stmt.prim == "getitem" and self.is_int(stmt.args[1]):
             shape = self.concrete(stmt.args[0])
             if shape:  # `xs[t]`: a row
                 self.fix(stmt.out, shape[1:])
+        if stmt.prim == "getitem":
+            self._same_item(stmt)
         if stmt.prim in _REDUCTIONS and len(stmt.args) == 1:
             shape = _reduced(self.concrete(stmt.args[0]), stmt.kwargs)
             if shape is not None:
                 self.fix(stmt.out, shape)
 
-    def _is_int(self, atom: Atom) -> bool:
+    def _same_item(self, stmt: Assign) -> None:
+        """`g[i]` has the shape of `x[i]` where `g` has the shape of `x`: an index
+        reads one shape whatever the array's values. Not an entry of a list or a
+        container (`seq`, `any`, `tree`), whose entries' shapes may differ."""
+        if any(getattr(stmt.kwargs.get(k), "value", False) for k in _ENTRIES):
+            return
+        base, idx = stmt.args[0], stmt.args[1]
+        if self.key(base) is None:
+            return
+        # a name, or a constant index such as `(-1, slice(None, None, None))`
+        key = (
+            idx.name
+            if isinstance(idx, Var)
+            else ("=", repr(getattr(idx, "value", idx)))
+        )
+        seen = self.items.setdefault(key, [])
+        for other, read in seen:
+            if self.same(other, base):  # classes merge as facts come: ask now
+                self.union(Var(read), Var(stmt.out))
+                break
+        seen.append((base, stmt.out))
+
+    def is_int(self, atom: Atom) -> bool:
         if isinstance(atom, Const):
             return type(atom.value) is int
         return atom.name in self.indices

@@ -74,6 +74,8 @@ def _setitem_v(e, g, out, x, idx, v, **kwargs):
     part = e.call("getitem", g, idx)
     if e.is_scalar(v):
         return e.call("sum", part) if not e.is_scalar(part) else part
+    if e.shapes.same(part, v):  # `y[i] = y[i] - c`: the value has the entries' shape
+        return part
     return e.call("unbroadcast", part, v)
 
 
