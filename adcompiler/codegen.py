@@ -243,6 +243,26 @@ def _step(x):
         return np.heaviside(x, 0.5)
     return 0.5 * np.sign(x) + 0.5
 ''',
+    "_last_writes": '''
+def _last_writes(g, x, idx):
+    """`g`, the adjoint of `v` in `x[idx] = v`, where an entry of `v` stays in `x`:
+    of two writes to one entry (an index array that names it twice), NumPy keeps
+    the last, so the others reach nothing."""
+    parts = idx if type(idx) is tuple else (idx,)
+    if all(
+        p is None
+        or p is Ellipsis
+        or isinstance(p, (int, np.integer, slice))
+        or getattr(p, "dtype", None) == np.bool_  # a mask names each entry once
+        for p in parts
+    ):
+        return g
+    entry = np.arange(np.size(x)).reshape(np.shape(x))[idx].ravel()
+    _, from_end = np.unique(entry[::-1], return_index=True)
+    last = np.zeros(entry.size, dtype=bool)
+    last[entry.size - 1 - from_end] = True
+    return g * last.reshape(np.shape(g))
+''',
     "_stack_trips": '''
 def _stack_trips(values):
     """A loop's value on each trip, stacked along a new first axis; where the

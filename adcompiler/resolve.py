@@ -167,6 +167,7 @@ GENERATED_HELPERS = {
     "_matmul_rows": _sig("matmul_rows", "a", "xs"),
     "_stack_trips": _sig("stack_trips", "values"),
     "_step": _sig("step", "x"),
+    "_last_writes": _sig("last_writes", "g", "x", "idx"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

@@ -583,7 +583,8 @@ class Builder:
 
     def index_write(self, var: Var):
         s = var.shape
-        idxs = ["0", "-1", "1:"]
+        # an index array may name an entry twice: NumPy keeps the last write
+        idxs = ["0", "-1", "1:", "[0, 0]", f"[-1, {s[0] - 1}, 0]"]
         if len(s) == 2:
             idxs += [":, 0", ":, -1", "0, 1", "-1, :"]
         idxs += [i for i, top in self.ints.items() if top < s[0]]

@@ -232,3 +232,24 @@ def test_an_update_of_entries_writes_their_adjoint_back(out_dir, monkeypatch):
     source = check(scale_and_map_entries, A, A + 1.0, argnums=(0, 1))
     assert "d_y_1[1:] = d_t5" in source and "d_x[0] = d_t1" in source
     assert "np.zeros_like(x)" not in source
+
+
+def repeated_fancy_update(x, s):
+    y = x.copy()
+    y[[0, 0, 2]] += x[1] ** 2
+    y[[-1, 3, 1]] = np.sin(x[:3]) * s  # -1 and 3 are one entry
+    return np.sum(y * y)
+
+
+def masked_update(x):
+    y = x * 1.0
+    y[x > 0.0] *= 3.0
+    return np.sum(y * y)
+
+
+def test_of_two_writes_to_one_entry_the_last_stays(out_dir):
+    # `y[[0, 0, 2]] += v` adds v to y[0] once: NumPy keeps the last write, so
+    # only the entries of v that stay reach y (the gradient was doubled)
+    source = check(repeated_fancy_update, V, 0.7, argnums=(0, 1))
+    assert "_last_writes(" in source
+    check(masked_update, V)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Atom
+from ..ir import Atom, Var
 from .core import ELEMENTWISE, OTHER, SCALAR, defprim
 
 
@@ -70,8 +70,21 @@ def _setitem_x(e, g, out, x, idx, v, **kwargs):
     return e.call("setitem", g, idx, 0.0)
 
 
+def _each_once(e, idx) -> bool:
+    """Whether the index surely names each entry once: ints, slices, None, `...`."""
+    if isinstance(idx, Var):
+        return e.shapes.is_int(idx)
+    value = getattr(idx, "value", idx)
+    parts = value if isinstance(value, tuple) else (value,)
+    return all(p is None or p is Ellipsis or type(p) in (int, slice) for p in parts)
+
+
 def _setitem_v(e, g, out, x, idx, v, **kwargs):
     part = e.call("getitem", g, idx)
+    if not _each_once(e, idx):
+        # `y[[0, 0, 2]] = v`: NumPy keeps the last of two writes to one entry, so
+        # only that entry of `v` reaches `y` (`y[i] += c` adds `c` once)
+        part = e.call("last_writes", part, x, idx)
     if e.is_scalar(v):
         return e.call("sum", part) if not e.is_scalar(part) else part
     if e.shapes.same(part, v):  # `y[i] = y[i] - c`: the value has the entries' shape
@@ -88,6 +101,15 @@ defprim(
     infer=lambda s, out, x, idx, v, **kw: s.union(out, x),
 )
 
+# `g` where an entry of `v` in `x[idx] = v` stays in `x` (see `_setitem_v`)
+defprim(
+    "last_writes",
+    ("helper", "_last_writes"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, g, x, idx: s.union(out, g),
+)
 defprim("zeros_list", ("helper", "_zeros_list"), None)
 defprim("add_each", ("helper", "_add_each"), None, None)
 defprim("slice", ("builtin", "slice"), None, None, None, shape=OTHER)
