@@ -13,6 +13,7 @@ import copy
 import math
 
 from . import passes
+from .autodiff.emitter import SIGN_STEP_ENTRIES
 from .ir import (
     Assign,
     Atom,
@@ -239,7 +240,7 @@ def _step(x):
     """1 where x > 0, 0 where x < 0, 1/2 at 0 (where a maximum ties); NaN where x
     is. np.heaviside is one call, but its loop branches on every entry: from a
     few thousand entries on, three calls without branches are faster."""
-    if getattr(x, "size", 1) < 4096:
+    if getattr(x, "size", 1) < SIGN_STEP_ENTRIES:
         return np.heaviside(x, 0.5)
     return 0.5 * np.sign(x) + 0.5
 ''',
@@ -1312,6 +1313,8 @@ def _dtype_constant(dtype: str) -> str:
 # `type(W) is not _NDARRAY`: a module constant is read faster than `np.ndarray`,
 # an attribute looked up on each call (about 35 ns an array argument).
 HELPERS["_NDARRAY"] = "_NDARRAY = np.ndarray\n"
+# the size from which the emitter writes a known step with np.sign, at run time too
+HELPERS["_step"] = HELPERS["_step"].replace("SIGN_STEP_ENTRIES", str(SIGN_STEP_ENTRIES))
 
 
 def _dtype_constants(stmt) -> set[str]:

@@ -745,7 +745,7 @@ class Lowering:
                 value = self.e.call(
                     _BINOPS[type(stmt.op)], current, self.expr(stmt.value), loc=loc
                 )
-                new = self.e.call("setitem", base, idx, value, loc=loc)
+                new = self.e.call("setitem", base, idx, value, loc=loc, **kwargs)
                 self.updated(new, base, _written(stmt), name)
                 self.bind(name, new)
                 return
@@ -833,7 +833,8 @@ class Lowering:
         elif isinstance(target, ast.Subscript):
             name, idx, kwargs = self.subscript_target(target)
             base = self.read(name, target.value)
-            new = self.e.call("setitem", base, idx, value, loc=self.src.loc(target))
+            loc = self.src.loc(target)
+            new = self.e.call("setitem", base, idx, value, loc=loc, **kwargs)
             self.updated(new, base, f"{ast.unparse(target)} = ...", name)
             self.bind(name, new)
         elif isinstance(target, (ast.Tuple, ast.List)):

@@ -647,6 +647,10 @@ class Sweep:
         with `d` written into those entries, `t[i] = d`; where `d` is `g[i]` itself
         (`y[i] -= c`), it is `g`. Basic indices only: they name each entry once."""
         e = self.e
+        if not any(isinstance(p, IndexContrib) and p.basic for p in parts) or all(
+            isinstance(p, IndexContrib) for p in parts
+        ):
+            return parts  # nothing scattered to write back, or no zeroed adjoint
         made = {s.out: s for s in e.stmts if isinstance(s, Assign) and len(s.outs) == 1}
         parts = list(parts)
         for p in [p for p in parts if isinstance(p, IndexContrib)]:

@@ -131,7 +131,7 @@ class Shapes:
                 self.fix(stmt.out, shape)
         elif stmt.prim == "T" and self.concrete(stmt.args[0]) is not None:
             self.fix(stmt.out, self.concrete(stmt.args[0])[::-1])
-        elif stmt.prim == "getitem" and self.is_int(stmt.args[1]):
+        elif stmt.prim == "getitem" and self._is_int(stmt.args[1]):
             shape = self.concrete(stmt.args[0])
             if shape:  # `xs[t]`: a row
                 self.fix(stmt.out, shape[1:])
@@ -164,7 +164,7 @@ class Shapes:
                 break
         seen.append((base, stmt.out))
 
-    def is_int(self, atom: Atom) -> bool:
+    def _is_int(self, atom: Atom) -> bool:
         if isinstance(atom, Const):
             return type(atom.value) is int
         return atom.name in self.indices

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Atom, Var
+from ..ir import Atom
 from .core import ELEMENTWISE, OTHER, SCALAR, defprim
 
 
@@ -70,18 +70,9 @@ def _setitem_x(e, g, out, x, idx, v, **kwargs):
     return e.call("setitem", g, idx, 0.0)
 
 
-def _each_once(e, idx) -> bool:
-    """Whether the index surely names each entry once: ints, slices, None, `...`."""
-    if isinstance(idx, Var):
-        return e.shapes.is_int(idx)
-    value = getattr(idx, "value", idx)
-    parts = value if isinstance(value, tuple) else (value,)
-    return all(p is None or p is Ellipsis or type(p) in (int, slice) for p in parts)
-
-
 def _setitem_v(e, g, out, x, idx, v, **kwargs):
     part = e.call("getitem", g, idx)
-    if not _each_once(e, idx):
+    if not _basic(kwargs):
         # `y[[0, 0, 2]] = v`: NumPy keeps the last of two writes to one entry, so
         # only that entry of `v` reaches `y` (`y[i] += c` adds `c` once)
         part = e.call("last_writes", part, x, idx)
