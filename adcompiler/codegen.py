@@ -125,6 +125,11 @@ def _astype_like(g, x):
     "_unbroadcast": '''
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    try:  # the common case first: two arrays of one shape
+        if g.shape == x.shape:
+            return g
+    except AttributeError:  # a Python float or a list has no shape
+        pass
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
@@ -1271,22 +1276,23 @@ def _check_scalar(value: ast.expr, fname: str, is_argument: bool) -> ast.stmt:
 def _check_scalar_matmul(
     a: ast.expr, b: ast.expr, fname: str, a_numpy=False, b_numpy=False
 ) -> ast.stmt:
-    """`if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise TypeError(...)`: the
+    """`if np.asarray(a).ndim != 1 or ... != np.asarray(b).shape: raise TypeError()`: the
     check that a result `a @ b` is a scalar, made on its operands so that the
     product need not be computed when nothing else reads it. Operands that do not
     fit raise NumPy's own error from `a @ b` in the message. An operand known to
     be a NumPy value is asked for its own `.ndim` and `.shape` (no call): with
-    `h = np.tanh(z)`, `np.shape(u) != h.shape or h.ndim != 1`."""
+    `h = np.tanh(z)`, `np.asarray(u).shape != h.shape or h.ndim != 1`."""
     a, b = ast.unparse(a), ast.unparse(b)
     message = (
         f'f"grad of {fname} needs a scalar output, got shape {{np.shape({a} @ {b})}}"'
     )
-    shape_a = f"{a}.shape" if a_numpy else f"np.shape({a})"
-    shape_b = f"{b}.shape" if b_numpy else f"np.shape({b})"
+    # `np.asarray(a).shape`, not `np.shape(a)`: half the cost on an array
+    shape_a = f"{a}.shape" if a_numpy else f"np.asarray({a}).shape"
+    shape_b = f"{b}.shape" if b_numpy else f"np.asarray({b}).shape"
     if b_numpy and not a_numpy:  # equal shapes: either operand's rank will do
         test = f"{shape_a} != {shape_b} or {b}.ndim != 1"
     else:
-        ndim = f"{a}.ndim" if a_numpy else f"np.ndim({a})"
+        ndim = f"{a}.ndim" if a_numpy else f"np.asarray({a}).ndim"
         test = f"{ndim} != 1 or {shape_a} != {shape_b}"
     return ast.parse(f"if {test}:\n    raise TypeError({message})").body[0]
 

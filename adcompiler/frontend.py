@@ -1882,7 +1882,7 @@ def _raising_guard(stmt: ast.stmt) -> tuple[ast.expr, str | None] | None:
 
 def _matmul_check(stmt: ast.stmt) -> tuple | None:
     """`(a, b, name)` for `if np.ndim(a) != 1 or np.shape(a) != np.shape(b): raise`
-    (or its forms with `a.ndim`, `b.shape`, ...), the check a generated gradient
+    (or its forms with `a.ndim`, `np.asarray(a).ndim`, `b.shape`, ...), the check a generated gradient
     makes that its result `a @ b` is a scalar."""
     guard = _raising_guard(stmt)
     if guard is None:
@@ -1899,8 +1899,9 @@ def _matmul_check(stmt: ast.stmt) -> tuple | None:
     ndim, shapes = (ast.unparse(v) for v in test.values)
     if "ndim" in shapes:
         ndim, shapes = shapes, ndim
-    found = re.fullmatch(r"(?:np\.ndim\((\w+)\)|(\w+)\.ndim) != 1", ndim)
-    shape = r"(?:np\.shape\((\w+)\)|(\w+)\.shape)"
+    rank = r"(?:np\.ndim\((\w+)\)|(?:np\.asarray\()?(\w+)\)?\.ndim) != 1"
+    found = re.fullmatch(rank, ndim)
+    shape = r"(?:np\.shape\((\w+)\)|(?:np\.asarray\()?(\w+)\)?\.shape)"
     pair = re.fullmatch(f"{shape} != {shape}", shapes)
     if not (found and pair):
         return None

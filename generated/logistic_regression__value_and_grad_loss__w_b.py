@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 1c0a8819c0e773731e74338de62260aa
+# body-hash: 4063f3e26ead79aae65f4ca4f3f9c468
 import numpy as np
 
 
@@ -63,6 +63,11 @@ def _matmul_rhs(a, g):
 
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    try:  # the common case first: two arrays of one shape
+        if g.shape == x.shape:
+            return g
+    except AttributeError:  # a Python float or a list has no shape
+        pass
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:

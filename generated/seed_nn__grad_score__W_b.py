@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 42653e0440fdb03590a0d0af2f3d10f2
+# body-hash: e0cc8e5639f7951c6757547d6769eb52
 import numpy as np
 
 
@@ -65,6 +65,11 @@ def _matmul_lhs(g, b):
 
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
+    try:  # the common case first: two arrays of one shape
+        if g.shape == x.shape:
+            return g
+    except AttributeError:  # a Python float or a list has no shape
+        pass
     shape = getattr(x, "shape", ())
     gshape = getattr(g, "shape", ())
     if gshape == shape:
@@ -93,7 +98,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     t1 = W @ x  # seed_nn.py:14
     z = t1 + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
-    if np.shape(u) != h.shape or h.ndim != 1:  # seed_nn.py:16
+    if np.asarray(u).shape != h.shape or h.ndim != 1:  # seed_nn.py:16
         raise TypeError(
             f"grad of score needs a scalar output, got shape {np.shape(u @ h)}"
         )

@@ -68,11 +68,14 @@ def test_grad_of_grad_through_matmul_helpers(out_dir, rng):
 
 def test_grad_of_grad_reads_back_each_form_of_the_scalar_check(out_dir, rng):
     """The check that `a @ b` is a scalar asks a NumPy operand for `.ndim` and
-    `.shape` and an argument through `np.ndim`/`np.shape`; grad of grad reads
+    `.shape` and an argument through `np.asarray`; grad of grad reads
     each form back as the check, not as code to differentiate."""
 
     def first_known(x, W, u):
         return np.tanh(W * x) @ u
+
+    def second_known(x, W, u):
+        return u @ np.tanh(W * x)
 
     def both_known(x, W):
         return np.tanh(W * x) @ np.sin(W * x)
@@ -80,6 +83,7 @@ def test_grad_of_grad_reads_back_each_form_of_the_scalar_check(out_dir, rng):
     W, u = rng.normal(size=4), rng.normal(size=4)
     for f, args, form in [
         (first_known, (W, u), ".ndim != 1 or t"),
+        (second_known, (W, u), "np.asarray(u).shape != t"),
         (both_known, (W,), ".shape != t"),
     ]:
         g = grad(f)
