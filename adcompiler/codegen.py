@@ -117,6 +117,11 @@ def _own(x):
 def _astype_like(g, x):
     """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
     `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    try:  # the common case first: NumPy shares one object per built-in dtype
+        if g.dtype is x.dtype:
+            return g
+    except AttributeError:  # a Python float has no dtype
+        pass
     dtype = getattr(x, "dtype", None)
     if dtype is None or getattr(g, "dtype", None) == dtype:
         return g

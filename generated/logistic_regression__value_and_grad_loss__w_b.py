@@ -1,13 +1,18 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 4063f3e26ead79aae65f4ca4f3f9c468
+# body-hash: 539108e15a157d338fbd9d7f84169063
 import numpy as np
 
 
 def _astype_like(g, x):
     """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
     `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    try:  # the common case first: NumPy shares one object per built-in dtype
+        if g.dtype is x.dtype:
+            return g
+    except AttributeError:  # a Python float has no dtype
+        pass
     dtype = getattr(x, "dtype", None)
     if dtype is None or getattr(g, "dtype", None) == dtype:
         return g

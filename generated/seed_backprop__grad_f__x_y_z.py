@@ -1,13 +1,18 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-hash: d32b3d8eef8df825baa143728db46848
-# body-hash: e0a53da44b61fa41d674537c5d164ca8
+# body-hash: 4b6fdc512b62d264ad59c4c2b78f2758
 import numpy as np
 
 
 def _astype_like(g, x):
     """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
     `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    try:  # the common case first: NumPy shares one object per built-in dtype
+        if g.dtype is x.dtype:
+            return g
+    except AttributeError:  # a Python float has no dtype
+        pass
     dtype = getattr(x, "dtype", None)
     if dtype is None or getattr(g, "dtype", None) == dtype:
         return g

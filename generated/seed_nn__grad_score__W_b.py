@@ -1,13 +1,18 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: e0cc8e5639f7951c6757547d6769eb52
+# body-hash: c1504e85b8e6fefbb73bb10e78569c79
 import numpy as np
 
 
 def _astype_like(g, x):
     """`g` in the dtype of `x`, which NumPy's promotion may have widened (a float32
     `x` meeting a float64 value); a Python float `x` takes any float gradient."""
+    try:  # the common case first: NumPy shares one object per built-in dtype
+        if g.dtype is x.dtype:
+            return g
+    except AttributeError:  # a Python float has no dtype
+        pass
     dtype = getattr(x, "dtype", None)
     if dtype is None or getattr(g, "dtype", None) == dtype:
         return g

@@ -112,7 +112,9 @@ def test_score_is_checked_on_its_operands_not_computed(out_dir, rng, monkeypatch
     source = inspect.getsource(g)
     assert "u @ " not in source.split("raise")[0]  # only in the error message
     # np.tanh(...) is a NumPy array: its own shape and rank, without a call
-    assert re.search(r"if np.asarray\(u\).shape != (\w+).shape or \1.ndim != 1:", source)
+    assert re.search(
+        r"if np.asarray\(u\).shape != (\w+).shape or \1.ndim != 1:", source
+    )
     W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
     with pytest.raises(TypeError, match=r"scalar output, got shape \(2,\)"):
         g(W, x, np.ones(3), np.ones((2, 3)))
