@@ -1140,6 +1140,10 @@ class _Body:
         then += self.results(stmt.outs, stmt.then.results, inside)
         orelse = self.block(stmt.orelse)
         orelse += self.results(stmt.outs, stmt.orelse.results, inside)
+        rank = {
+            r.name: i for i, r in enumerate(self.fn.body.results) if isinstance(r, Var)
+        }
+        then, orelse = _in_result_order(then, rank), _in_result_order(orelse, rank)
         if not then and orelse:
             return [ast.If(_negate(test), orelse, [])]
         if (
@@ -1548,6 +1552,24 @@ def _return_from_branches(body: list[ast.stmt]) -> list[ast.stmt]:
     then = _into_return(branch.body + copy.deepcopy(tail))
     orelse = _into_return(branch.orelse + tail)
     return body[: k - 1] + [ast.If(branch.test, then, [])] + orelse
+
+
+def _in_result_order(stmts: list[ast.stmt], rank: dict[str, int]) -> list[ast.stmt]:
+    """The assignments that end a branch and bind the function's results, in the
+    order it returns them (`d_x = z; d_y = z; d_z = t1`, not in the order the
+    adjoints were made). Only where none of them reads another, or writes into
+    an array (`out=`), so that their order cannot matter."""
+    k = len(stmts)
+    while k > 0 and _plain(stmts[k - 1]) and stmts[k - 1].targets[0].id in rank:
+        k -= 1
+    tail = stmts[k:]
+    bound = {s.targets[0].id for s in tail}
+    for s in tail:
+        for n in ast.walk(s.value):
+            written = isinstance(n, ast.keyword) and n.arg == "out"
+            if written or isinstance(n, ast.Name) and n.id in bound:
+                return stmts
+    return stmts[:k] + sorted(tail, key=lambda s: rank[s.targets[0].id])
 
 
 def _plain(s: ast.stmt) -> bool:

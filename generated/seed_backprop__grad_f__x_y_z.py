@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-hash: d32b3d8eef8df825baa143728db46848
-# body-hash: 4b6fdc512b62d264ad59c4c2b78f2758
+# body-hash: ce6a1d9d401fc5d2d68c64f2153b712a
 import numpy as np
 
 
@@ -71,11 +71,11 @@ def grad_f(x, y, z):  # seed_backprop.py:11
     t1 = x + y  # seed_backprop.py:12
     if z > y:  # seed_backprop.py:12
         d_x = z
-        d_z = t1
         d_y = z
+        d_z = t1
     else:
-        d_y = t1 + y
         d_x = y
+        d_y = t1 + y
         d_z = 0.0
     if type(x) is not float:  # seed_backprop.py:12
         d_x = _astype_like(d_x, x)

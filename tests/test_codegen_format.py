@@ -65,3 +65,46 @@ def test_a_statement_too_long_with_its_comment_is_split_as_black_splits_it(
     (path,) = out_dir.glob("*long_named_softmax*.py")
     text = path.read_text()
     assert black.format_str(text, mode=black.Mode()) == text
+
+
+def _branch_tails(source: str) -> list[list[str]]:
+    """The names each branch of the gradient's `if` binds, in order."""
+    import ast
+
+    branch = next(
+        n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.If) and n.orelse
+    )
+    return [
+        [s.targets[0].id for s in body if isinstance(s, ast.Assign)]
+        for body in (branch.body, branch.orelse)
+    ]
+
+
+def test_branches_bind_the_results_in_the_order_they_are_returned(out_dir):
+    """In the seed gradient each branch binds d_x, d_y, d_z as the hand derivation
+    writes them, not in the order the adjoints were made."""
+    import inspect
+
+    def f(x, y, z):
+        return (x + y) * max(y, z)
+
+    g = grad(f, argnums=(0, 1, 2), out=out_dir)
+    assert _branch_tails(inspect.getsource(g)) == [["d_x", "d_y", "d_z"]] * 2
+    assert g(1.0, 2.0, 0.0) == (2.0, 5.0, 0.0)
+    assert g(1.0, 0.0, 2.0) == (2.0, 2.0, 1.0)
+
+
+def test_the_results_keep_their_order_where_one_reads_another():
+    import ast
+
+    from adcompiler.codegen import _in_result_order
+
+    rank = {"d_x": 0, "d_y": 1}
+
+    def order(source):
+        stmts = _in_result_order(ast.parse(source).body, rank)
+        return [s.targets[0].id for s in stmts]
+
+    assert order("t = a\nd_y = b\nd_x = a * 2.0") == ["t", "d_x", "d_y"]
+    assert order("d_y = b\nd_x = d_y * 2.0") == ["d_y", "d_x"]  # reads d_y
+    assert order("d_y = np.multiply(a, b, out=a)\nd_x = a") == ["d_y", "d_x"]
