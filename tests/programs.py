@@ -914,6 +914,8 @@ def check(program: Program, folder: Path, seed: int, grad_kwargs=None) -> str:
     for n, g in zip(program.argnums, grads):
         assert np.shape(g) == np.shape(args[n]), f"d_{n}: shape {np.shape(g)}"
         assert np.asarray(g).dtype == np.float64, f"d_{n}: dtype {np.asarray(g).dtype}"
+    if grad_kwargs is None:
+        _check_float32(df, args, program.argnums)
     if not np.isfinite(value) or not all(np.all(np.isfinite(g)) for g in grads):
         return "not finite"
     scale = max(1.0, abs(float(value)))
@@ -948,6 +950,20 @@ def check(program: Program, folder: Path, seed: int, grad_kwargs=None) -> str:
             g, fd, rtol=RTOL, atol=ATOL * scale, err_msg=f"gradient of argument {n}"
         )
     return status
+
+
+def _check_float32(df, args, argnums) -> None:
+    """float32 arrays in, float32 gradients out, each of its argument's shape (the
+    Python floats stay floats); the values are not compared, since rounding to
+    float32 may take another branch."""
+    single = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+    with np.errstate(all="ignore"):
+        grads = df(*_copies(single))
+    for n, g in zip(argnums, grads):
+        assert np.shape(g) == np.shape(args[n]), f"float32 d_{n}: shape {np.shape(g)}"
+        if isinstance(single[n], np.ndarray):
+            dtype = getattr(g, "dtype", type(g).__name__)
+            assert dtype == np.float32, f"float32 d_{n}: dtype {dtype}"
 
 
 def _finer(f, args, n: int):

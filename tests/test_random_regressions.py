@@ -382,3 +382,24 @@ def test_a_negation_in_a_branch_read_by_the_backward_branch_is_not_moved(folder)
     """
     for seed in range(3):
         run(src, [(), (1, 3), (2, 3)], folder, seed)
+
+
+def test_a_gradient_from_a_comparison_keeps_its_parameters_dtype(folder):
+    # The adjoint of np.maximum(z, z) is `2.0 * np.where(z > z, 1.0, ...)`,
+    # computed from z alone, so no cast was written; np.where's constants made
+    # it float64 for a float32 z (check() calls it with float32 arrays too)
+    src = """
+    def f(x, y, z):
+        z = np.maximum(z, z)
+        return np.sum(x) + np.sum(y) + np.sum(z)
+    """
+    run(src, [(), (), (3,)], folder)
+
+
+def test_a_boolean_meeting_a_float_keeps_its_parameters_dtype(folder):
+    # `(x > 0.0) * 2.0` is float64 whatever x's dtype
+    src = """
+    def f(x):
+        return np.sum(x * ((x > 0.0) * 2.0))
+    """
+    run(src, [(4,)], folder)

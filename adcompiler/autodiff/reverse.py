@@ -288,8 +288,19 @@ def _float_example(example) -> bool:
     )
 
 
+# Prims whose result's dtype is their own, not their operands': booleans and
+# integers meet a Python float as float64 (`(z > 0) * 2.0`), and so do `np.where`'s
+# and the creations' constants (`np.where(z > y, 1.0, 0.0)` from a float32 `z`).
+_OWN_DTYPE = frozenset(
+    "eq ne lt le gt ge and or not logical_and logical_or logical_not all any "
+    "where select ones zeros eye zeros_any zeros_list int len shape ndim size count".split()
+)
+
+
 def _sources(fn: Function) -> dict[str, set[str]]:
-    """The inputs (parameters, constants) each value is computed from."""
+    """The inputs (parameters, constants) each value is computed from; a value that
+    is, or is computed from, a result with its own dtype (`_OWN_DTYPE`) has the
+    source "<dtype>" too."""
     deps: dict[str, set[str]] = {p: {p} for p in list(fn.params) + list(fn.constants)}
 
     def of(atoms) -> set[str]:
@@ -301,6 +312,8 @@ def _sources(fn: Function) -> dict[str, set[str]]:
         for stmt in walk(fn.body):
             if isinstance(stmt, Assign):
                 found = of(stmt.operands())
+                if stmt.prim in _OWN_DTYPE:
+                    found.add("<dtype>")
                 targets = stmt.outs or [
                     a.name for a in stmt.args[:1] if isinstance(a, Var)
                 ]
