@@ -20,7 +20,6 @@ _LAZY = {
 }
 
 __all__ = [
-    "ADCompileError",
     "__version__",
     "grad",
     "stop_gradient",

@@ -34,6 +34,15 @@ def scalars(x, y):
     return max(x, y) * min(x, 2.0 * y) + abs(x - y) + math.tan(x) / math.sqrt(y)
 
 
+def reductions(x, y):
+    """The reductions to an extreme entry, norms and `%`, along each kind of axis."""
+    rows = np.max(x, axis=1) @ np.min(y, axis=1)
+    kept = np.sum(np.max(x, axis=0, keepdims=True) * np.linalg.norm(y, axis=0))
+    whole = np.max(x) * np.linalg.norm(y) + np.min(y * x)
+    norms = np.sum(np.linalg.norm(x, axis=1, keepdims=True))
+    return rows + kept + whole + norms + np.sum(x % (y * y + 1.0))
+
+
 CASES = [
     (chain, lambda r: (r.normal(size=5), r.normal(size=5))),
     (chain, lambda r: (r.normal(size=(3, 1)), r.normal(size=(1, 4)))),
@@ -42,7 +51,22 @@ CASES = [
         lambda r: (r.uniform(0.5, 1, size=(3, 3)), r.normal(size=3), r.normal(size=3)),
     ),
     (scalars, lambda r: (0.3, 1.7)),
+    (reductions, lambda r: (r.normal(size=(3, 4)), r.normal(size=(3, 4)))),
 ]
+
+
+def test_jvp_of_a_maximum_shared_by_ties_is_their_mean(out_dir):
+    """Where entries tie for the maximum, the tangent is the mean of theirs, as
+    the gradient splits evenly among them: ⟨∇f, v⟩ = J v there too."""
+
+    def top(x):
+        return np.max(x) + np.sum(np.min(x * x, axis=0, keepdims=True))
+
+    x = np.array([[1.0, 3.0], [3.0, -1.0]])
+    v = np.array([[0.5, 2.0], [4.0, 1.0]])
+    _, t = jvp(top, (x,), (v,))
+    assert t == (2.0 + 4.0) / 2 + 2 * 1.0 * 0.5 + 2 * -1.0 * 1.0
+    assert t == np.sum(grad(top)(x) * v)
 
 
 @pytest.mark.parametrize("f, make", CASES)

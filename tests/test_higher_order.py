@@ -134,3 +134,17 @@ def test_jacfwd_of_grad_equals_hessian(out_dir, rng):
 def test_hessian_takes_one_argnum(out_dir):
     with pytest.raises(ADCompileError, match="argnums"):
         hessian(rosenbrock, argnums=(0,))
+
+
+def test_hessian_of_logsumexp_shifted_by_its_maximum(out_dir, rng):
+    """The shift by the maximum, as softmax cross-entropy writes it, has no
+    curvature: the Hessian is diag(p) - p pᵀ."""
+
+    def logsumexp(x):
+        m = np.max(x)
+        return m + np.log(np.sum(np.exp(x - m)))
+
+    x = rng.normal(size=5)
+    p = np.exp(x - x.max()) / np.sum(np.exp(x - x.max()))
+    H = hessian(logsumexp)(x)
+    np.testing.assert_allclose(H, np.diag(p) - np.outer(p, p), atol=1e-12)

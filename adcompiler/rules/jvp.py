@@ -131,6 +131,47 @@ defjvp(
         t[0] if t[0] is not None else 0.0,
     ),
 )
+
+
+def _mod(e, t, out, a, b):
+    """a % b = a - b·floor(a/b): ta - floor(a/b)·tb (away from the jumps)."""
+    tb = None if t[1] is None else e.neg(e.mul(t[1], e.call("floordiv", a, b)))
+    return _full(e, terms(e, t[0], tb), out)
+
+
+defjvp("mod", _mod)
+
+
+def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
+    """np.max/np.min: the mean of the tangents of the entries equal to the extreme,
+    as the VJP splits the adjoint evenly among ties."""
+    kwargs, keep = _reduced(axis, keepdims)
+    if not (keep or _arrays._is_none(axis)):
+        out = e.call("expand_dims", out, axis)
+    hit = e.call("eq", x, out)
+    return e.div(
+        e.call("sum", e.mul(t[0], hit), **kwargs), e.call("sum", hit, **kwargs)
+    )
+
+
+def _norm(e, t, out, x, axis=None, keepdims=False):
+    """d|x| = sum(x·t) / |x|, over the axes the norm takes."""
+    kwargs, _ = _reduced(axis, keepdims)
+    return e.div(e.call("sum", e.mul(x, t[0]), **kwargs), out)
+
+
+def _reduced(axis, keepdims) -> tuple[dict, bool]:
+    """The keywords of the sum over the axes a reduction took, and whether it kept them."""
+    keep = bool(getattr(keepdims, "value", keepdims))
+    kwargs = {} if _arrays._is_none(axis) else {"axis": axis}
+    if keep:
+        kwargs["keepdims"] = keepdims
+    return kwargs, keep
+
+
+defjvp("amax", _reduced_extreme)
+defjvp("amin", _reduced_extreme)
+defjvp("norm", _norm)
 defjvp(
     "select",
     lambda e, t, out, c, a, b: e.select(
