@@ -403,3 +403,14 @@ def test_a_boolean_meeting_a_float_keeps_its_parameters_dtype(folder):
         return np.sum(x * ((x > 0.0) * 2.0))
     """
     run(src, [(4,)], folder)
+
+
+def test_a_value_of_constants_alone_keeps_the_parameters_dtype(folder):
+    # np.clip of Python floats is a NumPy float64, which promotes a float32 x
+    src = """
+    def f(x, y):
+        v1 = np.clip(0.5, -0.5, 0.5)
+        v2 = np.dot(x, (v1) + (x))
+        return np.sum(y) + np.sum(v1) + np.sum(v2)
+    """
+    run(src, [(3,), (3,)], folder)

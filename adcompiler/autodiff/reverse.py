@@ -299,8 +299,8 @@ _OWN_DTYPE = frozenset(
 
 def _sources(fn: Function) -> dict[str, set[str]]:
     """The inputs (parameters, constants) each value is computed from; a value that
-    is, or is computed from, a result with its own dtype (`_OWN_DTYPE`) has the
-    source "<dtype>" too."""
+    is, or is computed from, a result with its own dtype (`_OWN_DTYPE`, or a value
+    computed from constants alone) has the source "<dtype>" too."""
     deps: dict[str, set[str]] = {p: {p} for p in list(fn.params) + list(fn.constants)}
 
     def of(atoms) -> set[str]:
@@ -312,7 +312,9 @@ def _sources(fn: Function) -> dict[str, set[str]]:
         for stmt in walk(fn.body):
             if isinstance(stmt, Assign):
                 found = of(stmt.operands())
-                if stmt.prim in _OWN_DTYPE:
+                if stmt.prim in _OWN_DTYPE or not found:
+                    # from constants alone: `np.clip(0.5, -0.5, 0.5)` is a
+                    # float64, which NumPy promotes a float32 array to
                     found.add("<dtype>")
                 targets = stmt.outs or [
                     a.name for a in stmt.args[:1] if isinstance(a, Var)
