@@ -916,6 +916,13 @@ def check(program: Program, folder: Path, seed: int, grad_kwargs=None) -> str:
         assert np.asarray(g).dtype == np.float64, f"d_{n}: dtype {np.asarray(g).dtype}"
     if grad_kwargs is None:
         _check_float32(df, args, program.argnums)
+    elif "example_args" in grad_kwargs:  # compiled again, for float32 examples
+        single = _single(grad_kwargs["example_args"])
+        kwargs = {**grad_kwargs, "example_args": single}
+        df32 = grad(
+            module.f, argnums=program.argnums, out=folder / "generated", **kwargs
+        )
+        _check_float32(df32, args, program.argnums)
     if not np.isfinite(value) or not all(np.all(np.isfinite(g)) for g in grads):
         return "not finite"
     scale = max(1.0, abs(float(value)))
@@ -956,7 +963,7 @@ def _check_float32(df, args, argnums) -> None:
     """float32 arrays in, float32 gradients out, each of its argument's shape (the
     Python floats stay floats); the values are not compared, since rounding to
     float32 may take another branch."""
-    single = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+    single = _single(args)
     with np.errstate(all="ignore"):
         grads = df(*_copies(single))
     for n, g in zip(argnums, grads):
@@ -964,6 +971,11 @@ def _check_float32(df, args, argnums) -> None:
         if isinstance(single[n], np.ndarray):
             dtype = getattr(g, "dtype", type(g).__name__)
             assert dtype == np.float32, f"float32 d_{n}: dtype {dtype}"
+
+
+def _single(args) -> list:
+    """The arrays of `args` in float32; the Python floats and ints as they are."""
+    return [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
 
 
 def _finer(f, args, n: int):
