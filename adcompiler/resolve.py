@@ -41,6 +41,19 @@ _UNARY = [
     "sqrt",
     "square",
     "sign",
+    "sinh",
+    "cosh",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "log2",
+    "log10",
+    "exp2",
+    "reciprocal",
+    "cbrt",
 ]
 _BINARY = {
     "add": "add",
@@ -54,6 +67,22 @@ _BINARY = {
     "matmul": "matmul",
     "dot": "dot",
     "outer": "outer",
+    "arctan2": "arctan2",
+    "hypot": "hypot",
+    "logaddexp": "logaddexp",
+}
+# math's names for NumPy's functions of floats
+_MATH = {
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "asin": "arcsin",
+    "acos": "arccos",
+    "atan": "arctan",
+    "asinh": "arcsinh",
+    "acosh": "arccosh",
+    "atanh": "arctanh",
+    "log2": "log2",
+    "log10": "log10",
 }
 
 FUNCTIONS: dict[int, tuple[object, Signature]] = {}
@@ -69,6 +98,9 @@ for _name in _UNARY:
 for _name in ["exp", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sqrt"]:
     _register(getattr(math, _name), _sig(_name, "x"))
 _register(math.log, _sig("log", "x"))
+for _name, _prim in _MATH.items():
+    _register(getattr(math, _name), _sig(_prim, "x"))
+_register(math.atan2, _sig("arctan2", "y", "x"))
 _register(math.fabs, _sig("abs", "x"))
 _register(math.pow, _sig("pow", "x", "y"))
 _register(np.abs, _sig("abs", "x"))

@@ -12,6 +12,8 @@ with control flow, typed by shape as they are built, so that every one runs:
   float exponents, unary minus, `@` and `np.dot` (1-D/2-D), `np.exp`, `np.log`,
   `np.log1p`, `np.expm1`, `np.sin`, `np.cos`, `np.tan`, `np.tanh`, `np.sqrt`,
   `np.square`, `np.abs`, `np.maximum`, `np.minimum`, `np.where`, `np.clip`,
+  the hyperbolic and inverse trigonometric functions, `np.log2`, `np.log10`,
+  `np.exp2`, `np.cbrt`, `np.reciprocal`, `np.arctan2`, `np.hypot`, `np.logaddexp`,
   `np.sum`/`np.mean`/`np.max`/`np.min` (and the methods) with `axis` and
   `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `np.ravel`,
   `np.outer` (of operands of any rank), `max`/`min`/`abs`
@@ -263,9 +265,22 @@ class Builder:
             "np.sign({0}) * ({0})",
             "np.full_like({0}, 0.5) * ({0})",
             "np.ones_like({0}) - np.tanh({0})",
+            "np.sinh(np.tanh({}))",
+            "np.cosh(np.tanh({}))",
+            "np.arctan({})",
+            "np.arcsinh({})",
+            "np.arcsin(0.9 * np.tanh({}))",
+            "np.arccos(0.9 * np.tanh({}))",
+            "np.arctanh(0.9 * np.tanh({}))",
+            "np.exp2(np.tanh({}))",
+            "np.cbrt(2.0 + np.tanh({}))",
         ]
         if shape == ():
             forms += [
+                "math.atan({})",
+                "math.asinh({})",
+                "math.sinh(math.tanh({}))",
+                "math.atan2({}, 2.0)",
                 "math.tanh({})",
                 "math.sin({})",
                 "abs({})",
@@ -287,9 +302,18 @@ class Builder:
             "(1.0 + np.square({})) ** 0.5",
             "1.0 / (1.0 + ({}) ** 2)",
             "np.log(np.exp(np.tanh({})) + 1.0)",
+            "np.log2(1.0 + ({}) ** 2)",
+            "np.log10(1.0 + ({}) ** 2)",
+            "np.arccosh(2.0 + ({}) ** 2)",
+            "np.reciprocal(1.0 + ({}) ** 2)",
         ]
         if shape == ():
-            forms += ["math.log(1.0 + ({}) ** 2)", "math.sqrt(({}) ** 2 + 1.0)"]
+            forms += [
+                "math.log(1.0 + ({}) ** 2)",
+                "math.sqrt(({}) ** 2 + 1.0)",
+                "math.log2(1.0 + ({}) ** 2)",
+                "math.acosh(2.0 + ({}) ** 2)",
+            ]
         return Expr(self.choice(forms).format(e), shape)
 
     def operand_shapes(self, shape):
@@ -302,7 +326,14 @@ class Builder:
         pairs = self.operand_shapes(shape)
         sa, sb = self.choice(pairs)
         a, b = self.sub(sa, d).src, self.sub(sb, d).src
-        op = self.choice(["+", "-", "*", "/", "maximum", "minimum", "/cos"])
+        ops = ["+", "-", "*", "/", "maximum", "minimum", "/cos"]
+        op = self.choice(ops + ["arctan2", "hypot", "logaddexp"])
+        if op == "arctan2":  # the angle of a point right of the origin
+            return Expr(f"np.arctan2({a}, 2.0 + np.cos({b}))", shape)
+        if op == "hypot":  # away from the cone's tip
+            return Expr(f"np.hypot({a}, 1.0 + ({b}) ** 2)", shape)
+        if op == "logaddexp":
+            return Expr(f"np.logaddexp({a}, {b})", shape)
         if op == "/":
             return Expr(f"({a}) / (1.0 + ({b}) ** 2)", shape)
         if op == "/cos":

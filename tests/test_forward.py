@@ -43,6 +43,18 @@ def reductions(x, y):
     return rows + kept + whole + norms + np.sum(x % (y * y + 1.0))
 
 
+def elementary(x, y):
+    """Each elementwise function beyond the basic ones, in range for any x and y."""
+    r, q = 1.0 + x * x, 2.0 + y * y
+    hyperbolic = np.sinh(x) * np.cosh(y) + np.arcsinh(x * y) + np.arccosh(q)
+    inverse = (
+        np.arcsin(x / r) + np.arccos(y / q) + np.arctan(y) + np.arctanh(x / (1 + r))
+    )
+    logs = np.log2(r) + np.log10(q) + np.exp2(x) + np.cbrt(y + 5.0) + np.reciprocal(r)
+    binary = np.arctan2(x, q) + np.hypot(r, y) + np.logaddexp(x, y)
+    return np.sum(hyperbolic * inverse + logs * binary)
+
+
 CASES = [
     (chain, lambda r: (r.normal(size=5), r.normal(size=5))),
     (chain, lambda r: (r.normal(size=(3, 1)), r.normal(size=(1, 4)))),
@@ -52,6 +64,8 @@ CASES = [
     ),
     (scalars, lambda r: (0.3, 1.7)),
     (reductions, lambda r: (r.normal(size=(3, 4)), r.normal(size=(3, 4)))),
+    (elementary, lambda r: (r.normal(size=5), r.normal(size=5))),
+    (elementary, lambda r: (r.normal(size=(3, 1)), r.normal(size=(1, 4)))),
 ]
 
 

@@ -57,6 +57,8 @@ def sample(shape, domain, rng, dtype=np.float64):
         x = rng.uniform(0.5, 2.0, size=size)
     elif domain == "small":  # inside tan's and log1p's comfortable range
         x = rng.uniform(-0.7, 0.9, size=size)
+    elif domain == "above1":  # arccosh's
+        x = rng.uniform(1.2, 3.0, size=size)
     elif domain == "nonzero":  # away from the kinks of abs/max and the pole of 1/x
         x = rng.uniform(0.5, 2.0, size=size) * rng.choice([-1.0, 1.0], size=size)
     else:
@@ -126,6 +128,58 @@ def f_abs(x, w):
     return np.sum(np.abs(x) * w)
 
 
+def f_sinh(x, w):
+    return np.sum(np.sinh(x) * w)
+
+
+def f_cosh(x, w):
+    return np.sum(np.cosh(x) * w)
+
+
+def f_arcsin(x, w):
+    return np.sum(np.arcsin(x) * w)
+
+
+def f_arccos(x, w):
+    return np.sum(np.arccos(x) * w)
+
+
+def f_arctan(x, w):
+    return np.sum(np.arctan(x) * w)
+
+
+def f_arcsinh(x, w):
+    return np.sum(np.arcsinh(x) * w)
+
+
+def f_arccosh(x, w):
+    return np.sum(np.arccosh(x) * w)
+
+
+def f_arctanh(x, w):
+    return np.sum(np.arctanh(x) * w)
+
+
+def f_log2(x, w):
+    return np.sum(np.log2(x) * w)
+
+
+def f_log10(x, w):
+    return np.sum(np.log10(x) * w)
+
+
+def f_exp2(x, w):
+    return np.sum(np.exp2(x) * w)
+
+
+def f_reciprocal(x, w):
+    return np.sum(np.reciprocal(x) * w)
+
+
+def f_cbrt(x, w):
+    return np.sum(np.cbrt(x) * w)
+
+
 def f_neg(x, w):
     return np.sum(-x * w)
 
@@ -175,6 +229,19 @@ UNARY = [
     (f_sqrt, "pos", lambda x: 0.5 / np.sqrt(x)),
     (f_square, "real", lambda x: 2 * x),
     (f_abs, "nonzero", np.sign),
+    (f_sinh, "real", np.cosh),
+    (f_cosh, "real", np.sinh),
+    (f_arcsin, "small", lambda x: 1 / np.sqrt(1 - x**2)),
+    (f_arccos, "small", lambda x: -1 / np.sqrt(1 - x**2)),
+    (f_arctan, "real", lambda x: 1 / (1 + x**2)),
+    (f_arcsinh, "real", lambda x: 1 / np.sqrt(x**2 + 1)),
+    (f_arccosh, "above1", lambda x: 1 / np.sqrt(x**2 - 1)),
+    (f_arctanh, "small", lambda x: 1 / (1 - x**2)),
+    (f_log2, "pos", lambda x: 1 / (x * np.log(2.0))),
+    (f_log10, "pos", lambda x: 1 / (x * np.log(10.0))),
+    (f_exp2, "real", lambda x: np.log(2.0) * 2.0**x),
+    (f_reciprocal, "nonzero", lambda x: -1 / x**2),
+    (f_cbrt, "nonzero", lambda x: 1 / (3 * np.cbrt(x) ** 2)),
     (f_neg, "real", lambda x: -np.ones_like(x)),
     (f_pow_float, "pos", lambda x: 2.5 * x**1.5),
     (f_pow_int, "real", lambda x: 3 * x**2),
@@ -254,6 +321,18 @@ def f_np_power(a, b, w):
     return np.sum(np.power(a, b) * w)
 
 
+def f_arctan2(a, b, w):
+    return np.sum(np.arctan2(a, b) * w)
+
+
+def f_hypot(a, b, w):
+    return np.sum(np.hypot(a, b) * w)
+
+
+def f_logaddexp(a, b, w):
+    return np.sum(np.logaddexp(a, b) * w)
+
+
 # (function, domain of a, domain of b)
 BINARY = [
     (f_add, "real", "real"),
@@ -266,6 +345,9 @@ BINARY = [
     (f_np_add, "real", "real"),
     (f_np_multiply, "real", "real"),
     (f_np_power, "pos", "real"),
+    (f_arctan2, "real", "nonzero"),
+    (f_hypot, "nonzero", "nonzero"),
+    (f_logaddexp, "real", "real"),
 ]
 BROADCASTS = [
     (None, None),
@@ -377,6 +459,50 @@ def m_pow(x, w):
     return math.pow(x, 1.5) * w
 
 
+def m_sinh(x, w):
+    return math.sinh(x) * w
+
+
+def m_cosh(x, w):
+    return math.cosh(x) * w
+
+
+def m_asin(x, w):
+    return math.asin(x) * w
+
+
+def m_acos(x, w):
+    return math.acos(x) * w
+
+
+def m_atan(x, w):
+    return math.atan(x) * w
+
+
+def m_asinh(x, w):
+    return math.asinh(x) * w
+
+
+def m_acosh(x, w):
+    return math.acosh(x) * w
+
+
+def m_atanh(x, w):
+    return math.atanh(x) * w
+
+
+def m_log2(x, w):
+    return math.log2(x) * w
+
+
+def m_log10(x, w):
+    return math.log10(x) * w
+
+
+def m_atan2(x, w):
+    return math.atan2(x, w + 3.0) * w
+
+
 MATH = [
     (m_exp, "real"),
     (m_log, "pos"),
@@ -390,6 +516,17 @@ MATH = [
     (m_fabs, "nonzero"),
     (m_abs, "nonzero"),
     (m_pow, "pos"),
+    (m_sinh, "real"),
+    (m_cosh, "real"),
+    (m_asin, "small"),
+    (m_acos, "small"),
+    (m_atan, "real"),
+    (m_asinh, "real"),
+    (m_acosh, "above1"),
+    (m_atanh, "small"),
+    (m_log2, "pos"),
+    (m_log10, "pos"),
+    (m_atan2, "real"),
 ]
 
 

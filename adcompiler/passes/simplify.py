@@ -34,6 +34,15 @@ _FOLD_MATH = {
     for name in ["exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sqrt"]
 }
 _FOLD_MATH["abs"] = abs
+_FOLD_MATH.update(
+    sinh=math.sinh,
+    cosh=math.cosh,
+    arctan=math.atan,
+    arcsinh=math.asinh,
+    log2=math.log2,
+    log10=math.log10,
+    exp2=lambda x: 2.0**x,
+)
 _FOLD_MATH["square"] = lambda x: x * x
 
 

@@ -92,6 +92,22 @@ defjvp("tanh", lambda e, t, out, x: e.mul(t[0], e.sub(1.0, e.mul(out, out))))
 defjvp("sqrt", lambda e, t, out, x: e.div(t[0], e.mul(2.0, out)))
 defjvp("square", lambda e, t, out, x: e.mul(t[0], e.mul(2.0, x)))
 defjvp("abs", lambda e, t, out, x: e.mul(t[0], e.call("sign", x)))
+for _name, _rule in _numpy.MORE_ELEMENTWISE.items():
+    defjvp(_name, lambda e, t, out, x, rule=_rule: rule(e, t[0], out, x))
+
+
+def _more_binary(rules):
+    """ta·∂out/∂a + tb·∂out/∂b from the adjoint rules, which are linear in g."""
+
+    def rule(e, t, out, a, b):
+        parts = [r(e, d, out, a, b) for r, d in zip(rules, t) if d is not None]
+        return _full(e, terms(e, *parts), out)
+
+    return rule
+
+
+for _name, _rules in _numpy.MORE_BINARY.items():
+    defjvp(_name, _more_binary(_rules))
 
 
 def _extreme(wins_a, wins_b):

@@ -127,6 +127,59 @@ defprim(
     shape=ELEMENTWISE,
 )
 defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
+
+
+def _inverse_sqrt(sign: float, inner):
+    """`g / np.sqrt(inner(x))`, negated for sign -1: the arcsine family."""
+
+    def rule(e, g, out, x):
+        adjoint = e.div(g, e.call("sqrt", inner(e, x)))
+        return adjoint if sign > 0 else e.neg(adjoint)
+
+    return rule
+
+
+# The rest of the elementwise functions, each rule linear in g: forward mode
+# applies the same rule to a tangent (rules/jvp.py).
+MORE_ELEMENTWISE = {
+    "sinh": lambda e, g, out, x: e.mul(g, e.call("cosh", x)),
+    "cosh": lambda e, g, out, x: e.mul(g, e.call("sinh", x)),
+    "arcsin": _inverse_sqrt(1.0, lambda e, x: e.sub(1.0, e.mul(x, x))),
+    "arccos": _inverse_sqrt(-1.0, lambda e, x: e.sub(1.0, e.mul(x, x))),
+    "arctan": lambda e, g, out, x: e.div(g, e.add(1.0, e.mul(x, x))),
+    "arcsinh": _inverse_sqrt(1.0, lambda e, x: e.add(e.mul(x, x), 1.0)),
+    "arccosh": _inverse_sqrt(1.0, lambda e, x: e.sub(e.mul(x, x), 1.0)),
+    "arctanh": lambda e, g, out, x: e.div(g, e.sub(1.0, e.mul(x, x))),
+    "log2": lambda e, g, out, x: e.div(g, e.mul(x, math.log(2.0))),
+    "log10": lambda e, g, out, x: e.div(g, e.mul(x, math.log(10.0))),
+    "exp2": lambda e, g, out, x: e.mul(g, e.mul(out, math.log(2.0))),
+    "reciprocal": lambda e, g, out, x: e.neg(e.mul(g, e.mul(out, out))),
+    "cbrt": lambda e, g, out, x: e.div(g, e.mul(3.0, e.mul(out, out))),
+}
+for _name, _rule in MORE_ELEMENTWISE.items():
+    defprim(_name, (NP, _name), _rule, shape=ELEMENTWISE)
+
+# Functions of two arguments: each argument's rule is linear in g, too.
+MORE_BINARY = {
+    # atan2(y, x), the angle of (x, y): d/dy = x / r², d/dx = -y / r²
+    "arctan2": (
+        lambda e, g, out, y, x: e.div(e.mul(g, x), e.add(e.mul(x, x), e.mul(y, y))),
+        lambda e, g, out, y, x: e.neg(
+            e.div(e.mul(g, y), e.add(e.mul(x, x), e.mul(y, y)))
+        ),
+    ),
+    "hypot": (
+        lambda e, g, out, a, b: e.mul(g, e.div(a, out)),
+        lambda e, g, out, a, b: e.mul(g, e.div(b, out)),
+    ),
+    # log(exp(a) + exp(b)): the softmax weights of a and b
+    "logaddexp": (
+        lambda e, g, out, a, b: e.mul(g, e.call("exp", e.sub(a, out))),
+        lambda e, g, out, a, b: e.mul(g, e.call("exp", e.sub(b, out))),
+    ),
+}
+for _name, _rules in MORE_BINARY.items():
+    defprim(_name, (NP, _name), *_rules, shape=ELEMENTWISE, broadcasts=True)
 # the step of a ReLU's adjoint (emitter.extreme_share); a step has no derivative.
 defprim("heaviside", (NP, "heaviside"), None, None, shape=ELEMENTWISE, broadcasts=True)
 defprim("step", ("helper", "_step"), None, shape=ELEMENTWISE)
