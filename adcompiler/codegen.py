@@ -439,6 +439,7 @@ def _np(path: str) -> ast.expr:
 # Reductions written as methods on a value known to be a NumPy array or scalar:
 # `x.max(axis=1)` skips the dispatch of `np.max(x, axis=1)`, a few microseconds.
 REDUCTION_METHODS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min"}
+REDUCTION_METHODS |= {"var": "var", "std": "std"}
 
 
 def expression(

@@ -113,6 +113,8 @@ _register(builtins.max, _sig("max", "a", "b", variadic=True))
 _register(builtins.min, _sig("min", "a", "b", variadic=True))
 _register(np.sum, _sig("sum", "a", "axis", axis=None, keepdims=False))
 _register(np.mean, _sig("mean", "a", "axis", axis=None, keepdims=False))
+for _f in (np.var, np.std):
+    _register(_f, _sig(_f.__name__, "a", "axis", axis=None, keepdims=False, ddof=0))
 _register(np.transpose, _sig("transpose", "a", "axes", axes=None))
 _register(np.reshape, _sig("reshape", "a", "shape"))
 _register(np.ravel, _sig("ravel", "a"))
@@ -125,6 +127,8 @@ _register(builtins.len, _sig("len", "obj"))
 METHODS: dict[str, Signature] = {
     "sum": _sig("sum", "axis", axis=None, keepdims=False),
     "mean": _sig("mean", "axis", axis=None, keepdims=False),
+    "var": _sig("var", "axis", axis=None, keepdims=False, ddof=0),
+    "std": _sig("std", "axis", axis=None, keepdims=False, ddof=0),
     "dot": _sig("dot", "b"),
     "transpose": _sig("transpose", "axes", axes=None),
 }

@@ -14,7 +14,7 @@ with control flow, typed by shape as they are built, so that every one runs:
   `np.square`, `np.abs`, `np.maximum`, `np.minimum`, `np.where`, `np.clip`,
   the hyperbolic and inverse trigonometric functions, `np.log2`, `np.log10`,
   `np.exp2`, `np.cbrt`, `np.reciprocal`, `np.arctan2`, `np.hypot`, `np.logaddexp`,
-  `np.sum`/`np.mean`/`np.max`/`np.min` (and the methods) with `axis` and
+  `np.sum`/`np.mean`/`np.max`/`np.min`/`np.var`/`np.std` (and the methods) with `axis` and
   `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `np.ravel`,
   `np.outer` (of operands of any rank), `max`/`min`/`abs`
   and `math.*` on scalars, conditional expressions, index reads (ints, negative
@@ -355,6 +355,7 @@ class Builder:
         forms = ["np.sum({})", "np.mean({})", "np.max({})", "np.min({})"]
         if s:  # a Python float has no methods
             forms += ["({}).sum()", "np.linalg.norm(1.0 + np.square({}))"]
+            forms += ["np.var({})", "np.std({})", "({}).var(ddof=1)"]
         form = self.choice(forms)
         return Expr(form.format(e), ())
 
@@ -375,6 +376,7 @@ class Builder:
         e = self.sub(s, d).src
         f = self.choice(
             ["np.sum", "np.mean", "np.max", "np.min", ".sum", ".mean", ".max"]
+            + ["np.var", ".var", "np.std"]  # std over one entry: not finite
         )
         kw = f"axis={ax}" + (", keepdims=True" if keep else "")
         if f.startswith("."):

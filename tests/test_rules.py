@@ -638,8 +638,10 @@ AXES = [None, 0, 1, 2, -1, -3, (0, 1), (0, 2), (-1, 0), (0, 1, 2), ()]
 
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", AXES, ids=repr)
-@pytest.mark.parametrize("fn", ["sum", "mean"])
+@pytest.mark.parametrize("fn", ["sum", "mean", "var", "std"])
 def test_reduction_axis(gen, build, rng, fn, axis, keepdims):
+    if fn == "std" and axis == ():
+        pytest.skip("the deviation of one entry is 0, where sqrt has no derivative")
     f = build(f"""
         def f(x, w):
             return np.sum(np.{fn}(x, axis={axis!r}, keepdims={keepdims}) * w)
@@ -652,6 +654,10 @@ def test_reduction_axis(gen, build, rng, fn, axis, keepdims):
 SPELLINGS = [
     "np.sum(x)",
     "np.mean(x)",
+    "np.var(x)",
+    "x.std()",
+    "x.var(axis=-1, ddof=1)",
+    "np.std(x, 0, ddof=1, keepdims=True)",
     "x.sum()",
     "x.mean()",
     "np.sum(x, 0)",
@@ -668,7 +674,8 @@ SPELLINGS = [
         (expr, shape)
         for shape in [(), (4,), (3, 4)]
         for expr in SPELLINGS
-        if shape or not ("0" in expr or "-1" in expr)  # a 0-d array has no axis 0
+        # a 0-d array has no axis 0; its deviation is 0, where std has no derivative
+        if shape or not ("0" in expr or "-1" in expr or "std" in expr)
     ],
 )
 def test_reduction_spellings(gen, build, rng, expr, shape):
@@ -682,11 +689,34 @@ def f_mean_direct(x):
     return np.mean(x)
 
 
+def f_var_direct(x):
+    return np.var(x, ddof=1)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_var_and_std_formulas(gen, rng, ddof):
+    """d var / dx = 2 (x - mean) / (n - ddof); d std / dx = (x - mean) / ((n - ddof) std)."""
+
+    def var_rows(x, w):
+        return np.sum(np.var(x, axis=1, ddof=ddof) * w)
+
+    def std_rows(x, w):
+        return np.sum(np.std(x, axis=1, ddof=ddof) * w)
+
+    x, w = rng.normal(size=(3, 5)), rng.normal(size=3)
+    deviation = (x - x.mean(axis=1, keepdims=True)) / (5 - ddof)
+    d_var = grad(var_rows, out=gen)(x, w)
+    np.testing.assert_allclose(d_var, 2 * deviation * w[:, None], rtol=1e-12)
+    d_std = grad(std_rows, out=gen)(x, w)
+    std = x.std(axis=1, ddof=ddof, keepdims=True)
+    np.testing.assert_allclose(d_std, deviation / std * w[:, None], rtol=1e-12)
+
+
 def f_sum_axis0(x):
     return np.sum(x, axis=0)
 
 
-@pytest.mark.parametrize("f", [f_mean_direct, f_sum_axis0])
+@pytest.mark.parametrize("f", [f_mean_direct, f_sum_axis0, f_var_direct])
 def test_reduction_as_result(gen, rng, f):
     """The reduction is the result itself: the seed is the constant 1."""
     x = rng.normal(size=5)
@@ -820,7 +850,7 @@ def test_float32_other(gen, rng, f, shapes):
 
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", [None, 0, -1, (0, 2)], ids=repr)
-@pytest.mark.parametrize("fn", ["sum", "mean"])
+@pytest.mark.parametrize("fn", ["sum", "mean", "var", "std"])
 def test_float32_reductions(gen, build, rng, fn, axis, keepdims):
     f = build(f"""
         def f(x, w):

@@ -18,7 +18,7 @@ from ..ir import Assign, Atom, Block, Const, If, Loop, Var
 SCALAR = "()"
 
 
-_REDUCTIONS = {"sum", "mean", "amax", "amin"}
+_REDUCTIONS = {"sum", "mean", "amax", "amin", "var", "std"}
 # getitem's marks of an entry of a list or a container
 _ENTRIES = ("seq", "any", "tree")
 
@@ -231,7 +231,7 @@ def _reduced(shape: tuple | None, kwargs: dict) -> tuple | None:
     axis, keep = kwargs.get("axis", Const(None)), kwargs.get("keepdims", Const(False))
     if shape is None or not isinstance(axis, Const) or not isinstance(keep, Const):
         return None
-    if set(kwargs) - {"axis", "keepdims"}:
+    if set(kwargs) - {"axis", "keepdims", "ddof"}:
         return None
     axes = axis.value
     if axes is None:

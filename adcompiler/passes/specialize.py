@@ -93,6 +93,8 @@ _BY_FIRST = {
     "mean",
     "amax",
     "amin",
+    "var",
+    "std",
     "norm",
     "transpose",
     "reshape",

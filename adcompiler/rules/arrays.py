@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Atom
+from ..ir import Atom, Const
 from .core import ELEMENTWISE, OTHER, SCALAR, defprim
 
 
@@ -140,13 +140,55 @@ def _extreme_vjp(e, g, out, x, axis=None, keepdims=False):
     return e.mul(g, e.div(hit, e.call("sum", hit, axis=axis, keepdims=True)))
 
 
-def _reduce_infer(s, out, x, axis=None, keepdims=False):
+def _reduce_infer(s, out, x, axis=None, keepdims=False, ddof=None):
     if _is_none(axis) and not getattr(keepdims, "value", keepdims):
         s.set_rank(out, 0)
 
 
 defprim("amax", (NP, "max"), _extreme_vjp, infer=_reduce_infer)
 defprim("amin", (NP, "min"), _extreme_vjp, infer=_reduce_infer)
+
+# -- variance and standard deviation ------------------------------------------------
+
+
+def spread(e, x, out, axis=None, keepdims=False, ddof=0):
+    """`(x - m) / (n - ddof)` for the variance `out` of `x` over `axis`, with `m` the
+    mean kept in place and `n` the entries each result sums over, and `out` with
+    its reduced axes kept (so that it broadcasts against `x`). The mean's own
+    derivative drops out: the deviations sum to zero."""
+    keep = getattr(keepdims, "value", keepdims)
+    over = {} if _is_none(axis) else {"axis": axis}
+    deviation = e.sub(x, e.call("mean", x, **over, keepdims=Const(True)))
+    n = e.div(e.call("size", x), e.call("size", out))
+    ddof = getattr(ddof, "value", ddof)
+    if ddof != 0:
+        n = e.sub(n, ddof)
+    if not (keep or _is_none(axis)):
+        out = e.call("expand_dims", out, axis)
+    return e.div(deviation, n), out
+
+
+def _kept(e, g, axis, keepdims):
+    """`g` with the reduced axes back in place, to broadcast against the operand."""
+    if getattr(keepdims, "value", keepdims) or _is_none(axis):
+        return g
+    return e.call("expand_dims", g, axis)
+
+
+def _var_vjp(e, g, out, x, axis=None, keepdims=False, ddof=0):
+    """2 (x - m) / (n - ddof), times the adjoint."""
+    scaled, _ = spread(e, x, out, axis, keepdims, ddof)
+    return e.mul(_kept(e, g, axis, keepdims), e.mul(2.0, scaled))
+
+
+def _std_vjp(e, g, out, x, axis=None, keepdims=False, ddof=0):
+    """(x - m) / ((n - ddof) std), times the adjoint: the variance's, over 2 std."""
+    scaled, kept = spread(e, x, out, axis, keepdims, ddof)
+    return e.mul(_kept(e, g, axis, keepdims), e.div(scaled, kept))
+
+
+defprim("var", (NP, "var"), _var_vjp, infer=_reduce_infer)
+defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 
 
 def _norm_vjp(e, g, out, x, axis=None, keepdims=False):

@@ -185,6 +185,20 @@ def _reduced(axis, keepdims) -> tuple[dict, bool]:
     return kwargs, keep
 
 
+def _var(e, t, out, x, axis=None, keepdims=False, ddof=0):
+    """sum(2 (x - m) t) / (n - ddof): the mean's tangent drops out of the sum."""
+    scaled, _ = _arrays.spread(e, x, out, axis, keepdims, ddof)
+    kwargs, _ = _reduced(axis, keepdims)
+    return e.mul(2.0, e.call("sum", e.mul(scaled, t[0]), **kwargs))
+
+
+def _std(e, t, out, x, axis=None, keepdims=False, ddof=0):
+    """The variance's tangent over 2 std."""
+    return e.div(_var(e, t, out, x, axis, keepdims, ddof), e.mul(2.0, out))
+
+
+defjvp("var", _var)
+defjvp("std", _std)
 defjvp("amax", _reduced_extreme)
 defjvp("amin", _reduced_extreme)
 defjvp("norm", _norm)
