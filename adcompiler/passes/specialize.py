@@ -86,6 +86,7 @@ def signature(examples: dict[str, Example]) -> str:
 
 # Results whose shape follows from their operands' shapes alone.
 _BY_SHAPES = {"matmul", "dot", "outer", "T", "copy", "len", "shape", "ndim", "size"}
+_BY_SHAPES |= {"inv", "solve", "det"}
 # Results whose shape follows from the first operand's shape and the values of the
 # others, which must then be constants or derived from shapes (`static`).
 _BY_FIRST = {
@@ -99,6 +100,7 @@ _BY_FIRST = {
     "transpose",
     "reshape",
     "expand_dims",
+    "moveaxis",
     "getitem",
     "full_like",
     "ones_like",

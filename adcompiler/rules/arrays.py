@@ -279,7 +279,15 @@ def _stack_list_vjp(e, g, out, xs, axis=0):
 
 defprim("stack_list", (NP, "stack"), _stack_list_vjp)
 defprim("array_list", (NP, "array"), _stack_list_vjp)
-defprim("moveaxis", (NP, "moveaxis"), None, None, None)
+defprim(
+    "moveaxis",
+    (NP, "moveaxis"),
+    lambda e, g, out, x, source, destination: e.call(
+        "moveaxis", g, destination, source
+    ),
+    None,
+    None,
+)
 
 
 def _concat_list_vjp(e, g, out, xs, axis=0):

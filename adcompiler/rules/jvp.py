@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import arrays as _arrays
 from . import generated as _generated  # noqa: F401
+from . import linalg as _linalg
 from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
 from .core import PRIMS, defprim
 
@@ -197,6 +198,9 @@ def _std(e, t, out, x, axis=None, keepdims=False, ddof=0):
     return e.div(_var(e, t, out, x, axis, keepdims, ddof), e.mul(2.0, out))
 
 
+defjvp("inv", _linalg.inv_jvp)
+defjvp("solve", _linalg.solve_jvp)
+defjvp("det", _linalg.det_jvp)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)
@@ -259,6 +263,7 @@ for _prim in (
     "ravel",
     "broadcast_to",
     "expand_dims",
+    "moveaxis",
     "copy",
     "unbroadcast",
     "broadcast_like",

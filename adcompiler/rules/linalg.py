@@ -1,0 +1,94 @@
+"""Derivative rules for `np.linalg.inv`, `np.linalg.solve` and `np.linalg.det`.
+
+Each holds for a matrix and for a stack of them (`(..., M, M)`): the transpose
+of a matrix is `np.moveaxis(a, -1, -2)`, and the products go through the
+matmul adjoints' rules, which handle both (`g @ bᵀ` and `aᵀ @ g`, written
+as NumPy where the ranks are known and through `_matmul_lhs`/`_matmul_rhs`
+where they are not).
+
+- `inv`: with `Y = A⁻¹`, dA = -Yᵀ G Yᵀ.
+- `solve`: with `x = A⁻¹ b`, db = A⁻ᵀ g (one more solve, with Aᵀ), and
+  dA = -db xᵀ (an outer product where b is a vector).
+- `det`: dA = g det(A) A⁻ᵀ (Jacobi's formula).
+"""
+
+from __future__ import annotations
+
+from ..ir import Const
+from .core import defprim
+from .numpy import _matmul_lhs, _matmul_rhs
+
+NP = "np"
+
+
+def _transposed(e, a):
+    """The matrix transpose of `a` (`a.T` where `a` is known to be a matrix), or
+    of each matrix of a stack."""
+    if e.rank(a) == 2:
+        return e.call("T", a)
+    return e.call("moveaxis", a, Const(-1), Const(-2))
+
+
+def _t_times(e, a, g):
+    """aᵀ g, as the adjoint of `b` in `a @ b` writes it (`a.T @ g` for a matrix)."""
+    return _matmul_rhs(e, g, None, a, g)
+
+
+def _times_t(e, g, b):
+    """g bᵀ, as the adjoint of `a` in `a @ b` writes it (an outer product for a vector)."""
+    return _matmul_lhs(e, g, g, None, b)
+
+
+def _inv_vjp(e, g, out, a):
+    return e.neg(_times_t(e, _t_times(e, out, g), out))
+
+
+def _solve_b(e, g, out, a, b):
+    return e.call("solve", _transposed(e, a), g)
+
+
+def _solve_a(e, g, out, a, b):
+    return e.neg(_times_t(e, _solve_b(e, g, out, a, b), out))
+
+
+def _det_vjp(e, g, out, a):
+    scale = e.mul(g, out)
+    if e.rank(a) != 2:  # one determinant a matrix: each scales its own
+        scale = e.call("expand_dims", scale, Const((-2, -1)))
+    return e.mul(scale, _transposed(e, e.call("inv", a)))
+
+
+def _det_infer(s, out, a):
+    if s.rank(a) is not None:
+        s.set_rank(out, s.rank(a) - 2)
+
+
+defprim("inv", (NP, "linalg.inv"), _inv_vjp, infer=lambda s, out, a: s.union(out, a))
+defprim(
+    "solve",
+    (NP, "linalg.solve"),
+    _solve_a,
+    _solve_b,
+    infer=lambda s, out, a, b: s.union(out, b),
+)
+defprim("det", (NP, "linalg.det"), _det_vjp, infer=_det_infer)
+
+
+# Forward mode (rules/jvp.py imports these): the same identities, on a tangent.
+def inv_jvp(e, t, out, a):
+    """dY = -Y dA Y."""
+    return e.neg(e.call("matmul", e.call("matmul", out, t[0]), out))
+
+
+def solve_jvp(e, t, out, a, b):
+    """dx = A⁻¹ (db - dA x)."""
+    moved = None if t[0] is None else e.call("matmul", t[0], out)
+    if moved is None:
+        return e.call("solve", a, t[1])
+    return e.call("solve", a, e.neg(moved) if t[1] is None else e.sub(t[1], moved))
+
+
+def det_jvp(e, t, out, a):
+    """d det = det · trace(A⁻¹ dA) = det · sum(A⁻ᵀ ∘ dA) over the last two axes."""
+    inner = e.mul(_transposed(e, e.call("inv", a)), t[0])
+    return e.mul(out, e.call("sum", inner, axis=Const((-2, -1))))
