@@ -1295,6 +1295,9 @@ class Lowering:
             return self.call_into(node, sig, into)
         args = [self.expr(a) for a in node.args]
         kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
+        if sig.prim == "einsum":
+            spec = _einsum_spec(node, args, kwargs, self.error)
+            return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))
         if sig.variadic:
             if kwargs or len(args) < 2:
                 raise self.error(
@@ -1526,6 +1529,52 @@ class Lowering:
 
 _DYNAMIC = object()
 _UFUNC_KEYS = set(resolve.UFUNC_METHODS)
+
+
+def _einsum_spec(node: ast.Call, args, kwargs, error) -> str:
+    """The subscripts of `np.einsum("ij,jk->ik", a, b)` with the output written out
+    (`"ij,jk"` means `"ij,jk->ik"`: the letters met once, in order). The adjoint
+    of each operand is an einsum too, which needs every operand's letters
+    distinct and no `...`."""
+    if kwargs:
+        raise error("`np.einsum` takes no keyword arguments here", node)
+    spec = args[0].value if args and isinstance(args[0], Const) else None
+    if not isinstance(spec, str):
+        raise error("`np.einsum` needs its subscripts as a string constant", node)
+    spec = spec.replace(" ", "")
+    if "..." in spec:
+        raise error(
+            "`np.einsum` with `...` is not supported yet",
+            node,
+            "name the broadcast axes with letters",
+        )
+    inputs, arrow, output = spec.partition("->")
+    subscripts = inputs.split(",")
+    if not arrow:
+        letters = "".join(subscripts)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(subscripts) > 32:
+        raise error("`np.einsum` of more than 32 operands is not supported", node)
+    if len(subscripts) != len(args) - 1:
+        raise error(
+            f"`np.einsum` subscripts name {len(subscripts)} operands, "
+            f"the call passes {len(args) - 1}",
+            node,
+        )
+    for part in subscripts + [output]:
+        if part and not part.isalpha():
+            raise error(f"`np.einsum` subscripts `{part}` are not letters", node)
+        if len(set(part)) != len(part):
+            raise error(
+                f"`np.einsum` subscripts `{part}` repeat a letter (a diagonal or a "
+                "trace), which is not supported yet",
+                node,
+            )
+    if set(output) - set(inputs):
+        raise error(
+            f"`np.einsum` output `{output}` names a letter no operand has", node
+        )
+    return f"{','.join(subscripts)}->{output}"
 
 
 def _is_ufunc(obj) -> bool:

@@ -159,6 +159,7 @@ _register(np.linalg.inv, _sig("inv", "a"))
 _register(np.linalg.solve, _sig("solve", "a", "b"))
 _register(np.linalg.det, _sig("det", "a"))
 _register(np.moveaxis, _sig("moveaxis", "a", "source", "destination"))
+_register(np.einsum, _sig("einsum", "subscripts"))  # its operands: frontend
 _register(np.zeros, _sig("zeros", "shape"))
 _register(np.ones, _sig("ones", "shape"))
 _register(np.zeros_like, _sig("zeros_like", "a"))

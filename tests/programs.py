@@ -14,6 +14,7 @@ with control flow, typed by shape as they are built, so that every one runs:
   `np.square`, `np.abs`, `np.maximum`, `np.minimum`, `np.where`, `np.clip`,
   the hyperbolic and inverse trigonometric functions, `np.log2`, `np.log10`,
   `np.exp2`, `np.cbrt`, `np.reciprocal`, `np.arctan2`, `np.hypot`, `np.logaddexp`,
+  `np.einsum` (spelling a matrix product),
   `np.sum`/`np.mean`/`np.max`/`np.min`/`np.var`/`np.std` (and the methods) with `axis` and
   `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `np.ravel`,
   `np.outer` (of operands of any rank), `max`/`min`/`abs`
@@ -390,8 +391,13 @@ class Builder:
     def x_matmul(self, shape, d):
         sa, sb = self.choice(self.matmuls_to(shape))
         a, b = self.sub(sa, d).src, self.sub(sb, d).src
-        if self.coin():
+        form = self.choice(["@", "dot", "einsum"])
+        if form == "@":
             return Expr(f"({a}) @ ({b})", shape)
+        if form == "einsum":  # the same product, its letters written out
+            left, right = "ij"[2 - len(sa) :], "jk"[: len(sb)]
+            out = left[:-1] + right[1:]
+            return Expr(f'np.einsum("{left},{right}->{out}", {a}, {b})', shape)
         return Expr(f"np.dot({a}, {b})", shape)
 
     def outers_to(self, shape):

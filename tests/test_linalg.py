@@ -116,3 +116,85 @@ def test_hessian_of_log_det(gen, rng, out_dir):
     np.testing.assert_allclose(
         hessian(log_det)(A), -np.einsum("li,jk->ijkl", Y, Y), atol=1e-12
     )
+
+
+# -- einsum -------------------------------------------------------------------------
+
+
+def f_matmul(a, b, w):
+    return np.sum(np.einsum("ij,jk->ik", a, b) * w)
+
+
+def f_three(a, b, w):
+    return np.sum(np.einsum("ij,jk,ik->i", a, b, w) ** 2)
+
+
+def f_inner(a, b, w):
+    return np.einsum("ij,ji", a, b) * np.sum(w)  # implicit output: a scalar
+
+
+def f_summed_out(a, b, w):
+    return np.sum(np.einsum("ij->j", a) * b[:, 0]) + np.sum(np.einsum("ji", a) * b)
+
+
+def f_batched(a, b, w):
+    return np.sum(np.einsum("bij,bj->bi", np.stack([a, 2.0 * a]), b.T[:2]) * w[0])
+
+
+@pytest.mark.parametrize("f", [f_matmul, f_three, f_inner, f_summed_out, f_batched])
+def test_einsum(gen, rng, f):
+    a, b, w = rng.normal(size=(2, 3)), rng.normal(size=(3, 2)), rng.normal(size=(2, 2))
+    check(gen, f, (a, b, w), (0, 1, 2))
+    _float32_case(gen, f, (a, b, w), (0, 1, 2))
+    g = grad(f, argnums=(0, 1, 2), out=gen, example_args=(a, b, w))(a, b, w)
+    for got, want in zip(g, grad(f, argnums=(0, 1, 2), out=gen)(a, b, w)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_einsum_adjoint_reads_as_the_matmul_one(gen, rng):
+    """The adjoint of `a` in "ij,jk->ik" is g bᵀ, written as one einsum."""
+    import inspect
+
+    a, b, w = rng.normal(size=(2, 3)), rng.normal(size=(3, 2)), rng.normal(size=(2, 2))
+    g = grad(f_matmul, argnums=(0, 1), out=gen)
+    source = inspect.getsource(g)
+    assert 'np.einsum("ik,jk->ij", ' in source and 'np.einsum("ik,ij->jk", ' in source
+    d_a, d_b = g(a, b, w)
+    np.testing.assert_allclose(d_a, w @ b.T)
+    np.testing.assert_allclose(d_b, a.T @ w)
+
+
+def test_jvp_of_einsum(gen, rng, out_dir):
+    args = [rng.normal(size=s) for s in ((2, 3), (3, 2), (2, 2))]
+    tangents = [rng.normal(size=a.shape) for a in args]
+    _, t = jvp(f_three, args, tangents)
+    g = grad(f_three, argnums=(0, 1, 2), out=gen)(*args)
+    assert np.isclose(t, sum(np.sum(d * v) for d, v in zip(g, tangents)), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ('np.einsum("...j,j->...", a, b)', "with `...` is not supported yet"),
+        ('np.einsum("ii->i", a)', "repeat a letter"),
+        ('np.einsum("ij,jk->ik", a)', "name 2 operands, the call passes 1"),
+        ('np.einsum("ij->q", a)', "names a letter no operand has"),
+        ("np.einsum(s, a)", "as a string constant"),
+        ('np.einsum("ij->i", a, optimize=True)', "takes no keyword arguments"),
+    ],
+)
+def test_einsum_beyond_the_rules_is_refused(tmp_path, call, message):
+    from adcompiler import ADCompileError
+
+    path = tmp_path / "refused.py"
+    path.write_text(
+        f"import numpy as np\n\n\ndef f(a, b, s):\n    return np.sum({call})\n"
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("refused", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(ADCompileError, match=message) as info:
+        grad(module.f, out=tmp_path / "g")
+    assert "refused.py:5:" in str(info.value)

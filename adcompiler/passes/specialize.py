@@ -86,7 +86,7 @@ def signature(examples: dict[str, Example]) -> str:
 
 # Results whose shape follows from their operands' shapes alone.
 _BY_SHAPES = {"matmul", "dot", "outer", "T", "copy", "len", "shape", "ndim", "size"}
-_BY_SHAPES |= {"inv", "solve", "det"}
+_BY_SHAPES |= {"inv", "solve", "det", "einsum"}
 # Results whose shape follows from the first operand's shape and the values of the
 # others, which must then be constants or derived from shapes (`static`).
 _BY_FIRST = {
@@ -222,7 +222,7 @@ def _names_a_dtype(atom) -> bool:
 def _is_dtype_name(text: str) -> bool:
     try:
         np.dtype(text)
-    except TypeError:
+    except (TypeError, ValueError):  # "ij,jk->ik", einsum's subscripts
         return False
     return True
 

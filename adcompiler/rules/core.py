@@ -83,6 +83,7 @@ VIEWS = frozenset(
         "broadcast_to",
         "expand_dims",
         "moveaxis",
+        "einsum",  # `np.einsum("ij->ji", a)` is a view of a
         "unbroadcast",
         "pop",
         "matmul_lhs",

@@ -201,6 +201,7 @@ def _std(e, t, out, x, axis=None, keepdims=False, ddof=0):
 defjvp("inv", _linalg.inv_jvp)
 defjvp("solve", _linalg.solve_jvp)
 defjvp("det", _linalg.det_jvp)
+defjvp("einsum", _linalg.einsum_jvp)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)

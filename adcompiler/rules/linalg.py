@@ -1,4 +1,5 @@
-"""Derivative rules for `np.linalg.inv`, `np.linalg.solve` and `np.linalg.det`.
+"""Derivative rules for `np.linalg.inv`, `np.linalg.solve`, `np.linalg.det` and
+`np.einsum`.
 
 Each holds for a matrix and for a stack of them (`(..., M, M)`): the transpose
 of a matrix is `np.moveaxis(a, -1, -2)`, and the products go through the
@@ -72,6 +73,63 @@ defprim(
     infer=lambda s, out, a, b: s.union(out, b),
 )
 defprim("det", (NP, "linalg.det"), _det_vjp, infer=_det_infer)
+
+# -- einsum -----------------------------------------------------------------------
+# `np.einsum("ij,jk->ik", a, b)` is `einsum("ij,jk->ik", a, b)`: the subscripts,
+# then one argument per operand (the frontend writes the output out and refuses
+# `...` and repeated letters).
+
+
+def _einsum_operand(k: int):
+    """The adjoint of operand `k`: the einsum of the adjoint with the other
+    operands into `k`'s letters (`g bᵀ` is `einsum("ik,jk->ij", g, b)`). A letter
+    only `k` has is summed over in the forward einsum, so the adjoint is the same
+    along it: `np.ones_like` of the operand brings it in."""
+
+    def vjp(e, g, out, spec, *operands):
+        inputs, output = spec.value.split("->")
+        subscripts = inputs.split(",")
+        target = subscripts[k]
+        parts = [s for i, s in enumerate(subscripts) if i != k]
+        others = [o for i, o in enumerate(operands) if i != k]
+        if set(target) - set(output) - set("".join(parts)):
+            parts.append(target)
+            others.append(e.call("ones_like", operands[k]))
+        if not output:  # a scalar result: the adjoint scales the others' einsum
+            if parts == [target]:
+                return e.mul(g, others[0])
+            return e.mul(
+                g, e.call("einsum", Const(f"{','.join(parts)}->{target}"), *others)
+            )
+        parts.insert(0, output)
+        return e.call("einsum", Const(f"{','.join(parts)}->{target}"), g, *others)
+
+    return vjp
+
+
+def _einsum_infer(s, out, spec, *operands):
+    s.set_rank(out, len(spec.value.split("->")[1]))
+
+
+defprim(
+    "einsum",
+    (NP, "einsum"),
+    None,
+    *[_einsum_operand(k) for k in range(32)],
+    infer=_einsum_infer,
+)
+
+
+def einsum_jvp(e, t, out, spec, *operands):
+    """The sum over the operands with a tangent of the einsum with it in their place."""
+    total = None
+    for k, tangent in enumerate(t[1:]):
+        if tangent is not None:
+            swapped = list(operands)
+            swapped[k] = tangent
+            term = e.call("einsum", spec, *swapped)
+            total = term if total is None else e.add(total, term)
+    return total
 
 
 # Forward mode (rules/jvp.py imports these): the same identities, on a tangent.
