@@ -118,6 +118,9 @@ for _f in (np.var, np.std):
 _register(np.transpose, _sig("transpose", "a", "axes", axes=None))
 _register(np.reshape, _sig("reshape", "a", "shape"))
 _register(np.ravel, _sig("ravel", "a"))
+_register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
+_register(np.flip, _sig("flip", "m", "axis", axis=None))
+_register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.shape, _sig("shape", "a"))
 _register(np.ndim, _sig("ndim", "a"))
 _register(np.size, _sig("size", "a"))
@@ -128,6 +131,8 @@ METHODS: dict[str, Signature] = {
     "sum": _sig("sum", "axis", axis=None, keepdims=False),
     "mean": _sig("mean", "axis", axis=None, keepdims=False),
     "var": _sig("var", "axis", axis=None, keepdims=False, ddof=0),
+    "squeeze": _sig("squeeze", "axis", axis=None),
+    "cumsum": _sig("cumsum", "axis", axis=None),
     "std": _sig("std", "axis", axis=None, keepdims=False, ddof=0),
     "dot": _sig("dot", "b"),
     "transpose": _sig("transpose", "axes", axes=None),

@@ -35,13 +35,16 @@ def scalars(x, y):
 
 
 def reductions(x, y):
-    """The reductions to an extreme entry, norms, variances and `%`, along each
-    kind of axis."""
+    """The reductions to an extreme entry, norms, variances, running sums and `%`,
+    along each kind of axis."""
     rows = np.max(x, axis=1) @ np.min(y, axis=1)
     kept = np.sum(np.max(x, axis=0, keepdims=True) * np.linalg.norm(y, axis=0))
     whole = np.max(x) * np.linalg.norm(y) + np.min(y * x)
     norms = np.sum(np.linalg.norm(x, axis=1, keepdims=True))
     spread = np.var(x) * np.sum(np.std(y, axis=1, ddof=1, keepdims=True))
+    spread += np.sum(np.cumsum(x, axis=1) * np.flip(y, 0)) + np.sum(
+        np.squeeze(x[:1]) ** 2
+    )
     return rows + kept + whole + norms + np.sum(x % (y * y + 1.0)) + spread
 
 

@@ -748,6 +748,16 @@ def test_reduction_as_result(gen, rng, f):
         ("np.reshape(x, -1)", (2, 3, 4)),
         ("np.reshape(x, (3, 4))", (12,)),
         ("x.reshape(())", (1,)),
+        ("np.squeeze(x)", (3, 1, 4)),
+        ("x.squeeze(axis=0)", (1, 4)),
+        ("np.squeeze(x, (0, 2))", (1, 3, 1)),
+        ("np.flip(x)", (3, 4)),
+        ("np.flip(x, 1)", (3, 4)),
+        ("np.flip(x, axis=(0, -1))", (2, 3, 4)),
+        ("np.cumsum(x)", (3, 4)),
+        ("np.cumsum(x, axis=1)", (3, 4)),
+        ("x.cumsum(-1)", (2, 3, 4)),
+        ("np.cumsum(x, 0)", (5,)),
     ],
 )
 def test_shape_ops(gen, build, rng, expr, shape):
@@ -759,6 +769,18 @@ def test_shape_ops(gen, build, rng, expr, shape):
 
 def f_transpose_matmul(A, B, w):
     return np.sum((A.T @ B.reshape(4, 2)).T * w)
+
+
+def test_cumsum_formula(gen, rng):
+    """Entry i reaches the running sums i, i+1, ...: the adjoint is the running
+    sum of the weights from the end."""
+
+    def f(x, w):
+        return np.sum(np.cumsum(x, axis=1) * w)
+
+    x, w = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    want = np.flip(np.cumsum(np.flip(w, 1), axis=1), 1)
+    np.testing.assert_allclose(grad(f, out=gen)(x, w), want, rtol=1e-14)
 
 
 def test_shape_ops_compose(gen, rng):

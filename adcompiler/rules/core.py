@@ -84,6 +84,8 @@ VIEWS = frozenset(
         "expand_dims",
         "moveaxis",
         "einsum",  # `np.einsum("ij->ji", a)` is a view of a
+        "squeeze",
+        "flip",
         "unbroadcast",
         "pop",
         "matmul_lhs",

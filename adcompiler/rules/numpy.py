@@ -440,6 +440,46 @@ defprim(
     lambda e, g, out, x: e.call("reshape", g, e.call("shape", x)),
     infer=lambda s, out, x: s.set_rank(out, 1),
 )
+defprim(
+    "squeeze",
+    (NP, "squeeze"),
+    lambda e, g, out, x, axis=None: e.call("reshape", g, e.call("shape", x)),
+)
+defprim(
+    "flip",
+    (NP, "flip"),
+    lambda e, g, out, x, axis=None: e.call("flip", g, **_axis(axis)),
+    infer=lambda s, out, x, axis=None: s.union(out, x),
+)
+
+
+def _cumsum_vjp(e, g, out, x, axis=None):
+    """Entry i of the sum reaches every running sum from i on: the running sums
+    of g from the end, `np.flip(np.flip(g).cumsum())` (along `axis`; the
+    flattened entries, put back in x's shape, without one)."""
+    flipped = e.call("flip", g, **_axis(axis))
+    total = e.call("flip", e.call("cumsum", flipped, **_axis(axis)), **_axis(axis))
+    if _is_none_atom(axis):
+        return e.call("reshape", total, e.call("shape", x))
+    return total
+
+
+def _axis(axis) -> dict:
+    return {} if _is_none_atom(axis) else {"axis": axis}
+
+
+def _is_none_atom(a) -> bool:
+    return a is None or getattr(a, "value", 0) is None
+
+
+defprim(
+    "cumsum",
+    (NP, "cumsum"),
+    _cumsum_vjp,
+    infer=lambda s, out, x, axis=None: (
+        s.set_rank(out, 1) if _is_none_atom(axis) else s.union(out, x)
+    ),
+)
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
 defprim("ndim", (NP, "ndim"), None, infer=lambda s, out, x: s.set_rank(out, 0))
