@@ -14,7 +14,7 @@ with control flow, typed by shape as they are built, so that every one runs:
   `np.square`, `np.abs`, `np.maximum`, `np.minimum`, `np.where`, `np.clip`,
   the hyperbolic and inverse trigonometric functions, `np.log2`, `np.log10`,
   `np.exp2`, `np.cbrt`, `np.reciprocal`, `np.arctan2`, `np.hypot`, `np.logaddexp`,
-  `np.einsum` (spelling a matrix product), `np.flip`, `np.cumsum`,
+  `np.einsum` (spelling a matrix product), `np.flip`, `np.cumsum`, `np.roll`,
   `np.sum`/`np.mean`/`np.max`/`np.min`/`np.var`/`np.std` (and the methods) with `axis` and
   `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `np.ravel`,
   `np.outer` (of operands of any rank), `max`/`min`/`abs`
@@ -278,6 +278,7 @@ class Builder:
         ]
         if shape != ():
             forms += ["np.flip({})", "np.cumsum({}, axis=-1)", "({}).cumsum(0)"]
+            forms += ["np.roll({}, 1)", "np.roll({}, -1, axis=0)"]
         if shape == ():
             forms += [
                 "math.atan({})",

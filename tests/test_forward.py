@@ -42,7 +42,7 @@ def reductions(x, y):
     whole = np.max(x) * np.linalg.norm(y) + np.min(y * x)
     norms = np.sum(np.linalg.norm(x, axis=1, keepdims=True))
     spread = np.var(x) * np.sum(np.std(y, axis=1, ddof=1, keepdims=True))
-    spread += np.sum(np.cumsum(x, axis=1) * np.flip(y, 0)) + np.sum(
+    spread += np.sum(np.cumsum(x, axis=1) * np.flip(np.roll(y, 1, axis=0), 0)) + np.sum(
         np.squeeze(x[:1]) ** 2
     )
     return rows + kept + whole + norms + np.sum(x % (y * y + 1.0)) + spread

@@ -758,6 +758,9 @@ def test_reduction_as_result(gen, rng, f):
         ("np.cumsum(x, axis=1)", (3, 4)),
         ("x.cumsum(-1)", (2, 3, 4)),
         ("np.cumsum(x, 0)", (5,)),
+        ("np.roll(x, 2)", (3, 4)),
+        ("np.roll(x, -1, axis=1)", (3, 4)),
+        ("np.roll(x, (1, 2), axis=(0, 2))", (2, 3, 4)),
     ],
 )
 def test_shape_ops(gen, build, rng, expr, shape):
@@ -781,6 +784,17 @@ def test_cumsum_formula(gen, rng):
     x, w = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     want = np.flip(np.cumsum(np.flip(w, 1), axis=1), 1)
     np.testing.assert_allclose(grad(f, out=gen)(x, w), want, rtol=1e-14)
+
+
+def f_roll_by_counter(x, w):
+    total = 0.0
+    for t in range(3):
+        total = total + np.sum(np.roll(x, t) * w[t])
+    return total
+
+
+def test_roll_by_a_loop_counter(gen, rng):
+    check(gen, f_roll_by_counter, (rng.normal(size=4), rng.normal(size=(3, 4))), 0)
 
 
 def test_shape_ops_compose(gen, rng):

@@ -104,6 +104,7 @@ _BY_FIRST = {
     "squeeze",
     "flip",
     "cumsum",
+    "roll",
     "getitem",
     "full_like",
     "ones_like",

@@ -268,6 +268,7 @@ for _prim in (
     "squeeze",
     "flip",
     "cumsum",
+    "roll",
     "copy",
     "unbroadcast",
     "broadcast_like",

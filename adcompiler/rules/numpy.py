@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import math
 
-from ..ir import Var
+from ..ir import Const, Var
 from .core import ELEMENTWISE, OTHER, SCALAR, defprim
 
 BIN = "binop"
@@ -479,6 +479,24 @@ defprim(
     infer=lambda s, out, x, axis=None: (
         s.set_rank(out, 1) if _is_none_atom(axis) else s.union(out, x)
     ),
+)
+
+
+def _unroll(e, g, out, x, shift, axis=None):
+    """np.roll(g, -shift): each entry goes back where it came from."""
+    if isinstance(shift, Const) and isinstance(shift.value, tuple):
+        back = Const(tuple(-s for s in shift.value))
+    else:
+        back = e.neg(shift)
+    return e.call("roll", g, back, **_axis(axis))
+
+
+defprim(
+    "roll",
+    (NP, "roll"),
+    _unroll,
+    None,
+    infer=lambda s, out, x, shift, axis=None: s.union(out, x),
 )
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
