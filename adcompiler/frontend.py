@@ -1533,7 +1533,7 @@ _UFUNC_KEYS = set(resolve.UFUNC_METHODS)
 
 def _einsum_spec(node: ast.Call, args, kwargs, error) -> str:
     """The subscripts of `np.einsum("ij,jk->ik", a, b)` with the output written out
-    (`"ij,jk"` means `"ij,jk->ik"`: the letters met once, in order). The adjoint
+    (`"ij,jk"` means `"ij,jk->ik"`: the letters met once, sorted). The adjoint
     of each operand is an einsum too, which needs every operand's letters
     distinct and no `...`."""
     if kwargs:
