@@ -1535,24 +1535,19 @@ def _einsum_spec(node: ast.Call, args, kwargs, error) -> str:
     """The subscripts of `np.einsum("ij,jk->ik", a, b)` with the output written out
     (`"ij,jk"` means `"ij,jk->ik"`: the letters met once, sorted). The adjoint
     of each operand is an einsum too, which needs every operand's letters
-    distinct and no `...`."""
+    distinct."""
     if kwargs:
         raise error("`np.einsum` takes no keyword arguments here", node)
     spec = args[0].value if args and isinstance(args[0], Const) else None
     if not isinstance(spec, str):
         raise error("`np.einsum` needs its subscripts as a string constant", node)
     spec = spec.replace(" ", "")
-    if "..." in spec:
-        raise error(
-            "`np.einsum` with `...` is not supported yet",
-            node,
-            "name the broadcast axes with letters",
-        )
     inputs, arrow, output = spec.partition("->")
     subscripts = inputs.split(",")
-    if not arrow:
-        letters = "".join(subscripts)
+    if not arrow:  # `...` first, then the letters met once, sorted (as NumPy does)
+        letters = "".join(subscripts).replace("...", "")
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        output = ("..." if "..." in inputs else "") + output
     if len(subscripts) > 32:
         raise error("`np.einsum` of more than 32 operands is not supported", node)
     if len(subscripts) != len(args) - 1:
@@ -1562,6 +1557,7 @@ def _einsum_spec(node: ast.Call, args, kwargs, error) -> str:
             node,
         )
     for part in subscripts + [output]:
+        part = part.replace("...", "", 1)  # the broadcast axes, at most once
         if part and not part.isalpha():
             raise error(f"`np.einsum` subscripts `{part}` are not letters", node)
         if len(set(part)) != len(part):
@@ -1570,7 +1566,7 @@ def _einsum_spec(node: ast.Call, args, kwargs, error) -> str:
                 "trace), which is not supported yet",
                 node,
             )
-    if set(output) - set(inputs):
+    if set(output) - set(inputs) or "..." in output and "..." not in inputs:
         raise error(
             f"`np.einsum` output `{output}` names a letter no operand has", node
         )

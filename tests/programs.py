@@ -399,6 +399,8 @@ class Builder:
             return Expr(f"({a}) @ ({b})", shape)
         if form == "einsum":  # the same product, its letters written out
             left, right = "ij"[2 - len(sa) :], "jk"[: len(sb)]
+            if len(sa) == 2 and self.coin():
+                left = "...j"  # the rows as broadcast axes
             out = left[:-1] + right[1:]
             return Expr(f'np.einsum("{left},{right}->{out}", {a}, {b})', shape)
         return Expr(f"np.dot({a}, {b})", shape)

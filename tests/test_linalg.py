@@ -141,7 +141,33 @@ def f_batched(a, b, w):
     return np.sum(np.einsum("bij,bj->bi", np.stack([a, 2.0 * a]), b.T[:2]) * w[0])
 
 
-@pytest.mark.parametrize("f", [f_matmul, f_three, f_inner, f_summed_out, f_batched])
+def f_ellipsis(a, b, w):
+    """`...` for the stack's axes, on one operand of two: the adjoint of the other
+    sums over them."""
+    stack = np.stack([a, 2.0 * a, a * a])
+    return np.sum(np.einsum("...ij,jk->...ik", stack, b) ** 2) + np.sum(
+        np.einsum("...i,...i", stack, a) * w[0, 0]
+    )
+
+
+def f_ellipsis_summed(a, b, w):
+    return np.sum(np.einsum("...j,j->...", a, b[:, 0])) + np.sum(
+        np.einsum("...,...", a, a)
+    )
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        f_matmul,
+        f_three,
+        f_inner,
+        f_summed_out,
+        f_batched,
+        f_ellipsis,
+        f_ellipsis_summed,
+    ],
+)
 def test_einsum(gen, rng, f):
     a, b, w = rng.normal(size=(2, 3)), rng.normal(size=(3, 2)), rng.normal(size=(2, 2))
     check(gen, f, (a, b, w), (0, 1, 2))
@@ -175,7 +201,7 @@ def test_jvp_of_einsum(gen, rng, out_dir):
 @pytest.mark.parametrize(
     "call, message",
     [
-        ('np.einsum("...j,j->...", a, b)', "with `...` is not supported yet"),
+        ('np.einsum("...j...,j->...", a, b)', "are not letters"),
         ('np.einsum("ii->i", a)', "repeat a letter"),
         ('np.einsum("ij,jk->ik", a)', "name 2 operands, the call passes 1"),
         ('np.einsum("ij->q", a)', "names a letter no operand has"),

@@ -77,7 +77,7 @@ defprim("det", (NP, "linalg.det"), _det_vjp, infer=_det_infer)
 # -- einsum -----------------------------------------------------------------------
 # `np.einsum("ij,jk->ik", a, b)` is `einsum("ij,jk->ik", a, b)`: the subscripts,
 # then one argument per operand (the frontend writes the output out and refuses
-# `...` and repeated letters).
+# repeated letters).
 
 
 def _einsum_operand(k: int):
@@ -87,7 +87,8 @@ def _einsum_operand(k: int):
     along it: `np.ones_like` of the operand brings it in."""
 
     def vjp(e, g, out, spec, *operands):
-        inputs, output = spec.value.split("->")
+        # `...` as one letter, `*`, for the sets of letters
+        inputs, output = spec.value.replace("...", "*").split("->")
         subscripts = inputs.split(",")
         target = subscripts[k]
         parts = [s for i, s in enumerate(subscripts) if i != k]
@@ -95,20 +96,31 @@ def _einsum_operand(k: int):
         if set(target) - set(output) - set("".join(parts)):
             parts.append(target)
             others.append(e.call("ones_like", operands[k]))
+        # NumPy sums over no `...` axis: where the others have them and the operand
+        # not, they are kept, and summed by `_unbroadcast`, as are those where the
+        # operand's own `...` axes are fewer or of length 1
+        dots = "*" in output or any("*" in p for p in parts)
+        into = target if "*" in target or not dots else f"*{target}"
         if not output:  # a scalar result: the adjoint scales the others' einsum
-            if parts == [target]:
+            if parts == [into]:
                 return e.mul(g, others[0])
-            return e.mul(
-                g, e.call("einsum", Const(f"{','.join(parts)}->{target}"), *others)
-            )
-        parts.insert(0, output)
-        return e.call("einsum", Const(f"{','.join(parts)}->{target}"), g, *others)
+            total = e.mul(g, e.call("einsum", _spec(parts, into), *others))
+        else:
+            total = e.call("einsum", _spec([output, *parts], into), g, *others)
+        if "*" in into:
+            return e.call("unbroadcast", total, operands[k])
+        return total
 
     return vjp
 
 
+def _spec(parts, target) -> Const:
+    return Const(f"{','.join(parts)}->{target}".replace("*", "..."))
+
+
 def _einsum_infer(s, out, spec, *operands):
-    s.set_rank(out, len(spec.value.split("->")[1]))
+    if "..." not in spec.value:
+        s.set_rank(out, len(spec.value.split("->")[1]))
 
 
 defprim(
