@@ -254,6 +254,22 @@ def _step(x):
         return np.heaviside(x, 0.5)
     return 0.5 * np.sign(x) + 0.5
 ''',
+    "_prod_others": '''
+def _prod_others(x, axis=None):
+    """For each entry of `x`, the product of the other entries it is multiplied
+    with along `axis` (all of them where None): np.prod's derivative, made
+    without dividing by `x`, which may be 0."""
+    x = np.asarray(x)
+    axes = range(x.ndim) if axis is None else axis if type(axis) is tuple else (axis,)
+    axes = [a % x.ndim for a in axes]
+    last = list(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    rows = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    ones = np.ones(rows.shape[:-1] + (1,), rows.dtype)
+    before = np.cumprod(np.concatenate([ones, rows[..., :-1]], -1), -1)
+    after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], -1), -1)[..., ::-1]
+    return np.moveaxis((before * after).reshape(moved.shape), last, axes)
+''',
     "_last_writes": '''
 def _last_writes(g, x, idx):
     """`g`, the adjoint of `v` in `x[idx] = v`, where an entry of `v` stays in `x`:
@@ -439,7 +455,7 @@ def _np(path: str) -> ast.expr:
 # Reductions written as methods on a value known to be a NumPy array or scalar:
 # `x.max(axis=1)` skips the dispatch of `np.max(x, axis=1)`, a few microseconds.
 REDUCTION_METHODS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min"}
-REDUCTION_METHODS |= {"var": "var", "std": "std"}
+REDUCTION_METHODS |= {"var": "var", "std": "std", "prod": "prod"}
 
 
 def expression(

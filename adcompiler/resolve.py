@@ -113,6 +113,7 @@ _register(builtins.max, _sig("max", "a", "b", variadic=True))
 _register(builtins.min, _sig("min", "a", "b", variadic=True))
 _register(np.sum, _sig("sum", "a", "axis", axis=None, keepdims=False))
 _register(np.mean, _sig("mean", "a", "axis", axis=None, keepdims=False))
+_register(np.prod, _sig("prod", "a", "axis", axis=None, keepdims=False))
 for _f in (np.var, np.std):
     _register(_f, _sig(_f.__name__, "a", "axis", axis=None, keepdims=False, ddof=0))
 _register(np.transpose, _sig("transpose", "a", "axes", axes=None))
@@ -133,6 +134,7 @@ METHODS: dict[str, Signature] = {
     "mean": _sig("mean", "axis", axis=None, keepdims=False),
     "var": _sig("var", "axis", axis=None, keepdims=False, ddof=0),
     "squeeze": _sig("squeeze", "axis", axis=None),
+    "prod": _sig("prod", "axis", axis=None, keepdims=False),
     "cumsum": _sig("cumsum", "axis", axis=None),
     "std": _sig("std", "axis", axis=None, keepdims=False, ddof=0),
     "dot": _sig("dot", "b"),
@@ -215,6 +217,7 @@ GENERATED_HELPERS = {
     "_stack_trips": _sig("stack_trips", "values"),
     "_step": _sig("step", "x"),
     "_last_writes": _sig("last_writes", "g", "x", "idx"),
+    "_prod_others": _sig("prod_others", "x", "axis"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

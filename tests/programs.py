@@ -15,7 +15,7 @@ with control flow, typed by shape as they are built, so that every one runs:
   the hyperbolic and inverse trigonometric functions, `np.log2`, `np.log10`,
   `np.exp2`, `np.cbrt`, `np.reciprocal`, `np.arctan2`, `np.hypot`, `np.logaddexp`,
   `np.einsum` (spelling a matrix product), `np.flip`, `np.cumsum`, `np.roll`,
-  `np.sum`/`np.mean`/`np.max`/`np.min`/`np.var`/`np.std` (and the methods) with `axis` and
+  `np.sum`/`np.mean`/`np.max`/`np.min`/`np.var`/`np.std`/`np.prod` (and the methods) with `axis` and
   `keepdims`, `.T`, `np.transpose`, `.reshape`/`np.reshape`, `np.ravel`,
   `np.outer` (of operands of any rank), `max`/`min`/`abs`
   and `math.*` on scalars, conditional expressions, index reads (ints, negative
@@ -359,7 +359,7 @@ class Builder:
         forms = ["np.sum({})", "np.mean({})", "np.max({})", "np.min({})"]
         if s:  # a Python float has no methods
             forms += ["({}).sum()", "np.linalg.norm(1.0 + np.square({}))"]
-            forms += ["np.var({})", "np.std({})", "({}).var(ddof=1)"]
+            forms += ["np.var({})", "np.std({})", "({}).var(ddof=1)", "np.prod({})"]
         form = self.choice(forms)
         return Expr(form.format(e), ())
 
@@ -380,7 +380,7 @@ class Builder:
         e = self.sub(s, d).src
         f = self.choice(
             ["np.sum", "np.mean", "np.max", "np.min", ".sum", ".mean", ".max"]
-            + ["np.var", ".var", "np.std"]  # std over one entry: not finite
+            + ["np.var", ".var", "np.std", "np.prod"]  # std of one entry: not finite
         )
         kw = f"axis={ax}" + (", keepdims=True" if keep else "")
         if f.startswith("."):

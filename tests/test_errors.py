@@ -58,7 +58,7 @@ def e_svd(x):
 
 
 def e_unknown_numpy_function(x):
-    return np.sum(np.prod(x))  # <-
+    return np.sum(np.sort(x))  # <-
 
 
 def e_attribute_assignment(x):
@@ -165,7 +165,7 @@ def e_nonexistent_numpy(x):
 
 
 def e_unknown_method(x):
-    return x.prod()  # <-
+    return x.argsort()  # <-
 
 
 def e_star_call(x):
@@ -203,7 +203,7 @@ CASES = [
     (e_yield, "`yield`", "yield"),
     (e_yield_value, "`yield`", "yield"),
     (e_svd, "`np.linalg.svd`", "np.linalg.svd(x)"),
-    (e_unknown_numpy_function, "`np.prod`", "np.prod(x)"),
+    (e_unknown_numpy_function, "`np.sort`", "np.sort(x)"),
     (e_attribute_assignment, "attribute `x.scale`", "x.scale"),
     (e_global, "`global` statement", "global"),
     (e_del, "`del` statement", "del"),
@@ -227,7 +227,7 @@ CASES = [
     (e_string_global, "`GREETING` is a str", "GREETING"),
     (e_class_call, "`Box`", "Box(x)"),
     (e_nonexistent_numpy, "`np.tanhh` does not exist", "np.tanhh"),
-    (e_unknown_method, r"`\.prod\(\)`", "x.prod()"),
+    (e_unknown_method, r"`\.argsort\(\)`", "x.argsort()"),
     (e_star_call, "starred", "*x"),
     (e_double_star_call, r"`\*\*` arguments", "{"),
     (e_variable_axis, "`axis` must be a constant", "np.sum(x, axis"),

@@ -42,6 +42,7 @@ def reductions(x, y):
     whole = np.max(x) * np.linalg.norm(y) + np.min(y * x)
     norms = np.sum(np.linalg.norm(x, axis=1, keepdims=True))
     spread = np.var(x) * np.sum(np.std(y, axis=1, ddof=1, keepdims=True))
+    spread += np.prod(y[0]) + np.sum(np.prod(x, axis=0, keepdims=True))
     spread += np.sum(np.cumsum(x, axis=1) * np.flip(np.roll(y, 1, axis=0), 0)) + np.sum(
         np.squeeze(x[:1]) ** 2
     )

@@ -638,7 +638,7 @@ AXES = [None, 0, 1, 2, -1, -3, (0, 1), (0, 2), (-1, 0), (0, 1, 2), ()]
 
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", AXES, ids=repr)
-@pytest.mark.parametrize("fn", ["sum", "mean", "var", "std"])
+@pytest.mark.parametrize("fn", ["sum", "mean", "var", "std", "prod"])
 def test_reduction_axis(gen, build, rng, fn, axis, keepdims):
     if fn == "std" and axis == ():
         pytest.skip("the deviation of one entry is 0, where sqrt has no derivative")
@@ -658,6 +658,8 @@ SPELLINGS = [
     "x.std()",
     "x.var(axis=-1, ddof=1)",
     "np.std(x, 0, ddof=1, keepdims=True)",
+    "x.prod()",
+    "np.prod(x, axis=0, keepdims=True)",
     "x.sum()",
     "x.mean()",
     "np.sum(x, 0)",
@@ -691,6 +693,23 @@ def f_mean_direct(x):
 
 def f_var_direct(x):
     return np.var(x, ddof=1)
+
+
+def test_prod_where_entries_are_zero(gen):
+    """d prod / dx_i is the product of the others: with one zero in a row, only
+    the zero's entry gets a gradient; with two, none does. Not prod / x."""
+
+    def f(x, w):
+        return np.sum(np.prod(x, axis=1) * w)
+
+    x = np.array([[2.0, 3.0, 4.0], [0.0, 3.0, 5.0], [0.0, 2.0, 0.0]])
+    want = np.array([[12.0, 8.0, 6.0], [15.0, 0.0, 0.0], [0.0, 0.0, 0.0]]) * [
+        [1.0],
+        [-2.0],
+        [0.5],
+    ]
+    d_x = grad(f, out=gen)(x, np.array([1.0, -2.0, 0.5]))
+    np.testing.assert_array_equal(d_x, want)
 
 
 @pytest.mark.parametrize("ddof", [0, 1])
@@ -886,7 +905,7 @@ def test_float32_other(gen, rng, f, shapes):
 
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", [None, 0, -1, (0, 2)], ids=repr)
-@pytest.mark.parametrize("fn", ["sum", "mean", "var", "std"])
+@pytest.mark.parametrize("fn", ["sum", "mean", "var", "std", "prod"])
 def test_float32_reductions(gen, build, rng, fn, axis, keepdims):
     f = build(f"""
         def f(x, w):

@@ -71,7 +71,7 @@ _LIKE_FIRST = {"T", "transpose", "getitem", "reshape", "copy", "unbroadcast"}
 _LIKE_FIRST |= {"expand_dims", "broadcast_to"}
 # Reductions, whose dtype NumPy gives for the operand's (a sum of booleans is an int).
 _REDUCTIONS = {"sum": np.sum, "mean": np.mean, "amax": np.max, "amin": np.min}
-_REDUCTIONS |= {"var": np.var, "std": np.std}
+_REDUCTIONS |= {"var": np.var, "std": np.std, "prod": np.prod}
 
 
 # Ufuncs whose loop is slower in place: NumPy's vector loop for `np.sign` needs

@@ -18,7 +18,7 @@ from ..ir import Assign, Atom, Block, Const, If, Loop, Var
 SCALAR = "()"
 
 
-_REDUCTIONS = {"sum", "mean", "amax", "amin", "var", "std"}
+_REDUCTIONS = {"sum", "mean", "amax", "amin", "var", "std", "prod"}
 # getitem's marks of an entry of a list or a container
 _ENTRIES = ("seq", "any", "tree")
 

@@ -96,6 +96,7 @@ _BY_FIRST = {
     "amin",
     "var",
     "std",
+    "prod",
     "norm",
     "transpose",
     "reshape",

@@ -187,6 +187,15 @@ def _std_vjp(e, g, out, x, axis=None, keepdims=False, ddof=0):
     return e.mul(_kept(e, g, axis, keepdims), e.div(scaled, kept))
 
 
+def _prod_vjp(e, g, out, x, axis=None, keepdims=False):
+    """The product of the other entries, times the adjoint; not `out / x`, which
+    fails where an entry is 0 (`_prod_others` multiplies running products)."""
+    over = {} if _is_none(axis) else {"axis": axis}
+    return e.mul(_kept(e, g, axis, keepdims), e.call("prod_others", x, **over))
+
+
+defprim("prod", (NP, "prod"), _prod_vjp, infer=_reduce_infer)
+defprim("prod_others", ("helper", "_prod_others"), None, None)
 defprim("var", (NP, "var"), _var_vjp, infer=_reduce_infer)
 defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 

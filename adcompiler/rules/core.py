@@ -66,6 +66,7 @@ NO_RULE_YET = {
     "matmul_rows": (0, 1),
     "stack_trips": (0,),
     "last_writes": (0,),
+    "prod_others": (0,),
     "rows_matmul": (0, 1),
     "iadd": (0, 1),
 }

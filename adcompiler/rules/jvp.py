@@ -202,6 +202,17 @@ defjvp("inv", _linalg.inv_jvp)
 defjvp("solve", _linalg.solve_jvp)
 defjvp("det", _linalg.det_jvp)
 defjvp("einsum", _linalg.einsum_jvp)
+
+
+def _prod(e, t, out, x, axis=None, keepdims=False):
+    """sum(t · the product of the others), over the axes the product takes."""
+    kwargs, _ = _reduced(axis, keepdims)
+    over = {} if _arrays._is_none(axis) else {"axis": axis}
+    others = e.call("prod_others", x, **over)
+    return e.call("sum", e.mul(t[0], others), **kwargs)
+
+
+defjvp("prod", _prod)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)
