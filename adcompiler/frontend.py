@@ -1295,6 +1295,8 @@ class Lowering:
             return self.call_into(node, sig, into)
         args = [self.expr(a) for a in node.args]
         kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
+        if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
+            return self.e.call("arange", *args, loc=self.src.loc(node))
         if sig.prim == "einsum":
             spec = _einsum_spec(node, args, kwargs, self.error)
             return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))

@@ -170,6 +170,8 @@ _register(np.moveaxis, _sig("moveaxis", "a", "source", "destination"))
 _register(np.einsum, _sig("einsum", "subscripts"))  # its operands: frontend
 _register(np.zeros, _sig("zeros", "shape"))
 _register(np.ones, _sig("ones", "shape"))
+_register(np.arange, _sig("arange", "start", "stop", "step"))
+_register(np.full, _sig("full", "shape", "fill_value"))
 _register(np.zeros_like, _sig("zeros_like", "a"))
 _register(np.ones_like, _sig("ones_like", "a"))
 _register(np.logical_and, _sig("logical_and", "x1", "x2"))

@@ -253,3 +253,32 @@ def test_of_two_writes_to_one_entry_the_last_stays(out_dir):
     source = check(repeated_fancy_update, V, 0.7, argnums=(0, 1))
     assert "_last_writes(" in source
     check(masked_update, V)
+
+
+def cross_entropy(logits, labels):
+    """Softmax cross-entropy with integer labels, picked by `np.arange` rows."""
+    m = np.max(logits, axis=1, keepdims=True)
+    logp = logits - m - np.log(np.sum(np.exp(logits - m), axis=1, keepdims=True))
+    return -np.mean(logp[np.arange(len(labels)), labels])
+
+
+def test_cross_entropy_with_integer_labels(out_dir):
+    """d/d logits = (softmax - onehot) / N, with the labels as an index array."""
+    rng = np.random.default_rng(3)
+    logits, labels = rng.normal(size=(5, 4)), np.array([0, 3, 3, 1, 2])
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    want = (p - np.eye(4)[labels]) / 5
+    np.testing.assert_allclose(grad(cross_entropy)(logits, labels), want, atol=1e-15)
+
+
+def filled(v, x):
+    return np.sum(np.full(x.shape, v) * x) + np.sum(np.full((2, 3), v * v))
+
+
+def test_full_passes_its_value_on(out_dir):
+    """Every entry of np.full(shape, v) is v: v's adjoint sums them."""
+    x = np.arange(6.0).reshape(2, 3)
+    assert grad(filled)(0.5, x) == np.sum(x) + 6 * 2 * 0.5
+    check(filled, 0.5, x, argnums=(0, 1))
+    d_x = grad(filled, argnums=1)(0.5, x.astype(np.float32))
+    assert d_x.dtype == np.float32  # np.full of a Python float is float64

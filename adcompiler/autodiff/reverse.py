@@ -293,7 +293,8 @@ def _float_example(example) -> bool:
 # and the creations' constants (`np.where(z > y, 1.0, 0.0)` from a float32 `z`).
 _OWN_DTYPE = frozenset(
     "eq ne lt le gt ge and or not logical_and logical_or logical_not all any "
-    "where select ones zeros eye zeros_any zeros_list int len shape ndim size count".split()
+    "where select ones zeros eye zeros_any zeros_list int len shape ndim size count "
+    "arange full".split()
 )
 
 

@@ -113,7 +113,7 @@ _BY_FIRST = {
     "broadcast_to",
 }
 # Results whose shape is given by the operands' values: `np.zeros((n, 3))`.
-_BY_VALUES = {"zeros", "ones", "eye", "slice", "tuple"}
+_BY_VALUES = {"zeros", "ones", "eye", "slice", "tuple", "arange", "full"}
 # Results that are themselves derived from shapes alone when their operands are.
 _STATIC = {"shape", "ndim", "size", "len"}
 

@@ -118,6 +118,12 @@ defprim(
 )
 defprim("zeros", (NP, "zeros"), None)
 defprim("ones", (NP, "ones"), None)
+# `np.arange(n)` indexes (`p[np.arange(n), labels]`); its values carry no derivative
+defprim("arange", (NP, "arange"), None, None, None)
+# `np.full(shape, v)`: every entry is v (or v broadcast), so v's adjoint sums g
+defprim(
+    "full", (NP, "full"), None, lambda e, g, out, shape, v: e.call("unbroadcast", g, v)
+)
 defprim("float", ("builtin", "float"), lambda e, g, out, x: g, shape=SCALAR)
 
 # -- reductions to the extreme entry --------------------------------------------------

@@ -286,6 +286,10 @@ for _prim in (
 ):
     defjvp(_prim, _linear(_prim))
 defjvp(
+    "full",
+    lambda e, t, out, shape, v: None if t[1] is None else e.call("full", shape, t[1]),
+)
+defjvp(
     "full_like",
     lambda e, t, out, x, v: None if t[1] is None else e.broadcast_like(t[1], x),
 )
