@@ -247,7 +247,8 @@ class Builder:
         return self.expr(shape, d)
 
     def x_unary(self, shape, d):
-        e = self.sub(shape, d).src
+        sub = self.sub(shape, d)
+        e = sub.src
         forms = [
             "np.tanh({})",
             "np.sin({})",
@@ -292,7 +293,9 @@ class Builder:
                 "math.fabs({})",
                 "math.pow({}, 2)",
             ]
-        return Expr(self.choice(forms).format(e), shape)
+        form = self.choice(forms)
+        # np.flip is a view of its operand: it shares the operand's memory
+        return Expr(form.format(e), shape, sub.base if "flip" in form else frozenset())
 
     def x_safe(self, shape, d):
         """Functions with a restricted domain, fed values inside it."""
