@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Atom, Const
-from .core import ELEMENTWISE, OTHER, SCALAR, defprim
+from .core import ELEMENTWISE, OTHER, SCALAR, axis_kwargs, defprim, is_none
 
 
 @dataclass(frozen=True)
@@ -129,14 +129,10 @@ defprim("float", ("builtin", "float"), lambda e, g, out, x: g, shape=SCALAR)
 # -- reductions to the extreme entry --------------------------------------------------
 
 
-def _is_none(a) -> bool:
-    return a is None or getattr(a, "value", 0) is None
-
-
 def _extreme_vjp(e, g, out, x, axis=None, keepdims=False):
     """The gradient goes to the entries equal to the extreme, split evenly among ties."""
     keep = getattr(keepdims, "value", keepdims)
-    if _is_none(axis):
+    if is_none(axis):
         hit = e.call("eq", x, out)
         return e.mul(g, e.div(hit, e.call("sum", hit)))
     if not keep:
@@ -147,7 +143,7 @@ def _extreme_vjp(e, g, out, x, axis=None, keepdims=False):
 
 
 def _reduce_infer(s, out, x, axis=None, keepdims=False, ddof=None):
-    if _is_none(axis) and not getattr(keepdims, "value", keepdims):
+    if is_none(axis) and not getattr(keepdims, "value", keepdims):
         s.set_rank(out, 0)
 
 
@@ -163,20 +159,20 @@ def spread(e, x, out, axis=None, keepdims=False, ddof=0):
     its reduced axes kept (so that it broadcasts against `x`). The mean's own
     derivative drops out: the deviations sum to zero."""
     keep = getattr(keepdims, "value", keepdims)
-    over = {} if _is_none(axis) else {"axis": axis}
-    deviation = e.sub(x, e.call("mean", x, **over, keepdims=Const(True)))
+    mean = e.call("mean", x, **axis_kwargs(axis), keepdims=Const(True))
+    deviation = e.sub(x, mean)
     n = e.div(e.call("size", x), e.call("size", out))
     ddof = getattr(ddof, "value", ddof)
     if ddof != 0:
         n = e.sub(n, ddof)
-    if not (keep or _is_none(axis)):
+    if not (keep or is_none(axis)):
         out = e.call("expand_dims", out, axis)
     return e.div(deviation, n), out
 
 
 def _kept(e, g, axis, keepdims):
     """`g` with the reduced axes back in place, to broadcast against the operand."""
-    if getattr(keepdims, "value", keepdims) or _is_none(axis):
+    if getattr(keepdims, "value", keepdims) or is_none(axis):
         return g
     return e.call("expand_dims", g, axis)
 
@@ -196,8 +192,8 @@ def _std_vjp(e, g, out, x, axis=None, keepdims=False, ddof=0):
 def _prod_vjp(e, g, out, x, axis=None, keepdims=False):
     """The product of the other entries, times the adjoint; not `out / x`, which
     fails where an entry is 0 (`_prod_others` multiplies running products)."""
-    over = {} if _is_none(axis) else {"axis": axis}
-    return e.mul(_kept(e, g, axis, keepdims), e.call("prod_others", x, **over))
+    others = e.call("prod_others", x, **axis_kwargs(axis))
+    return e.mul(_kept(e, g, axis, keepdims), others)
 
 
 defprim("prod", (NP, "prod"), _prod_vjp, infer=_reduce_infer)
@@ -208,7 +204,7 @@ defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 
 def _norm_vjp(e, g, out, x, axis=None, keepdims=False):
     keep = getattr(keepdims, "value", keepdims)
-    if not _is_none(axis) and not keep:
+    if not is_none(axis) and not keep:
         g = e.call("expand_dims", g, axis)
         out = e.call("expand_dims", out, axis)
     return e.mul(e.div(g, out), x)
@@ -219,9 +215,9 @@ defprim("norm", (NP, "linalg.norm"), _norm_vjp, infer=_reduce_infer)
 
 def _clip_vjp(e, g, out, x, lo, hi):
     inside = None
-    if not _is_none(lo):
+    if not is_none(lo):
         inside = e.call("ge", x, lo)
-    if not _is_none(hi):
+    if not is_none(hi):
         below = e.call("le", x, hi)
         inside = below if inside is None else e.call("logical_and", inside, below)
     return g if inside is None else e.call("where", inside, g, 0.0)

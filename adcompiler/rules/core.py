@@ -111,3 +111,13 @@ def defprim(name: str, form: tuple, *vjp: VJP | None, **options) -> Primitive:
     prim = Primitive(name, form, tuple(vjp), **options)
     PRIMS[name] = prim
     return prim
+
+
+def is_none(a) -> bool:
+    """An option left out or given as None (`axis=None`): a rule's keyword atom."""
+    return a is None or getattr(a, "value", 0) is None
+
+
+def axis_kwargs(axis) -> dict:
+    """`{"axis": axis}` for a reduction or a flip along `axis`; nothing for None."""
+    return {} if is_none(axis) else {"axis": axis}

@@ -12,7 +12,7 @@ from . import arrays as _arrays
 from . import generated as _generated  # noqa: F401
 from . import linalg as _linalg
 from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
-from .core import PRIMS, defprim
+from .core import PRIMS, axis_kwargs, defprim, is_none
 
 # A lone tangent of a broadcast operand, brought to the result's shape.
 defprim(
@@ -163,7 +163,7 @@ def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
     """np.max/np.min: the mean of the tangents of the entries equal to the extreme,
     as the VJP splits the adjoint evenly among ties."""
     kwargs, keep = _reduced(axis, keepdims)
-    if not (keep or _arrays._is_none(axis)):
+    if not (keep or is_none(axis)):
         out = e.call("expand_dims", out, axis)
     hit = e.call("eq", x, out)
     return e.div(
@@ -180,7 +180,7 @@ def _norm(e, t, out, x, axis=None, keepdims=False):
 def _reduced(axis, keepdims) -> tuple[dict, bool]:
     """The keywords of the sum over the axes a reduction took, and whether it kept them."""
     keep = bool(getattr(keepdims, "value", keepdims))
-    kwargs = {} if _arrays._is_none(axis) else {"axis": axis}
+    kwargs = axis_kwargs(axis)
     if keep:
         kwargs["keepdims"] = keepdims
     return kwargs, keep
@@ -207,8 +207,7 @@ defjvp("einsum", _linalg.einsum_jvp)
 def _prod(e, t, out, x, axis=None, keepdims=False):
     """sum(t · the product of the others), over the axes the product takes."""
     kwargs, _ = _reduced(axis, keepdims)
-    over = {} if _arrays._is_none(axis) else {"axis": axis}
-    others = e.call("prod_others", x, **over)
+    others = e.call("prod_others", x, **axis_kwargs(axis))
     return e.call("sum", e.mul(t[0], others), **kwargs)
 
 

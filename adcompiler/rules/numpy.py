@@ -18,7 +18,7 @@ import ast
 import math
 
 from ..ir import Const, Var
-from .core import ELEMENTWISE, OTHER, SCALAR, defprim
+from .core import ELEMENTWISE, OTHER, SCALAR, axis_kwargs, defprim, is_none
 
 BIN = "binop"
 UN = "unary"
@@ -448,7 +448,7 @@ defprim(
 defprim(
     "flip",
     (NP, "flip"),
-    lambda e, g, out, x, axis=None: e.call("flip", g, **_axis(axis)),
+    lambda e, g, out, x, axis=None: e.call("flip", g, **axis_kwargs(axis)),
     infer=lambda s, out, x, axis=None: s.union(out, x),
 )
 
@@ -457,19 +457,13 @@ def _cumsum_vjp(e, g, out, x, axis=None):
     """Entry i of the sum reaches every running sum from i on: the running sums
     of g from the end, `np.flip(np.flip(g).cumsum())` (along `axis`; the
     flattened entries, put back in x's shape, without one)."""
-    flipped = e.call("flip", g, **_axis(axis))
-    total = e.call("flip", e.call("cumsum", flipped, **_axis(axis)), **_axis(axis))
-    if _is_none_atom(axis):
+    flipped = e.call("flip", g, **axis_kwargs(axis))
+    total = e.call(
+        "flip", e.call("cumsum", flipped, **axis_kwargs(axis)), **axis_kwargs(axis)
+    )
+    if is_none(axis):
         return e.call("reshape", total, e.call("shape", x))
     return total
-
-
-def _axis(axis) -> dict:
-    return {} if _is_none_atom(axis) else {"axis": axis}
-
-
-def _is_none_atom(a) -> bool:
-    return a is None or getattr(a, "value", 0) is None
 
 
 defprim(
@@ -477,7 +471,7 @@ defprim(
     (NP, "cumsum"),
     _cumsum_vjp,
     infer=lambda s, out, x, axis=None: (
-        s.set_rank(out, 1) if _is_none_atom(axis) else s.union(out, x)
+        s.set_rank(out, 1) if is_none(axis) else s.union(out, x)
     ),
 )
 
@@ -488,7 +482,7 @@ def _unroll(e, g, out, x, shift, axis=None):
         back = Const(tuple(-s for s in shift.value))
     else:
         back = e.neg(shift)
-    return e.call("roll", g, back, **_axis(axis))
+    return e.call("roll", g, back, **axis_kwargs(axis))
 
 
 defprim(
