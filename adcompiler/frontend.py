@@ -375,7 +375,9 @@ class Lowering:
     def body(self) -> list[ast.stmt]:
         """The function's statements, its docstring left out."""
         body = list(self.src.tree.body)
-        return body[1:] if ast.get_docstring(self.src.tree) is not None else body
+        if ast.get_docstring(self.src.tree) is not None:
+            body = body[1:]
+        return _per_argument_float_tests(body)
 
     def lower_return(self, stmt: ast.Return) -> tuple[Atom, ...]:
         if stmt.value is None:
@@ -1400,7 +1402,9 @@ class Lowering:
         body = list(src.tree.body)
         if ast.get_docstring(src.tree) is not None:
             body = body[1:]
-        results = c.lower_seq(body, FunctionExit(c, src.tree))
+        results = c.lower_seq(
+            _per_argument_float_tests(body), FunctionExit(c, src.tree)
+        )
         if len(results) == 1:
             return results[0]
         out = self.e.call("tuple", *results, loc=self.src.loc(node))
@@ -1851,6 +1855,56 @@ class LoopExit(Exit):
 
     def fall(self, last):
         return self._yield(False)
+
+
+def _per_argument_float_tests(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """Generated code's one test that every differentiated argument is a Python
+    float, read back as the tests of each argument that `_float_guard` and
+    `_scalar_check` know:
+
+        all_floats = type(x) is float and type(y) is float
+        if not all_floats:
+            _check_float("x", x)
+            if getattr(x, "ndim", 0) != 0: raise ...
+
+    reads as `if type(x) is not float: _check_float("x", x)` and `if type(x) is
+    not float and getattr(x, "ndim", 0) != 0: raise ...`; the casts the same."""
+    flag, out = None, []
+    for stmt in stmts:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and re.fullmatch(
+                r"type\(\w+\) is float( and type\(\w+\) is float)+",
+                ast.unparse(stmt.value),
+            )
+        ):
+            flag = stmt.targets[0].id
+            continue
+        if not (
+            flag
+            and isinstance(stmt, ast.If)
+            and not stmt.orelse
+            and ast.unparse(stmt.test) == f"not {flag}"
+        ):
+            out.append(stmt)
+            continue
+        for inner in stmt.body:
+            if isinstance(inner, ast.If):  # `if getattr(x, "ndim", 0) != 0: raise`
+                names = [n.id for n in ast.walk(inner.test) if isinstance(n, ast.Name)]
+                x = next((n for n in names if n not in ("getattr", "np")), None)
+                test = ast.parse(
+                    f"type({x}) is not float and ({ast.unparse(inner.test)})"
+                )
+                out.append(ast.If(test.body[0].value, inner.body, []))
+            else:  # `_check_float("x", x)` or `d_x = _astype_like(d_x, x)`
+                x = ast.unparse(inner.value.args[1])
+                guard = ast.parse(f"type({x}) is not float", mode="eval").body
+                out.append(ast.If(guard, [inner], []))
+            ast.copy_location(out[-1], inner)
+            ast.fix_missing_locations(out[-1])
+    return out
 
 
 def _float_guard(stmt: ast.stmt) -> ast.stmt | None:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 539108e15a157d338fbd9d7f84169063
+# body-hash: 5545008035c5b9bdcdb6b50ca23c36f4
 import numpy as np
 
 
@@ -94,9 +94,9 @@ def _unbroadcast(g, x):
 
 def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     """Value and gradient of `loss` with respect to w, b. Generated from examples/logistic_regression.py:16."""
-    if type(w) is not float:  # logistic_regression.py:16
+    all_floats = type(w) is float and type(b) is float  # logistic_regression.py:16
+    if not all_floats:  # logistic_regression.py:16
         _check_float("w", w)
-    if type(b) is not float:  # logistic_regression.py:16
         _check_float("b", b)
     t1 = X @ w  # logistic_regression.py:18
     t2 = t1 + b  # logistic_regression.py:18
@@ -117,8 +117,7 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:18
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:18
     d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1)  # logistic_regression.py:18
-    if type(w) is not float:  # logistic_regression.py:19
+    if not all_floats:  # logistic_regression.py:19
         d_w = _astype_like(d_w, w)
-    if type(b) is not float:  # logistic_regression.py:19
         d_b = _astype_like(d_b, b)
     return out, (d_w, d_b)  # logistic_regression.py:19

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_backprop.py:11 f
 # origin-hash: d32b3d8eef8df825baa143728db46848
-# body-hash: ce6a1d9d401fc5d2d68c64f2153b712a
+# body-hash: ac1f0dba27ba7b6ff99159dd9fc8783d
 import numpy as np
 
 
@@ -58,16 +58,17 @@ def _check_float(name, x):
 
 def grad_f(x, y, z):  # seed_backprop.py:11
     """Gradient of `f` with respect to x, y, z. Generated from examples/seed_backprop.py:11."""
-    if type(x) is not float:  # seed_backprop.py:11
+    all_floats = (
+        type(x) is float and type(y) is float and type(z) is float
+    )  # seed_backprop.py:11
+    if not all_floats:  # seed_backprop.py:11
         _check_float("x", x)
-    if type(y) is not float:  # seed_backprop.py:11
         _check_float("y", y)
-    if type(z) is not float:  # seed_backprop.py:11
         _check_float("z", z)
-    if type(x) is not float and getattr(x, "ndim", 0) != 0:  # seed_backprop.py:12
-        raise TypeError(
-            f"grad of f needs a scalar output; with x of shape {np.shape(x)} it is not"
-        )
+        if getattr(x, "ndim", 0) != 0:
+            raise TypeError(
+                f"grad of f needs a scalar output; with x of shape {np.shape(x)} it is not"
+            )
     t1 = x + y  # seed_backprop.py:12
     if z > y:  # seed_backprop.py:12
         d_x = z
@@ -77,10 +78,8 @@ def grad_f(x, y, z):  # seed_backprop.py:11
         d_x = y
         d_y = t1 + y
         d_z = 0.0
-    if type(x) is not float:  # seed_backprop.py:12
+    if not all_floats:  # seed_backprop.py:12
         d_x = _astype_like(d_x, x)
-    if type(y) is not float:  # seed_backprop.py:12
         d_y = _astype_like(d_y, y)
-    if type(z) is not float:  # seed_backprop.py:12
         d_z = _astype_like(d_z, z)
     return d_x, d_y, d_z  # seed_backprop.py:12

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: c1504e85b8e6fefbb73bb10e78569c79
+# body-hash: 5d2ea999fc30599b04028a1a088ca8ce
 import numpy as np
 
 
@@ -96,9 +96,9 @@ def _unbroadcast(g, x):
 
 def grad_score(W, x, b, u):  # seed_nn.py:13
     """Gradient of `score` with respect to W, b. Generated from examples/seed_nn.py:13."""
-    if type(W) is not float:  # seed_nn.py:13
+    all_floats = type(W) is float and type(b) is float  # seed_nn.py:13
+    if not all_floats:  # seed_nn.py:13
         _check_float("W", W)
-    if type(b) is not float:  # seed_nn.py:13
         _check_float("b", b)
     t1 = W @ x  # seed_nn.py:14
     z = t1 + b  # seed_nn.py:14
@@ -111,8 +111,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14
     d_b = _unbroadcast(d_z, b)  # seed_nn.py:14
     d_W = _matmul_lhs(d_t1, x)  # seed_nn.py:14
-    if type(W) is not float:  # seed_nn.py:16
+    if not all_floats:  # seed_nn.py:16
         d_W = _astype_like(d_W, W)
-    if type(b) is not float:  # seed_nn.py:16
         d_b = _astype_like(d_b, b)
     return d_W, d_b  # seed_nn.py:16

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from conftest import numeric_grad
@@ -255,3 +257,53 @@ def lambda_sum_of(g):
         return np.sum(g(x, y))
 
     return summed
+
+
+def seedlike(x, y, all_floats):
+    return (x + y) * max(y, all_floats)
+
+
+def test_one_float_test_for_several_arguments(tmp_path, monkeypatch):
+    """Two or more differentiated arguments share one `type(...) is float` test,
+    at entry and at the casts; a user's own `all_floats` keeps its name."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    g = grad(seedlike, argnums=(0, 1, 2), out=tmp_path)
+    src = inspect.getsource(g)
+    flag = "all_floats_2 = type(x) is float and type(y) is float and type(all_floats) is float"
+    assert flag in src.replace("(\n        ", "").replace("\n    )", "")
+    assert src.count("if not all_floats_2:") == 2
+    assert "type(x) is not float" not in src
+    assert g(1.0, 2.0, 0.0) == (2.0, 5.0, 0.0)
+    # anything but a Python float is still checked, and its gradient cast
+    f32 = [np.float32(v) for v in (1.0, 2.0, 0.0)]
+    assert [type(d) for d in g(*f32)] == [np.float32] * 3
+    assert type(g(1.0, np.float32(2.0), 0.0)[1]) is np.float32
+    with pytest.raises(TypeError, match="`y` is an integer"):
+        g(1.0, 2, 0.0)
+    with pytest.raises(TypeError, match="needs a scalar output; with x of shape"):
+        g(np.ones(2), 2.0, 0.0)
+    # one differentiated argument keeps its own test
+    one = inspect.getsource(grad(smooth, argnums=0, out=tmp_path))
+    assert "all_floats =" not in one and "if type(x) is not float:" in one
+
+
+def test_grad_of_a_gradient_with_one_float_test(tmp_path):
+    """The shared test reads back as each argument's own: grad of grad checks and
+    casts as the first gradient does, and differentiates neither."""
+    inner = grad(smooth, argnums=(0, 1), out=tmp_path)
+    assert "all_floats = type(x) is float and type(y) is float" in inspect.getsource(
+        inner
+    )
+
+    def summed(x, y):
+        dx, dy = inner(x, y)
+        return np.sum(dx) + np.sum(dy)
+
+    outer = grad(summed, argnums=(0, 1), out=tmp_path)
+    x, y = np.array([0.5, 1.0]), np.array([1.0, 2.0])
+    for k in (0, 1):
+        want = numeric_grad(summed, [x, y], k)
+        np.testing.assert_allclose(outer(x, y)[k], want, rtol=1e-6, atol=1e-8)
+    assert outer(x.astype(np.float32), y.astype(np.float32))[1].dtype == np.float32
+    with pytest.raises(TypeError, match=r"`x` is an integer array"):
+        outer(np.array([1, 2]), y)
