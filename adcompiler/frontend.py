@@ -18,7 +18,7 @@ import textwrap
 from dataclasses import dataclass
 from numbers import Number
 
-from . import resolve
+from . import comprehensions, resolve
 from .autodiff.emitter import Emitter, Names
 from .errors import ADCompileError, Loc
 from .inplace import check_updates
@@ -85,10 +85,12 @@ CONSTRUCTS: dict[type, tuple[str, str | None]] = {
         "an `assert` statement",
         "check inputs outside the differentiated function",
     ),
-    ast.ListComp: ("a list comprehension", None),
-    ast.SetComp: ("a set comprehension", None),
+    ast.SetComp: ("a set comprehension", "use a list comprehension"),
     ast.DictComp: ("a dict comprehension", None),
-    ast.GeneratorExp: ("a generator expression", None),
+    ast.GeneratorExp: (
+        "a generator expression",
+        "the builtin `sum` takes one; elsewhere write a list comprehension `[...]`",
+    ),
     ast.JoinedStr: ("an f-string", None),
     ast.NamedExpr: ("an assignment expression (`:=`)", "assign on a line of its own"),
     ast.Starred: ("a starred expression", None),
@@ -712,10 +714,8 @@ class Lowering:
         inside = {id(n) for n in ast.walk(loop)}
         return {
             n.id
-            for n in ast.walk(self.src.tree)
-            if isinstance(n, ast.Name)
-            and isinstance(n.ctx, ast.Load)
-            and id(n) not in inside
+            for n in comprehensions.function_scope(self.src.tree)
+            if isinstance(n.ctx, ast.Load) and id(n) not in inside
         }
 
     # -- statements -------------------------------------------------------------------
@@ -726,7 +726,11 @@ class Lowering:
         ):
             self.unpack(stmt)
         elif isinstance(stmt, ast.Assign):
-            value = self.expr(stmt.value)
+            target = stmt.targets[0]
+            if isinstance(stmt.value, ast.ListComp) and isinstance(target, ast.Name):
+                value = self.comprehension(stmt.value, target.id)  # `hs = []` ...
+            else:
+                value = self.expr(stmt.value)
             for target in stmt.targets:
                 self.assign(target, value, stmt.value)
                 if isinstance(target, ast.Name):
@@ -1004,6 +1008,8 @@ class Lowering:
             return self.attribute(node)
         if isinstance(node, ast.Subscript):
             return self.subscript(node)
+        if isinstance(node, ast.ListComp):
+            return self.comprehension(node)
         if isinstance(node, ast.List):
             xs = self.e.call("new_list", loc=loc)
             for v in node.elts:
@@ -1464,7 +1470,17 @@ class Lowering:
                     result = self.e.call("add", result, p, loc=loc)
                 return result
             return self.e.call(kind, *parts, loc=loc, **options)
-        seq = self.expr(arg)
+        if isinstance(arg, ast.GeneratorExp) and kind != "sum":
+            raise self.error(
+                f"`{name}` takes a list, not a generator expression",
+                arg,
+                f"write a list comprehension: `{name}([...])`",
+            )
+        if isinstance(arg, (ast.ListComp, ast.GeneratorExp)):
+            base = {"sum": "terms", "stack": "rows", "concatenate": "parts"}[kind]
+            seq = self.comprehension(arg, base=base)
+        else:
+            seq = self.expr(arg)
         if isinstance(seq, Var) and seq.name in self.lists:
             if kind == "sum":
                 total = self.e.call("sum_list", seq, loc=loc)
@@ -1479,6 +1495,28 @@ class Lowering:
         if kind == "stack" and not options:
             return self.e.call("copy", seq, loc=loc)
         raise self.error(f"`{name}` of an array: pass a list of arrays", node)
+
+    def comprehension(
+        self, node: ast.ListComp | ast.GeneratorExp, name=None, base="items"
+    ) -> Atom:
+        """The list a comprehension builds, by the loop written out
+        (comprehensions.py): named `name`, the variable it is assigned to,
+        unless the comprehension reads that name, else a fresh `base`."""
+        inside = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        if name is None or name in inside:
+            name = self.names.fresh(base)
+        own = comprehensions.targets(node)
+        outer = comprehensions.function_names(self.src.tree) | set(self.env)
+        renames = {t: self.names.fresh(t) for t in own if t in outer}
+        scoped = {n: self.env.get(n) for n in (name, *own, *renames.values())}
+        self.lower_seq(comprehensions.as_loop(node, name, renames), FallThrough(self))
+        out = self.env[name]
+        for n, value in scoped.items():  # the comprehension's names end with it
+            if value is None:
+                self.env.pop(n, None)
+            else:
+                self.env[n] = value
+        return out
 
     def method_call(self, node: ast.Call, func: ast.Attribute) -> Atom:
         owner = self.expr(func.value)

@@ -429,11 +429,7 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         at="{",
         hint="tuple",
     ),
-    "ListComp": Rejected(
-        "def f(x):\n    return np.sum([t * 2.0 for t in x])  # <-\n",
-        names="list comprehension",
-        at="[t",
-    ),
+    "ListComp": Supported("def f(x):\n    return np.sum([t * 2.0 for t in x])\n"),
     "SetComp": Rejected(
         "def f(x):\n    s = {t for t in x}  # <-\n    return np.sum(x)\n",
         names="set comprehension",
@@ -449,10 +445,8 @@ TABLE: dict[str, Entry | tuple[Entry, ...]] = {
         names="generator expression",
         at="(t",
     ),
-    "comprehension": Rejected(
-        "def f(x):\n    return np.sum([t * u for t in x for u in x if u])  # <-\n",
-        names="list comprehension",
-        at="[t",
+    "comprehension": Supported(
+        "def f(x):\n    return np.sum([t * u for t in x for u in x if u > 0.0])\n"
     ),
     "Await": _in_async("await t"),
     "Yield": Rejected(

@@ -41,7 +41,7 @@ MIXED = textwrap.dedent("""\
 
     @grad
     def broken(x):
-        return np.sum([v for v in x])
+        return np.sum({v for v in x})
 
 
     @grad
@@ -106,7 +106,7 @@ def test_one_bad_function_among_good_ones(tmp_path, capsys):
         "mixed__grad_first__x.py",
         "mixed__grad_last__x.py",
     ]
-    assert f"{tmp_path / 'mixed.py'}:13:19: error: a list comprehension" in err
+    assert f"{tmp_path / 'mixed.py'}:13:19: error: a set comprehension" in err
     assert "2 compiled, 0 up to date, 1 failed" in stdout
 
 
@@ -207,7 +207,7 @@ def test_show_unknown_function(project, capsys):
 def test_show_a_failing_function(tmp_path, capsys):
     (tmp_path / "mixed.py").write_text(MIXED)
     code, _, err = adc(capsys, "show", f"{tmp_path / 'mixed.py'}::broken")
-    assert code == 1 and "error: a list comprehension" in err
+    assert code == 1 and "error: a set comprehension" in err
 
 
 def test_ir_prints_before_and_after(project, capsys):

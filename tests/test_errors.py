@@ -82,8 +82,8 @@ def e_assert(x):
     return x
 
 
-def e_list_comprehension(x):
-    return np.sum([t * 2 for t in x])  # <-
+def e_set_comprehension(x):
+    return np.sum(x) * len({t * 2 for t in x})  # <-
 
 
 def e_generator_expression(x):
@@ -208,7 +208,7 @@ CASES = [
     (e_global, "`global` statement", "global"),
     (e_del, "`del` statement", "del"),
     (e_assert, "`assert` statement", "assert"),
-    (e_list_comprehension, "list comprehension", "[t * 2"),
+    (e_set_comprehension, "set comprehension", "{t * 2"),
     (e_generator_expression, "generator expression", "(t * 2 for"),
     (e_dict_comprehension, "dict comprehension", "{t: t"),
     (e_fstring, "f-string", 'f"'),

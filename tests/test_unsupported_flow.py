@@ -31,7 +31,7 @@ def attr_in_loop(layers, x):
 
 
 def comprehension(x):
-    return np.sum([v * 2 for v in x])
+    return np.sum({v * 2 for v in x})
 
 
 def after_return(x):
@@ -50,7 +50,7 @@ def no_return(x):
         (while_else, (X,), r"test_unsupported_flow.py:15:\d+: `else` on a loop"),
         (calls_star, (X,), r"test_unsupported_flow.py:24:\d+: .*\*args"),
         (attr_in_loop, ([], X), r"test_unsupported_flow.py:29:\d+: the attribute `.W`"),
-        (comprehension, (X,), r"test_unsupported_flow.py:34:\d+: a list comprehension"),
+        (comprehension, (X,), r"test_unsupported_flow.py:34:\d+: a set comprehension"),
         (after_return, (X,), r"test_unsupported_flow.py:39:\d+: code after `return`"),
         (no_return, (X,), r"test_unsupported_flow.py:4\d:\d+: .*without returning"),
     ],
