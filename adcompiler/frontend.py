@@ -1301,8 +1301,7 @@ class Lowering:
         into = next((kw.value for kw in node.keywords if kw.arg == "out"), None)
         if into is not None:
             return self.call_into(node, sig, into)
-        args = [self.expr(a) for a in node.args]
-        kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
+        args, kwargs = self.arguments(sig, node)
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
         if sig.prim == "einsum":
@@ -1518,11 +1517,34 @@ class Lowering:
                 self.env[n] = value
         return out
 
+    def arguments(self, sig, node: ast.Call, self_arg=False) -> tuple[list, dict]:
+        """The atoms of a call's arguments; a list or tuple of constants passed for
+        a parameter that must be a constant (`np.repeat(x, [1, 2], axis=0)`) is
+        one constant tuple."""
+        positional = (("self",) if self_arg else ()) + sig.positional
+        offset = 1 if self_arg else 0
+
+        def value(name, arg):
+            if name in sig.constants and isinstance(arg, (ast.List, ast.Tuple)):
+                items = [self.expr(v) for v in arg.elts]
+                if all(isinstance(i, Const) for i in items):
+                    return Const(tuple(i.value for i in items))
+            return self.expr(arg)
+
+        names = list(positional[offset:]) + [None] * len(node.args)
+        args = [value(n, a) for n, a in zip(names, node.args)]
+        kwargs = {kw.arg: value(kw.arg, kw.value) for kw in node.keywords}
+        return args, kwargs
+
     def method_call(self, node: ast.Call, func: ast.Attribute) -> Atom:
         owner = self.expr(func.value)
         loc = self.src.loc(node)
-        args = [self.expr(a) for a in node.args]
-        kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
+        sig = resolve.METHODS.get(func.attr)
+        if sig is not None:
+            args, kwargs = self.arguments(sig, node, self_arg=True)
+        else:
+            args = [self.expr(a) for a in node.args]
+            kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
         if func.attr == "reshape":
             if kwargs:
                 raise self.error("`.reshape` takes the shape only", node)
@@ -1536,7 +1558,6 @@ class Lowering:
                     else self.e.call("tuple", *args)
                 )
             return self.e.call("reshape", owner, shape, loc=loc)
-        sig = resolve.METHODS.get(func.attr)
         if sig is None:
             raise self.error(f"the method `.{func.attr}()` is not supported", node)
         return self.apply(sig, [owner] + args, kwargs, node, self_arg=True)
@@ -1553,6 +1574,13 @@ class Lowering:
                     node,
                 )
             bound[key] = value
+        for p in sig.constants:  # reps, repeats: the rules need their values
+            if p in bound and not isinstance(bound[p], Const):
+                raise self.error(
+                    f"`{p}` of `{ast.unparse(node.func)}` must be a constant here "
+                    "(a number or a tuple of numbers)",
+                    node,
+                )
         arrays = [
             bound.pop(p) for p in positional if p not in sig.keywords and p in bound
         ]
@@ -1560,7 +1588,7 @@ class Lowering:
         if len(arrays) != len(required):
             raise self.error(f"missing arguments for `{ast.unparse(node.func)}`", node)
         for k in sig.keywords:  # axis, keepdims, axes: the rules need their values
-            if k in bound and not isinstance(bound[k], Const):
+            if k in bound and not isinstance(bound[k], Const) and k not in sig.values:
                 raise self.error(f"`{k}` must be a constant here", node)
         # Keyword options equal to their default are left out, as a person would.
         options = {

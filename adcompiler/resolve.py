@@ -23,10 +23,15 @@ class Signature:
     keywords: dict = field(default_factory=dict)
     # Python's max/min take any number of arguments: fold them pairwise.
     variadic: bool = False
+    # Keyword parameters that may be values, not only constants (`np.eye(n, M=m)`).
+    values: tuple[str, ...] = ()
+    # Positional parameters that must be constants (`np.tile(a, reps)`): the
+    # rules need their values.
+    constants: tuple[str, ...] = ()
 
 
-def _sig(prim, *positional, variadic=False, **keywords):
-    return Signature(prim, positional, keywords, variadic)
+def _sig(prim, *positional, variadic=False, values=(), constants=(), **keywords):
+    return Signature(prim, positional, keywords, variadic, values, constants)
 
 
 _UNARY = [
@@ -166,6 +171,10 @@ _register(np.linalg.norm, _sig("norm", "x", axis=None, keepdims=False))
 _register(np.linalg.inv, _sig("inv", "a"))
 _register(np.linalg.solve, _sig("solve", "a", "b"))
 _register(np.linalg.det, _sig("det", "a"))
+_register(
+    np.trace,
+    _sig("trace", "a", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1),
+)
 _register(np.moveaxis, _sig("moveaxis", "a", "source", "destination"))
 _register(np.einsum, _sig("einsum", "subscripts"))  # its operands: frontend
 _register(np.zeros, _sig("zeros", "shape"))
@@ -183,6 +192,7 @@ METHODS.update(
         "max": _sig("amax", "axis", axis=None, keepdims=False),
         "min": _sig("amin", "axis", axis=None, keepdims=False),
         "copy": _sig("copy"),
+        "trace": _sig("trace", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1),
     }
 )
 # Functions of a sequence of arrays: the frontend passes the parts one by one.
@@ -193,7 +203,7 @@ SEQUENCE_FUNCTIONS = {
     id(np.asarray): ("stack", np.asarray),
     id(builtins.sum): ("sum", builtins.sum),
 }
-_register(np.eye, _sig("eye", "N"))
+_register(np.eye, _sig("eye", "N", "M", "k", M=None, k=0, values=("M",)))
 
 # -- what generated code calls, so that it can be differentiated again -------------------
 _register(np.full_like, _sig("full_like", "a", "fill_value"))

@@ -106,6 +106,7 @@ _BY_FIRST = {
     "flip",
     "cumsum",
     "roll",
+    "trace",
     "getitem",
     "full_like",
     "ones_like",

@@ -315,4 +315,7 @@ def _sum_list_vjp(e, g, out, xs):
 
 defprim("sum_list", ("builtin", "sum"), _sum_list_vjp)
 defprim("repeat_list", ("helper", "_repeat_like"), None, None)
-defprim("eye", (NP, "eye"), None)
+# `np.eye(n)`, `np.eye(n, m, k=1)`: the identity-like matrices of trace's adjoint
+defprim(
+    "eye", (NP, "eye"), None, None, infer=lambda s, out, *a, **kw: s.set_rank(out, 2)
+)

@@ -279,6 +279,7 @@ for _prim in (
     "flip",
     "cumsum",
     "roll",
+    "trace",
     "copy",
     "unbroadcast",
     "broadcast_like",

@@ -11,6 +11,8 @@ where they are not).
 - `solve`: with `x = A⁻¹ b`, db = A⁻ᵀ g (one more solve, with Aᵀ), and
   dA = -db xᵀ (an outer product where b is a vector).
 - `det`: dA = g det(A) A⁻ᵀ (Jacobi's formula).
+- `trace`: dA = g times the identity-like matrix of the traced diagonal,
+  `np.eye(n, m, k=offset)` (in each matrix of a stack, scaled by its own g).
 """
 
 from __future__ import annotations
@@ -162,3 +164,60 @@ def det_jvp(e, t, out, a):
     """d det = det · trace(A⁻¹ dA) = det · sum(A⁻ᵀ ∘ dA) over the last two axes."""
     inner = e.mul(_transposed(e, e.call("inv", a)), t[0])
     return e.mul(out, e.call("sum", inner, axis=Const((-2, -1))))
+
+
+# -- traces and diagonals ------------------------------------------------------------
+
+
+def value_of(atom, default):
+    """The value of an option given as a constant atom, or its default when left out."""
+    return default if atom is None else getattr(atom, "value", atom)
+
+
+def dim(e, a, i: int):
+    """The length of axis `i` of `a`: a constant where example arguments tell it,
+    else `np.shape(a)[i]`."""
+    shape = e.shapes.concrete(a)
+    if shape is not None and -len(shape) <= i < len(shape):
+        return Const(shape[i])
+    return e.call("getitem", e.call("shape", a), Const(i), basic=Const(True))
+
+
+def _eye(e, a, p: int, q: int, k: int):
+    """`np.eye(n, m, k=k)` for axes `p` and `q` of `a` (n, m their lengths): ones
+    where the index along `q` is the index along `p` plus k."""
+    n, m = dim(e, a, p), dim(e, a, q)
+    options = {"k": Const(k)} if k else {}
+    if n == m:  # a square matrix, as example arguments show it
+        return e.call("eye", n, **options)
+    return e.call("eye", n, m, **options)
+
+
+def _trace_vjp(e, g, out, a, offset=None, axis1=None, axis2=None):
+    """g times the identity-like matrix of the diagonal summed: `g * np.eye(n, m,
+    k=offset)` for a matrix; for a stack, each matrix's own g scales it (`g`
+    with two axes added for the matrix, moved to `axis1` and `axis2`)."""
+    k = value_of(offset, 0)
+    p, q = value_of(axis1, 0), value_of(axis2, 1)
+    eye = _eye(e, a, p, q, k)
+    rank = e.rank(a)
+    if rank == 2:
+        return e.mul(g, eye if p % 2 < q % 2 else e.call("T", eye))
+    scaled = e.mul(e.call("expand_dims", g, Const((-2, -1))), eye)
+    last = (p, q) == (-2, -1) or (
+        rank is not None and (p % rank, q % rank) == (rank - 2, rank - 1)
+    )
+    if last:
+        return scaled
+    return e.call("moveaxis", scaled, Const((-2, -1)), Const((p, q)))
+
+
+def _trace_infer(s, out, a, offset=None, axis1=None, axis2=None):
+    """The trace drops the two axes it sums over."""
+    if s.rank(a) is not None:
+        s.set_rank(out, s.rank(a) - 2)
+    elif s.rank(out) is not None:
+        s.set_rank(a, s.rank(out) + 2)
+
+
+defprim("trace", (NP, "trace"), _trace_vjp, infer=_trace_infer)

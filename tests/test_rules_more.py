@@ -1,0 +1,174 @@
+"""np.trace, np.diag/np.diagonal, np.tile, np.repeat, np.sort and
+np.linalg.slogdet: against central finite differences in float64, the
+hand-derived formulas, float32, forward mode (jvp) and second derivatives."""
+
+import importlib.util
+import inspect
+import textwrap
+
+import numpy as np
+import pytest
+from test_rules import _float32_case, check
+
+from adcompiler import ADCompileError, grad, hessian, hvp, jvp
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory):
+    """One folder of generated modules for the whole file: each function compiles once."""
+    return tmp_path_factory.mktemp("generated")
+
+
+@pytest.fixture(autouse=True)
+def _jvp_and_hessian_compile_elsewhere(out_dir):
+    """`jvp`, `hessian` and `hvp` compile into each test's own folder."""
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """Compile functions written as source text (one module per distinct text)."""
+    folder = tmp_path_factory.mktemp("sources")
+    made = {}
+
+    def make(source: str, name: str = "f"):
+        source = textwrap.dedent(source)
+        if source not in made:
+            path = folder / f"src{len(made)}.py"
+            path.write_text("import math\n\nimport numpy as np\n\n\n" + source)
+            spec = importlib.util.spec_from_file_location(
+                f"adc_more_src{len(made)}", path
+            )
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            made[source] = getattr(module, name)
+        return made[source]
+
+    return make
+
+
+def weighted(build, expr: str):
+    """`f(x, w) = np.sum(expr * w)`: the adjoint reaching `expr` is an arbitrary `w`."""
+    return build(f"def f(x, w):\n    return np.sum({expr} * w)\n")
+
+
+def check_expr(gen, build, rng, expr, shape):
+    """`expr` of an `x` of `shape`, weighted: its gradient against finite
+    differences, float32 kept float32, the gradient compiled for example
+    arguments equal to the generic one, and its jvp against finite differences."""
+    f = weighted(build, expr)
+    x = rng.normal(size=shape)
+    w = rng.normal(size=np.shape(eval(expr, {"np": np, "x": x})))
+    (d_x,) = check(gen, f, (x, w), (0,))
+    _float32_case(gen, f, (x, w), (0,))
+    specialized = grad(f, out=gen, example_args=(x, w))(x, w)
+    np.testing.assert_allclose(specialized, d_x, rtol=1e-14)
+    jvp_matches_finite_differences(f, (x, w), (rng.normal(size=shape), None))
+    return d_x
+
+
+def jvp_matches_finite_differences(f, args, tangents, rtol=1e-7):
+    _, t = jvp(f, args, tangents)
+    h = 1e-6
+    up = [a + h * v if v is not None else a for a, v in zip(args, tangents)]
+    down = [a - h * v if v is not None else a for a, v in zip(args, tangents)]
+    fd = (f(*up) - f(*down)) / (2 * h)
+    np.testing.assert_allclose(t, fd, rtol=rtol, atol=1e-8)
+
+
+def source_of(g) -> str:
+    """The generated source without its source-map comments."""
+    return "\n".join(
+        line.split("  # ")[0] for line in inspect.getsource(g).splitlines()
+    )
+
+
+# -- np.trace ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.trace(x)", (3, 3)),
+        ("np.trace(x)", (3, 5)),
+        ("np.trace(x, 1)", (4, 3)),
+        ("np.trace(x, offset=-2)", (3, 4)),
+        ("x.trace()", (4, 4)),
+        ("x.trace(1)", (3, 4)),
+        ("x.trace(offset=-1, axis1=1, axis2=0)", (3, 4)),
+        ("np.trace(x)", (3, 4, 2)),  # a stack along the last axis
+        ("np.trace(x, axis1=-2, axis2=-1)", (2, 3, 3)),
+        ("np.trace(x, 1, axis1=1, axis2=2)", (2, 3, 4)),
+        ("np.trace(x, -1, 2, 0)", (3, 2, 4)),
+        ("x.trace(0, -1, 1)", (2, 3, 4, 3)),
+    ],
+)
+def test_trace(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_trace_gradient_is_the_identity(gen, rng):
+    """d trace(A)/dA = I; d trace(A B)/dA = Bᵀ; d trace(A, k)/dA = np.eye(n, m, k)."""
+
+    def trace(A):
+        return np.trace(A)
+
+    def trace_of_product(A, B):
+        return np.trace(A @ B)
+
+    def off_diagonal(A):
+        return np.trace(A, 1)
+
+    A, B = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    np.testing.assert_array_equal(grad(trace, out=gen)(A), np.eye(4))
+    np.testing.assert_allclose(grad(trace_of_product, out=gen)(A, B), B.T)
+    C = rng.normal(size=(3, 5))
+    np.testing.assert_array_equal(grad(off_diagonal, out=gen)(C), np.eye(3, 5, k=1))
+
+
+def test_trace_reads_as_numpy(gen, rng):
+    """Where example arguments show the matrix, the adjoint is `np.eye(3)`, the
+    products `@`."""
+
+    def f(A):
+        return np.trace(A @ A)
+
+    A = rng.normal(size=(3, 3))
+    g = grad(f, out=gen, example_args=(A,))
+    text = source_of(g)
+    assert "np.eye(3)" in text and "_matmul" not in text
+    np.testing.assert_allclose(g(A), 2.0 * A.T, rtol=1e-14)
+
+
+def test_hessian_of_trace_of_square(gen, rng):
+    """trace(A A) = Σ A_ab A_ba: d²/dA_ij dA_kl = 2 δ_jk δ_il."""
+
+    def f(A):
+        return np.trace(A @ A)
+
+    A = rng.normal(size=(3, 3))
+    want = 2.0 * np.einsum("jk,il->ijkl", np.eye(3), np.eye(3))
+    np.testing.assert_allclose(hessian(f)(A), want, atol=1e-12)
+
+
+def test_hvp_through_a_stack_of_traces(gen, rng):
+    def f(A):
+        return np.sum(np.trace(A, axis1=-2, axis2=-1) ** 2) + np.trace(A[0], 1) ** 3
+
+    A, V = rng.normal(size=(2, 3, 3)), rng.normal(size=(2, 3, 3))
+    g = grad(f, out=gen)
+    h = 1e-6
+    fd = (g(A + h * V) - g(A - h * V)) / (2 * h)
+    np.testing.assert_allclose(hvp(f, (A,), (V,)), fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("np.trace(x, dtype=None)", "does not take the argument `dtype`"),
+        ("np.trace(x, axis1=k)", "`axis1` must be a constant"),
+    ],
+)
+def test_trace_refuses(build, body, message):
+    f = build(f"def f(x, k):\n    return {body}\n")
+    with pytest.raises(ADCompileError, match=message):
+        grad(f)
