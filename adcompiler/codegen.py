@@ -40,6 +40,7 @@ HELPER_NEEDS = {
     "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
+    "_undiag": {"_undiagonal"},
     "_matmul_lhs_rows_sum": {"_matmul_lhs_sum", "_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_rows_sum": {"_matmul_rhs_sum", "_outer_sum", "_matmul_rhs"},
 }
@@ -253,6 +254,24 @@ def _step(x):
     if getattr(x, "size", 1) < SIGN_STEP_ENTRIES:
         return np.heaviside(x, 0.5)
     return 0.5 * np.sign(x) + 0.5
+''',
+    "_undiagonal": '''
+def _undiagonal(g, x, offset=0, axis1=0, axis2=1):
+    """The adjoint of `np.diagonal(x, offset, axis1, axis2)`: zeros shaped like
+    `x` with `g` on that diagonal."""
+    d = np.zeros(np.shape(x), np.result_type(g, x))
+    i = np.arange(np.shape(g)[-1])
+    rows, cols = i + max(-offset, 0), i + max(offset, 0)
+    np.moveaxis(d, (axis1, axis2), (-2, -1))[..., rows, cols] = g
+    return d
+''',
+    "_undiag": '''
+def _undiag(g, v, k=0):
+    """The adjoint of `np.diag(v, k)`: the diagonal of `g` where `v` is a vector
+    (np.diag made a matrix of it), else `g` on the diagonal of zeros like `v`."""
+    if np.ndim(v) == 1:
+        return np.diag(g, k)
+    return _undiagonal(g, v, k)
 ''',
     "_prod_others": '''
 def _prod_others(x, axis=None):

@@ -171,6 +171,12 @@ _register(np.linalg.norm, _sig("norm", "x", axis=None, keepdims=False))
 _register(np.linalg.inv, _sig("inv", "a"))
 _register(np.linalg.solve, _sig("solve", "a", "b"))
 _register(np.linalg.det, _sig("det", "a"))
+_register(np.diag, _sig("diag", "v", "k", k=0))
+_register(np.diagflat, _sig("diagflat", "v", "k", k=0))
+_register(
+    np.diagonal,
+    _sig("diagonal", "a", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1),
+)
 _register(
     np.trace,
     _sig("trace", "a", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1),
@@ -192,6 +198,9 @@ METHODS.update(
         "max": _sig("amax", "axis", axis=None, keepdims=False),
         "min": _sig("amin", "axis", axis=None, keepdims=False),
         "copy": _sig("copy"),
+        "diagonal": _sig(
+            "diagonal", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1
+        ),
         "trace": _sig("trace", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1),
     }
 )
@@ -230,6 +239,10 @@ GENERATED_HELPERS = {
     "_step": _sig("step", "x"),
     "_last_writes": _sig("last_writes", "g", "x", "idx"),
     "_prod_others": _sig("prod_others", "x", "axis"),
+    "_undiagonal": _sig(
+        "undiagonal", "g", "x", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1
+    ),
+    "_undiag": _sig("undiag", "g", "v", "k", k=0),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

@@ -172,3 +172,62 @@ def test_trace_refuses(build, body, message):
     f = build(f"def f(x, k):\n    return {body}\n")
     with pytest.raises(ADCompileError, match=message):
         grad(f)
+
+
+# -- np.diag, np.diagonal, np.diagflat -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.diag(x)", (4,)),  # a matrix made of a vector
+        ("np.diag(x, 1)", (3,)),
+        ("np.diag(x, k=-2)", (3,)),
+        ("np.diag(x)", (3, 3)),  # a matrix's diagonal read
+        ("np.diag(x, 1)", (3, 5)),
+        ("np.diag(x, -1)", (5, 3)),
+        ("np.diagonal(x)", (3, 4)),
+        ("x.diagonal(1)", (4, 4)),
+        ("np.diagonal(x, -1, 0, 2)", (3, 2, 4)),
+        ("x.diagonal(axis1=-2, axis2=-1)", (2, 3, 3)),
+        ("np.diagflat(x, 1)", (2, 2)),
+    ],
+)
+def test_diag(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_diag_adjoints_are_each_other(gen, rng, monkeypatch):
+    """d Σ diag(A)·w / dA is the matrix `np.diag(w)`; d Σ diag(v)·W / dv the
+    diagonal of W. With example arguments, `np.diagflat(w)` and nothing else."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+    def f(x, w):
+        return np.sum(np.diag(x) * w)
+
+    A, w = rng.normal(size=(3, 3)), rng.normal(size=3)
+    np.testing.assert_array_equal(grad(f, out=gen)(A, w), np.diag(w))
+    g = grad(f, out=gen, example_args=(A, w))
+    assert "d_x = np.diagflat(w)\n" in source_of(g)
+    np.testing.assert_array_equal(g(A, w), np.diag(w))
+    v, W = rng.normal(size=3), rng.normal(size=(3, 3))
+    np.testing.assert_array_equal(grad(f, out=gen)(v, W), np.diag(W))
+
+
+def test_hessian_through_diagonals(gen, rng):
+    """Σ diag(x xᵀ)² = Σ x⁴ has the Hessian diag(12 x²); Σ diag(A, 1)³ of a
+    non-square A has 6 A_ij at (i, j, i, j) on that diagonal."""
+
+    def quartic(x):
+        return np.sum(np.diag(np.outer(x, x)) ** 2)
+
+    def cubic(A):
+        return np.sum(np.diag(A, 1) ** 3)
+
+    x = rng.normal(size=4)
+    np.testing.assert_allclose(hessian(quartic)(x), np.diag(12 * x**2), atol=1e-12)
+    A = rng.normal(size=(3, 5))
+    want = np.zeros((3, 5, 3, 5))
+    for i in range(3):
+        want[i, i + 1, i, i + 1] = 6 * A[i, i + 1]
+    np.testing.assert_allclose(hessian(cubic)(A), want, atol=1e-12)

@@ -32,6 +32,7 @@ _FRESH = MATMUL_HELPERS | {
     "unbroadcast_sum",
     "zeros_list",
     "zeros_any",
+    "undiagonal",
     "concatenate",
     "stack",
 }

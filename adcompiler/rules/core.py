@@ -87,6 +87,9 @@ VIEWS = frozenset(
         "einsum",  # `np.einsum("ij->ji", a)` is a view of a
         "squeeze",
         "flip",
+        "diag",  # np.diag of a matrix is a view of its diagonal
+        "diagonal",
+        "undiag",
         "unbroadcast",
         "pop",
         "matmul_lhs",

@@ -13,6 +13,10 @@ where they are not).
 - `det`: dA = g det(A) A⁻ᵀ (Jacobi's formula).
 - `trace`: dA = g times the identity-like matrix of the traced diagonal,
   `np.eye(n, m, k=offset)` (in each matrix of a stack, scaled by its own g).
+- `diag`, `diagonal`, `diagflat`: reading a diagonal and making a matrix of one
+  are each other's adjoints: `np.diag(g, k)` reads one, `np.diagflat(g, k)`
+  makes a square matrix of one, `_undiagonal` puts one into zeros shaped like
+  a matrix that may not be square.
 """
 
 from __future__ import annotations
@@ -221,3 +225,85 @@ def _trace_infer(s, out, a, offset=None, axis1=None, axis2=None):
 
 
 defprim("trace", (NP, "trace"), _trace_vjp, infer=_trace_infer)
+
+
+def _square(e, a) -> bool:
+    """Example arguments show `a` is a square matrix: `np.diag(g, k)` has its shape."""
+    shape = e.shapes.concrete(a)
+    return shape is not None and len(shape) == 2 and shape[0] == shape[1]
+
+
+def _options(**given) -> dict:
+    """The options given (a rule's keyword atoms), the ones left out left out."""
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _diag_vjp(e, g, out, v, k=None):
+    """A vector made a matrix: its adjoint is the diagonal of g, `np.diag(g, k)`.
+    A matrix's diagonal read: its adjoint is the matrix with g on that diagonal,
+    `np.diag(g, k)` too where the matrix is square (`_undiagonal` where it may
+    not be; `_undiag` chooses at run time where the rank is unknown)."""
+    rank = e.rank(v)
+    if rank == 1:
+        return e.call("diag", g, **_options(k=k))
+    if rank == 2 and _square(e, v):
+        return e.call("diagflat", g, **_options(k=k))
+    if rank == 2:
+        return e.call("undiagonal", g, v, **_options(offset=k))
+    return e.call("undiag", g, v, **_options(k=k))
+
+
+def _diagonal_vjp(e, g, out, a, offset=None, axis1=None, axis2=None):
+    default_axes = axis1 is None and axis2 is None
+    if default_axes and e.rank(a) == 2 and _square(e, a):
+        return e.call("diagflat", g, **_options(k=offset))
+    options = _options(offset=offset, axis1=axis1, axis2=axis2)
+    return e.call("undiagonal", g, a, **options)
+
+
+def _diag_infer(s, out, v, k=None):
+    """np.diag makes a matrix of a vector, a vector of a matrix."""
+    if s.rank(v) in (1, 2):
+        s.set_rank(out, 3 - s.rank(v))
+    elif s.rank(out) in (1, 2):
+        s.set_rank(v, 3 - s.rank(out))
+
+
+def _diagonal_infer(s, out, a, offset=None, axis1=None, axis2=None):
+    if s.rank(a) is not None:
+        s.set_rank(out, s.rank(a) - 1)
+
+
+defprim("diag", (NP, "diag"), _diag_vjp, infer=_diag_infer)
+defprim("diagonal", (NP, "diagonal"), _diagonal_vjp, infer=_diagonal_infer)
+
+
+def _diagflat_vjp(e, g, out, v, k=None):
+    """The diagonal of g, in the shape of `v` (flattened into it)."""
+    diagonal = e.call("diag", g, **_options(k=k))
+    if e.rank(v) == 1:
+        return diagonal
+    return e.call("reshape", diagonal, e.call("shape", v))
+
+
+defprim(
+    "diagflat",
+    (NP, "diagflat"),
+    _diagflat_vjp,
+    infer=lambda s, out, v, k=None: s.set_rank(out, 2),
+)
+# The adjoints' helpers, each the other's adjoint: a second derivative reads them back.
+defprim(
+    "undiagonal",
+    ("helper", "_undiagonal"),
+    lambda e, g, out, h, x, **options: e.call("diagonal", g, **options),
+    None,
+    infer=lambda s, out, g, x, **options: s.union(out, x),
+)
+defprim(
+    "undiag",
+    ("helper", "_undiag"),
+    lambda e, g, out, h, v, k=None: e.call("diag", g, **_options(k=k)),
+    None,
+    infer=lambda s, out, g, v, k=None: s.union(out, v),
+)
