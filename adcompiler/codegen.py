@@ -273,6 +273,16 @@ def _undiag(g, v, k=0):
         return np.diag(g, k)
     return _undiagonal(g, v, k)
 ''',
+    "_untile": '''
+def _untile(g, x, reps):
+    """The adjoint of `np.tile(x, reps)`: the sum of the tiles of `g`."""
+    shape = np.shape(x)
+    n = max(len(shape), len(reps))
+    reps = (1,) * (n - len(reps)) + tuple(reps)
+    padded = (1,) * (n - len(shape)) + shape
+    split = [d for pair in zip(reps, padded) for d in pair]
+    return np.reshape(g, split).sum(axis=tuple(range(0, 2 * n, 2))).reshape(shape)
+''',
     "_prod_others": '''
 def _prod_others(x, axis=None):
     """For each entry of `x`, the product of the other entries it is multiplied

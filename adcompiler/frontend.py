@@ -1264,13 +1264,12 @@ class Lowering:
             )
         if isinstance(func, ast.Attribute):
             owner = self.static_value(func.value)
-            prim = None
+            sig = None
             if _is_ufunc(owner):
-                prim = resolve.UFUNC_METHODS.get((owner, func.attr))
-            if prim is not None:
-                sig = resolve.Signature(prim, ("a", "b"))
-                args = [self.expr(a) for a in node.args]
-                return self.apply(sig, args, {}, node)
+                sig = resolve.UFUNC_METHODS.get((owner, func.attr))
+            if sig is not None:
+                args, kwargs = self.arguments(sig, node)
+                return self.apply(sig, args, kwargs, node)
             if owner is _DYNAMIC:
                 return self.method_call(node, func)
         if isinstance(func, ast.Lambda):

@@ -128,6 +128,11 @@ _register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
 _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
+_register(np.tile, _sig("tile", "A", "reps", constants=("reps",)))
+_register(
+    np.repeat,
+    _sig("repeat", "a", "repeats", "axis", axis=None, constants=("repeats",)),
+)
 _register(np.shape, _sig("shape", "a"))
 _register(np.ndim, _sig("ndim", "a"))
 _register(np.size, _sig("size", "a"))
@@ -198,6 +203,7 @@ METHODS.update(
         "max": _sig("amax", "axis", axis=None, keepdims=False),
         "min": _sig("amin", "axis", axis=None, keepdims=False),
         "copy": _sig("copy"),
+        "repeat": _sig("repeat", "repeats", "axis", axis=None, constants=("repeats",)),
         "diagonal": _sig(
             "diagonal", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1
         ),
@@ -243,9 +249,14 @@ GENERATED_HELPERS = {
         "undiagonal", "g", "x", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1
     ),
     "_undiag": _sig("undiag", "g", "v", "k", k=0),
+    "_untile": _sig("untile", "g", "x", "reps", constants=("reps",)),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
-UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}
+UFUNC_METHODS = {
+    (np.multiply, "outer"): _sig("multiply_outer", "a", "b"),
+    # the adjoint of np.repeat by a list: the sums of runs
+    (np.add, "reduceat"): _sig("add_reduceat", "array", "indices", "axis", axis=0),
+}
 
 
 def is_generated(obj) -> bool:

@@ -231,3 +231,73 @@ def test_hessian_through_diagonals(gen, rng):
     for i in range(3):
         want[i, i + 1, i, i + 1] = 6 * A[i, i + 1]
     np.testing.assert_allclose(hessian(cubic)(A), want, atol=1e-12)
+
+
+# -- np.tile and np.repeat ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.tile(x, 3)", (4,)),
+        ("np.tile(x, (2, 1))", (2, 3)),
+        ("np.tile(x, 2)", (2, 3)),  # reps shorter than x's rank: its last axes
+        ("np.tile(x, (2, 1, 3))", (2, 3)),  # longer: axes added in front
+        ("np.tile(x, (1, 1))", (3,)),
+        ("np.repeat(x, 3)", (2, 3)),  # flattened
+        ("np.repeat(x, 2, axis=0)", (2, 3)),
+        ("x.repeat(2, axis=-1)", (2, 3)),
+        ("np.repeat(x, [2, 1], axis=0)", (2, 3)),
+        ("np.repeat(x, [1, 0, 2], axis=1)", (2, 3)),  # an entry repeated no times
+        ("np.repeat(x, (0, 2, 1, 0, 1, 1))", (2, 3)),
+        ("np.repeat(x, [3], axis=-2)", (2, 2)),
+        ("np.repeat(x, 0)", (3,)),
+    ],
+)
+def test_tile_and_repeat(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_tile_and_repeat_sum_their_copies(gen, rng, monkeypatch):
+    """The adjoint of a tiling sums the tiles; of a repeat, each run of copies:
+    with example arguments, one reshape and one sum each."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+    def f(x, w, v):
+        return np.sum(np.tile(x, (2, 1)) * w) + np.sum(np.repeat(x, 3, axis=1) * v)
+
+    x = rng.normal(size=(2, 3))
+    w, v = rng.normal(size=(4, 3)), rng.normal(size=(2, 9))
+    g = grad(f, out=gen, example_args=(x, w, v))
+    text = source_of(g)
+    assert "w.reshape(2, 2, 3).sum(" in text
+    assert "v.reshape(2, -1, 3).sum(axis=2)" in text
+    want = w[:2] + w[2:] + v.reshape(2, 3, 3).sum(axis=2)
+    np.testing.assert_allclose(g(x, w, v), want, rtol=1e-14)
+    np.testing.assert_allclose(grad(f, out=gen)(x, w, v), want, rtol=1e-14)
+
+
+def test_hvp_through_tile_and_repeat(gen, rng):
+    """Second derivatives read back `_untile` and `np.add.reduceat`."""
+
+    def f(x):
+        return np.sum(np.tile(x, 2) ** 3) + np.sum(np.repeat(x, [1, 2], axis=0) ** 3)
+
+    x, v = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    # d²/dx² of 2 Σ x³ + Σ (1 or 2) x³ (the rows repeated once and twice)
+    want = 6 * x * v * (2 + np.array([[1.0], [2.0]]))
+    np.testing.assert_allclose(hvp(f, (x,), (v,)), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("np.tile(x, k)", "`reps` of `np.tile` must be a constant"),
+        ("np.repeat(x, [k, 2])", "`repeats` of `np.repeat` must be a constant"),
+        ("x.repeat(k)", "`repeats` of `x.repeat` must be a constant"),
+    ],
+)
+def test_tile_and_repeat_refuse(build, body, message):
+    f = build(f"def f(x, k):\n    return np.sum({body})\n")
+    with pytest.raises(ADCompileError, match=message):
+        grad(f)

@@ -33,6 +33,7 @@ _FRESH = MATMUL_HELPERS | {
     "zeros_list",
     "zeros_any",
     "undiagonal",
+    "untile",
     "concatenate",
     "stack",
 }

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..ir import Const
+
 VJP = Callable[..., Any]
 
 # How a primitive's result shape relates to its arguments (see passes/shapes.py).
@@ -69,6 +71,7 @@ NO_RULE_YET = {
     "prod_others": (0,),
     "rows_matmul": (0, 1),
     "iadd": (0, 1),
+    "add_reduceat": (0,),
 }
 
 
@@ -124,3 +127,17 @@ def is_none(a) -> bool:
 def axis_kwargs(axis) -> dict:
     """`{"axis": axis}` for a reduction or a flip along `axis`; nothing for None."""
     return {} if is_none(axis) else {"axis": axis}
+
+
+def value_of(atom, default):
+    """The value of an option given as a constant atom, or its default when left out."""
+    return default if atom is None else getattr(atom, "value", atom)
+
+
+def dim(e, a, i: int):
+    """The length of axis `i` of `a`: a constant where example arguments tell it,
+    else `np.shape(a)[i]`."""
+    shape = e.shapes.concrete(a)
+    if shape is not None and -len(shape) <= i < len(shape):
+        return Const(shape[i])
+    return e.call("getitem", e.call("shape", a), Const(i), basic=Const(True))

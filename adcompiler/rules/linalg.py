@@ -22,7 +22,7 @@ where they are not).
 from __future__ import annotations
 
 from ..ir import Const
-from .core import defprim
+from .core import defprim, dim, value_of
 from .numpy import _matmul_lhs, _matmul_rhs
 
 NP = "np"
@@ -171,20 +171,6 @@ def det_jvp(e, t, out, a):
 
 
 # -- traces and diagonals ------------------------------------------------------------
-
-
-def value_of(atom, default):
-    """The value of an option given as a constant atom, or its default when left out."""
-    return default if atom is None else getattr(atom, "value", atom)
-
-
-def dim(e, a, i: int):
-    """The length of axis `i` of `a`: a constant where example arguments tell it,
-    else `np.shape(a)[i]`."""
-    shape = e.shapes.concrete(a)
-    if shape is not None and -len(shape) <= i < len(shape):
-        return Const(shape[i])
-    return e.call("getitem", e.call("shape", a), Const(i), basic=Const(True))
 
 
 def _eye(e, a, p: int, q: int, k: int):

@@ -18,7 +18,15 @@ import ast
 import math
 
 from ..ir import Const, Var
-from .core import ELEMENTWISE, OTHER, SCALAR, axis_kwargs, defprim, is_none
+from .core import (
+    ELEMENTWISE,
+    OTHER,
+    SCALAR,
+    axis_kwargs,
+    defprim,
+    dim,
+    is_none,
+)
 
 BIN = "binop"
 UN = "unary"
@@ -492,6 +500,141 @@ defprim(
     None,
     infer=lambda s, out, x, shift, axis=None: s.union(out, x),
 )
+
+
+def _reps(reps) -> tuple:
+    """np.tile's reps as a tuple."""
+    return reps.value if isinstance(reps.value, tuple) else (reps.value,)
+
+
+def _shape_of(e, entries) -> Const | Var:
+    """A shape with these entries (constants and `np.shape(x)[i]`): a constant
+    where all are; else the first that is not is -1, which NumPy works out."""
+    entries = list(entries)
+    values = [i for i, d in enumerate(entries) if not isinstance(d, Const)]
+    if values and Const(-1) not in entries:
+        entries[values[0]] = Const(-1)
+    if all(isinstance(d, Const) for d in entries):
+        return Const(tuple(d.value for d in entries))
+    return e.call("tuple", *entries)
+
+
+def _untile(e, g, out, x, reps):
+    """The sum of g's tiles: g reshaped so that each tiled axis is split into
+    (repetition, length), summed over the repetitions. reps shorter than x's
+    rank tile its last axes; longer, they add axes in front of x's."""
+    rank, reps = e.rank(x), _reps(reps)
+    if rank is None:  # where the axes go is known at run time
+        return e.call("untile", g, x, Const(reps))
+    n = max(rank, len(reps))
+    reps = (1,) * (n - len(reps)) + reps
+    shape, summed = [], []
+    for i, r in enumerate(reps):
+        axis = i - (n - rank)  # the axis of x; negative: an axis np.tile added
+        if r != 1 or axis < 0:
+            summed.append(len(shape))
+            shape.append(Const(r))
+        if axis >= 0:
+            shape.append(dim(e, x, axis))
+    if len(shape) == rank:
+        return g  # nothing was tiled
+    split = e.call("reshape", g, _shape_of(e, shape))
+    axes = summed[0] if len(summed) == 1 else tuple(summed)
+    return e.call("sum", split, axis=Const(axes))
+
+
+def _tile_infer(s, out, x, reps):
+    if s.rank(x) is not None:
+        s.set_rank(out, max(s.rank(x), len(_reps(reps))))
+
+
+defprim("tile", (NP, "tile"), _untile, None, infer=_tile_infer)
+# Where x's rank is unknown: the same sum, worked out at run time. Its adjoint
+# tiles again.
+defprim(
+    "untile",
+    ("helper", "_untile"),
+    lambda e, g, out, h, x, reps: e.call("tile", g, reps),
+    None,
+    None,
+    infer=lambda s, out, g, x, reps: s.union(out, x),
+)
+
+
+def _shape(e, x):
+    """`np.shape(x)`, a constant where example arguments tell it."""
+    shape = e.shapes.concrete(x)
+    return Const(shape) if shape is not None else e.call("shape", x)
+
+
+def _unrepeat(e, g, out, x, repeats, axis=None):
+    """The sum of each entry's copies: g reshaped so that the axis is split into
+    (entry, copy) and summed over the copies, for an int count; the sums of the
+    runs `np.add.reduceat(g, starts)` for a list of counts (an entry repeated
+    no times gets 0)."""
+    counts = repeats.value
+    if isinstance(counts, tuple) and len(counts) == 1:
+        counts = counts[0]  # NumPy broadcasts one count to every entry
+    if not isinstance(counts, tuple):
+        return _unrepeat_each(e, g, x, counts, axis)
+    starts, runs = [], 0
+    for c in counts:
+        starts.append(runs)
+        runs += c
+    kept = [i for i, c in enumerate(counts) if c > 0]
+    if not kept:
+        return e.call("zeros_like", x)
+    first = Const(tuple(starts[i] for i in kept))
+    if is_none(axis):  # x flattened
+        total = e.call("add_reduceat", g, first)
+        if len(kept) < len(counts):
+            zeros = e.call("zeros", Const(len(counts)))
+            total = e.call("setitem", zeros, Const((tuple(kept),)), total)
+        if e.rank(x) == 1:
+            return total
+        return e.call("reshape", total, _shape(e, x))
+    total = e.call("add_reduceat", g, first, axis=axis)
+    if len(kept) == len(counts):
+        return total
+    k = axis.value
+    if k >= 0:
+        where = (slice(None),) * k + (tuple(kept),)
+    else:
+        where = (Ellipsis, tuple(kept)) + (slice(None),) * (-k - 1)
+    return e.call("setitem", e.call("zeros_like", x), Const(where), total)
+
+
+def _unrepeat_each(e, g, x, r: int, axis):
+    """`np.repeat(x, r, axis)`'s adjoint: each run of r copies summed."""
+    if r == 0:
+        return e.call("zeros_like", x)
+    rank = e.rank(x)
+    if is_none(axis):
+        total = e.call("sum", e.call("reshape", g, Const((-1, r))), axis=Const(1))
+        if rank == 1:
+            return total
+        return e.call("reshape", total, _shape(e, x))
+    k = axis.value
+    if rank is None:
+        starts = e.call("arange", Const(0), dim(e, g, k), Const(r))
+        return e.call("add_reduceat", g, starts, axis=axis)
+    k %= rank
+    shape = [dim(e, x, i) for i in range(k)] + [Const(-1), Const(r)]
+    shape += [dim(e, x, i) for i in range(k + 1, rank)]
+    return e.call("sum", e.call("reshape", g, _shape_of(e, shape)), axis=Const(k + 1))
+
+
+def _repeat_infer(s, out, x, repeats, axis=None):
+    if is_none(axis):
+        s.set_rank(out, 1)
+    elif s.rank(x) is not None:
+        s.set_rank(out, s.rank(x))
+
+
+defprim("repeat", (NP, "repeat"), _unrepeat, None, infer=_repeat_infer)
+# `np.add.reduceat(g, starts, axis)`: the sums of runs. Only in backward sweeps
+# (the adjoint of np.repeat); a second derivative through it is reported.
+defprim("add_reduceat", (NP, "add.reduceat"), None, None)
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
 defprim("ndim", (NP, "ndim"), None, infer=lambda s, out, x: s.set_rank(out, 0))
