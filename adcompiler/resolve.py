@@ -128,6 +128,15 @@ _register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
 _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
+for _f in (np.sort, np.argsort):
+    _register(
+        _f, _sig(_f.__name__, "a", "axis", "kind", axis=-1, kind=None, stable=None)
+    )
+# `axis` is always written out (NumPy before 2.3 has no default): none is dropped
+_register(
+    np.take_along_axis,
+    _sig("take_along_axis", "arr", "indices", "axis", axis="<always written>"),
+)
 _register(np.tile, _sig("tile", "A", "reps", constants=("reps",)))
 _register(
     np.repeat,

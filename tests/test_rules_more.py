@@ -301,3 +301,82 @@ def test_tile_and_repeat_refuse(build, body, message):
     f = build(f"def f(x, k):\n    return np.sum({body})\n")
     with pytest.raises(ADCompileError, match=message):
         grad(f)
+
+
+# -- np.sort --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.sort(x)", (5,)),
+        ("np.sort(x)", (2, 4)),
+        ("np.sort(x, axis=0)", (3, 2)),
+        ("np.sort(x, 1, kind='stable')", (2, 3, 2)),
+        ("np.sort(x, axis=None)", (2, 3)),
+        ("-np.sort(-x)", (4,)),  # descending
+    ],
+)
+def test_sort(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_sort_sends_each_adjoint_where_its_entry_came_from(gen, build, rng):
+    """Entry i of the sorted vector is x[order[i]]: d_x[order] = w. Ties go in
+    order of position, as the stable sort puts them."""
+    f = weighted(build, "np.sort(x)")
+    x, w = rng.normal(size=6), rng.normal(size=6)
+    want = np.zeros(6)
+    want[np.argsort(x)] = w
+    np.testing.assert_array_equal(grad(f, out=gen)(x, w), want)
+    ties = np.array([1.0, 0.0, 1.0, 0.0])
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(grad(f, out=gen)(ties, w), [3.0, 1.0, 4.0, 2.0])
+
+
+def test_sort_reads_as_numpy(gen, rng, monkeypatch):
+    """A vector's adjoint is scattered through the permutation; a matrix's
+    gathered through its inverse, along the axis."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+    def f(x, w):
+        return np.sum(np.sort(x) * w)
+
+    x, w = rng.normal(size=5), rng.normal(size=5)
+    text = source_of(grad(f, out=gen, example_args=(x, w)))
+    assert 'd_x = np.zeros_like(x)\n    d_x[np.argsort(x, kind="stable")] = w\n' in text
+
+    def g(A):
+        return np.trace(A @ A) + np.sum(np.sort(A, axis=0)[0] ** 2)
+
+    A = rng.normal(size=(3, 3))
+    compiled = grad(g, out=gen, example_args=(A,))
+    text = source_of(compiled)
+    assert 'np.argsort(A, axis=0, kind="stable"), axis=0' in text
+    assert "np.take_along_axis(" in text
+    assert "np.eye(3)" in text and "_matmul" not in text
+    want = 2.0 * A.T
+    first = np.argsort(A, axis=0, kind="stable")[0]
+    want[first, np.arange(3)] += 2.0 * A[first, np.arange(3)]
+    np.testing.assert_allclose(compiled(A), want, rtol=1e-14)
+
+
+def test_hessian_through_sort(gen, rng):
+    """Σ of the cubes of all but the smallest: the Hessian is diag(6 x) but for
+    the smallest entry. Then an hvp through a sort along an axis."""
+
+    def f(x):
+        return np.sum(np.sort(x)[1:] ** 3)
+
+    x = rng.normal(size=5)
+    want = np.diag(6 * x * (x > x.min()))
+    np.testing.assert_allclose(hessian(f)(x), want, atol=1e-12)
+
+    def g(A):
+        return np.trace(A @ A) + np.sum(np.sort(A, axis=0)[0] ** 2 * A[1])
+
+    A, V = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    d = grad(g, out=gen)
+    h = 1e-6
+    fd = (d(A + h * V) - d(A - h * V)) / (2 * h)
+    np.testing.assert_allclose(hvp(g, (A,), (V,)), fd, rtol=1e-6, atol=1e-7)

@@ -72,6 +72,7 @@ NO_RULE_YET = {
     "rows_matmul": (0, 1),
     "iadd": (0, 1),
     "add_reduceat": (0,),
+    "take_along_axis": (0,),
 }
 
 

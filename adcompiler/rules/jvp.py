@@ -212,6 +212,7 @@ def _prod(e, t, out, x, axis=None, keepdims=False):
 
 
 defjvp("prod", _prod)
+defjvp("sort", _numpy.sort_jvp)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)
@@ -285,6 +286,7 @@ for _prim in (
     "untile",
     "repeat",
     "add_reduceat",
+    "take_along_axis",
     "diagflat",
     "diagonal",
     "undiagonal",

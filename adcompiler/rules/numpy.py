@@ -26,6 +26,7 @@ from .core import (
     defprim,
     dim,
     is_none,
+    value_of,
 )
 
 BIN = "binop"
@@ -635,6 +636,52 @@ defprim("repeat", (NP, "repeat"), _unrepeat, None, infer=_repeat_infer)
 # `np.add.reduceat(g, starts, axis)`: the sums of runs. Only in backward sweeps
 # (the adjoint of np.repeat); a second derivative through it is reported.
 defprim("add_reduceat", (NP, "add.reduceat"), None, None)
+
+
+def _order(e, x, axis):
+    """The permutation that sorts x along `axis` (-1, an int or None), ties in
+    order of position: `np.argsort(x, axis, kind="stable")`."""
+    options = {} if value_of(axis, -1) == -1 else {"axis": axis}
+    return e.call("argsort", x, **options, kind=Const("stable"))
+
+
+def _unsort(e, g, out, x, axis=None, kind=None, stable=None):
+    """g scattered back through the sorting permutation: entry i of the result is
+    entry order[i] of x (ties in order of position, as the stable sort puts
+    them). Along an axis of a matrix or stack, g read through the inverse
+    permutation, `np.argsort(order)`."""
+    order = _order(e, x, axis)
+    k = value_of(axis, -1)
+    if k is None or e.rank(x) == 1:
+        zeros = e.call("zeros_like", g if k is None else x)
+        scattered = e.call("setitem", zeros, order, g)
+        if k is None and e.rank(x) != 1:  # x was flattened
+            return e.call("reshape", scattered, _shape(e, x))
+        return scattered
+    inverse = e.call("argsort", order, **({} if k == -1 else {"axis": axis}))
+    return e.call("take_along_axis", g, inverse, axis=Const(k))
+
+
+def sort_jvp(e, t, out, x, axis=None, kind=None, stable=None):
+    """The tangent sorted by x's permutation."""
+    order = _order(e, x, axis)
+    k = value_of(axis, -1)
+    if k is not None and e.rank(x) == 1:
+        return e.call("getitem", t[0], order)
+    return e.call("take_along_axis", t[0], order, axis=Const(k))
+
+
+def _sort_infer(s, out, x, axis=None, kind=None, stable=None):
+    if is_none(axis):
+        s.set_rank(out, 1)
+    else:
+        s.union(out, x)
+
+
+defprim("sort", (NP, "sort"), _unsort, infer=_sort_infer)
+defprim("argsort", (NP, "argsort"), None, infer=_sort_infer)
+# `np.take_along_axis(g, inverse, axis)`: g unsorted (and a tangent sorted).
+defprim("take_along_axis", (NP, "take_along_axis"), None, None)
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
 defprim("ndim", (NP, "ndim"), None, infer=lambda s, out, x: s.set_rank(out, 0))
