@@ -1167,6 +1167,9 @@ class Lowering:
                 self.mark_int(out)
             return out
         owner = self.expr(node.value)
+        field = self.item(owner, node.attr)  # `np.linalg.slogdet(A).logabsdet`
+        if field is not None:
+            return field
         if isinstance(owner, Var) and (
             owner.name in self.containers or owner.name in self.params_set
         ):
@@ -1303,6 +1306,8 @@ class Lowering:
         args, kwargs = self.arguments(sig, node)
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
+        if sig.prim == "slogdet":
+            return self.slogdet(sig, args, kwargs, node)
         if sig.prim == "einsum":
             spec = _einsum_spec(node, args, kwargs, self.error)
             return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))
@@ -1323,6 +1328,19 @@ class Lowering:
         elif sig.prim == "shape":
             self.shape_values.add(out.name)
         return out
+
+    def slogdet(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.linalg.slogdet(A)`: a pair (sign, logabsdet), read by unpacking,
+        indexing or by field. Each entry is its own value (`r[0]`, `r[1]`), so
+        that the adjoint of `A` comes from the logarithm's alone: the sign is
+        piecewise constant."""
+        loc = self.src.loc(node)
+        pair = self.apply(sig, args, kwargs, node)
+        sign = self.e.call("slogdet_sign", pair, Const(0), loc=loc)
+        logdet = self.e.call("slogdet_logabsdet", pair, Const(1), loc=loc)
+        entries = {0: sign, 1: logdet, -2: sign, -1: logdet}
+        self.dicts[pair.name] = {**entries, "sign": sign, "logabsdet": logdet}
+        return pair
 
     def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:
         """`np.exp(t, out=t)`: the result, which the name `t` holds from then on.

@@ -185,6 +185,7 @@ _register(np.linalg.norm, _sig("norm", "x", axis=None, keepdims=False))
 _register(np.linalg.inv, _sig("inv", "a"))
 _register(np.linalg.solve, _sig("solve", "a", "b"))
 _register(np.linalg.det, _sig("det", "a"))
+_register(np.linalg.slogdet, _sig("slogdet", "a"))
 _register(np.diag, _sig("diag", "v", "k", k=0))
 _register(np.diagflat, _sig("diagflat", "v", "k", k=0))
 _register(

@@ -48,7 +48,7 @@ from ..passes.shapes import analyze
 from ..passes.shift import invariant_shifts
 from ..rules import PRIMS
 from ..rules.arrays import IndexContrib, PathContrib
-from ..rules.core import NO_RULE_YET
+from ..rules.core import NO_RULE_YET, NOT_ARRAYS
 from .emitter import Emitter, Names, is_temp
 from .fresh import own_gradients
 
@@ -203,8 +203,14 @@ def _witnesses(fn: Function, body: Block, wrt: list[str], live: set[str]) -> lis
     """The values an adjoint may take its shape and dtype from (`np.full_like(x, g)`):
     the differentiated parameters and the active values, which are floats. Any
     other value may be an integer (a loop counter) or a boolean (a comparison),
-    and `np.full_like(k, g)` would truncate the adjoint to it."""
-    top = [o for stmt in body.stmts for o in defs(stmt)]
+    and `np.full_like(k, g)` would truncate the adjoint to it. A value that is
+    not an array (`np.linalg.slogdet`'s pair) is none either."""
+    top = [
+        o
+        for stmt in body.stmts
+        if not (isinstance(stmt, Assign) and stmt.prim in NOT_ARRAYS)
+        for o in defs(stmt)
+    ]
     return [p for p in fn.params if p in wrt] + [o for o in top if o in live]
 
 

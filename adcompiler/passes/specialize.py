@@ -86,7 +86,7 @@ def signature(examples: dict[str, Example]) -> str:
 
 # Results whose shape follows from their operands' shapes alone.
 _BY_SHAPES = {"matmul", "dot", "outer", "T", "copy", "len", "shape", "ndim", "size"}
-_BY_SHAPES |= {"inv", "solve", "det", "einsum", "take_along_axis"}
+_BY_SHAPES |= {"inv", "solve", "det", "slogdet", "einsum", "take_along_axis"}
 # Results whose shape follows from the first operand's shape and the values of the
 # others, which must then be constants or derived from shapes (`static`).
 _BY_FIRST = {
@@ -109,6 +109,8 @@ _BY_FIRST = {
     "trace",
     "diag",
     "tile",
+    "slogdet_sign",
+    "slogdet_logabsdet",
     "sort",
     "argsort",
     "repeat",

@@ -142,3 +142,8 @@ def dim(e, a, i: int):
     if shape is not None and -len(shape) <= i < len(shape):
         return Const(shape[i])
     return e.call("getitem", e.call("shape", a), Const(i), basic=Const(True))
+
+
+# Primitives whose value is not an array (`np.linalg.slogdet`'s pair): never the
+# witness of a shape (`np.full_like(x, g)`), whatever the shape facts say.
+NOT_ARRAYS = frozenset({"slogdet"})

@@ -201,6 +201,8 @@ def _std(e, t, out, x, axis=None, keepdims=False, ddof=0):
 defjvp("inv", _linalg.inv_jvp)
 defjvp("solve", _linalg.solve_jvp)
 defjvp("det", _linalg.det_jvp)
+defjvp("slogdet", _linalg.slogdet_jvp)
+defjvp("slogdet_logabsdet", lambda e, t, out, pair, i: t[0])
 defjvp("einsum", _linalg.einsum_jvp)
 
 

@@ -80,6 +80,40 @@ defprim(
 )
 defprim("det", (NP, "linalg.det"), _det_vjp, infer=_det_infer)
 
+
+def _slogdet_vjp(e, g, out, a):
+    """d log|det A| = A⁻ᵀ dA: g, the adjoint of the logarithm, times A⁻ᵀ (each
+    matrix of a stack by its own g); the sign has no derivative."""
+    if e.rank(a) != 2:
+        g = e.call("expand_dims", g, Const((-2, -1)))
+    return e.mul(g, _transposed(e, e.call("inv", a)))
+
+
+# `np.linalg.slogdet(a)` is a pair; its entries are `r[0]` and `r[1]` (frontend).
+# The adjoint (and tangent) of the pair is that of its logarithm, whose shape
+# the shape facts give it.
+def _slogdet_infer(s, out, a):
+    _det_infer(s, out, a)
+    if s.rank(out) is not None:  # a scalar logarithm: the determinant of a matrix
+        s.set_rank(a, s.rank(out) + 2)
+
+
+defprim("slogdet", (NP, "linalg.slogdet"), _slogdet_vjp, infer=_slogdet_infer)
+defprim(
+    "slogdet_sign",
+    ("getitem",),
+    None,
+    None,
+    infer=lambda s, out, pair, i: s.union(out, pair),
+)
+defprim(
+    "slogdet_logabsdet",
+    ("getitem",),
+    lambda e, g, out, pair, i: g,
+    None,
+    infer=lambda s, out, pair, i: s.union(out, pair),
+)
+
 # -- einsum -----------------------------------------------------------------------
 # `np.einsum("ij,jk->ik", a, b)` is `einsum("ij,jk->ik", a, b)`: the subscripts,
 # then one argument per operand (the frontend writes the output out and refuses
@@ -162,6 +196,12 @@ def solve_jvp(e, t, out, a, b):
     if moved is None:
         return e.call("solve", a, t[1])
     return e.call("solve", a, e.neg(moved) if t[1] is None else e.sub(t[1], moved))
+
+
+def slogdet_jvp(e, t, out, a):
+    """d log|det A| = trace(A⁻¹ dA) = sum(A⁻ᵀ ∘ dA) over the last two axes."""
+    inner = e.mul(_transposed(e, e.call("inv", a)), t[0])
+    return e.call("sum", inner, axis=Const((-2, -1)))
 
 
 def det_jvp(e, t, out, a):
