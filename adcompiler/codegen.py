@@ -675,7 +675,7 @@ def _fresh_values(fn: Function) -> set[str]:
     for stmt in walk(fn.body):
         if isinstance(stmt, Assign) and len(stmt.outs) == 1:
             kind = PRIMS[stmt.prim].form[0]
-            if stmt.prim == "setitem" or (
+            if stmt.prim in ("setitem", "zeros_list") or (
                 kind in ("binop", "unary", "np", "method") and stmt.prim not in VIEWS
             ):
                 fresh.add(stmt.out)

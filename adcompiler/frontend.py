@@ -1323,6 +1323,8 @@ class Lowering:
                 self.mark_int(result)
             return result
         out = self.apply(sig, args, kwargs, node)
+        if sig.prim in resolve.LIST_HELPERS and isinstance(out, Var):
+            self.lists.add(out.name)
         if sig.prim in ("len", "int"):
             self.mark_int(out)
         elif sig.prim == "shape":

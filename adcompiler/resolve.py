@@ -260,7 +260,15 @@ GENERATED_HELPERS = {
     ),
     "_undiag": _sig("undiag", "g", "v", "k", k=0),
     "_untile": _sig("untile", "g", "x", "reps", constants=("reps",)),
+    # the adjoints of a list of arrays: lists, one entry per part
+    "_repeat_like": _sig("repeat_list", "g", "parts"),
+    "_split_like": _sig("split_like", "g", "parts", "axis", axis=0),
+    "_zeros_list": _sig("zeros_list", "parts"),
+    "_add_each": _sig("add_each", "a", "b"),
+    "_concat_part": _sig("concat_part", "g", "k", "parts", "axis", axis=0),
 }
+# The helpers among them whose result is a Python list.
+LIST_HELPERS = {"repeat_list", "split_like", "zeros_list", "add_each"}
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {
     (np.multiply, "outer"): _sig("multiply_outer", "a", "b"),

@@ -156,3 +156,36 @@ def test_float32_tangents_stay_float32(out_dir, rng):
 def test_tangent_shape_mismatch_is_an_error(out_dir):
     with pytest.raises(ValueError, match="tangent 0 has shape"):
         jvp(softmax, (np.ones(3),), (np.ones(4),))
+
+
+def appended(x, y):
+    """A list built in straight-line code, some of its parts constant, joined and
+    summed each way NumPy and Python do."""
+    xs = [np.ones(3)]
+    xs.append(np.sin(x) * y)
+    xs.append(np.arange(3.0))
+    xs.append(x * x)
+    ys = [x[:2], np.cos(x)]
+    total = np.sum(np.stack(xs) ** 2) + np.sum(np.array(xs) * x)
+    total += np.sum(sum(xs) ** 3) + np.sum(np.concatenate(ys) ** 2)
+    return total + np.sum(xs[1] * xs[3]) + np.sum(np.stack(xs, axis=1)[0])
+
+
+def test_jvp_of_a_list_built_in_straight_line_code(out_dir, rng):
+    """The tangent of a list is the list of its parts' tangents, a zero array for
+    a part that depends on no input; np.stack, np.array, sum and np.concatenate
+    of it are those of the tangents."""
+    x, y = rng.normal(size=3), 0.7
+    vx, vy = rng.normal(size=3), -0.4
+    value, t_out = jvp(appended, (x, y), (vx, vy))
+    assert value == appended(x, y)
+    np.testing.assert_allclose(
+        t_out, directional(appended, (x, y), (vx, vy)), rtol=1e-6
+    )
+    gx, gy = grad(appended, argnums=(0, 1))(x, y)
+    assert np.isclose(t_out, gx @ vx + gy * vy, rtol=1e-12)
+    source = inspect.getsource(_compiled_jvp(appended, (0, 1)))
+    assert "xs_dot = []" in source or "_zeros_list(xs)" in source
+    # y alone: the parts that depend on x only have zero tangents
+    _, t_y = jvp(appended, (x, y), (None, vy))
+    assert np.isclose(t_y, gy * vy, rtol=1e-12)

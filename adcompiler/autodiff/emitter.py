@@ -92,6 +92,9 @@ class Emitter:
         # still be held elsewhere under its old name (CSE handed the same value to
         # two adjoints, one of which named it): what is emitted later reads the new one.
         self._aliases: dict[str, str] = {}
+        # Values known to be Python lists of arrays (a zero for one is a list of
+        # zero arrays, `_zeros_list(xs)`, not `np.zeros_like(xs)`).
+        self.lists: set[str] = set()
 
     # -- the one way to write a statement --------------------------------------
 

@@ -14,8 +14,13 @@ from ..ir import Assign, Atom, Block, Function, Var, rename
 from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
+from ..rules.core import NO_RULE_YET
+from ..rules.jvp import zeros
 from .emitter import Emitter, Names, is_temp
 from .reverse import float_checks
+
+# Primitives that update their first argument in place (`xs.append(x)`).
+UPDATES_FIRST = frozenset({"append"})
 
 
 def forward(
@@ -34,34 +39,50 @@ def forward(
         tangents[p] = Var(t)
 
     e = Emitter(names, shapes)
+    e.lists = set(fn.lists)
     for stmt in fn.body.stmts:
         if not isinstance(stmt, Assign):
             raise ADCompileError(
                 "forward mode handles straight-line code only", stmt.loc
             )
-        e.adopt([stmt])
         ts = [tangents.get(a.name) if isinstance(a, Var) else None for a in stmt.args]
-        if all(t is None for t in ts):
-            continue
         prim = PRIMS[stmt.prim]
-        if prim.jvp is None:
-            if prim.differentiable:
-                raise ADCompileError(
-                    f"`{stmt.prim}` has no forward-mode rule yet", stmt.loc
-                )
+        if prim.jvp is None or all(t is None for t in ts):
+            e.adopt([stmt])
+            gaps = NO_RULE_YET.get(stmt.prim, ())
+            if prim.jvp is None and (
+                prim.differentiable
+                or any(t is not None and i in gaps for i, t in enumerate(ts))
+            ):
+                if any(t is not None for t in ts):
+                    raise ADCompileError(
+                        f"`{stmt.prim}` has no forward-mode rule yet", stmt.loc
+                    )
             continue  # shapes, comparisons, signs: their tangent is zero
-        t = prim.jvp(e, ts, Var(stmt.out), *stmt.args, **stmt.kwargs)
+        if stmt.prim in UPDATES_FIRST:
+            # `xs.append(x)` changes `xs`: its tangent's rule reads `xs` before
+            t = prim.jvp(e, ts, Var(stmt.out), *stmt.args, **stmt.kwargs)
+            e.adopt([stmt])
+        else:
+            e.adopt([stmt])
+            t = prim.jvp(e, ts, Var(stmt.out), *stmt.args, **stmt.kwargs)
         if t is None:
             continue
         if isinstance(t, Var) and is_temp(t.name) and not is_temp(stmt.out):
-            t = e.name_value(t, names.fresh(f"{stmt.out}_dot"))
+            # a list updated in place keeps one name: `xs_dot.append(...)`
+            named = stmt.out
+            if stmt.prim in UPDATES_FIRST and not is_temp(stmt.args[0].name):
+                named = stmt.args[0].name
+            t = e.name_value(t, names.fresh(f"{named}_dot"))
         shapes.union(t, Var(stmt.out))
         tangents[stmt.out] = t
+        if stmt.out in e.lists and isinstance(t, Var):
+            e.lists.add(t.name)  # the tangent of a list is a list
 
     outs = []
     for r in fn.body.results:
         t = tangents.get(r.name) if isinstance(r, Var) else None
-        outs.append(t if t is not None else e.call("zeros_like", r))
+        outs.append(t if t is not None else zeros(e, r))
     results = tuple(fn.body.results) + tuple(outs)
     params = list(fn.params) + tangent_params
     checks = float_checks(fn, wrt, names)
@@ -72,4 +93,5 @@ def forward(
         fn.loc,
         fn.doc,
         return_line=fn.return_line,
+        lists=set(e.lists),
     )

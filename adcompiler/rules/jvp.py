@@ -12,6 +12,7 @@ from . import arrays as _arrays
 from . import generated as _generated  # noqa: F401
 from . import linalg as _linalg
 from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
+from ..ir import Var
 from .core import PRIMS, axis_kwargs, defprim, is_none
 
 # A lone tangent of a broadcast operand, brought to the result's shape.
@@ -310,6 +311,13 @@ defjvp(
 # -- indexing, index assignment, joining arrays (rules/arrays.py) -------------------------
 
 
+def zeros(e, x):
+    """A zero tangent for `x`: zero arrays, one per part where `x` is a list."""
+    if isinstance(x, Var) and x.name in e.lists:
+        return e.call("zeros_list", x)
+    return e.call("zeros_like", x)
+
+
 def _getitem(e, t, out, x, idx, **kwargs):
     return None if t[0] is None else e.call("getitem", t[0], idx, **kwargs)
 
@@ -318,7 +326,7 @@ def _setitem(e, t, out, x, idx, v, **kwargs):
     """`y[idx] = v`: the tangent of y with the tangent of v written at idx."""
     if t[0] is None and t[2] is None:
         return None
-    base = t[0] if t[0] is not None else e.call("zeros_like", x)
+    base = t[0] if t[0] is not None else zeros(e, x)
     return e.call("setitem", base, idx, t[2] if t[2] is not None else 0.0, **kwargs)
 
 
@@ -369,3 +377,50 @@ def _bilinear2(prim):
 
 defjvp("matmul_lhs_b", _bilinear2("matmul_lhs_b"))
 defjvp("matmul_rhs_a", _bilinear2("matmul_rhs_a"))
+
+# -- lists of arrays (rules/arrays.py): the tangent of a list is the list of the
+# tangents of its parts, with a zero array for a part that depends on no input ------
+
+
+def _append(e, t, out, xs, x):
+    """`xs.append(x)`: the tangent list, with the tangent of `x` appended. A list
+    with no tangent yet gets one zero per part so far (`_zeros_list(xs)`)."""
+    if t[0] is None and t[1] is None:
+        return None
+    txs = t[0] if t[0] is not None else _zeros_so_far(e, xs)
+    tx = t[1] if t[1] is not None else e.call("zeros_like", x)
+    return e.call("append", txs, tx)
+
+
+def _zeros_so_far(e, xs):
+    """The tangent of the list `xs` that has none: `[]` where `xs` is one."""
+    for stmt in reversed(e.stmts):
+        if getattr(stmt, "outs", None) == (xs.name,):
+            if stmt.prim == "new_list":
+                return e.call("new_list")
+            break
+    return e.call("zeros_list", xs)
+
+
+def _first_linear(prim):
+    """A map linear in its first argument, which the others only shape (a list
+    whose entries' shapes or number it copies, an index, an axis)."""
+
+    def rule(e, t, out, g, *rest, **kwargs):
+        return None if t[0] is None else e.call(prim, t[0], *rest, **kwargs)
+
+    return rule
+
+
+def _add_each(e, t, out, a, b):
+    if t[0] is not None and t[1] is not None:
+        return e.call("add_each", t[0], t[1])
+    return t[0] if t[1] is None else t[1]
+
+
+defjvp("append", _append)
+for _prim in ("stack_list", "array_list", "concatenate_list", "sum_list"):
+    defjvp(_prim, _linear(_prim))
+for _prim in ("repeat_list", "split_like", "concat_part", "take"):
+    defjvp(_prim, _first_linear(_prim))
+defjvp("add_each", _add_each)
