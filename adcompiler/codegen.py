@@ -299,6 +299,40 @@ def _prod_others(x, axis=None):
     after = np.cumprod(np.concatenate([ones, rows[..., :0:-1]], -1), -1)[..., ::-1]
     return np.moveaxis((before * after).reshape(moved.shape), last, axes)
 ''',
+    "_prod_others_jvp": '''
+def _prod_others_jvp(x, t, axis=None):
+    """The derivative of `_prod_others(x, axis)` along `t`: for each entry, the sum
+    over the other entries j of t[j] times the product of the entries other than
+    both. The products before and after each entry are prefix products of dual
+    numbers (x, t), made in log2(n) steps of whole-array products, without
+    dividing by `x`, which may be 0."""
+    x = np.asarray(x)
+    t = np.broadcast_to(t, x.shape)
+    axes = range(x.ndim) if axis is None else axis if type(axis) is tuple else (axis,)
+    axes = [a % x.ndim for a in axes]
+    last = list(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    rows = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    t_rows = np.moveaxis(t, axes, last).reshape(rows.shape)
+    ones = np.ones(rows.shape[:-1] + (1,), np.result_type(rows, t_rows))
+
+    def before(v, dv):  # the product of the entries before each, and its derivative
+        v = np.concatenate([ones, v[..., :-1]], -1)
+        dv = np.concatenate([0 * ones, dv[..., :-1]], -1)
+        step = 1
+        while step < v.shape[-1]:
+            head, tail = v[..., :-step], v[..., step:]
+            d_head, d_tail = dv[..., :-step], dv[..., step:]
+            v = np.concatenate([v[..., :step], head * tail], -1)
+            dv = np.concatenate([dv[..., :step], d_head * tail + head * d_tail], -1)
+            step *= 2
+        return v, dv
+
+    b, db = before(rows, t_rows)
+    a, da = before(rows[..., ::-1], t_rows[..., ::-1])
+    out = db * a[..., ::-1] + b * da[..., ::-1]
+    return np.moveaxis(out.reshape(moved.shape), last, axes)
+''',
     "_last_writes": '''
 def _last_writes(g, x, idx):
     """`g`, the adjoint of `v` in `x[idx] = v`, where an entry of `v` stays in `x`:

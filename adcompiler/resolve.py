@@ -254,12 +254,12 @@ GENERATED_HELPERS = {
     "_stack_trips": _sig("stack_trips", "values"),
     "_step": _sig("step", "x"),
     "_last_writes": _sig("last_writes", "g", "x", "idx"),
-    "_prod_others": _sig("prod_others", "x", "axis"),
     "_undiagonal": _sig(
         "undiagonal", "g", "x", "offset", "axis1", "axis2", offset=0, axis1=0, axis2=1
     ),
     "_undiag": _sig("undiag", "g", "v", "k", k=0),
     "_untile": _sig("untile", "g", "x", "reps", constants=("reps",)),
+    "_prod_others": _sig("prod_others", "x", "axis", axis=None),
     # the adjoints of a list of arrays: lists, one entry per part
     "_repeat_like": _sig("repeat_list", "g", "parts"),
     "_split_like": _sig("split_like", "g", "parts", "axis", axis=0),

@@ -189,3 +189,32 @@ def test_jvp_of_a_list_built_in_straight_line_code(out_dir, rng):
     # y alone: the parts that depend on x only have zero tangents
     _, t_y = jvp(appended, (x, y), (None, vy))
     assert np.isclose(t_y, gy * vy, rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [None, 1, -1, (0, 2)])
+def test_prod_others_jvp_is_exact_with_zeros(axis):
+    """`_prod_others_jvp(x, t, axis)`, the forward rule of np.prod's gradient
+    helper: the sum over the other entries j of t[j] times the product of the
+    entries other than both, compared with that sum written out, where one entry
+    of a product, or two, is 0."""
+    from adcompiler.codegen import HELPERS
+
+    namespace = {"np": np}
+    exec(HELPERS["_prod_others_jvp"], namespace)
+    prod_others_jvp = namespace["_prod_others_jvp"]
+    rng = np.random.default_rng(7)
+    x, t = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))
+    x[0, 1, 2] = x[1, 2, 0] = x[1, 2, 3] = 0.0
+    axes = (0, 1, 2) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    kept = [a for a in range(3) if a not in [b % 3 for b in axes]]
+    want = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        row = [j for j in np.ndindex(x.shape) if all(j[a] == i[a] for a in kept)]
+        for j in row:
+            if j != i:
+                others = [x[k] for k in row if k not in (i, j)]
+                want[i] += t[j] * np.prod(others)
+    got = prod_others_jvp(x, t, axis)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    single = prod_others_jvp(x.astype(np.float32), t.astype(np.float32), axis)
+    assert single.dtype == np.float32

@@ -151,15 +151,13 @@ def test_hessian_of_logsumexp_shifted_by_its_maximum(out_dir, rng):
 
 
 def gradient_fd(f, x, *rest, eps=1e-6):
-    """The Jacobian of `grad(f)` by central differences, one column per entry of x."""
+    """The Jacobian of `grad(f)` by central differences, shape `x.shape + x.shape`."""
     g = grad(f)
-    return np.stack(
-        [
-            (g(x + eps * e, *rest) - g(x - eps * e, *rest)) / (2 * eps)
-            for e in np.eye(x.size)
-        ],
-        axis=-1,
-    )
+    columns = [
+        (g(x + eps * e, *rest) - g(x - eps * e, *rest)) / (2 * eps)
+        for e in np.eye(x.size).reshape((x.size,) + x.shape)
+    ]
+    return np.stack(columns, axis=-1).reshape(x.shape + x.shape)
 
 
 def listed(x):
@@ -184,3 +182,45 @@ def test_hessian_through_a_list_of_arrays(out_dir, rng):
     np.testing.assert_allclose(H, gradient_fd(listed, x), rtol=1e-6, atol=1e-6)
     v = rng.normal(size=3)
     np.testing.assert_allclose(hvp(listed, x, v), H @ v, rtol=1e-12)
+
+
+def product(x):
+    return np.prod(x)
+
+
+def row_products(X):
+    return np.sum(np.prod(X, axis=1))
+
+
+def product_hessian(x):
+    """The closed form: H[i, j] = the product of the entries other than i and j, 0 at i = j."""
+    n = x.size
+    H = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                H[i, j] = np.prod(np.delete(x, [i, j]))
+    return H
+
+
+@pytest.mark.parametrize(
+    "x",
+    [[0.3, -0.5, 1.2, 2.0], [0.3, 0.0, 1.2, 2.0], [0.0, -0.5, 0.0, 2.0]],
+    ids=["no zero", "one zero", "two zeros"],
+)
+def test_hessian_of_a_product_is_exact_where_entries_are_zero(out_dir, x):
+    """The gradient of np.prod is `_prod_others(x)`, made without dividing by x;
+    its forward rule (`_prod_others_jvp`) is too, so an entry of 0 (or two) gives
+    the closed form exactly, not 0/0."""
+    x = np.array(x)
+    H = hessian(product)(x)
+    np.testing.assert_allclose(H, product_hessian(x), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(H, gradient_fd(product, x), atol=1e-8)
+    X = np.stack([x, x[::-1] + 1.0, x * x])
+    H = hessian(row_products)(X)
+    assert H.shape == (3, 4, 3, 4)
+    for r in range(3):
+        np.testing.assert_allclose(H[r, :, r], product_hessian(X[r]), rtol=1e-14)
+        others = np.delete(np.arange(3), r)
+        np.testing.assert_array_equal(H[r, :, others], 0.0)
+    np.testing.assert_allclose(H, gradient_fd(row_products, X), atol=1e-8)

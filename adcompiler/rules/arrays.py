@@ -197,7 +197,22 @@ def _prod_vjp(e, g, out, x, axis=None, keepdims=False):
 
 
 defprim("prod", (NP, "prod"), _prod_vjp, infer=_reduce_infer)
-defprim("prod_others", ("helper", "_prod_others"), None, None)
+defprim(
+    "prod_others",
+    ("helper", "_prod_others"),
+    None,
+    None,
+    infer=lambda s, out, x, axis=None: s.union(out, x),
+)
+# The derivative of `prod_others(x)` along `t` (its forward rule, rules/jvp.py).
+defprim(
+    "prod_others_jvp",
+    ("helper", "_prod_others_jvp"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, x, t, axis=None: s.union(out, x),
+)
 defprim("var", (NP, "var"), _var_vjp, infer=_reduce_infer)
 defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 

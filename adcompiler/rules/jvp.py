@@ -216,6 +216,14 @@ def _prod(e, t, out, x, axis=None, keepdims=False):
 
 defjvp("prod", _prod)
 defjvp("sort", _numpy.sort_jvp)
+# d prod_others(x)_i = sum over j != i of t_j times the product of the entries
+# other than i and j: exact where entries are 0 (no division by x).
+defjvp(
+    "prod_others",
+    lambda e, t, out, x, axis=None: e.call(
+        "prod_others_jvp", x, t[0], **axis_kwargs(axis)
+    ),
+)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)
@@ -297,6 +305,7 @@ for _prim in (
     "copy",
     "unbroadcast",
     "broadcast_like",
+    "own",
 ):
     defjvp(_prim, _linear(_prim))
 defjvp(
