@@ -218,3 +218,23 @@ def test_prod_others_jvp_is_exact_with_zeros(axis):
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     single = prod_others_jvp(x.astype(np.float32), t.astype(np.float32), axis)
     assert single.dtype == np.float32
+
+
+def squares(x):
+    return np.sum(x**2) + np.sum(x**3.0 * 0.5)
+
+
+@pytest.mark.parametrize("off", ["", "all"])
+def test_jvp_of_a_constant_power_takes_no_log(out_dir, monkeypatch, off):
+    """The exponent of `x ** 2` has no tangent, so the rule writes no `log(x)`
+    term, which warns at negative x: not left for dce to drop, so not there
+    with every pass off either."""
+    import warnings
+
+    monkeypatch.setenv("ADC_PASSES_OFF", off)
+    x, v = np.array([-1.5, 2.0, -0.25]), np.array([0.5, -1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, t = jvp(squares, (x,), (v,))
+    np.testing.assert_allclose(t, np.sum((2 * x + 1.5 * x**2) * v), rtol=1e-12)
+    assert "log" not in inspect.getsource(_compiled_jvp(squares, (0,)))

@@ -72,14 +72,18 @@ def _div(e, t, out, a, b):
 
 
 defjvp("div", _div)
-defjvp(
-    "pow",
-    lambda e, t, out, a, b: terms(
-        e,
-        _scale(e, t[0], e.mul(b, e.pow(a, e.sub(b, 1)))),
-        _scale(e, t[1], e.mul(out, e.call("log", a))),
-    ),
-)
+
+
+def _pow(e, t, out, a, b):
+    """ta·b·a^(b-1) + tb·out·log(a), each term only where its tangent is not zero:
+    the exponent's term of `x ** 2` would take the log of a negative `x` (a
+    RuntimeWarning, and NaN times nothing), and only dce would drop it."""
+    base = None if t[0] is None else e.mul(t[0], e.mul(b, e.pow(a, e.sub(b, 1))))
+    power = None if t[1] is None else e.mul(t[1], e.mul(out, e.call("log", a)))
+    return terms(e, base, power)
+
+
+defjvp("pow", _pow)
 defjvp("neg", lambda e, t, out, x: e.neg(t[0]))
 
 # -- elementwise functions ----------------------------------------------------------
