@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import keyword
 import re
@@ -583,11 +584,14 @@ class Lowering:
             None,
             [],
         )
+        backwards = False
         if isinstance(stmt, ast.For):
             # Python evaluates what a `for` runs over once, before the loop, with
             # the values from before it: `range(len(x))` reads the `x` the loop
             # starts from, even when the loop assigns `x`
-            index, start, stop, step, prologue = self.iteration(stmt)
+            inner = self.backward_range(stmt)
+            backwards = inner is not None
+            index, start, stop, step, prologue = self.iteration(inner or stmt)
             self.ints.add(index)
         bound = {k: v for k, v in self.env.items() if before.get(k) != v}
         params = tuple(self.version(n.lstrip("@")) for n in all_names)
@@ -611,6 +615,7 @@ class Lowering:
             brk = None
         outs = tuple(self.version(n.lstrip("@")) for n in all_names)
         node = Loop(outs, index, start, stop, step, params, inits, body, loc, cond, brk)
+        node.reverse = backwards
         self.e.emit(node)
         self.env = before
         for n, o, i in zip(all_names, outs, inits):
@@ -632,6 +637,25 @@ class Lowering:
         orelse, _ = self.block(rest, exit)
         self.env = before
         return self.merge(flag, then, orelse, exit.names(), node)
+
+    def backward_range(self, stmt: ast.For) -> ast.For | None:
+        """`for t in reversed(range(...))` in a generated gradient (its backward
+        sweep): the same loop over the `range`, to run backwards. Forward mode
+        differentiates it (hessian, hvp); reverse mode refuses it."""
+        it = stmt.iter
+        if not (
+            resolve.is_generated(self.fn)
+            and isinstance(it, ast.Call)
+            and self.static_value(it.func) is reversed
+            and len(it.args) == 1
+            and not it.keywords
+            and isinstance(it.args[0], ast.Call)
+            and self.static_value(it.args[0].func) is range
+        ):
+            return None
+        inner = copy.copy(stmt)
+        inner.iter = it.args[0]
+        return inner
 
     def iteration(self, stmt: ast.For):
         """What a `for` runs over: (index name, start, stop, step, [(target, item)])."""
@@ -683,9 +707,9 @@ class Lowering:
             raise self.error(
                 "a loop over `reversed(...)`, which adcompiler does not differentiate",
                 it,
-                "a generated gradient's backward sweep runs its loops this way, so "
-                "the gradient of a function with a loop cannot be differentiated "
-                "again; write `range(n - 1, -1, -1)` in your own code",
+                "a generated gradient's backward sweep runs its loops this way, "
+                "and only forward mode (hessian, hvp) reads it back, there; "
+                "write `range(n - 1, -1, -1)` in your own code",
             )
         seq = self.expr(it)
         stop = self.e.call("len", seq)
@@ -1577,6 +1601,15 @@ class Lowering:
                     else self.e.call("tuple", *args)
                 )
             return self.e.call("reshape", owner, shape, loc=loc)
+        if (
+            func.attr == "pop"
+            and not args
+            and not kwargs
+            and isinstance(owner, Var)
+            and owner.name in self.lists
+            and resolve.is_generated(self.fn)
+        ):  # a backward sweep takes its tape's last entry: `h, t1 = tape.pop()`
+            return self.e.call("pop", owner, loc=loc)
         if sig is None:
             raise self.error(f"the method `.{func.attr}()` is not supported", node)
         return self.apply(sig, [owner] + args, kwargs, node, self_arg=True)

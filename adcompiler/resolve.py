@@ -266,6 +266,13 @@ GENERATED_HELPERS = {
     "_zeros_list": _sig("zeros_list", "parts"),
     "_add_each": _sig("add_each", "a", "b"),
     "_concat_part": _sig("concat_part", "g", "k", "parts", "axis", axis=0),
+    # a loop's backward sweep: what its trips made, summed or stacked
+    "_unbroadcast_sum": _sig("unbroadcast_sum", "gs", "x"),
+    "_matmul_lhs_sum": _sig("matmul_lhs_sum", "gs", "bs", "a"),
+    "_matmul_rhs_sum": _sig("matmul_rhs_sum", "as_", "gs", "b"),
+    "_matmul_lhs_rows_sum": _sig("matmul_lhs_rows_sum", "gs", "xs", "a"),
+    "_matmul_rhs_rows_sum": _sig("matmul_rhs_rows_sum", "xs", "gs", "b"),
+    "_rows_matmul": _sig("rows_matmul", "xs", "b"),
 }
 # The helpers among them whose result is a Python list.
 LIST_HELPERS = {"repeat_list", "split_like", "zeros_list", "add_each"}

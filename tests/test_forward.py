@@ -238,3 +238,39 @@ def test_jvp_of_a_constant_power_takes_no_log(out_dir, monkeypatch, off):
         _, t = jvp(squares, (x,), (v,))
     np.testing.assert_allclose(t, np.sum((2 * x + 1.5 * x**2) * v), rtol=1e-12)
     assert "log" not in inspect.getsource(_compiled_jvp(squares, (0,)))
+
+
+def appended_in_a_loop(x, n):
+    """Appends inside a `for` (a part that depends on x, or a constant one, by
+    branch), then np.stack of the list; a `while` on the data after it."""
+    xs = []
+    h = x
+    for i in range(n):
+        h = np.tanh(h * 1.5 + i)
+        if i % 2 == 0:
+            xs.append(h * x)
+        else:
+            xs.append(np.ones(3))
+    s = np.sum(np.stack(xs) ** 2)
+    while s < 50.0:
+        s = s * 1.5 + np.sum(x * x)
+    return s
+
+
+def test_jvp_through_loops_and_branches(out_dir, rng):
+    """A loop carries the tangent of each value it carries that depends on x,
+    a branch merges the tangents with the values, and the list's tangent is
+    appended to in the loop as the list is."""
+    x, v = rng.normal(size=3), rng.normal(size=3)
+    for n in (1, 4):
+        value, t_out = jvp(appended_in_a_loop, (x, n), (v, None))
+        assert value == appended_in_a_loop(x, n)
+        np.testing.assert_allclose(
+            t_out,
+            directional(appended_in_a_loop, (x, n), (v, None)),
+            rtol=1e-6,
+        )
+        assert np.isclose(t_out, grad(appended_in_a_loop)(x, n) @ v, rtol=1e-12)
+    source = inspect.getsource(_compiled_jvp(appended_in_a_loop, (0,)))
+    assert "for i in range(n):" in source and "while " in source
+    assert "xs_dot = []" in source or "xs_1_dot = []" in source

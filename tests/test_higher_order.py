@@ -224,3 +224,67 @@ def test_hessian_of_a_product_is_exact_where_entries_are_zero(out_dir, x):
         others = np.delete(np.arange(3), r)
         np.testing.assert_array_equal(H[r, :, others], 0.0)
     np.testing.assert_allclose(H, gradient_fd(row_products, X), atol=1e-8)
+
+
+def stacked_in_a_loop(x):
+    """Appends in a `for`, then np.stack of the list (the backward loop slices
+    the stacked adjoint)."""
+    xs = []
+    for i in range(3):
+        xs.append(np.sin(x) * (i + 1.0))
+    return np.sum(np.stack(xs) ** 2 * x)
+
+
+def recurrent(x, W):
+    """The state through a loop (`_stack_trips` of its trips, `_matmul_rhs` back),
+    a sum accumulated over the trips (a tape and `_unbroadcast_sum`) and a `while`
+    that stops early (a trip count)."""
+    h, total = x, 0.0
+    for _ in range(3):
+        h = np.tanh(W @ h)
+        total = total + np.sum(np.sin(h * x))
+    while total < 5.0:
+        total = total * 2.0 + np.sum(x * x)
+    return total + np.sum(h**2)
+
+
+def rows(W, xs):
+    """A loop over the rows of xs: the trips' products summed after the backward
+    loop (`_matmul_lhs_rows_sum`, `_matmul_rhs_rows_sum`)."""
+    s = 0.0
+    for t in range(xs.shape[0]):
+        s = s + np.sum(np.tanh(W @ xs[t]) * np.sin(xs[t] @ W))
+    return s
+
+
+def test_hessian_through_loops(out_dir, rng):
+    """A gradient's backward sweep is a reversed loop over a tape: forward mode
+    reads it back (the tangent tape pushed and popped with the tape, the sums
+    over trips differentiated) and the Hessian matches finite differences of
+    the gradient."""
+    x, W = rng.normal(size=3), rng.normal(size=(3, 3)) * 0.6
+    xs = rng.normal(size=(4, 3))
+    for f, args in [(stacked_in_a_loop, (x,)), (recurrent, (x, W)), (rows, (W, xs))]:
+        H = hessian(f)(*args)
+        np.testing.assert_allclose(H, gradient_fd(f, *args), rtol=1e-6, atol=1e-6)
+        v = rng.normal(size=args[0].shape)
+        Hv = hvp(f, args, (v,) + (None,) * (len(args) - 1))
+        np.testing.assert_allclose(Hv, np.tensordot(H, v, v.ndim), rtol=1e-10)
+    source = inspect.getsource(grad(recurrent))
+    assert "reversed(range(" in source and ".pop()" in source
+
+
+def test_grad_of_a_gradient_with_a_loop_is_refused(out_dir, rng):
+    """Reverse mode does not read a backward sweep back: grad of the gradient of
+    a function with a loop raises at the reversed loop, and points to hessian."""
+    with pytest.raises(ADCompileError, match="cannot be differentiated again") as info:
+        grad(lambda_free_sum(grad(stacked_in_a_loop)))(rng.normal(size=3))
+    assert "__grad_stacked_in_a_loop__x.py:" in str(info.value)
+    assert "hessian" in str(info.value)
+
+
+def lambda_free_sum(g):
+    def summed(x):
+        return np.sum(g(x))
+
+    return summed

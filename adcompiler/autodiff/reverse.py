@@ -63,6 +63,16 @@ def reverse(*args, **kwargs) -> Function:
     known shape that its adjoint keeps it too, and proving it; if a loop does
     not bear that out, again from the start without assuming it."""
     fn = args[0]
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Loop) and stmt.reverse:
+            raise ADCompileError(
+                "a loop over `reversed(...)`, a generated gradient's backward sweep, "
+                "which reverse mode does not differentiate: the gradient of a "
+                "function with a loop cannot be differentiated again by grad",
+                stmt.loc,
+                "hessian, hvp and jacfwd differentiate a gradient in forward mode, "
+                "loops included",
+            )
     if not fn.traced:
         return _reverse(*args, **kwargs)
     try:

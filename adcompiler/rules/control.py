@@ -20,7 +20,9 @@ defprim("int", ("builtin", "int"), None, shape=SCALAR)
 # `tape = []`, `tape.append((a, b))`, `a, b = tape.pop()`.
 defprim("new_tape", ("list",))
 defprim("push", ("push",))
-defprim("pop", ("pop",))
+# A tape read back from a generated gradient (`tape.pop()` in its backward loop) is
+# differentiated in forward mode only (rules/jvp.py); reverse mode reports it.
+defprim("pop", ("pop",), None)
 # vjp: where the forward sweep ends and the backward function (a nested def) begins.
 defprim("begin_backward", ("begin_backward",))
 # A custom rule's cotangent must have its argument's shape (adcompiler/custom.py).

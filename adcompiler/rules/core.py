@@ -73,6 +73,13 @@ NO_RULE_YET = {
     "iadd": (0, 1),
     "add_reduceat": (0,),
     "take_along_axis": (0,),
+    # a backward sweep's, read back (forward mode has their rules, rules/jvp.py)
+    "unbroadcast_sum": (0,),
+    "matmul_lhs_sum": (0, 1),
+    "matmul_rhs_sum": (0, 1),
+    "matmul_lhs_rows_sum": (0, 1),
+    "matmul_rhs_rows_sum": (0, 1),
+    "pop": (0,),
 }
 
 

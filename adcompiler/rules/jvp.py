@@ -8,11 +8,11 @@ tangent; `terms` drops the zero ones, so no `0 * x` reaches generated code.
 
 from __future__ import annotations
 
+from ..ir import Var
 from . import arrays as _arrays
 from . import generated as _generated  # noqa: F401
 from . import linalg as _linalg
 from . import numpy as _numpy  # noqa: F401  (defines the primitives extended here)
-from ..ir import Var
 from .core import PRIMS, axis_kwargs, defprim, is_none
 
 # A lone tangent of a broadcast operand, brought to the result's shape.
@@ -327,7 +327,7 @@ defjvp(
 def zeros(e, x):
     """A zero tangent for `x`: zero arrays, one per part where `x` is a list."""
     if isinstance(x, Var) and x.name in e.lists:
-        return e.call("zeros_list", x)
+        return _zeros_so_far(e, x)
     return e.call("zeros_like", x)
 
 
@@ -391,6 +391,7 @@ def _bilinear2(prim):
 defjvp("matmul_lhs_b", _bilinear2("matmul_lhs_b"))
 defjvp("matmul_rhs_a", _bilinear2("matmul_rhs_a"))
 
+
 # -- lists of arrays (rules/arrays.py): the tangent of a list is the list of the
 # tangents of its parts, with a zero array for a part that depends on no input ------
 
@@ -437,3 +438,35 @@ for _prim in ("stack_list", "array_list", "concatenate_list", "sum_list"):
 for _prim in ("repeat_list", "split_like", "concat_part", "take"):
     defjvp(_prim, _first_linear(_prim))
 defjvp("add_each", _add_each)
+
+
+# -- loops (rules/generated.py, rules/control.py) ---------------------------------------
+# A loop's backward sweep: the sums over its trips of the products `_matmul_lhs(g, b)`
+# (from the lists of both factors, or a list and an array of rows), bilinear in the
+# two; the products with one operand made before the loop; each trip's value stacked.
+for _prim in (
+    "matmul_lhs_sum",
+    "matmul_rhs_sum",
+    "matmul_lhs_rows_sum",
+    "matmul_rhs_rows_sum",
+):
+    defjvp(_prim, _bilinear2(_prim))
+defjvp("matmul_rows", _bilinear("matmul_rows"))
+defjvp("rows_matmul", _bilinear("rows_matmul"))
+defjvp("unbroadcast_sum", _first_linear("unbroadcast_sum"))
+defjvp("stack_trips", _linear("stack_trips"))
+defjvp("last_writes", _first_linear("last_writes"))
+# The tape of a loop: the tangent tape holds the tangents of what the tape holds,
+# pushed and popped with it.
+defjvp("pop", lambda e, t, out, tape: e.call("pop", t[0]))
+
+
+def _tuple(e, t, out, *parts):
+    """A tuple (what a trip pushes on its tape): the tuple of the tangents, a zero
+    for a part that has none."""
+    if all(d is None for d in t):
+        return None
+    return e.call("tuple", *[zeros(e, p) if d is None else d for d, p in zip(t, parts)])
+
+
+defjvp("tuple", _tuple)
