@@ -813,6 +813,8 @@ class Lowering:
             ):
                 self.expr(call)  # `np.exp(t, out=t)` rebinds `t`
                 return
+            if self.add_at(call):
+                return
             if (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
@@ -840,6 +842,29 @@ class Lowering:
             )
         else:
             raise self.unsupported(stmt)
+
+    def add_at(self, call: ast.expr) -> bool:
+        """`np.add.at(d_x, idx, g)` in a generated gradient (the adjoint of an
+        integer-array or mask index): a new value of `d_x`, for forward mode."""
+        import numpy as np
+
+        if not (
+            resolve.is_generated(self.fn)
+            and isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "at"
+            and self.static_value(call.func.value) is np.add
+            and len(call.args) == 3
+            and not call.keywords
+            and isinstance(call.args[0], ast.Name)
+        ):
+            return False
+        name = call.args[0].id
+        buf = self.read(name, call.args[0])
+        idx, g = self.expr(call.args[1]), self.expr(call.args[2])
+        new = self.e.call("index_add_at", buf, idx, g, loc=self.src.loc(call))
+        self.bind(name, new)
+        return True
 
     def unpack(self, stmt: ast.Assign) -> None:
         """`a, b = x, y`: every right-hand side is read before any name is rebound."""

@@ -365,8 +365,18 @@ def _clip(e, t, out, x, lo, hi):
     return total
 
 
+def _index_add_at(e, t, out, buf, idx, g):
+    """`np.add.at(d, idx, g)` (read back from a gradient): the same on the tangent of
+    `d`, copied (the primal's update is in place), or on zeros."""
+    if t[2] is None:
+        return t[0]
+    base = zeros(e, buf) if t[0] is None else e.call("copy", t[0])
+    return e.call("index_add_at", base, idx, t[2])
+
+
 defjvp("getitem", _getitem)
 defjvp("setitem", _setitem)
+defjvp("index_add_at", _index_add_at)
 defjvp("stack", _joined("stack"))
 defjvp("concatenate", _joined("concatenate"))
 defjvp("float", lambda e, t, out, x: t[0])
