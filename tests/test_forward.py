@@ -274,3 +274,37 @@ def test_jvp_through_loops_and_branches(out_dir, rng):
     source = inspect.getsource(_compiled_jvp(appended_in_a_loop, (0,)))
     assert "for i in range(n):" in source and "while " in source
     assert "xs_dot = []" in source or "xs_1_dot = []" in source
+
+
+def _without_forward_rule():
+    from adcompiler.rules import PRIMS
+    from adcompiler.rules.core import NO_RULE_YET
+
+    return sorted(
+        n
+        for n, p in PRIMS.items()
+        if p.jvp is None and (p.differentiable or n in NO_RULE_YET)
+    )
+
+
+@pytest.mark.parametrize("prim", _without_forward_rule())
+def test_a_missing_forward_rule_on_a_varied_argument_is_an_error(prim):
+    """Where a tangent reaches a primitive without a forward rule (a backward
+    sweep's in-place update, say), forward mode raises, never gives a zero."""
+    from adcompiler import ADCompileError
+    from adcompiler.autodiff.emitter import Names
+    from adcompiler.autodiff.forward import forward
+    from adcompiler.errors import Loc
+    from adcompiler.ir import Assign, Block, Function, Var
+    from adcompiler.rules import PRIMS
+    from adcompiler.rules.core import NO_RULE_YET
+
+    p = PRIMS[prim]
+    n = max(len(p.vjp), 1 + max(NO_RULE_YET.get(prim, (0,))))
+    i = NO_RULE_YET.get(prim, (0,))[0]
+    args = tuple(Var("x") if k == i else Var("c") for k in range(n))
+    stmt = Assign(("_t1",), prim, args, {}, Loc("f.py", 3, 4))
+    fn = Function("f", ["x", "c"], Block([stmt], (Var("_t1"),)), Loc("f.py", 2, 0))
+    with pytest.raises(ADCompileError, match="no forward-mode rule") as info:
+        forward(fn, (0,), "jvp_f", Names({"x", "c"}))
+    assert str(info.value).startswith("f.py:3:5:")

@@ -110,14 +110,12 @@ class _Tangents:
         if prim.jvp is None or all(t is None for t in ts):
             e.adopt([stmt])
             gaps = NO_RULE_YET.get(stmt.prim, ())
-            if prim.jvp is None and (
-                prim.differentiable
-                or any(t is not None and i in gaps for i, t in enumerate(ts))
-            ):
-                if any(t is not None for t in ts):
-                    raise ADCompileError(
-                        f"`{stmt.prim}` has no forward-mode rule yet", stmt.loc
-                    )
+            varied = [i for i, t in enumerate(ts) if t is not None]
+            if varied and (prim.differentiable or set(varied) & set(gaps)):
+                # a derivative flows where no rule says how: an error, never a zero
+                raise ADCompileError(
+                    f"`{stmt.prim}` has no forward-mode rule yet", stmt.loc
+                )
             return  # shapes, comparisons, signs: their tangent is zero
         if stmt.prim in UPDATES_FIRST:
             # `xs.append(x)` changes `xs`: its tangent's rule reads `xs` before
