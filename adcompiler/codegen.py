@@ -342,6 +342,20 @@ def _concat_part(g, k, parts, axis=0):
     start = sum(sizes[:k])
     return np.take(g, np.arange(start, start + sizes[k]), axis=axis)
 ''',
+    "_joined_part": '''
+def _joined_part(g, k, parts, how):
+    """The piece of `g` that part `k` of `np.hstack`, `np.vstack` or
+    `np.column_stack` (`how`) of `parts` became, in the part's shape: a vector
+    (or a number) is one row of a vstack, one column of a column_stack."""
+    if how == "hstack":
+        axis, least = (0 if np.ndim(parts[0]) <= 1 else 1), 1
+    else:
+        axis, least = (0 if how == "vstack" else 1), 2
+    sizes = [np.shape(p)[axis] if np.ndim(p) >= least else 1 for p in parts]
+    start = sum(sizes[:k])
+    piece = np.take(g, np.arange(start, start + sizes[k]), axis=axis)
+    return np.reshape(piece, np.shape(parts[k]))
+''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
     """`g` cut into the pieces that `np.concatenate(parts, axis)` joined."""

@@ -1434,7 +1434,7 @@ class Lowering:
         name = ast.unparse(node.func)
         if not node.args:
             raise self.error(f"`{name}` needs a sequence", node)
-        allowed = {"axis"} if kind != "sum" else set()
+        allowed = {"axis"} if kind in ("stack", "concatenate") else set()
         kwargs = {}
         for kw in node.keywords:
             if kw.arg not in allowed:
@@ -1465,7 +1465,13 @@ class Lowering:
             if kind == "sum":
                 total = self.e.call("sum_list", seq, loc=loc)
                 return self.e.call("add", start, total, loc=loc)
-            prim = {"stack": "stack_list", "concatenate": "concatenate_list"}[kind]
+            prim = {"stack": "stack_list", "concatenate": "concatenate_list"}.get(kind)
+            if prim is None:
+                raise self.error(
+                    f"`{name}` of a list built in a loop is not supported",
+                    node,
+                    "join a list or tuple written out, or use `np.concatenate`",
+                )
             if name.endswith("array") or name.endswith("asarray"):
                 prim = "array_list"
             return self.e.call(prim, seq, loc=loc, **options)

@@ -189,6 +189,9 @@ METHODS.update(
 SEQUENCE_FUNCTIONS = {
     id(np.stack): ("stack", np.stack),
     id(np.concatenate): ("concatenate", np.concatenate),
+    id(np.hstack): ("hstack", np.hstack),
+    id(np.vstack): ("vstack", np.vstack),
+    id(np.column_stack): ("column_stack", np.column_stack),
     id(np.array): ("stack", np.array),
     id(np.asarray): ("stack", np.asarray),
     id(builtins.sum): ("sum", builtins.sum),

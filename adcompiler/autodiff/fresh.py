@@ -34,6 +34,11 @@ _FRESH = MATMUL_HELPERS | {
     "zeros_any",
     "concatenate",
     "stack",
+    "hstack",
+    "vstack",
+    "column_stack",
+    "concat_part",  # np.take of a range: a copy
+    "joined_part",
 }
 
 

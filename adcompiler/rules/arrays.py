@@ -265,6 +265,54 @@ defprim(
 defprim("take", (NP, "take"), None, None)
 defprim("concat_part", ("helper", "_concat_part"), None, None, None)
 
+# np.hstack, np.vstack and np.column_stack join along axis 1 (axis 0 for vectors),
+# axis 0 and axis 1; np.vstack makes a vector (or a number) one row, np.column_stack
+# one column. (the axis a part joins along, the least rank of a part that keeps its shape)
+_JOINS = {"hstack": (None, 1), "vstack": (0, 2), "column_stack": (1, 2)}
+
+
+def _joined_part(how: str, k: int):
+    """The adjoint of part `k`: the piece of `g` it became. Where the parts' ranks
+    are known and alike, it is a concatenation's piece (`_concat_part`) or, for
+    vectors made rows or columns, one row or column of `g`; otherwise
+    `_joined_part` tells at run time."""
+
+    def vjp(e, g, out, *parts):
+        axis, least = _JOINS[how]
+        ranks = {e.rank(p) for p in parts}
+        if len(ranks) == 1 and None not in ranks:
+            (rank,) = ranks
+            if how == "hstack" and rank >= 1:
+                axis = 0 if rank == 1 else 1
+            if rank >= least:
+                return e.call("concat_part", g, k, e.call("tuple", *parts), axis=axis)
+            if rank == 1:
+                return e.call("take", g, k, axis=axis)
+        return e.call("joined_part", g, k, e.call("tuple", *parts), Const(how))
+
+    return vjp
+
+
+def _joined_infer(how: str):
+    def infer(s, out, *parts):
+        ranks = [s.rank(p) for p in parts]
+        if how == "hstack" and ranks[0] is not None:
+            s.set_rank(out, max(ranks[0], 1))
+        elif how != "hstack" and None not in ranks and max(ranks) <= 2:
+            s.set_rank(out, 2)
+
+    return infer
+
+
+for _how in _JOINS:
+    defprim(
+        _how,
+        ("seqcall", _how),
+        *[_joined_part(_how, k) for k in range(MAX_PARTS)],
+        infer=_joined_infer(_how),
+    )
+defprim("joined_part", ("helper", "_joined_part"), None, None, None, None)
+
 # A list of arrays (the value of a list the function builds in a loop):
 # `xs_1 = append(xs, x)` prints as `xs.append(x)`.  Its adjoint is an array
 # (or list) with one entry per element: entry -1 goes to `x`, the rest to `xs`.

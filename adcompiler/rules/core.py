@@ -56,6 +56,7 @@ NO_RULE_YET = {
     "take": (0,),
     "add_each": (0, 1),
     "concat_part": (0,),
+    "joined_part": (0,),
     "split_like": (0,),
     "repeat_list": (0,),
     "index_add": (0, 2),

@@ -334,6 +334,8 @@ defjvp("getitem", _getitem)
 defjvp("setitem", _setitem)
 defjvp("stack", _joined("stack"))
 defjvp("concatenate", _joined("concatenate"))
+for _how in _arrays._JOINS:
+    defjvp(_how, _joined(_how))
 defjvp("float", lambda e, t, out, x: t[0])
 defjvp(
     "astype_like",

@@ -1,0 +1,117 @@
+"""The rules of NumPy's joining, reshaping and difference functions beyond the first
+table, each checked in reverse mode against central finite differences, in
+forward mode against the gradient (⟨∇f, v⟩ = J v), in float32, and compiled for
+example arguments (where the ranks are known and the adjoint is written without
+a run-time helper)."""
+
+import importlib.util
+import inspect
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import numeric_grad
+
+from adcompiler import grad
+from adcompiler.errors import ADCompileError
+from adcompiler.transforms import jvp
+
+RTOL, ATOL = 1e-6, 1e-8
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory):
+    return tmp_path_factory.mktemp("generated")
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """Compile functions written as source text (one module per distinct text)."""
+    folder = tmp_path_factory.mktemp("sources")
+    made = {}
+
+    def make(source: str, name: str = "f"):
+        source = textwrap.dedent(source)
+        if source not in made:
+            path = folder / f"extra{len(made)}.py"
+            path.write_text("import numpy as np\n\n\n" + source)
+            spec = importlib.util.spec_from_file_location(f"adc_extra{len(made)}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            made[source] = getattr(module, name)
+        return made[source]
+
+    return make
+
+
+def check_expr(gen, build, rng, expr, *shapes, positive=False):
+    """`np.sum(<expr of a, b, ...> * w)`: its gradient with respect to every array
+    against finite differences, its jvp against the gradient, the float32
+    gradient, and the gradient compiled for examples."""
+    names = "abc"[: len(shapes)]
+    f = build(f"def f({', '.join(names)}, w):\n    return np.sum({expr} * w)\n")
+    args = [rng.normal(size=s) for s in shapes]
+    if positive:
+        args = [np.abs(a) + 0.5 for a in args]
+    w = rng.normal(size=np.shape(eval(expr, {"np": np}, dict(zip(names, args)))))
+    nums = tuple(range(len(shapes)))
+    args = [*args, w]
+    got = grad(f, argnums=nums, out=gen)(*args)
+    for i, g in zip(nums, got):
+        assert np.shape(g) == shapes[i] and np.asarray(g).dtype == np.float64
+        want = numeric_grad(f, args, i)
+        np.testing.assert_allclose(g, want, rtol=RTOL, atol=ATOL, err_msg=expr)
+    tangents = [rng.normal(size=s) for s in shapes]
+    _, t = jvp(f, args, [*tangents, None])
+    assert np.isclose(t, sum(np.sum(g * v) for g, v in zip(got, tangents)))
+    got32 = grad(f, argnums=nums, out=gen)(*[a.astype(np.float32) for a in args])
+    for g32, g in zip(got32, got):
+        assert np.asarray(g32).dtype == np.float32
+        np.testing.assert_allclose(g32, g, rtol=1e-3, atol=1e-4)
+    specialized = grad(f, argnums=nums, out=gen, example_args=tuple(args))
+    for g_ex, g in zip(specialized(*args), got):
+        np.testing.assert_allclose(g_ex, g, rtol=1e-12, atol=1e-14)
+    return f
+
+
+# -- joining: np.hstack, np.vstack, np.column_stack --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shapes",
+    [
+        ("np.hstack([a, b])", [(3,), (2,)]),
+        ("np.hstack((a, b, a))", [(2, 3), (2, 1)]),
+        ("np.hstack([a, b])", [(2, 3, 2), (2, 1, 2)]),
+        ("np.vstack((a, b))", [(3,), (3,)]),
+        ("np.vstack([a, b])", [(3,), (2, 3)]),
+        ("np.vstack([a, b])", [(2, 3), (1, 3)]),
+        ("np.column_stack([a, b])", [(3,), (3,)]),
+        ("np.column_stack((a, b, a))", [(3, 2), (3,)]),
+    ],
+)
+def test_joins(gen, build, rng, expr, shapes):
+    check_expr(gen, build, rng, expr, *shapes)
+
+
+def test_joins_of_known_ranks_need_no_helper(gen, build, rng, monkeypatch):
+    """For examples, a vstack of vectors gives each its row of the adjoint and a
+    column_stack of matrices its columns, as a concatenation does."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    f = build("def f(a, b):\n    return np.sum(np.sin(np.vstack((a, b))))\n")
+    x = rng.normal(size=3)
+    source = inspect.getsource(grad(f, argnums=(0, 1), out=gen, example_args=(x, x)))
+    assert "np.take(d_t1, 0, axis=0)" in source
+    assert "_joined_part" not in source and "_own" not in source
+
+
+def test_join_of_a_list_built_in_a_loop_is_an_error(gen, build):
+    f = build("""
+        def f(x):
+            rows = []
+            for i in range(2):
+                rows.append(x * i)
+            return np.sum(np.vstack(rows))
+        """)
+    with pytest.raises(ADCompileError, match="built in a loop"):
+        grad(f, out=gen)
