@@ -123,6 +123,9 @@ _register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
 _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
+_register(np.swapaxes, _sig("swapaxes", "a", "axis1", "axis2"))
+_register(np.atleast_1d, _sig("atleast_1d", "a"))
+_register(np.atleast_2d, _sig("atleast_2d", "a"))
 _register(np.shape, _sig("shape", "a"))
 _register(np.ndim, _sig("ndim", "a"))
 _register(np.size, _sig("size", "a"))
@@ -139,6 +142,7 @@ METHODS: dict[str, Signature] = {
     "std": _sig("std", "axis", axis=None, keepdims=False, ddof=0),
     "dot": _sig("dot", "b"),
     "transpose": _sig("transpose", "axes", axes=None),
+    "swapaxes": _sig("swapaxes", "axis1", "axis2"),
 }
 
 # Array attributes read as values: `x.T` is a primitive, `x.shape` a non-differentiable value.

@@ -115,3 +115,30 @@ def test_join_of_a_list_built_in_a_loop_is_an_error(gen, build):
         """)
     with pytest.raises(ADCompileError, match="built in a loop"):
         grad(f, out=gen)
+
+
+# -- np.swapaxes, np.atleast_1d, np.atleast_2d -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.swapaxes(a, 0, 1)", (3, 4)),
+        ("np.swapaxes(a, 0, -1)", (2, 3, 4)),
+        ("a.swapaxes(2, 1)", (2, 3, 4)),
+        ("np.atleast_1d(a)", ()),
+        ("np.atleast_1d(a)", (3,)),
+        ("np.atleast_2d(a)", (3,)),
+        ("np.atleast_2d(a)", (2, 3)),
+        ("np.atleast_2d(a)", (2, 1, 3)),
+    ],
+)
+def test_axes_and_ranks(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_swapaxes_adjoint_swaps_back(gen, build, monkeypatch):
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    f = build("def f(a, w):\n    return np.sum(np.swapaxes(a, 0, 2) * w)\n")
+    source = inspect.getsource(grad(f, out=gen))
+    assert "d_a = _own(np.swapaxes(d_t1, 0, 2))" in source

@@ -88,6 +88,9 @@ VIEWS = frozenset(
         "einsum",  # `np.einsum("ij->ji", a)` is a view of a
         "squeeze",
         "flip",
+        "swapaxes",
+        "atleast_1d",  # x itself where it has the rank
+        "atleast_2d",
         "unbroadcast",
         "pop",
         "matmul_lhs",

@@ -492,6 +492,31 @@ defprim(
     None,
     infer=lambda s, out, x, shift, axis=None: s.union(out, x),
 )
+defprim(
+    "swapaxes",
+    (NP, "swapaxes"),
+    lambda e, g, out, x, axis1, axis2: e.call("swapaxes", g, axis1, axis2),
+    None,
+    None,
+    infer=lambda s, out, x, axis1, axis2: s.set_rank(out, s.rank(x)),
+)
+
+
+def _atleast_infer(least: int):
+    def infer(s, out, x):
+        if s.rank(x) is not None:
+            s.set_rank(out, max(s.rank(x), least))
+
+    return infer
+
+
+for _least in (1, 2):
+    defprim(
+        f"atleast_{_least}d",
+        (NP, f"atleast_{_least}d"),
+        lambda e, g, out, x: e.call("reshape", g, e.call("shape", x)),
+        infer=_atleast_infer(_least),
+    )
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
 defprim("ndim", (NP, "ndim"), None, infer=lambda s, out, x: s.set_rank(out, 0))
