@@ -1096,10 +1096,10 @@ class _Body:
             )
             return ast.Assign([_target(stmt.outs)], call)
         buf, index, g = stmt.args
-        if form == "index_add":
+        if form == "index_add":  # `sub`: the negation pass's `d[i] -= g`
             return ast.AugAssign(
                 ast.Subscript(_atom(buf), _index(self.atom(index)), ast.Store()),
-                ast.Add(),
+                ast.Sub() if stmt.kwargs.get("sub") else ast.Add(),
                 self.atom(g),
             )
         if form == "index_add_any":

@@ -1297,6 +1297,8 @@ class Lowering:
         kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
+        if sig.prim == "diff":
+            return self.diff(sig, args, kwargs, node)
         if sig.prim == "einsum":
             spec = _einsum_spec(node, args, kwargs, self.error)
             return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))
@@ -1316,6 +1318,43 @@ class Lowering:
             self.mark_int(out)
         elif sig.prim == "shape":
             self.shape_values.add(out.name)
+        return out
+
+    def diff(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.diff(a, n, axis)`, written as NumPy computes it: `n` times
+        `a[..., 1:] - a[..., :-1]` along the axis. Its adjoint is the slices'
+        (`d_a[..., 1:] += g; d_a[..., :-1] -= g`), and forward mode needs nothing new.
+        """
+        name = ast.unparse(node.func)
+        if len(args) > len(sig.positional):
+            raise self.error(f"too many arguments for `{name}`", node)
+        bound = {**sig.keywords, **dict(zip(sig.positional, args))}
+        for key, value in kwargs.items():
+            if key not in sig.positional or key in dict(zip(sig.positional, args)):
+                raise self.error(
+                    f"`{name}` does not take the argument `{key}` here", node
+                )
+            bound[key] = value
+        n, axis = (getattr(bound[k], "value", bound[k]) for k in ("n", "axis"))
+        for k, v in (("n", n), ("axis", axis)):
+            if isinstance(bound[k], Var) or type(v) is not int:
+                raise self.error(f"`{k}` of `{name}` must be a constant integer", node)
+        if n < 0:
+            raise self.error(f"`n` of `{name}` must be 0 or more", node)
+        if axis >= 0:
+            before, after = (slice(None),) * axis, ()
+        else:
+            before, after = (Ellipsis,), (slice(None),) * (-axis - 1)
+        upper, lower = (
+            Const((before + (s,) + after) if before or after else s)
+            for s in (slice(1, None), slice(None, -1))
+        )
+        loc = self.src.loc(node)
+        out = bound["a"]
+        for _ in range(n):
+            hi = self.e.call("getitem", out, upper, loc=loc, basic=True)
+            lo = self.e.call("getitem", out, lower, loc=loc, basic=True)
+            out = self.e.call("sub", hi, lo, loc=loc)
         return out
 
     def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:

@@ -123,6 +123,7 @@ _register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
 _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
+_register(np.diff, _sig("diff", "a", "n", "axis", n=1, axis=-1))  # frontend.diff
 _register(np.swapaxes, _sig("swapaxes", "a", "axis1", "axis2"))
 _register(np.atleast_1d, _sig("atleast_1d", "a"))
 _register(np.atleast_2d, _sig("atleast_2d", "a"))

@@ -142,3 +142,46 @@ def test_swapaxes_adjoint_swaps_back(gen, build, monkeypatch):
     f = build("def f(a, w):\n    return np.sum(np.swapaxes(a, 0, 2) * w)\n")
     source = inspect.getsource(grad(f, out=gen))
     assert "d_a = _own(np.swapaxes(d_t1, 0, 2))" in source
+
+
+# -- np.diff ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.diff(a)", (5,)),
+        ("np.diff(a, axis=0)", (3, 4)),
+        ("np.diff(a, 2)", (3, 5)),
+        ("np.diff(a, n=3, axis=1)", (2, 5, 3)),
+        ("np.diff(a, 1, -2)", (2, 4, 3)),
+        ("np.diff(a, 0)", (3,)),
+        ("np.diff(a) ** 2", (1,)),
+    ],
+)
+def test_diff(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_diff_adjoint_reads_like_a_hand_written_one(gen, build, monkeypatch):
+    """The difference of neighbours sends g to the later one and -g to the earlier."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+    f = build("def f(x, w):\n    return np.sum(np.diff(x, axis=0) * w)\n")
+    x = np.ones((4, 3))
+    source = inspect.getsource(grad(f, out=gen, example_args=(x, x[1:])))
+    assert "d_x[:-1] -= w" in source and "d_x[1:] += w" in source
+    assert "np.diff" not in source
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ("np.diff(x, k)", "`n` of `np.diff` must be a constant integer"),
+        ("np.diff(x, axis=1.0)", "`axis` of `np.diff` must be a constant integer"),
+        ("np.diff(x, prepend=0.0)", "does not take the argument `prepend`"),
+    ],
+)
+def test_diff_forms_not_supported(gen, build, call, message):
+    f = build(f"def f(x, k):\n    return np.sum({call})\n")
+    with pytest.raises(ADCompileError, match=message):
+        grad(f, out=gen)
