@@ -356,6 +356,14 @@ def _joined_part(g, k, parts, how):
     piece = np.take(g, np.arange(start, start + sizes[k]), axis=axis)
     return np.reshape(piece, np.shape(parts[k]))
 ''',
+    "_along": '''
+def _along(w, a, axis):
+    """The weights `w` of `np.average(a, axis, weights=w)` as they multiply `a`:
+    `w`, or a vector of weights along `axis`, of length 1 along the others."""
+    if np.ndim(w) == np.ndim(a):
+        return w
+    return np.reshape(w, [-1 if i == axis % np.ndim(a) else 1 for i in range(np.ndim(a))])
+''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
     """`g` cut into the pieces that `np.concatenate(parts, axis)` joined."""

@@ -1299,6 +1299,13 @@ class Lowering:
             return self.e.call("arange", *args, loc=self.src.loc(node))
         if sig.prim == "diff":
             return self.diff(sig, args, kwargs, node)
+        if sig.prim == "average":
+            return self.average(sig, args, kwargs, node)
+        if sig.prim == "vdot":
+            if kwargs or len(args) != 2:
+                raise self.error("`np.vdot` takes two arrays, by position", node)
+            flat = [self.e.call("ravel", a, loc=loc) for a in args]
+            return self.e.call("dot", *flat, loc=loc)
         if sig.prim == "einsum":
             spec = _einsum_spec(node, args, kwargs, self.error)
             return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))
@@ -1356,6 +1363,40 @@ class Lowering:
             lo = self.e.call("getitem", out, lower, loc=loc, basic=True)
             out = self.e.call("sub", hi, lo, loc=loc)
         return out
+
+    def average(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.average(a, axis, weights)`: the mean without weights, else
+        `np.sum(a * w, axis) / np.sum(w, axis)`, as NumPy computes it. Weights
+        of another shape than `a`'s are a vector along `axis`: `_along` gives
+        them the axes that bring them there (where the ranks do not tell)."""
+        name = ast.unparse(node.func)
+        if len(args) > len(sig.positional):
+            raise self.error(f"too many arguments for `{name}`", node)
+        bound = dict(zip(sig.positional, args))
+        for key, value in kwargs.items():
+            if key not in sig.positional or key in bound:
+                raise self.error(
+                    f"`{name}` does not take the argument `{key}` here", node
+                )
+            bound[key] = value
+        a, axis = bound["a"], bound.get("axis", Const(None))
+        weights = bound.get("weights", Const(None))
+        if not isinstance(axis, Const):
+            raise self.error(f"`axis` of `{name}` must be a constant", node)
+        loc = self.src.loc(node)
+        options = {} if axis.value is None else {"axis": axis}
+        if isinstance(weights, Const) and weights.value is None:
+            return self.e.call("mean", a, loc=loc, **options)
+        w = weights
+        rank_a, rank_w = self.e.rank(a), self.e.rank(w)
+        if options and not (rank_w is not None and rank_w == rank_a):
+            w = self.e.call("along", w, a, axis, loc=loc)
+        total = self.e.call(
+            "sum", self.e.call("mul", a, w, loc=loc), loc=loc, **options
+        )
+        return self.e.call(
+            "div", total, self.e.call("sum", w, loc=loc, **options), loc=loc
+        )
 
     def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:
         """`np.exp(t, out=t)`: the result, which the name `t` holds from then on.

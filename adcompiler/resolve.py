@@ -64,6 +64,8 @@ _BINARY = {
     "power": "pow",
     "maximum": "maximum",
     "minimum": "minimum",
+    "fmax": "fmax",
+    "fmin": "fmin",
     "matmul": "matmul",
     "dot": "dot",
     "outer": "outer",
@@ -124,6 +126,8 @@ _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
 _register(np.diff, _sig("diff", "a", "n", "axis", n=1, axis=-1))  # frontend.diff
+_register(np.average, _sig("average", "a", "axis", "weights"))  # frontend.average
+_register(np.vdot, _sig("vdot", "a", "b"))  # frontend: np.dot of the raveled
 _register(np.swapaxes, _sig("swapaxes", "a", "axis1", "axis2"))
 _register(np.atleast_1d, _sig("atleast_1d", "a"))
 _register(np.atleast_2d, _sig("atleast_2d", "a"))
@@ -167,7 +171,10 @@ for _f in (np.min, np.amin):
     _register(_f, _sig("amin", "a", "axis", axis=None, keepdims=False))
 _register(np.where, _sig("where", "condition", "x", "y"))
 _register(np.clip, _sig("clip", "a", "a_min", "a_max"))
-_register(np.linalg.norm, _sig("norm", "x", axis=None, keepdims=False))
+_register(
+    np.linalg.norm,
+    _sig("norm", "x", "ord", "axis", ord=None, axis=None, keepdims=False),
+)
 _register(np.linalg.inv, _sig("inv", "a"))
 _register(np.linalg.solve, _sig("solve", "a", "b"))
 _register(np.linalg.det, _sig("det", "a"))
@@ -228,6 +235,7 @@ GENERATED_HELPERS = {
     "_step": _sig("step", "x"),
     "_last_writes": _sig("last_writes", "g", "x", "idx"),
     "_prod_others": _sig("prod_others", "x", "axis"),
+    "_along": _sig("along", "w", "a", "axis"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

@@ -185,3 +185,64 @@ def test_diff_forms_not_supported(gen, build, call, message):
     f = build(f"def f(x, k):\n    return np.sum({call})\n")
     with pytest.raises(ADCompileError, match=message):
         grad(f, out=gen)
+
+
+# -- np.vdot, np.average, np.fmax/np.fmin, np.linalg.norm's ord ------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shapes",
+    [
+        ("np.vdot(a, b)", [(4,), (4,)]),
+        ("np.vdot(a, np.tanh(b))", [(2, 3), (6,)]),
+        ("np.fmax(a, b)", [(3, 4), (4,)]),
+        ("np.fmin(a, b)", [(3,), (3,)]),
+        ("np.fmax(a, 0.1) + np.fmin(0.2, b)", [(5,), (5,)]),
+        ("np.linalg.norm(a, 1, axis=1)", [(3, 4)]),
+        ("np.linalg.norm(a, 2, axis=0, keepdims=True)", [(3, 4)]),
+        ("np.linalg.norm(a, np.inf, axis=-1)", [(2, 3, 4)]),
+        ("np.linalg.norm(a, -np.inf, axis=0)", [(3, 4)]),
+        ("np.linalg.norm(a, 'fro')", [(3, 4)]),
+        ("np.linalg.norm(np.ravel(a), 1)", [(3, 4)]),
+        ("np.linalg.norm(np.ravel(a), ord=np.inf)", [(3, 4)]),
+    ],
+)
+def test_products_extremes_norms(gen, build, rng, expr, shapes):
+    check_expr(gen, build, rng, expr, *shapes)
+
+
+@pytest.mark.parametrize(
+    "expr, shapes",
+    [
+        ("np.average(a)", [(3, 4)]),
+        ("np.average(a, 1)", [(3, 4)]),
+        ("np.average(a, weights=b)", [(3, 4), (3, 4)]),
+        ("np.average(a, axis=0, weights=b)", [(3, 4), (3, 4)]),
+        ("np.average(a, axis=1, weights=b)", [(3, 4), (4,)]),
+        ("np.average(a, axis=0, weights=b)", [(3, 4), (3,)]),
+        ("np.average(a, axis=-2, weights=b)", [(2, 3, 4), (3,)]),
+        ("np.average(a, axis=0, weights=b)", [(5,), (5,)]),
+    ],
+)
+def test_average(gen, build, rng, expr, shapes):
+    check_expr(gen, build, rng, expr, *shapes, positive=True)
+
+
+def test_fmax_splits_ties_as_maximum_does(gen, build):
+    f = build("def f(a, b):\n    return np.sum(np.fmax(a, b) * np.array([1.0, 2.0]))\n")
+    d_a, d_b = grad(f, argnums=(0, 1), out=gen)(np.array([1.0, 3.0]), np.ones(2))
+    np.testing.assert_array_equal(d_a, [0.5, 2.0])
+    np.testing.assert_array_equal(d_b, [0.5, 0.0])
+
+
+def test_vector_norms_of_a_vector_for_examples(gen, build, rng):
+    """Without an axis, `ord=1` of a matrix is its largest column sum: the rule
+    needs to know `x` is a vector, as examples tell; without, it says so."""
+    f = build(
+        "def f(x):\n    return np.linalg.norm(x, 1) + np.linalg.norm(x, -np.inf)\n"
+    )
+    x = rng.normal(size=5)
+    got = grad(f, out=gen, example_args=(x,))(x)
+    np.testing.assert_allclose(got, numeric_grad(f, [x], 0), rtol=RTOL, atol=ATOL)
+    with pytest.raises(ADCompileError, match="not known to be a vector"):
+        grad(f, out=gen)

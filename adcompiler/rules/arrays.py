@@ -11,8 +11,10 @@ value, and copies it otherwise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from ..errors import ADCompileError
 from ..ir import Atom, Const
 from .core import ELEMENTWISE, OTHER, SCALAR, axis_kwargs, defprim, is_none
 
@@ -142,7 +144,7 @@ def _extreme_vjp(e, g, out, x, axis=None, keepdims=False):
     return e.mul(g, e.div(hit, e.call("sum", hit, axis=axis, keepdims=True)))
 
 
-def _reduce_infer(s, out, x, axis=None, keepdims=False, ddof=None):
+def _reduce_infer(s, out, x, axis=None, keepdims=False, ddof=None, ord=None):
     if is_none(axis) and not getattr(keepdims, "value", keepdims):
         s.set_rank(out, 0)
 
@@ -202,12 +204,36 @@ defprim("var", (NP, "var"), _var_vjp, infer=_reduce_infer)
 defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 
 
-def _norm_vjp(e, g, out, x, axis=None, keepdims=False):
+def vector_ord(e, x, ord, axis):
+    """The `ord` of `np.linalg.norm(x, ord, axis)`: None for the 2-norm of the
+    entries (no `ord`, 'fro', or 2 of vectors), else 1, inf or -inf of vectors.
+    A vector norm other than the 2-norm needs an axis or a vector: without, a
+    matrix's is another function (its largest column sum, or singular value)."""
+    value = None if is_none(ord) else ord.value
+    if value in (None, "fro"):
+        return None
+    if is_none(axis) and e.rank(x) != 1:
+        raise ADCompileError(
+            f"`np.linalg.norm(x, {value!r})` of an `x` not known to be a vector "
+            "(the norm of a matrix is another function)",
+            e.origin,
+            "pass `axis=-1` for a vector's norm, or compile with `example_args`",
+        )
+    return None if value == 2 else value
+
+
+def _norm_vjp(e, g, out, x, ord=None, axis=None, keepdims=False):
+    kind = vector_ord(e, x, ord, axis)
+    if kind in (math.inf, -math.inf):  # max |x| (min): the extremes' signs, as np.max's
+        extreme = _extreme_vjp(e, g, out, e.call("abs", x), axis, keepdims)
+        return e.mul(extreme, e.call("sign", x))
     keep = getattr(keepdims, "value", keepdims)
     if not is_none(axis) and not keep:
         g = e.call("expand_dims", g, axis)
         out = e.call("expand_dims", out, axis)
-    return e.mul(e.div(g, out), x)
+    if kind == 1:  # sum |x|: the signs
+        return e.mul(g, e.call("sign", x))
+    return e.mul(e.div(g, out), x)  # x / |x|
 
 
 defprim("norm", (NP, "linalg.norm"), _norm_vjp, infer=_reduce_infer)
@@ -312,6 +338,16 @@ for _how in _JOINS:
         infer=_joined_infer(_how),
     )
 defprim("joined_part", ("helper", "_joined_part"), None, None, None, None)
+
+# The weights of `np.average(a, axis, weights=w)` as they multiply `a`: a vector
+# of weights along `axis` reshaped to broadcast there (frontend.average)
+defprim(
+    "along",
+    ("helper", "_along"),
+    lambda e, g, out, w, a, axis: e.call("reshape", g, e.call("shape", w)),
+    None,
+    None,
+)
 
 # A list of arrays (the value of a list the function builds in a loop):
 # `xs_1 = append(xs, x)` prints as `xs.append(x)`.  Its adjoint is an array

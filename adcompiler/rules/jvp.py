@@ -126,6 +126,8 @@ def _extreme(wins_a, wins_b):
 
 defjvp("maximum", _extreme("gt", "gt"))
 defjvp("minimum", _extreme("lt", "lt"))
+defjvp("fmax", _extreme("gt", "gt"))
+defjvp("fmin", _extreme("lt", "lt"))
 defjvp(
     "where",
     lambda e, t, out, c, a, b: e.call(
@@ -171,10 +173,17 @@ def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
     )
 
 
-def _norm(e, t, out, x, axis=None, keepdims=False):
-    """d|x| = sum(x·t) / |x|, over the axes the norm takes."""
+def _norm(e, t, out, x, ord=None, axis=None, keepdims=False):
+    """d|x| = sum(x·t) / |x| over the axes the norm takes; sum(sign(x)·t) for the
+    1-norm; the mean of sign(x)·t over the extreme entries for ord=±inf."""
+    kind = _arrays.vector_ord(e, x, ord, axis)
     kwargs, _ = _reduced(axis, keepdims)
-    return e.div(e.call("sum", e.mul(x, t[0]), **kwargs), out)
+    if kind is None:
+        return e.div(e.call("sum", e.mul(x, t[0]), **kwargs), out)
+    signed = e.mul(t[0], e.call("sign", x))
+    if kind == 1:
+        return e.call("sum", signed, **kwargs)
+    return _reduced_extreme(e, (signed,), out, e.call("abs", x), axis, keepdims)
 
 
 def _reduced(axis, keepdims) -> tuple[dict, bool]:
@@ -282,6 +291,7 @@ for _prim in (
     "swapaxes",
     "atleast_1d",
     "atleast_2d",
+    "along",
     "copy",
     "unbroadcast",
     "broadcast_like",

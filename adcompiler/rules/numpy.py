@@ -213,6 +213,23 @@ defprim(
     shape=ELEMENTWISE,
     broadcasts=True,
 )
+# np.fmax/np.fmin: the same away from NaN (where they pass the other argument on)
+defprim(
+    "fmax",
+    (NP, "fmax"),
+    _extreme("gt", True, True),
+    _extreme("gt", True, False),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "fmin",
+    (NP, "fmin"),
+    _extreme("lt", False, True),
+    _extreme("lt", False, False),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
 # np.where(c, a, b) with array conditions; the tie rule of maximum uses it too.
 defprim(
     "where",
