@@ -362,7 +362,8 @@ def _along(w, a, axis):
     `w`, or a vector of weights along `axis`, of length 1 along the others."""
     if np.ndim(w) == np.ndim(a):
         return w
-    return np.reshape(w, [-1 if i == axis % np.ndim(a) else 1 for i in range(np.ndim(a))])
+    along = axis % np.ndim(a)
+    return np.reshape(w, [-1 if i == along else 1 for i in range(np.ndim(a))])
 ''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
