@@ -365,6 +365,17 @@ def _along(w, a, axis):
     along = axis % np.ndim(a)
     return np.reshape(w, [-1 if i == along else 1 for i in range(np.ndim(a))])
 ''',
+    "_vector": '''
+def _vector(x):
+    """`x`, a vector: the derivative of its norm `np.linalg.norm(x, ord)` (ord 1,
+    2 or ±inf) is a vector norm's; that of a matrix is another function's."""
+    if np.ndim(x) != 1:
+        raise ValueError(
+            f"np.linalg.norm(x, ord) of an x of shape {np.shape(x)}: only vector "
+            "norms (pass axis) and the Frobenius norm are differentiated"
+        )
+    return x
+''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
     """`g` cut into the pieces that `np.concatenate(parts, axis)` joined."""

@@ -236,6 +236,7 @@ GENERATED_HELPERS = {
     "_last_writes": _sig("last_writes", "g", "x", "idx"),
     "_prod_others": _sig("prod_others", "x", "axis"),
     "_along": _sig("along", "w", "a", "axis"),
+    "_vector": _sig("vector", "x"),
 }
 # `np.multiply.outer(a, b)`: a method of a ufunc, looked up by (ufunc, method).
 UFUNC_METHODS = {(np.multiply, "outer"): "multiply_outer"}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import ADCompileError
 from ..ir import Atom, Const
 from .core import ELEMENTWISE, OTHER, SCALAR, axis_kwargs, defprim, is_none
 
@@ -205,25 +204,21 @@ defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 
 
 def vector_ord(e, x, ord, axis):
-    """The `ord` of `np.linalg.norm(x, ord, axis)`: None for the 2-norm of the
-    entries (no `ord`, 'fro', or 2 of vectors), else 1, inf or -inf of vectors.
-    A vector norm other than the 2-norm needs an axis or a vector: without, a
-    matrix's is another function (its largest column sum, or singular value)."""
+    """`(kind, x)` for `np.linalg.norm(x, ord, axis)`: kind None for the 2-norm
+    of the entries (no `ord`, 'fro', or 2 of vectors), else 1, inf or -inf of
+    vectors. A vector norm other than the 2-norm needs an axis or a vector:
+    without, a matrix's is another function (its largest column sum, or
+    singular value), so where the shapes do not tell, `_vector(x)` checks."""
     value = None if is_none(ord) else ord.value
     if value in (None, "fro"):
-        return None
+        return None, x
     if is_none(axis) and e.rank(x) != 1:
-        raise ADCompileError(
-            f"`np.linalg.norm(x, {value!r})` of an `x` not known to be a vector "
-            "(the norm of a matrix is another function)",
-            e.origin,
-            "pass `axis=-1` for a vector's norm, or compile with `example_args`",
-        )
-    return None if value == 2 else value
+        x = e.call("vector", x)
+    return (None if value == 2 else value), x
 
 
 def _norm_vjp(e, g, out, x, ord=None, axis=None, keepdims=False):
-    kind = vector_ord(e, x, ord, axis)
+    kind, x = vector_ord(e, x, ord, axis)
     if kind in (math.inf, -math.inf):  # max |x| (min): the extremes' signs, as np.max's
         extreme = _extreme_vjp(e, g, out, e.call("abs", x), axis, keepdims)
         return e.mul(extreme, e.call("sign", x))
@@ -237,6 +232,12 @@ def _norm_vjp(e, g, out, x, ord=None, axis=None, keepdims=False):
 
 
 defprim("norm", (NP, "linalg.norm"), _norm_vjp, infer=_reduce_infer)
+defprim(
+    "vector",
+    ("helper", "_vector"),
+    lambda e, g, out, x: g,
+    infer=lambda s, out, x: (s.set_rank(out, 1), s.union(out, x)),
+)
 
 
 def _clip_vjp(e, g, out, x, lo, hi):

@@ -176,7 +176,7 @@ def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
 def _norm(e, t, out, x, ord=None, axis=None, keepdims=False):
     """d|x| = sum(x·t) / |x| over the axes the norm takes; sum(sign(x)·t) for the
     1-norm; the mean of sign(x)·t over the extreme entries for ord=±inf."""
-    kind = _arrays.vector_ord(e, x, ord, axis)
+    kind, x = _arrays.vector_ord(e, x, ord, axis)
     kwargs, _ = _reduced(axis, keepdims)
     if kind is None:
         return e.div(e.call("sum", e.mul(x, t[0]), **kwargs), out)
@@ -292,6 +292,7 @@ for _prim in (
     "atleast_1d",
     "atleast_2d",
     "along",
+    "vector",
     "copy",
     "unbroadcast",
     "broadcast_like",
