@@ -1299,6 +1299,8 @@ class Lowering:
             return self.e.call("arange", *args, loc=self.src.loc(node))
         if sig.prim == "diff":
             return self.diff(sig, args, kwargs, node)
+        if sig.prim == "take":
+            return self.take(sig, args, kwargs, node)
         if sig.prim == "average":
             return self.average(sig, args, kwargs, node)
         if sig.prim == "vdot":
@@ -1327,21 +1329,57 @@ class Lowering:
             self.shape_values.add(out.name)
         return out
 
+    def bind_call(self, sig, args, kwargs, node: ast.Call) -> dict:
+        """The arguments of a call lowered here, by parameter name (with defaults)."""
+        name = ast.unparse(node.func)
+        if len(args) > len(sig.positional):
+            raise self.error(f"too many arguments for `{name}`", node)
+        bound = {**sig.keywords, **dict(zip(sig.positional, args))}
+        given = dict(zip(sig.positional, args))
+        for key, value in kwargs.items():
+            if key not in sig.positional or key in given:
+                raise self.error(
+                    f"`{name}` does not take the argument `{key}` here", node
+                )
+            bound[key] = value
+        return bound
+
+    def take(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.take(a, indices, axis)`: the index it reads, `a[:, indices]` along the
+        axis (`np.ravel(a)[indices]` without one), whose adjoint is the index's."""
+        bound = self.bind_call(sig, args, kwargs, node)
+        if "indices" not in bound:
+            raise self.error(f"missing arguments for `{ast.unparse(node.func)}`", node)
+        a, idx, axis = bound["a"], bound["indices"], bound.get("axis", Const(None))
+        if not isinstance(axis, Const) or not (
+            axis.value is None or type(axis.value) is int
+        ):
+            raise self.error("`axis` of `np.take` must be a constant integer", node)
+        loc = self.src.loc(node)
+        basic = self.is_int(idx)
+        if axis.value is None:
+            a = self.e.call("ravel", a, loc=loc)
+            parts = (idx,)
+        elif axis.value >= 0:
+            parts = (Const(slice(None)),) * axis.value + (idx,)
+        else:
+            parts = (Const(Ellipsis), idx) + (Const(slice(None)),) * (-axis.value - 1)
+        if len(parts) == 1:
+            index = idx
+        elif all(isinstance(p, Const) for p in parts):
+            index = Const(tuple(p.value for p in parts))
+        else:
+            index = self.e.call("tuple", *parts, loc=loc)
+        options = {"basic": True} if basic else {}
+        return self.e.call("getitem", a, index, loc=loc, **options)
+
     def diff(self, sig, args, kwargs, node: ast.Call) -> Atom:
         """`np.diff(a, n, axis)`, written as NumPy computes it: `n` times
         `a[..., 1:] - a[..., :-1]` along the axis. Its adjoint is the slices'
         (`d_a[..., 1:] += g; d_a[..., :-1] -= g`), and forward mode needs nothing new.
         """
         name = ast.unparse(node.func)
-        if len(args) > len(sig.positional):
-            raise self.error(f"too many arguments for `{name}`", node)
-        bound = {**sig.keywords, **dict(zip(sig.positional, args))}
-        for key, value in kwargs.items():
-            if key not in sig.positional or key in dict(zip(sig.positional, args)):
-                raise self.error(
-                    f"`{name}` does not take the argument `{key}` here", node
-                )
-            bound[key] = value
+        bound = self.bind_call(sig, args, kwargs, node)
         n, axis = (getattr(bound[k], "value", bound[k]) for k in ("n", "axis"))
         for k, v in (("n", n), ("axis", axis)):
             if isinstance(bound[k], Var) or type(v) is not int:
@@ -1370,15 +1408,7 @@ class Lowering:
         of another shape than `a`'s are a vector along `axis`: `_along` gives
         them the axes that bring them there (where the ranks do not tell)."""
         name = ast.unparse(node.func)
-        if len(args) > len(sig.positional):
-            raise self.error(f"too many arguments for `{name}`", node)
-        bound = dict(zip(sig.positional, args))
-        for key, value in kwargs.items():
-            if key not in sig.positional or key in bound:
-                raise self.error(
-                    f"`{name}` does not take the argument `{key}` here", node
-                )
-            bound[key] = value
+        bound = self.bind_call(sig, args, kwargs, node)
         a, axis = bound["a"], bound.get("axis", Const(None))
         weights = bound.get("weights", Const(None))
         if not isinstance(axis, Const):

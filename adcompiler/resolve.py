@@ -127,6 +127,9 @@ _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
 _register(np.diff, _sig("diff", "a", "n", "axis", n=1, axis=-1))  # frontend.diff
 _register(np.average, _sig("average", "a", "axis", "weights"))  # frontend.average
+_register(np.take, _sig("take", "a", "indices", "axis"))  # frontend.take
+_register(np.triu, _sig("triu", "m", "k", k=0))
+_register(np.tril, _sig("tril", "m", "k", k=0))
 _register(np.vdot, _sig("vdot", "a", "b"))  # frontend: np.dot of the raveled
 _register(np.swapaxes, _sig("swapaxes", "a", "axis1", "axis2"))
 _register(np.atleast_1d, _sig("atleast_1d", "a"))

@@ -250,3 +250,34 @@ def test_vector_norms_of_what_may_be_a_matrix(gen, build, rng, monkeypatch):
     assert "_vector" not in inspect.getsource(grad(f, out=gen, example_args=(x,)))
     with pytest.raises(ValueError, match="only vector norms"):
         grad(f, out=gen)(np.ones((2, 2)))
+
+
+# -- np.take, np.triu, np.tril -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.take(a, 3)", (3, 4)),
+        ("np.take(a, [2, 0, 2], axis=1)", (3, 4)),
+        ("np.take(a, np.array([1, 1]), axis=0)", (3, 4)),
+        ("np.take(a, -1, axis=-1)", (2, 3, 4)),
+        ("np.take(a, [[0, 1], [1, 1]], axis=-2)", (2, 3, 4)),
+        ("np.triu(a)", (4, 4)),
+        ("np.triu(a, 1)", (3, 4)),
+        ("np.tril(a, k=-1)", (2, 3, 3)),
+        ("np.tril(a)", (4, 3)),
+    ],
+)
+def test_take_and_triangles(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_take_by_an_index_argument(gen, build, rng):
+    """Indices the caller passes (repeated ones too) gather their adjoints with np.add.at."""
+    f = build("def f(a, idx, w):\n    return np.sum(np.take(a, idx, axis=1) * w)\n")
+    a, w, idx = rng.normal(size=(3, 4)), rng.normal(size=(3, 3)), [3, 0, 3]
+    got = grad(f, out=gen)(a, idx, w)
+    np.testing.assert_allclose(got, numeric_grad(f, [a, idx, w], 0), rtol=RTOL)
+    _, t = jvp(f, (a, idx, w), (np.ones_like(a), None, None))
+    assert np.isclose(t, np.sum(got))

@@ -109,6 +109,8 @@ _BY_FIRST = {
     "swapaxes",
     "atleast_1d",
     "atleast_2d",
+    "triu",
+    "tril",
     "getitem",
     "full_like",
     "ones_like",

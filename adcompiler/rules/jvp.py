@@ -293,6 +293,8 @@ for _prim in (
     "atleast_2d",
     "along",
     "vector",
+    "triu",
+    "tril",
     "copy",
     "unbroadcast",
     "broadcast_like",

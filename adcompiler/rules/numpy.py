@@ -519,6 +519,18 @@ defprim(
 )
 
 
+# the entries on and above (below) the k-th diagonal: g's same entries
+for _tri in ("triu", "tril"):
+    defprim(
+        _tri,
+        (NP, _tri),
+        lambda e, g, out, x, k=0, tri=_tri: e.call(
+            tri, g, **({} if k == 0 else {"k": k})
+        ),
+        infer=lambda s, out, x, k=0: s.union(out, x),
+    )
+
+
 def _atleast_infer(least: int):
     def infer(s, out, x):
         if s.rank(x) is not None:
