@@ -237,7 +237,7 @@ GENERATED_HELPERS = {
     "_stack_trips": _sig("stack_trips", "values"),
     "_step": _sig("step", "x"),
     "_last_writes": _sig("last_writes", "g", "x", "idx"),
-    "_prod_others": _sig("prod_others", "x", "axis"),
+    "_prod_others": _sig("prod_others", "x", "axis", axis=None),
     "_along": _sig("along", "w", "a", "axis"),
     "_vector": _sig("vector", "x"),
 }

@@ -14,6 +14,7 @@ from ..ir import Assign, Atom, Block, Function, Var, rename
 from ..passes.dce import dce
 from ..passes.shapes import analyze
 from ..rules import PRIMS
+from ..rules.core import NO_RULE_YET
 from .emitter import Emitter, Names, is_temp
 from .reverse import float_checks
 
@@ -45,7 +46,8 @@ def forward(
             continue
         prim = PRIMS[stmt.prim]
         if prim.jvp is None:
-            if prim.differentiable:
+            gaps = NO_RULE_YET.get(stmt.prim, ())
+            if prim.differentiable or any(ts[i] is not None for i in gaps):
                 raise ADCompileError(
                     f"`{stmt.prim}` has no forward-mode rule yet", stmt.loc
                 )
