@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+import re
 
 from . import passes
 from .autodiff.emitter import SIGN_STEP_ENTRIES
@@ -40,6 +41,8 @@ HELPER_NEEDS = {
     "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
+    "_tensordot_lhs": {"_tensordot_axes"},
+    "_tensordot_rhs": {"_tensordot_axes"},
     "_matmul_lhs_rows_sum": {"_matmul_lhs_sum", "_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_rows_sum": {"_matmul_rhs_sum", "_outer_sum", "_matmul_rhs"},
 }
@@ -375,6 +378,41 @@ def _vector(x):
             "norms (pass axis) and the Frobenius norm are differentiated"
         )
     return x
+''',
+    "_tensordot_axes": '''
+def _tensordot_axes(a, b, axes):
+    """The axes of `a` and of `b` that `np.tensordot(a, b, axes)` contracts, and
+    those it keeps, as lists."""
+    if np.ndim(axes) == 0:
+        con_a = list(range(np.ndim(a) - axes, np.ndim(a)))
+        con_b = list(range(axes))
+    else:
+        con_a, con_b = ([c] if np.ndim(c) == 0 else list(c) for c in axes)
+        con_a = [c % np.ndim(a) for c in con_a]
+        con_b = [c % np.ndim(b) for c in con_b]
+    free_a = [i for i in range(np.ndim(a)) if i not in con_a]
+    free_b = [i for i in range(np.ndim(b)) if i not in con_b]
+    return con_a, con_b, free_a, free_b
+''',
+    "_tensordot_lhs": '''
+def _tensordot_lhs(g, a, b, axes):
+    """The adjoint of `a` in `np.tensordot(a, b, axes)`: g contracted with `b`
+    over b's free axes, its axes put back in a's order."""
+    con_a, con_b, free_a, free_b = _tensordot_axes(a, b, axes)
+    d = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
+    # d's axes: a's free ones, then those a contracts, in the order of b's partners
+    order = free_a + [con_a[con_b.index(j)] for j in sorted(con_b)]
+    return np.transpose(d, np.argsort(order))
+''',
+    "_tensordot_rhs": '''
+def _tensordot_rhs(g, a, b, axes):
+    """The adjoint of `b` in `np.tensordot(a, b, axes)`: `a` contracted with g
+    over a's free axes, its axes put back in b's order."""
+    con_a, con_b, free_a, free_b = _tensordot_axes(a, b, axes)
+    d = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    # d's axes: those b contracts, in the order of a's partners, then b's free ones
+    order = [con_b[con_a.index(i)] for i in sorted(con_a)] + free_b
+    return np.transpose(d, np.argsort(order))
 ''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
@@ -1445,8 +1483,8 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     mapping: dict[str, str] = {}
     counter = 0
     names = [n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)]
-    for name in names:
-        if name.startswith("_t") and name not in mapping:
+    for name in names:  # `_t3`, not a helper `_tensordot_lhs`
+        if re.fullmatch(r"_t\d+", name) and name not in mapping:
             counter += 1
             while f"t{counter}" in taken:
                 counter += 1
@@ -1454,7 +1492,7 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     for (
         name
     ) in names:  # the adjoint of a temporary, `d__t3`, reads as `d_t1` beside `t1`
-        if name.startswith("d__t") and name not in mapping:
+        if re.fullmatch(r"d__t\d+", name) and name not in mapping:
             base = mapping.get(name[2:])
             if base is None or f"d_{base}" in taken:
                 counter += 1

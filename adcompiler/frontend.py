@@ -1293,6 +1293,8 @@ class Lowering:
         into = next((kw.value for kw in node.keywords if kw.arg == "out"), None)
         if into is not None:
             return self.call_into(node, sig, into)
+        if sig.prim == "tensordot":
+            return self.tensordot(node)
         args = [self.expr(a) for a in node.args]
         kwargs = {kw.arg: self.expr(kw.value) for kw in node.keywords}
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
@@ -1343,6 +1345,28 @@ class Lowering:
                 )
             bound[key] = value
         return bound
+
+    def tensordot(self, node: ast.Call) -> Atom:
+        """`np.tensordot(a, b, axes)`, its axes a constant where written as one
+        (`axes=([1, 0], [0, 1])`): the adjoints' helpers read them at run time."""
+        kwargs = {kw.arg: kw.value for kw in node.keywords}
+        if set(kwargs) - {"axes"} or len(node.args) + len(kwargs) > 3:
+            raise self.error("`np.tensordot` takes `a`, `b` and `axes` here", node)
+        if len(node.args) < 2:
+            raise self.error("missing arguments for `np.tensordot`", node)
+        a, b = (self.expr(x) for x in node.args[:2])
+        given = node.args[2] if len(node.args) == 3 else kwargs.get("axes")
+        if given is None:
+            return self.e.call("tensordot", a, b, loc=self.src.loc(node))
+        try:
+            value = ast.literal_eval(given)
+        except (ValueError, TypeError, SyntaxError):  # a value: axes from a shape
+            axes = self.expr(given)
+        else:
+            if isinstance(value, (list, tuple)):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            axes = Const(value)
+        return self.e.call("tensordot", a, b, axes=axes, loc=self.src.loc(node))
 
     def take(self, sig, args, kwargs, node: ast.Call) -> Atom:
         """`np.take(a, indices, axis)`: the index it reads, `a[:, indices]` along the

@@ -281,3 +281,33 @@ def test_take_by_an_index_argument(gen, build, rng):
     np.testing.assert_allclose(got, numeric_grad(f, [a, idx, w], 0), rtol=RTOL)
     _, t = jvp(f, (a, idx, w), (np.ones_like(a), None, None))
     assert np.isclose(t, np.sum(got))
+
+
+# -- np.tensordot ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shapes",
+    [
+        ("np.tensordot(a, b)", [(3, 4), (3, 4)]),
+        ("np.tensordot(a, b, 1)", [(2, 3, 4), (4,)]),
+        ("np.tensordot(a, b, axes=0)", [(2,), (3,)]),
+        ("np.tensordot(a, b, axes=([1, 0], [0, 2]))", [(3, 4, 2), (4, 5, 3)]),
+        ("np.tensordot(a, b, (2, -2))", [(2, 3, 4), (4, 2)]),
+    ],
+)
+def test_tensordot(gen, build, rng, expr, shapes):
+    check_expr(gen, build, rng, expr, *shapes)
+
+
+def test_hessian_through_multiply_outer(out_dir):
+    """The adjoint of np.multiply.outer is a tensordot, which now has rules of
+    its own: its second derivative is forward mode over them."""
+    from adcompiler import hessian
+
+    def f(a, b):
+        return np.sum(np.sin(np.multiply.outer(a, b)))
+
+    a, b = np.array([0.3, 0.5, 0.7]), np.array([1.1, -0.4])
+    want = -np.diag(np.sin(np.multiply.outer(a, b)) @ (b * b))
+    np.testing.assert_allclose(hessian(f)(a, b), want, atol=1e-12)

@@ -39,6 +39,8 @@ _FRESH = MATMUL_HELPERS | {
     "column_stack",
     "concat_part",  # np.take of a range: a copy
     "joined_part",
+    "tensordot_lhs",  # a transpose of a new array
+    "tensordot_rhs",
 }
 
 

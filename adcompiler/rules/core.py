@@ -52,7 +52,8 @@ PRIMS: dict[str, Primitive] = {}
 # shapes, indices, `np.sign`, `stop_gradient`). Activity analysis counts them as varied,
 # so that the backward sweep meets them and reports them.
 NO_RULE_YET = {
-    "tensordot": (0, 1),
+    "tensordot_lhs": (0, 1, 2),
+    "tensordot_rhs": (0, 1, 2),
     "take": (0,),
     "add_each": (0, 1),
     "concat_part": (0,),

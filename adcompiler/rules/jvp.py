@@ -248,6 +248,14 @@ def _bilinear(prim):
 for _prim in ("matmul", "dot", "outer", "multiply_outer"):
     defjvp(_prim, _bilinear(_prim))
 defjvp(
+    "tensordot",
+    lambda e, t, out, a, b, **axes: terms(
+        e,
+        None if t[0] is None else e.call("tensordot", t[0], b, **axes),
+        None if t[1] is None else e.call("tensordot", a, t[1], **axes),
+    ),
+)
+defjvp(
     "matmul_lhs",
     lambda e, t, out, g, b: terms(
         e,

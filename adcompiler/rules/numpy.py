@@ -362,9 +362,16 @@ defprim(
     lambda e, g, out, a, b: e.call("tensordot", g, b, axes=e.call("ndim", b)),
     lambda e, g, out, a, b: e.call("tensordot", a, g, axes=e.call("ndim", a)),
 )
-# Only in backward sweeps (the adjoint of `np.multiply.outer`); reading one back
-# for a second derivative is reported (see `reverse.NO_RULE_YET`).
-defprim("tensordot", (NP, "tensordot"), None, None)
+# np.tensordot(a, b, axes): each adjoint contracts g with the other operand over
+# that one's free axes, and puts the axes back in the operand's order.
+defprim(
+    "tensordot",
+    (NP, "tensordot"),
+    lambda e, g, out, a, b, axes=2: e.call("tensordot_lhs", g, a, b, axes),
+    lambda e, g, out, a, b, axes=2: e.call("tensordot_rhs", g, a, b, axes),
+)
+defprim("tensordot_lhs", ("helper", "_tensordot_lhs"), None, None, None, None)
+defprim("tensordot_rhs", ("helper", "_tensordot_rhs"), None, None, None, None)
 defprim("matmul_lhs", ("helper", "_matmul_lhs"), None, None)
 defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
 
