@@ -42,6 +42,8 @@ HELPER_NEEDS = {
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
     "_tensordot_lhs": {"_tensordot_axes"},
+    "_kron_lhs": {"_kron_blocks"},
+    "_kron_rhs": {"_kron_blocks"},
     "_tensordot_rhs": {"_tensordot_axes"},
     "_matmul_lhs_rows_sum": {"_matmul_lhs_sum", "_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_rows_sum": {"_matmul_rhs_sum", "_outer_sum", "_matmul_rhs"},
@@ -413,6 +415,33 @@ def _tensordot_rhs(g, a, b, axes):
     # d's axes: those b contracts, in the order of a's partners, then b's free ones
     order = [con_b[con_a.index(i)] for i in sorted(con_a)] + free_b
     return np.transpose(d, np.argsort(order))
+''',
+    "_kron_blocks": '''
+def _kron_blocks(g, a, b):
+    """The adjoint `g` of `np.kron(a, b)` with each axis split in two, the
+    block (`a`'s index) and the entry in it (`b`'s), and the shapes of `a`
+    and `b` at g's rank."""
+    rank = np.ndim(g)
+    shape_a = (1,) * (rank - np.ndim(a)) + np.shape(a)
+    shape_b = (1,) * (rank - np.ndim(b)) + np.shape(b)
+    split = np.reshape(g, [n for pair in zip(shape_a, shape_b) for n in pair])
+    return split, shape_a, shape_b
+''',
+    "_kron_lhs": '''
+def _kron_lhs(g, a, b):
+    """The adjoint of `a` in `np.kron(a, b)`: each block of g against `b`."""
+    split, _, shape_b = _kron_blocks(g, a, b)
+    entries = np.reshape(b, [n for m in shape_b for n in (1, m)])
+    d = np.sum(split * entries, axis=tuple(range(1, split.ndim, 2)))
+    return np.reshape(d, np.shape(a))
+''',
+    "_kron_rhs": '''
+def _kron_rhs(g, a, b):
+    """The adjoint of `b` in `np.kron(a, b)`: the blocks of g, weighted by `a`."""
+    split, shape_a, _ = _kron_blocks(g, a, b)
+    blocks = np.reshape(a, [n for m in shape_a for n in (m, 1)])
+    d = np.sum(split * blocks, axis=tuple(range(0, split.ndim, 2)))
+    return np.reshape(d, np.shape(b))
 ''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):

@@ -131,6 +131,7 @@ _register(np.take, _sig("take", "a", "indices", "axis"))  # frontend.take
 _register(np.triu, _sig("triu", "m", "k", k=0))
 _register(np.tril, _sig("tril", "m", "k", k=0))
 _register(np.tensordot, _sig("tensordot", "a", "b", "axes"))  # frontend.tensordot
+_register(np.kron, _sig("kron", "a", "b"))
 _register(np.vdot, _sig("vdot", "a", "b"))  # frontend: np.dot of the raveled
 _register(np.swapaxes, _sig("swapaxes", "a", "axis1", "axis2"))
 _register(np.atleast_1d, _sig("atleast_1d", "a"))

@@ -311,3 +311,14 @@ def test_hessian_through_multiply_outer(out_dir):
     a, b = np.array([0.3, 0.5, 0.7]), np.array([1.1, -0.4])
     want = -np.diag(np.sin(np.multiply.outer(a, b)) @ (b * b))
     np.testing.assert_allclose(hessian(f)(a, b), want, atol=1e-12)
+
+
+# -- np.kron -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [[(3,), (2,)], [(2, 3), (2, 2)], [(2,), (3, 2)], [(2, 1, 3), (2, 2)]],
+)
+def test_kron(gen, build, rng, shapes):
+    check_expr(gen, build, rng, "np.kron(a, b)", *shapes)

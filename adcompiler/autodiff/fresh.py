@@ -41,6 +41,8 @@ _FRESH = MATMUL_HELPERS | {
     "joined_part",
     "tensordot_lhs",  # a transpose of a new array
     "tensordot_rhs",
+    "kron_lhs",
+    "kron_rhs",
 }
 
 

@@ -54,6 +54,8 @@ PRIMS: dict[str, Primitive] = {}
 NO_RULE_YET = {
     "tensordot_lhs": (0, 1, 2),
     "tensordot_rhs": (0, 1, 2),
+    "kron_lhs": (0, 1, 2),
+    "kron_rhs": (0, 1, 2),
     "take": (0,),
     "add_each": (0, 1),
     "concat_part": (0,),

@@ -245,7 +245,7 @@ def _bilinear(prim):
     return rule
 
 
-for _prim in ("matmul", "dot", "outer", "multiply_outer"):
+for _prim in ("matmul", "dot", "outer", "multiply_outer", "kron"):
     defjvp(_prim, _bilinear(_prim))
 defjvp(
     "tensordot",

@@ -372,6 +372,15 @@ defprim(
 )
 defprim("tensordot_lhs", ("helper", "_tensordot_lhs"), None, None, None, None)
 defprim("tensordot_rhs", ("helper", "_tensordot_rhs"), None, None, None, None)
+# np.kron(a, b): each block of the result is an entry of `a` times `b`
+defprim(
+    "kron",
+    (NP, "kron"),
+    lambda e, g, out, a, b: e.call("kron_lhs", g, a, b),
+    lambda e, g, out, a, b: e.call("kron_rhs", g, a, b),
+)
+defprim("kron_lhs", ("helper", "_kron_lhs"), None, None, None)
+defprim("kron_rhs", ("helper", "_kron_rhs"), None, None, None)
 defprim("matmul_lhs", ("helper", "_matmul_lhs"), None, None)
 defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
 
