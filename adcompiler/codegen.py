@@ -443,6 +443,29 @@ def _kron_rhs(g, a, b):
     d = np.sum(split * blocks, axis=tuple(range(0, split.ndim, 2)))
     return np.reshape(d, np.shape(b))
 ''',
+    "_cumprod_vjp": '''
+def _cumprod_vjp(g, x, out, axis):
+    """The adjoint of `out = np.cumprod(x, axis)`, exact where entries are 0 (no
+    division): entry i reaches each running product j >= i through the entries
+    before it, `out[i - 1]`, and those after it up to j, summed from the end as
+    s[i] = g[i] + x[i + 1] * s[i + 1]."""
+    g, x, out = (np.moveaxis(np.asarray(v), axis, 0) for v in (g, x, out))
+    s = np.zeros(np.broadcast_shapes(g.shape, x.shape), np.result_type(g, x))
+    for i in reversed(range(len(s))):
+        s[i] = g[i] if i == len(s) - 1 else g[i] + x[i + 1] * s[i + 1]
+    before = np.concatenate([np.ones_like(out[:1]), out[:-1]])
+    return np.moveaxis(before * s, 0, axis)
+''',
+    "_cumprod_jvp": '''
+def _cumprod_jvp(t, x, out, axis):
+    """The tangent of `out = np.cumprod(x, axis)` for the tangent `t` of x, exact
+    where entries are 0: d[j] = d[j - 1] * x[j] + out[j - 1] * t[j]."""
+    t, x, out = (np.moveaxis(np.asarray(v), axis, 0) for v in (t, x, out))
+    d = np.zeros(np.broadcast_shapes(t.shape, x.shape), np.result_type(t, x))
+    for j in range(len(d)):
+        d[j] = t[j] if j == 0 else d[j - 1] * x[j] + out[j - 1] * t[j]
+    return np.moveaxis(d, 0, axis)
+''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
     """`g` cut into the pieces that `np.concatenate(parts, axis)` joined."""

@@ -124,6 +124,7 @@ _register(np.ravel, _sig("ravel", "a"))
 _register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
 _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
+_register(np.cumprod, _sig("cumprod", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
 _register(np.diff, _sig("diff", "a", "n", "axis", n=1, axis=-1))  # frontend.diff
 _register(np.average, _sig("average", "a", "axis", "weights"))  # frontend.average
@@ -149,6 +150,7 @@ METHODS: dict[str, Signature] = {
     "squeeze": _sig("squeeze", "axis", axis=None),
     "prod": _sig("prod", "axis", axis=None, keepdims=False),
     "cumsum": _sig("cumsum", "axis", axis=None),
+    "cumprod": _sig("cumprod", "axis", axis=None),
     "std": _sig("std", "axis", axis=None, keepdims=False, ddof=0),
     "dot": _sig("dot", "b"),
     "transpose": _sig("transpose", "axes", axes=None),

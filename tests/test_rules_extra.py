@@ -322,3 +322,31 @@ def test_hessian_through_multiply_outer(out_dir):
 )
 def test_kron(gen, build, rng, shapes):
     check_expr(gen, build, rng, "np.kron(a, b)", *shapes)
+
+
+# -- np.cumprod --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [
+        ("np.cumprod(a)", (3, 4)),
+        ("np.cumprod(a, axis=1)", (3, 4)),
+        ("a.cumprod(0)", (4,)),
+        ("np.cumprod(a, -2)", (2, 3, 2)),
+    ],
+)
+def test_cumprod(gen, build, rng, expr, shape):
+    check_expr(gen, build, rng, expr, shape)
+
+
+def test_cumprod_is_exact_where_entries_are_zero(gen, build, rng):
+    """A running product through a 0 still depends on that entry: no `out / x`."""
+    f = build("def f(x, w):\n    return np.sum(np.cumprod(x, axis=1) * w)\n")
+    x, w = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    x[0, 1] = x[1, 0] = x[1, 2] = x[2, 3] = 0.0
+    got = grad(f, out=gen)(x, w)
+    np.testing.assert_allclose(got, numeric_grad(f, [x, w], 0), rtol=RTOL, atol=ATOL)
+    v = rng.normal(size=x.shape)
+    _, t = jvp(f, (x, w), (v, None))
+    assert np.isclose(t, np.sum(got * v))

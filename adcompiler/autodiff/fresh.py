@@ -43,6 +43,8 @@ _FRESH = MATMUL_HELPERS | {
     "tensordot_rhs",
     "kron_lhs",
     "kron_rhs",
+    "cumprod_vjp",
+    "cumprod_jvp",
 }
 
 

@@ -105,6 +105,7 @@ _BY_FIRST = {
     "squeeze",
     "flip",
     "cumsum",
+    "cumprod",
     "roll",
     "swapaxes",
     "atleast_1d",

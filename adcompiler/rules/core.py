@@ -56,6 +56,8 @@ NO_RULE_YET = {
     "tensordot_rhs": (0, 1, 2),
     "kron_lhs": (0, 1, 2),
     "kron_rhs": (0, 1, 2),
+    "cumprod_vjp": (0, 1, 2),
+    "cumprod_jvp": (0, 1, 2),
     "take": (0,),
     "add_each": (0, 1),
     "concat_part": (0,),

@@ -221,6 +221,12 @@ def _prod(e, t, out, x, axis=None, keepdims=False):
 
 
 defjvp("prod", _prod)
+defjvp(
+    "cumprod",
+    lambda e, t, out, x, axis=None: _numpy._running_product("cumprod_jvp")(
+        e, t[0], out, x, axis
+    ),
+)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)

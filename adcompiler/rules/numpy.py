@@ -509,6 +509,33 @@ defprim(
 )
 
 
+def _running_product(helper):
+    """The adjoint (tangent) of `np.cumprod` through `helper`, along the axis, or
+    along the flattened entries (put back in x's shape) without one."""
+
+    def rule(e, g, out, x, axis=None):
+        if not is_none(axis):
+            return e.call(helper, g, x, out, axis)
+        if helper == "cumprod_jvp":  # a tangent like x, for the flattened entries
+            return e.call(helper, e.call("ravel", g), e.call("ravel", x), out, 0)
+        flat = e.call(helper, g, e.call("ravel", x), out, 0)
+        return e.call("reshape", flat, e.call("shape", x))
+
+    return rule
+
+
+defprim(
+    "cumprod",
+    (NP, "cumprod"),
+    _running_product("cumprod_vjp"),
+    infer=lambda s, out, x, axis=None: (
+        s.set_rank(out, 1) if is_none(axis) else s.union(out, x)
+    ),
+)
+defprim("cumprod_vjp", ("helper", "_cumprod_vjp"), None, None, None, None)
+defprim("cumprod_jvp", ("helper", "_cumprod_jvp"), None, None, None, None)
+
+
 def _unroll(e, g, out, x, shift, axis=None):
     """np.roll(g, -shift): each entry goes back where it came from."""
     if isinstance(shift, Const) and isinstance(shift.value, tuple):
