@@ -1535,8 +1535,8 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     mapping: dict[str, str] = {}
     counter = 0
     names = [n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)]
-    for name in names:  # `_t3`, not a helper `_tensordot_lhs`
-        if re.fullmatch(r"_t\d+", name) and name not in mapping:
+    for name in names:  # `_t3`, `_t38_all`; not a helper `_tensordot_lhs`
+        if re.match(r"_t\d", name) and name not in mapping:
             counter += 1
             while f"t{counter}" in taken:
                 counter += 1
@@ -1544,7 +1544,7 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     for (
         name
     ) in names:  # the adjoint of a temporary, `d__t3`, reads as `d_t1` beside `t1`
-        if re.fullmatch(r"d__t\d+", name) and name not in mapping:
+        if re.match(r"d__t\d", name) and name not in mapping:
             base = mapping.get(name[2:])
             if base is None or f"d_{base}" in taken:
                 counter += 1
