@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+import re
 
 from . import passes
 from .autodiff.emitter import SIGN_STEP_ENTRIES
@@ -41,6 +42,10 @@ HELPER_NEEDS = {
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
     "_unbroadcast_sum": {"_unbroadcast"},
     "_undiag": {"_undiagonal"},
+    "_tensordot_lhs": {"_tensordot_axes"},
+    "_kron_lhs": {"_kron_blocks"},
+    "_kron_rhs": {"_kron_blocks"},
+    "_tensordot_rhs": {"_tensordot_axes"},
     "_matmul_lhs_rows_sum": {"_matmul_lhs_sum", "_outer_sum", "_matmul_lhs"},
     "_matmul_rhs_rows_sum": {"_matmul_rhs_sum", "_outer_sum", "_matmul_rhs"},
 }
@@ -404,6 +409,125 @@ def _concat_part(g, k, parts, axis=0):
     sizes = [np.shape(p)[axis] for p in parts]
     start = sum(sizes[:k])
     return np.take(g, np.arange(start, start + sizes[k]), axis=axis)
+''',
+    "_joined_part": '''
+def _joined_part(g, k, parts, how):
+    """The piece of `g` that part `k` of `np.hstack`, `np.vstack` or
+    `np.column_stack` (`how`) of `parts` became, in the part's shape: a vector
+    (or a number) is one row of a vstack, one column of a column_stack."""
+    if how == "hstack":
+        axis, least = (0 if np.ndim(parts[0]) <= 1 else 1), 1
+    else:
+        axis, least = (0 if how == "vstack" else 1), 2
+    sizes = [np.shape(p)[axis] if np.ndim(p) >= least else 1 for p in parts]
+    start = sum(sizes[:k])
+    piece = np.take(g, np.arange(start, start + sizes[k]), axis=axis)
+    return np.reshape(piece, np.shape(parts[k]))
+''',
+    "_along": '''
+def _along(w, a, axis):
+    """The weights `w` of `np.average(a, axis, weights=w)` as they multiply `a`:
+    `w`, or a vector of weights along `axis`, of length 1 along the others."""
+    if np.ndim(w) == np.ndim(a):
+        return w
+    along = axis % np.ndim(a)
+    return np.reshape(w, [-1 if i == along else 1 for i in range(np.ndim(a))])
+''',
+    "_vector": '''
+def _vector(x):
+    """`x`, a vector: the derivative of its norm `np.linalg.norm(x, ord)` (ord 1,
+    2 or ±inf) is a vector norm's; that of a matrix is another function's."""
+    if np.ndim(x) != 1:
+        raise ValueError(
+            f"np.linalg.norm(x, ord) of an x of shape {np.shape(x)}: only vector "
+            "norms (pass axis) and the Frobenius norm are differentiated"
+        )
+    return x
+''',
+    "_tensordot_axes": '''
+def _tensordot_axes(a, b, axes):
+    """The axes of `a` and of `b` that `np.tensordot(a, b, axes)` contracts, and
+    those it keeps, as lists."""
+    if np.ndim(axes) == 0:
+        con_a = list(range(np.ndim(a) - axes, np.ndim(a)))
+        con_b = list(range(axes))
+    else:
+        con_a, con_b = ([c] if np.ndim(c) == 0 else list(c) for c in axes)
+        con_a = [c % np.ndim(a) for c in con_a]
+        con_b = [c % np.ndim(b) for c in con_b]
+    free_a = [i for i in range(np.ndim(a)) if i not in con_a]
+    free_b = [i for i in range(np.ndim(b)) if i not in con_b]
+    return con_a, con_b, free_a, free_b
+''',
+    "_tensordot_lhs": '''
+def _tensordot_lhs(g, a, b, axes):
+    """The adjoint of `a` in `np.tensordot(a, b, axes)`: g contracted with `b`
+    over b's free axes, its axes put back in a's order."""
+    con_a, con_b, free_a, free_b = _tensordot_axes(a, b, axes)
+    d = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
+    # d's axes: a's free ones, then those a contracts, in the order of b's partners
+    order = free_a + [con_a[con_b.index(j)] for j in sorted(con_b)]
+    return np.transpose(d, np.argsort(order))
+''',
+    "_tensordot_rhs": '''
+def _tensordot_rhs(g, a, b, axes):
+    """The adjoint of `b` in `np.tensordot(a, b, axes)`: `a` contracted with g
+    over a's free axes, its axes put back in b's order."""
+    con_a, con_b, free_a, free_b = _tensordot_axes(a, b, axes)
+    d = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    # d's axes: those b contracts, in the order of a's partners, then b's free ones
+    order = [con_b[con_a.index(i)] for i in sorted(con_a)] + free_b
+    return np.transpose(d, np.argsort(order))
+''',
+    "_kron_blocks": '''
+def _kron_blocks(g, a, b):
+    """The adjoint `g` of `np.kron(a, b)` with each axis split in two, the
+    block (`a`'s index) and the entry in it (`b`'s), and the shapes of `a`
+    and `b` at g's rank."""
+    rank = np.ndim(g)
+    shape_a = (1,) * (rank - np.ndim(a)) + np.shape(a)
+    shape_b = (1,) * (rank - np.ndim(b)) + np.shape(b)
+    split = np.reshape(g, [n for pair in zip(shape_a, shape_b) for n in pair])
+    return split, shape_a, shape_b
+''',
+    "_kron_lhs": '''
+def _kron_lhs(g, a, b):
+    """The adjoint of `a` in `np.kron(a, b)`: each block of g against `b`."""
+    split, _, shape_b = _kron_blocks(g, a, b)
+    entries = np.reshape(b, [n for m in shape_b for n in (1, m)])
+    d = np.sum(split * entries, axis=tuple(range(1, split.ndim, 2)))
+    return np.reshape(d, np.shape(a))
+''',
+    "_kron_rhs": '''
+def _kron_rhs(g, a, b):
+    """The adjoint of `b` in `np.kron(a, b)`: the blocks of g, weighted by `a`."""
+    split, shape_a, _ = _kron_blocks(g, a, b)
+    blocks = np.reshape(a, [n for m in shape_a for n in (m, 1)])
+    d = np.sum(split * blocks, axis=tuple(range(0, split.ndim, 2)))
+    return np.reshape(d, np.shape(b))
+''',
+    "_cumprod_vjp": '''
+def _cumprod_vjp(g, x, out, axis):
+    """The adjoint of `out = np.cumprod(x, axis)`, exact where entries are 0 (no
+    division): entry i reaches each running product j >= i through the entries
+    before it, `out[i - 1]`, and those after it up to j, summed from the end as
+    s[i] = g[i] + x[i + 1] * s[i + 1]."""
+    g, x, out = (np.moveaxis(np.asarray(v), axis, 0) for v in (g, x, out))
+    s = np.zeros(np.broadcast_shapes(g.shape, x.shape), np.result_type(g, x))
+    for i in reversed(range(len(s))):
+        s[i] = g[i] if i == len(s) - 1 else g[i] + x[i + 1] * s[i + 1]
+    before = np.concatenate([np.ones_like(out[:1]), out[:-1]])
+    return np.moveaxis(before * s, 0, axis)
+''',
+    "_cumprod_jvp": '''
+def _cumprod_jvp(t, x, out, axis):
+    """The tangent of `out = np.cumprod(x, axis)` for the tangent `t` of x, exact
+    where entries are 0: d[j] = d[j - 1] * x[j] + out[j - 1] * t[j]."""
+    t, x, out = (np.moveaxis(np.asarray(v), axis, 0) for v in (t, x, out))
+    d = np.zeros(np.broadcast_shapes(t.shape, x.shape), np.result_type(t, x))
+    for j in range(len(d)):
+        d[j] = t[j] if j == 0 else d[j - 1] * x[j] + out[j - 1] * t[j]
+    return np.moveaxis(d, 0, axis)
 ''',
     "_split_like": '''
 def _split_like(g, parts, axis=0):
@@ -1145,10 +1269,10 @@ class _Body:
             )
             return ast.Assign([_target(stmt.outs)], call)
         buf, index, g = stmt.args
-        if form == "index_add":
+        if form == "index_add":  # `sub`: the negation pass's `d[i] -= g`
             return ast.AugAssign(
                 ast.Subscript(_atom(buf), _index(self.atom(index)), ast.Store()),
-                ast.Add(),
+                ast.Sub() if stmt.kwargs.get("sub") else ast.Add(),
                 self.atom(g),
             )
         if form == "index_add_any":
@@ -1474,8 +1598,8 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     mapping: dict[str, str] = {}
     counter = 0
     names = [n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)]
-    for name in names:
-        if name.startswith("_t") and name not in mapping:
+    for name in names:  # `_t3`, `_t38_all`; not a helper `_tensordot_lhs`
+        if re.match(r"_t\d", name) and name not in mapping:
             counter += 1
             while f"t{counter}" in taken:
                 counter += 1
@@ -1483,7 +1607,7 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     for (
         name
     ) in names:  # the adjoint of a temporary, `d__t3`, reads as `d_t1` beside `t1`
-        if name.startswith("d__t") and name not in mapping:
+        if re.match(r"d__t\d", name) and name not in mapping:
             base = mapping.get(name[2:])
             if base is None or f"d_{base}" in taken:
                 counter += 1

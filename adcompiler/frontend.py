@@ -1352,11 +1352,24 @@ class Lowering:
         into = next((kw.value for kw in node.keywords if kw.arg == "out"), None)
         if into is not None:
             return self.call_into(node, sig, into)
+        if sig.prim == "tensordot":
+            return self.tensordot(node)
         args, kwargs = self.arguments(sig, node)
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
         if sig.prim == "slogdet":
             return self.slogdet(sig, args, kwargs, node)
+        if sig.prim == "diff":
+            return self.diff(sig, args, kwargs, node)
+        if sig.prim == "take":
+            return self.take(sig, args, kwargs, node)
+        if sig.prim == "average":
+            return self.average(sig, args, kwargs, node)
+        if sig.prim == "vdot":
+            if kwargs or len(args) != 2:
+                raise self.error("`np.vdot` takes two arrays, by position", node)
+            flat = [self.e.call("ravel", a, loc=loc) for a in args]
+            return self.e.call("dot", *flat, loc=loc)
         if sig.prim == "einsum":
             spec = _einsum_spec(node, args, kwargs, self.error)
             return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))
@@ -1392,6 +1405,127 @@ class Lowering:
         entries = {0: sign, 1: logdet, -2: sign, -1: logdet}
         self.dicts[pair.name] = {**entries, "sign": sign, "logabsdet": logdet}
         return pair
+
+    def bind_call(self, sig, args, kwargs, node: ast.Call) -> dict:
+        """The arguments of a call lowered here, by parameter name (with defaults)."""
+        name = ast.unparse(node.func)
+        if len(args) > len(sig.positional):
+            raise self.error(f"too many arguments for `{name}`", node)
+        bound = {**sig.keywords, **dict(zip(sig.positional, args))}
+        given = dict(zip(sig.positional, args))
+        for key, value in kwargs.items():
+            if key not in sig.positional or key in given:
+                raise self.error(
+                    f"`{name}` does not take the argument `{key}` here", node
+                )
+            bound[key] = value
+        return bound
+
+    def tensordot(self, node: ast.Call) -> Atom:
+        """`np.tensordot(a, b, axes)`, its axes a constant where written as one
+        (`axes=([1, 0], [0, 1])`): the adjoints' helpers read them at run time."""
+        kwargs = {kw.arg: kw.value for kw in node.keywords}
+        if set(kwargs) - {"axes"} or len(node.args) + len(kwargs) > 3:
+            raise self.error("`np.tensordot` takes `a`, `b` and `axes` here", node)
+        if len(node.args) < 2:
+            raise self.error("missing arguments for `np.tensordot`", node)
+        a, b = (self.expr(x) for x in node.args[:2])
+        given = node.args[2] if len(node.args) == 3 else kwargs.get("axes")
+        if given is None:
+            return self.e.call("tensordot", a, b, loc=self.src.loc(node))
+        try:
+            value = ast.literal_eval(given)
+        except (ValueError, TypeError, SyntaxError):  # a value: axes from a shape
+            axes = self.expr(given)
+        else:
+            if isinstance(value, (list, tuple)):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            axes = Const(value)
+        return self.e.call("tensordot", a, b, axes=axes, loc=self.src.loc(node))
+
+    def take(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.take(a, indices, axis)`: the index it reads, `a[:, indices]` along the
+        axis (`np.ravel(a)[indices]` without one), whose adjoint is the index's."""
+        bound = self.bind_call(sig, args, kwargs, node)
+        if "indices" not in bound:
+            raise self.error(f"missing arguments for `{ast.unparse(node.func)}`", node)
+        a, idx, axis = bound["a"], bound["indices"], bound.get("axis", Const(None))
+        if not isinstance(axis, Const) or not (
+            axis.value is None or type(axis.value) is int
+        ):
+            raise self.error("`axis` of `np.take` must be a constant integer", node)
+        loc = self.src.loc(node)
+        basic = self.is_int(idx)
+        if axis.value is None:
+            a = self.e.call("ravel", a, loc=loc)
+            parts = (idx,)
+        elif axis.value >= 0:
+            parts = (Const(slice(None)),) * axis.value + (idx,)
+        else:
+            parts = (Const(Ellipsis), idx) + (Const(slice(None)),) * (-axis.value - 1)
+        if len(parts) == 1:
+            index = idx
+        elif all(isinstance(p, Const) for p in parts):
+            index = Const(tuple(p.value for p in parts))
+        else:
+            index = self.e.call("tuple", *parts, loc=loc)
+        options = {"basic": True} if basic else {}
+        return self.e.call("getitem", a, index, loc=loc, **options)
+
+    def diff(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.diff(a, n, axis)`, written as NumPy computes it: `n` times
+        `a[..., 1:] - a[..., :-1]` along the axis. Its adjoint is the slices'
+        (`d_a[..., 1:] += g; d_a[..., :-1] -= g`), and forward mode needs nothing new.
+        """
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        n, axis = (getattr(bound[k], "value", bound[k]) for k in ("n", "axis"))
+        for k, v in (("n", n), ("axis", axis)):
+            if isinstance(bound[k], Var) or type(v) is not int:
+                raise self.error(f"`{k}` of `{name}` must be a constant integer", node)
+        if n < 0:
+            raise self.error(f"`n` of `{name}` must be 0 or more", node)
+        if axis >= 0:
+            before, after = (slice(None),) * axis, ()
+        else:
+            before, after = (Ellipsis,), (slice(None),) * (-axis - 1)
+        upper, lower = (
+            Const((before + (s,) + after) if before or after else s)
+            for s in (slice(1, None), slice(None, -1))
+        )
+        loc = self.src.loc(node)
+        out = bound["a"]
+        for _ in range(n):
+            hi = self.e.call("getitem", out, upper, loc=loc, basic=True)
+            lo = self.e.call("getitem", out, lower, loc=loc, basic=True)
+            out = self.e.call("sub", hi, lo, loc=loc)
+        return out
+
+    def average(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.average(a, axis, weights)`: the mean without weights, else
+        `np.sum(a * w, axis) / np.sum(w, axis)`, as NumPy computes it. Weights
+        of another shape than `a`'s are a vector along `axis`: `_along` gives
+        them the axes that bring them there (where the ranks do not tell)."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        a, axis = bound["a"], bound.get("axis", Const(None))
+        weights = bound.get("weights", Const(None))
+        if not isinstance(axis, Const):
+            raise self.error(f"`axis` of `{name}` must be a constant", node)
+        loc = self.src.loc(node)
+        options = {} if axis.value is None else {"axis": axis}
+        if isinstance(weights, Const) and weights.value is None:
+            return self.e.call("mean", a, loc=loc, **options)
+        w = weights
+        rank_a, rank_w = self.e.rank(a), self.e.rank(w)
+        if options and not (rank_w is not None and rank_w == rank_a):
+            w = self.e.call("along", w, a, axis, loc=loc)
+        total = self.e.call(
+            "sum", self.e.call("mul", a, w, loc=loc), loc=loc, **options
+        )
+        return self.e.call(
+            "div", total, self.e.call("sum", w, loc=loc, **options), loc=loc
+        )
 
     def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:
         """`np.exp(t, out=t)`: the result, which the name `t` holds from then on.
@@ -1511,7 +1645,7 @@ class Lowering:
         name = ast.unparse(node.func)
         if not node.args:
             raise self.error(f"`{name}` needs a sequence", node)
-        allowed = {"axis"} if kind != "sum" else set()
+        allowed = {"axis"} if kind in ("stack", "concatenate") else set()
         kwargs = {}
         for kw in node.keywords:
             if kw.arg not in allowed:
@@ -1552,7 +1686,13 @@ class Lowering:
             if kind == "sum":
                 total = self.e.call("sum_list", seq, loc=loc)
                 return self.e.call("add", start, total, loc=loc)
-            prim = {"stack": "stack_list", "concatenate": "concatenate_list"}[kind]
+            prim = {"stack": "stack_list", "concatenate": "concatenate_list"}.get(kind)
+            if prim is None:
+                raise self.error(
+                    f"`{name}` of a list built in a loop is not supported",
+                    node,
+                    "join a list or tuple written out, or use `np.concatenate`",
+                )
             if name.endswith("array") or name.endswith("asarray"):
                 prim = "array_list"
             return self.e.call(prim, seq, loc=loc, **options)

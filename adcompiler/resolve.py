@@ -69,6 +69,8 @@ _BINARY = {
     "power": "pow",
     "maximum": "maximum",
     "minimum": "minimum",
+    "fmax": "fmax",
+    "fmin": "fmin",
     "matmul": "matmul",
     "dot": "dot",
     "outer": "outer",
@@ -127,6 +129,7 @@ _register(np.ravel, _sig("ravel", "a"))
 _register(np.squeeze, _sig("squeeze", "a", "axis", axis=None))
 _register(np.flip, _sig("flip", "m", "axis", axis=None))
 _register(np.cumsum, _sig("cumsum", "a", "axis", axis=None))
+_register(np.cumprod, _sig("cumprod", "a", "axis", axis=None))
 _register(np.roll, _sig("roll", "a", "shift", "axis", axis=None))
 for _f in (np.sort, np.argsort):
     _register(
@@ -142,6 +145,17 @@ _register(
     np.repeat,
     _sig("repeat", "a", "repeats", "axis", axis=None, constants=("repeats",)),
 )
+_register(np.diff, _sig("diff", "a", "n", "axis", n=1, axis=-1))  # frontend.diff
+_register(np.average, _sig("average", "a", "axis", "weights"))  # frontend.average
+_register(np.take, _sig("take", "a", "indices", "axis"))  # frontend.take
+_register(np.triu, _sig("triu", "m", "k", k=0))
+_register(np.tril, _sig("tril", "m", "k", k=0))
+_register(np.tensordot, _sig("tensordot", "a", "b", "axes"))  # frontend.tensordot
+_register(np.kron, _sig("kron", "a", "b"))
+_register(np.vdot, _sig("vdot", "a", "b"))  # frontend: np.dot of the raveled
+_register(np.swapaxes, _sig("swapaxes", "a", "axis1", "axis2"))
+_register(np.atleast_1d, _sig("atleast_1d", "a"))
+_register(np.atleast_2d, _sig("atleast_2d", "a"))
 _register(np.shape, _sig("shape", "a"))
 _register(np.ndim, _sig("ndim", "a"))
 _register(np.size, _sig("size", "a"))
@@ -155,9 +169,11 @@ METHODS: dict[str, Signature] = {
     "squeeze": _sig("squeeze", "axis", axis=None),
     "prod": _sig("prod", "axis", axis=None, keepdims=False),
     "cumsum": _sig("cumsum", "axis", axis=None),
+    "cumprod": _sig("cumprod", "axis", axis=None),
     "std": _sig("std", "axis", axis=None, keepdims=False, ddof=0),
     "dot": _sig("dot", "b"),
     "transpose": _sig("transpose", "axes", axes=None),
+    "swapaxes": _sig("swapaxes", "axis1", "axis2"),
 }
 
 # Array attributes read as values: `x.T` is a primitive, `x.shape` a non-differentiable value.
@@ -181,7 +197,10 @@ for _f in (np.min, np.amin):
     _register(_f, _sig("amin", "a", "axis", axis=None, keepdims=False))
 _register(np.where, _sig("where", "condition", "x", "y"))
 _register(np.clip, _sig("clip", "a", "a_min", "a_max"))
-_register(np.linalg.norm, _sig("norm", "x", axis=None, keepdims=False))
+_register(
+    np.linalg.norm,
+    _sig("norm", "x", "ord", "axis", ord=None, axis=None, keepdims=False),
+)
 _register(np.linalg.inv, _sig("inv", "a"))
 _register(np.linalg.solve, _sig("solve", "a", "b"))
 _register(np.linalg.det, _sig("det", "a"))
@@ -224,6 +243,9 @@ METHODS.update(
 SEQUENCE_FUNCTIONS = {
     id(np.stack): ("stack", np.stack),
     id(np.concatenate): ("concatenate", np.concatenate),
+    id(np.hstack): ("hstack", np.hstack),
+    id(np.vstack): ("vstack", np.vstack),
+    id(np.column_stack): ("column_stack", np.column_stack),
     id(np.array): ("stack", np.array),
     id(np.asarray): ("stack", np.asarray),
     id(builtins.sum): ("sum", builtins.sum),
@@ -273,6 +295,8 @@ GENERATED_HELPERS = {
     "_matmul_lhs_rows_sum": _sig("matmul_lhs_rows_sum", "gs", "xs", "a"),
     "_matmul_rhs_rows_sum": _sig("matmul_rhs_rows_sum", "xs", "gs", "b"),
     "_rows_matmul": _sig("rows_matmul", "xs", "b"),
+    "_along": _sig("along", "w", "a", "axis"),
+    "_vector": _sig("vector", "x"),
 }
 # The helpers among them whose result is a Python list.
 LIST_HELPERS = {"repeat_list", "split_like", "zeros_list", "add_each"}

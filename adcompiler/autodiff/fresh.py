@@ -36,6 +36,17 @@ _FRESH = MATMUL_HELPERS | {
     "untile",
     "concatenate",
     "stack",
+    "hstack",
+    "vstack",
+    "column_stack",
+    "concat_part",  # np.take of a range: a copy
+    "joined_part",
+    "tensordot_lhs",  # a transpose of a new array
+    "tensordot_rhs",
+    "kron_lhs",
+    "kron_rhs",
+    "cumprod_vjp",
+    "cumprod_jvp",
 }
 
 

@@ -465,7 +465,7 @@ def _split_aux(fn: Function, names: Names) -> tuple:
 
 # Elementwise ops whose every contribution is the upstream adjoint times a
 # value of the full broadcast shape or of the other operand's shape.
-SPREAD_PRIMS = {"mul", "div", "pow", "maximum", "minimum", "where"}
+SPREAD_PRIMS = {"mul", "div", "pow", "maximum", "minimum", "fmax", "fmin", "where"}
 # What runs on an object array of arrays as on each of them (batch_trips)
 _TRIP_ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg"}
 

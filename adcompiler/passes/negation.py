@@ -8,7 +8,8 @@ each is one more pass over an array; a softmax cross-entropy's adjoint had
 
 This pass follows each negation read once through the products and quotients
 that read it (each read once) to the sum or difference that reads the last of
-them, and turns that into a difference or a sum. Each step is exact in
+them, and turns that into a difference or a sum (or an update `d[i] += -y`
+of a buffer into `d[i] -= y`). Each step is exact in
 floating point: `(-a) * b`, `(-a) / b` and `a / (-b)` round to `-(a * b)` and
 `-(a / b)`, and `x + (-y)` is `x - y`. Nested blocks are rewritten too, with
 the reads counted over the whole function: the backward `if` reads by name what
@@ -18,7 +19,7 @@ else (`np.exp(-t)`, a value read twice) stays.
 
 from __future__ import annotations
 
-from ..ir import Assign, Block, If, Loop, Var, uses
+from ..ir import Assign, Block, Const, If, Loop, Var, uses
 
 _THROUGH = {"mul", "div"}
 _FLIP = {"add": "sub", "sub": "add"}
@@ -64,13 +65,16 @@ def _block(block: Block, counts: dict[str, int]) -> None:
             chain.append(reader)
             name = reader.out
             reader = readers.get(name)
-        if reader is None or reader.prim not in _FLIP or reader.kwargs:
+        if reader is None or reader.prim not in (*_FLIP, "index_add") or reader.kwargs:
             continue
-        left, right = reader.args
-        if right == Var(name):
+        if reader.prim == "index_add":  # d[i] += -y is d[i] -= y
+            if reader.args[2] != Var(name):
+                continue
+            reader.kwargs = {"sub": Const(True)}
+        elif reader.args[1] == Var(name):
             reader.prim = _FLIP[reader.prim]  # x + (-y) is x - y; x - (-y) is x + y
         elif reader.prim == "add":
-            reader.args = (right, left)  # (-y) + x is x - y
+            reader.args = reader.args[::-1]  # (-y) + x is x - y
             reader.prim = "sub"
         else:
             continue  # (-y) - x would need the negation back

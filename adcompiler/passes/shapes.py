@@ -155,7 +155,7 @@ class Shapes:
         key = (
             idx.name
             if isinstance(idx, Var)
-            else ("=", repr(getattr(idx, "value", idx)))
+            else ("=", repr(_dropping(getattr(idx, "value", idx))))
         )
         seen = self.items.setdefault(key, [])
         for other, read in seen:
@@ -331,3 +331,19 @@ def _sweep(shapes: Shapes, block: Block) -> None:
             for out, init, res in zip(stmt.outs, stmt.inits, stmt.body.results):
                 if shapes.same(init, res):
                     shapes.union(Var(out), init)
+
+
+def _dropping(index):
+    """`index` with `k:` and `:-k` (k > 0) alike: both drop k entries of an axis
+    (`x[1:] - x[:-1]` is a difference of two arrays of one shape)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice) and p.step is None:
+            lo, hi = p.start, p.stop
+            if type(lo) is int and lo > 0 and hi is None:
+                p = ("drop", lo)
+            elif lo is None and type(hi) is int and hi < 0:
+                p = ("drop", -hi)
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) else out[0]

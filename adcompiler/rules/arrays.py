@@ -11,6 +11,7 @@ value, and copies it otherwise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..ir import Atom, Const
@@ -142,7 +143,7 @@ def _extreme_vjp(e, g, out, x, axis=None, keepdims=False):
     return e.mul(g, e.div(hit, e.call("sum", hit, axis=axis, keepdims=True)))
 
 
-def _reduce_infer(s, out, x, axis=None, keepdims=False, ddof=None):
+def _reduce_infer(s, out, x, axis=None, keepdims=False, ddof=None, ord=None):
     if is_none(axis) and not getattr(keepdims, "value", keepdims):
         s.set_rank(out, 0)
 
@@ -217,15 +218,41 @@ defprim("var", (NP, "var"), _var_vjp, infer=_reduce_infer)
 defprim("std", (NP, "std"), _std_vjp, infer=_reduce_infer)
 
 
-def _norm_vjp(e, g, out, x, axis=None, keepdims=False):
+def vector_ord(e, x, ord, axis):
+    """`(kind, x)` for `np.linalg.norm(x, ord, axis)`: kind None for the 2-norm
+    of the entries (no `ord`, 'fro', or 2 of vectors), else 1, inf or -inf of
+    vectors. A vector norm other than the 2-norm needs an axis or a vector:
+    without, a matrix's is another function (its largest column sum, or
+    singular value), so where the shapes do not tell, `_vector(x)` checks."""
+    value = None if is_none(ord) else ord.value
+    if value in (None, "fro"):
+        return None, x
+    if is_none(axis) and e.rank(x) != 1:
+        x = e.call("vector", x)
+    return (None if value == 2 else value), x
+
+
+def _norm_vjp(e, g, out, x, ord=None, axis=None, keepdims=False):
+    kind, x = vector_ord(e, x, ord, axis)
+    if kind in (math.inf, -math.inf):  # max |x| (min): the extremes' signs, as np.max's
+        extreme = _extreme_vjp(e, g, out, e.call("abs", x), axis, keepdims)
+        return e.mul(extreme, e.call("sign", x))
     keep = getattr(keepdims, "value", keepdims)
     if not is_none(axis) and not keep:
         g = e.call("expand_dims", g, axis)
         out = e.call("expand_dims", out, axis)
-    return e.mul(e.div(g, out), x)
+    if kind == 1:  # sum |x|: the signs
+        return e.mul(g, e.call("sign", x))
+    return e.mul(e.div(g, out), x)  # x / |x|
 
 
 defprim("norm", (NP, "linalg.norm"), _norm_vjp, infer=_reduce_infer)
+defprim(
+    "vector",
+    ("helper", "_vector"),
+    lambda e, g, out, x: g,
+    infer=lambda s, out, x: (s.set_rank(out, 1), s.union(out, x)),
+)
 
 
 def _clip_vjp(e, g, out, x, lo, hi):
@@ -279,6 +306,64 @@ defprim(
 )
 defprim("take", (NP, "take"), None, None)
 defprim("concat_part", ("helper", "_concat_part"), None, None, None)
+
+# np.hstack, np.vstack and np.column_stack join along axis 1 (axis 0 for vectors),
+# axis 0 and axis 1; np.vstack makes a vector (or a number) one row, np.column_stack
+# one column. (the axis a part joins along, the least rank of a part that keeps its shape)
+_JOINS = {"hstack": (None, 1), "vstack": (0, 2), "column_stack": (1, 2)}
+
+
+def _joined_part(how: str, k: int):
+    """The adjoint of part `k`: the piece of `g` it became. Where the parts' ranks
+    are known and alike, it is a concatenation's piece (`_concat_part`) or, for
+    vectors made rows or columns, one row or column of `g`; otherwise
+    `_joined_part` tells at run time."""
+
+    def vjp(e, g, out, *parts):
+        axis, least = _JOINS[how]
+        ranks = {e.rank(p) for p in parts}
+        if len(ranks) == 1 and None not in ranks:
+            (rank,) = ranks
+            if how == "hstack" and rank >= 1:
+                axis = 0 if rank == 1 else 1
+            if rank >= least:
+                return e.call("concat_part", g, k, e.call("tuple", *parts), axis=axis)
+            if rank == 1:
+                return e.call("take", g, k, axis=axis)
+        return e.call("joined_part", g, k, e.call("tuple", *parts), Const(how))
+
+    return vjp
+
+
+def _joined_infer(how: str):
+    def infer(s, out, *parts):
+        ranks = [s.rank(p) for p in parts]
+        if how == "hstack" and ranks[0] is not None:
+            s.set_rank(out, max(ranks[0], 1))
+        elif how != "hstack" and None not in ranks and max(ranks) <= 2:
+            s.set_rank(out, 2)
+
+    return infer
+
+
+for _how in _JOINS:
+    defprim(
+        _how,
+        ("seqcall", _how),
+        *[_joined_part(_how, k) for k in range(MAX_PARTS)],
+        infer=_joined_infer(_how),
+    )
+defprim("joined_part", ("helper", "_joined_part"), None, None, None, None)
+
+# The weights of `np.average(a, axis, weights=w)` as they multiply `a`: a vector
+# of weights along `axis` reshaped to broadcast there (frontend.average)
+defprim(
+    "along",
+    ("helper", "_along"),
+    lambda e, g, out, w, a, axis: e.call("reshape", g, e.call("shape", w)),
+    None,
+    None,
+)
 
 # A list of arrays (the value of a list the function builds in a loop):
 # `xs_1 = append(xs, x)` prints as `xs.append(x)`.  Its adjoint is an array

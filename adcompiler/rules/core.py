@@ -54,10 +54,16 @@ PRIMS: dict[str, Primitive] = {}
 # shapes, indices, `np.sign`, `stop_gradient`). Activity analysis counts them as varied,
 # so that the backward sweep meets them and reports them.
 NO_RULE_YET = {
-    "tensordot": (0, 1),
+    "tensordot_lhs": (0, 1, 2),
+    "tensordot_rhs": (0, 1, 2),
+    "kron_lhs": (0, 1, 2),
+    "kron_rhs": (0, 1, 2),
+    "cumprod_vjp": (0, 1, 2),
+    "cumprod_jvp": (0, 1, 2),
     "take": (0,),
     "add_each": (0, 1),
     "concat_part": (0,),
+    "joined_part": (0,),
     "split_like": (0,),
     "repeat_list": (0,),
     "index_add": (0, 2),
@@ -101,6 +107,9 @@ VIEWS = frozenset(
         "diag",  # np.diag of a matrix is a view of its diagonal
         "diagonal",
         "undiag",
+        "swapaxes",
+        "atleast_1d",  # x itself where it has the rank
+        "atleast_2d",
         "unbroadcast",
         "pop",
         "matmul_lhs",

@@ -131,6 +131,8 @@ def _extreme(wins_a, wins_b):
 
 defjvp("maximum", _extreme("gt", "gt"))
 defjvp("minimum", _extreme("lt", "lt"))
+defjvp("fmax", _extreme("gt", "gt"))
+defjvp("fmin", _extreme("lt", "lt"))
 defjvp(
     "where",
     lambda e, t, out, c, a, b: e.call(
@@ -176,10 +178,17 @@ def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
     )
 
 
-def _norm(e, t, out, x, axis=None, keepdims=False):
-    """d|x| = sum(x·t) / |x|, over the axes the norm takes."""
+def _norm(e, t, out, x, ord=None, axis=None, keepdims=False):
+    """d|x| = sum(x·t) / |x| over the axes the norm takes; sum(sign(x)·t) for the
+    1-norm; the mean of sign(x)·t over the extreme entries for ord=±inf."""
+    kind, x = _arrays.vector_ord(e, x, ord, axis)
     kwargs, _ = _reduced(axis, keepdims)
-    return e.div(e.call("sum", e.mul(x, t[0]), **kwargs), out)
+    if kind is None:
+        return e.div(e.call("sum", e.mul(x, t[0]), **kwargs), out)
+    signed = e.mul(t[0], e.call("sign", x))
+    if kind == 1:
+        return e.call("sum", signed, **kwargs)
+    return _reduced_extreme(e, (signed,), out, e.call("abs", x), axis, keepdims)
 
 
 def _reduced(axis, keepdims) -> tuple[dict, bool]:
@@ -228,6 +237,12 @@ defjvp(
         "prod_others_jvp", x, t[0], **axis_kwargs(axis)
     ),
 )
+defjvp(
+    "cumprod",
+    lambda e, t, out, x, axis=None: _numpy._running_product("cumprod_jvp")(
+        e, t[0], out, x, axis
+    ),
+)
 defjvp("var", _var)
 defjvp("std", _std)
 defjvp("amax", _reduced_extreme)
@@ -252,8 +267,16 @@ def _bilinear(prim):
     return rule
 
 
-for _prim in ("matmul", "dot", "outer", "multiply_outer"):
+for _prim in ("matmul", "dot", "outer", "multiply_outer", "kron"):
     defjvp(_prim, _bilinear(_prim))
+defjvp(
+    "tensordot",
+    lambda e, t, out, a, b, **axes: terms(
+        e,
+        None if t[0] is None else e.call("tensordot", t[0], b, **axes),
+        None if t[1] is None else e.call("tensordot", a, t[1], **axes),
+    ),
+)
 defjvp(
     "matmul_lhs",
     lambda e, t, out, g, b: terms(
@@ -306,6 +329,13 @@ for _prim in (
     "diagonal",
     "undiagonal",
     "undiag",
+    "swapaxes",
+    "atleast_1d",
+    "atleast_2d",
+    "along",
+    "vector",
+    "triu",
+    "tril",
     "copy",
     "unbroadcast",
     "broadcast_like",
@@ -379,6 +409,8 @@ defjvp("setitem", _setitem)
 defjvp("index_add_at", _index_add_at)
 defjvp("stack", _joined("stack"))
 defjvp("concatenate", _joined("concatenate"))
+for _how in _arrays._JOINS:
+    defjvp(_how, _joined(_how))
 defjvp("float", lambda e, t, out, x: t[0])
 defjvp(
     "astype_like",

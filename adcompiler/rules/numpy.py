@@ -222,6 +222,23 @@ defprim(
     shape=ELEMENTWISE,
     broadcasts=True,
 )
+# np.fmax/np.fmin: the same away from NaN (where they pass the other argument on)
+defprim(
+    "fmax",
+    (NP, "fmax"),
+    _extreme("gt", True, True),
+    _extreme("gt", True, False),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
+defprim(
+    "fmin",
+    (NP, "fmin"),
+    _extreme("lt", False, True),
+    _extreme("lt", False, False),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
 # np.where(c, a, b) with array conditions; the tie rule of maximum uses it too.
 defprim(
     "where",
@@ -354,9 +371,25 @@ defprim(
     lambda e, g, out, a, b: e.call("tensordot", g, b, axes=e.call("ndim", b)),
     lambda e, g, out, a, b: e.call("tensordot", a, g, axes=e.call("ndim", a)),
 )
-# Only in backward sweeps (the adjoint of `np.multiply.outer`); reading one back
-# for a second derivative is reported (see `reverse.NO_RULE_YET`).
-defprim("tensordot", (NP, "tensordot"), None, None)
+# np.tensordot(a, b, axes): each adjoint contracts g with the other operand over
+# that one's free axes, and puts the axes back in the operand's order.
+defprim(
+    "tensordot",
+    (NP, "tensordot"),
+    lambda e, g, out, a, b, axes=2: e.call("tensordot_lhs", g, a, b, axes),
+    lambda e, g, out, a, b, axes=2: e.call("tensordot_rhs", g, a, b, axes),
+)
+defprim("tensordot_lhs", ("helper", "_tensordot_lhs"), None, None, None, None)
+defprim("tensordot_rhs", ("helper", "_tensordot_rhs"), None, None, None, None)
+# np.kron(a, b): each block of the result is an entry of `a` times `b`
+defprim(
+    "kron",
+    (NP, "kron"),
+    lambda e, g, out, a, b: e.call("kron_lhs", g, a, b),
+    lambda e, g, out, a, b: e.call("kron_rhs", g, a, b),
+)
+defprim("kron_lhs", ("helper", "_kron_lhs"), None, None, None)
+defprim("kron_rhs", ("helper", "_kron_rhs"), None, None, None)
 defprim("matmul_lhs", ("helper", "_matmul_lhs"), None, None)
 defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
 
@@ -483,6 +516,33 @@ defprim(
         s.set_rank(out, 1) if is_none(axis) else s.union(out, x)
     ),
 )
+
+
+def _running_product(helper):
+    """The adjoint (tangent) of `np.cumprod` through `helper`, along the axis, or
+    along the flattened entries (put back in x's shape) without one."""
+
+    def rule(e, g, out, x, axis=None):
+        if not is_none(axis):
+            return e.call(helper, g, x, out, axis)
+        if helper == "cumprod_jvp":  # a tangent like x, for the flattened entries
+            return e.call(helper, e.call("ravel", g), e.call("ravel", x), out, 0)
+        flat = e.call(helper, g, e.call("ravel", x), out, 0)
+        return e.call("reshape", flat, e.call("shape", x))
+
+    return rule
+
+
+defprim(
+    "cumprod",
+    (NP, "cumprod"),
+    _running_product("cumprod_vjp"),
+    infer=lambda s, out, x, axis=None: (
+        s.set_rank(out, 1) if is_none(axis) else s.union(out, x)
+    ),
+)
+defprim("cumprod_vjp", ("helper", "_cumprod_vjp"), None, None, None, None)
+defprim("cumprod_jvp", ("helper", "_cumprod_jvp"), None, None, None, None)
 
 
 def _unroll(e, g, out, x, shift, axis=None):
@@ -682,6 +742,43 @@ defprim("sort", (NP, "sort"), _unsort, infer=_sort_infer)
 defprim("argsort", (NP, "argsort"), None, infer=_sort_infer)
 # `np.take_along_axis(g, inverse, axis)`: g unsorted (and a tangent sorted).
 defprim("take_along_axis", (NP, "take_along_axis"), None, None)
+defprim(
+    "swapaxes",
+    (NP, "swapaxes"),
+    lambda e, g, out, x, axis1, axis2: e.call("swapaxes", g, axis1, axis2),
+    None,
+    None,
+    infer=lambda s, out, x, axis1, axis2: s.set_rank(out, s.rank(x)),
+)
+
+
+# the entries on and above (below) the k-th diagonal: g's same entries
+for _tri in ("triu", "tril"):
+    defprim(
+        _tri,
+        (NP, _tri),
+        lambda e, g, out, x, k=0, tri=_tri: e.call(
+            tri, g, **({} if k == 0 else {"k": k})
+        ),
+        infer=lambda s, out, x, k=0: s.union(out, x),
+    )
+
+
+def _atleast_infer(least: int):
+    def infer(s, out, x):
+        if s.rank(x) is not None:
+            s.set_rank(out, max(s.rank(x), least))
+
+    return infer
+
+
+for _least in (1, 2):
+    defprim(
+        f"atleast_{_least}d",
+        (NP, f"atleast_{_least}d"),
+        lambda e, g, out, x: e.call("reshape", g, e.call("shape", x)),
+        infer=_atleast_infer(_least),
+    )
 defprim("shape", (NP, "shape"), None, shape=OTHER)
 # Sizes are scalars; what they measure is not (so not shape=SCALAR, which says both are).
 defprim("ndim", (NP, "ndim"), None, infer=lambda s, out, x: s.set_rank(out, 0))
