@@ -38,16 +38,26 @@ MAX_INLINE_NODES = 14
 
 # Helpers that call others.
 HELPER_NEEDS = {
-    "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs"},
-    "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs"},
+    "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs", "_unbroadcast"},
+    "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs", "_unbroadcast"},
     "_unbroadcast_sum": {"_unbroadcast"},
     "_undiag": {"_undiagonal"},
     "_tensordot_lhs": {"_tensordot_axes"},
     "_kron_lhs": {"_kron_blocks"},
     "_kron_rhs": {"_kron_blocks"},
     "_tensordot_rhs": {"_tensordot_axes"},
-    "_matmul_lhs_rows_sum": {"_matmul_lhs_sum", "_outer_sum", "_matmul_lhs"},
-    "_matmul_rhs_rows_sum": {"_matmul_rhs_sum", "_outer_sum", "_matmul_rhs"},
+    "_matmul_lhs_rows_sum": {
+        "_matmul_lhs_sum",
+        "_outer_sum",
+        "_matmul_lhs",
+        "_unbroadcast",
+    },
+    "_matmul_rhs_rows_sum": {
+        "_matmul_rhs_sum",
+        "_outer_sum",
+        "_matmul_rhs",
+        "_unbroadcast",
+    },
 }
 
 HELPERS = {
@@ -168,7 +178,9 @@ def _broadcast_like(t, x):
 ''',
     "_matmul_lhs": '''
 def _matmul_lhs(g, b):
-    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
+    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
+    vector. Where `b` is a stack of matrices, a stack too: the caller sums it to
+    the shape of `a` (`_unbroadcast`)."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
@@ -176,16 +188,25 @@ def _matmul_lhs(g, b):
             return g[..., None] * b
         # einsum's product loop writes a large outer product a third faster
         return np.einsum("...,j->...j", g, b)
+    if b.ndim > 2 and np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
+        n, m = b.shape[-2:]
+        return np.einsum("km,knm->n", np.reshape(g, (-1, m)), b.reshape(-1, n, m))
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 ''',
     "_matmul_rhs": '''
 def _matmul_rhs(a, g):
-    """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
+    vector. Where `a` is a stack of matrices, a stack too: the caller sums it to
+    the shape of `b` (`_unbroadcast`)."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 1:  # the outer product a ⊗ g
+        if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
+            return a[:, None] * np.asarray(g)[..., None, :]
         if a.size * getattr(g, "size", 1) < 16384:
             return np.multiply.outer(a, g)
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
+    if a.ndim > 2 and np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
+        return np.reshape(g, -1) @ a.reshape(-1, a.shape[-1])
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 ''',
     "_matmul_rows": '''
@@ -229,7 +250,7 @@ def _matmul_lhs_sum(gs, bs, a):
     total = _outer_sum(gs, bs)
     if total is None:  # not vectors: one product at a time
         total = sum(map(_matmul_lhs, gs, bs), np.zeros_like(a))
-    return total
+    return _unbroadcast(total, a)  # stacks of matrices: summed to the shape of a
 ''',
     "_matmul_rhs_sum": '''
 def _matmul_rhs_sum(as_, gs, b):
@@ -237,7 +258,7 @@ def _matmul_rhs_sum(as_, gs, b):
     total = _outer_sum(as_, gs)
     if total is None:  # not vectors: one product at a time
         total = sum(map(_matmul_rhs, as_, gs), np.zeros_like(b))
-    return total
+    return _unbroadcast(total, b)  # stacks of matrices: summed to the shape of b
 ''',
     "_matmul_lhs_rows_sum": '''
 def _matmul_lhs_rows_sum(gs, xs, a):

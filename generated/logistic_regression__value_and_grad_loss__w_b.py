@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 5545008035c5b9bdcdb6b50ca23c36f4
+# body-hash: aaadec61eafb3965ad2d2a69d67567f9
 import numpy as np
 
 
@@ -57,12 +57,18 @@ def _check_float(name, x):
 
 
 def _matmul_rhs(a, g):
-    """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a vector."""
+    """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
+    vector. Where `a` is a stack of matrices, a stack too: the caller sums it to
+    the shape of `b` (`_unbroadcast`)."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 1:  # the outer product a ⊗ g
+        if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
+            return a[:, None] * np.asarray(g)[..., None, :]
         if a.size * getattr(g, "size", 1) < 16384:
             return np.multiply.outer(a, g)
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
+    if a.ndim > 2 and np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
+        return np.reshape(g, -1) @ a.reshape(-1, a.shape[-1])
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
@@ -116,7 +122,9 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:18
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:18
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:18
-    d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1)  # logistic_regression.py:18
+    d_w = 2.0 * (t4 * w) + _unbroadcast(
+        _matmul_rhs(X, d_t1), w
+    )  # logistic_regression.py:18
     if not all_floats:  # logistic_regression.py:19
         d_w = _astype_like(d_w, w)
         d_b = _astype_like(d_b, b)

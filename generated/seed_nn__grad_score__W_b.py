@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 5d2ea999fc30599b04028a1a088ca8ce
+# body-hash: 76a3b80b290553a2b04de2fe6a164a14
 import numpy as np
 
 
@@ -57,7 +57,9 @@ def _check_float(name, x):
 
 
 def _matmul_lhs(g, b):
-    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a vector."""
+    """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
+    vector. Where `b` is a stack of matrices, a stack too: the caller sums it to
+    the shape of `a` (`_unbroadcast`)."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
@@ -65,6 +67,9 @@ def _matmul_lhs(g, b):
             return g[..., None] * b
         # einsum's product loop writes a large outer product a third faster
         return np.einsum("...,j->...j", g, b)
+    if b.ndim > 2 and np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
+        n, m = b.shape[-2:]
+        return np.einsum("km,knm->n", np.reshape(g, (-1, m)), b.reshape(-1, n, m))
     return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 
 
@@ -110,7 +115,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     d_z = u * (1.0 - h * h)  # seed_nn.py:15
     d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14
     d_b = _unbroadcast(d_z, b)  # seed_nn.py:14
-    d_W = _matmul_lhs(d_t1, x)  # seed_nn.py:14
+    d_W = _unbroadcast(_matmul_lhs(d_t1, x), W)  # seed_nn.py:14
     if not all_floats:  # seed_nn.py:16
         d_W = _astype_like(d_W, W)
         d_b = _astype_like(d_b, b)

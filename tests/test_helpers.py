@@ -118,6 +118,8 @@ def test_large_outer_products_take_einsum_and_agree_exactly(g_shape, dtype):
     v = rng.normal(size={(): 100_000, (3,): 5}.get(g_shape, 100)).astype(dtype)
     g = rng.normal(size=g_shape).astype(dtype)
     want_lhs, want_rhs = np.multiply.outer(g, v), np.multiply.outer(v, g)
+    if g.ndim > 1:  # `v @ b` for a stack b: v ⊗ g[k] for each of its matrices
+        want_rhs = v[:, None] * g[..., None, :]
     assert (np.size(g) * v.size >= 16384) == (g_shape != (3,))  # (3,): broadcasting
     for got, want in [(lhs(g, v), want_lhs), (rhs(v, g), want_rhs)]:
         assert got.shape == want.shape and got.dtype == want.dtype

@@ -611,6 +611,46 @@ def test_matmul_known_ranks(gen, build, rng, op, sa, sb):
     check(gen, f, (a, b, w), (0, 1))
 
 
+STACKED = [
+    ((2, 3, 4), (2, 4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 5)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+]
+
+
+@pytest.mark.parametrize(
+    "sa, sb", STACKED, ids=[f"{_id(a)}@{_id(b)}" for a, b in STACKED]
+)
+@pytest.mark.parametrize("f", [f_matmul, f_np_matmul])
+def test_stacked_matmul_unknown_ranks(gen, rng, f, sa, sb):
+    """Stacks of matrices broadcast against each other and against a matrix or a
+    vector: each gradient is summed to its operand's shape (a batch of
+    sequences times one weight matrix, `X @ W`, sums over the batch)."""
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    w = sample(np.shape(a @ b), "real", rng)
+    check(gen, f, (a, b, w), (0, 1))
+
+
+@pytest.mark.parametrize(
+    "sa, sb", STACKED, ids=[f"{_id(a)}@{_id(b)}" for a, b in STACKED]
+)
+def test_stacked_matmul_has_the_broadcast_rank(gen, build, rng, sa, sb):
+    """(2, 3, 4) @ (2, 4, 5) is (2, 3, 5): rank 3, not the 4 of np.dot's rule.
+    np.tile's adjoint reshapes by the rank it is told, so a wrong one fails."""
+    f = build(f"""
+        def f(a, b, w):
+            a2 = a.reshape({sa!r})
+            b2 = b.reshape({sb!r})
+            return np.sum(np.tile(a2 @ b2, 2) * w)
+        """)
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    w = sample(np.shape(np.tile(a @ b, 2)), "real", rng)
+    check(gen, f, (a, b, w), (0, 1))
+
+
 def f_outer(a, b, w):
     return np.sum(np.outer(a, b) * w)
 

@@ -209,6 +209,21 @@ def _defined_by_matmul(body: Block, result: Atom) -> Assign | None:
     return None
 
 
+def _summed_product(stmt, defined: dict, read: dict, target: Var):
+    """The product in `_unbroadcast(_matmul_lhs(g, h), a)`, the adjoint of `a` in
+    `a @ h` summed to the shape of `a` (h may be a stack of matrices): over a
+    loop's trips it sums as the product alone does, since `_matmul_lhs_sum(gs,
+    hs, a)` sums its total to the shape of `a` itself. None for anything else."""
+    if getattr(stmt, "prim", None) != "unbroadcast" or stmt.args[1] != target:
+        return None
+    product = stmt.args[0]
+    inner = defined.get(getattr(product, "name", None))
+    if getattr(inner, "prim", None) in ("matmul_lhs", "matmul_rhs"):
+        if read.get(product.name) == 1:
+            return inner
+    return None
+
+
 def _witnesses(fn: Function, body: Block, wrt: list[str], live: set[str]) -> list[str]:
     """The values an adjoint may take its shape and dtype from (`np.full_like(x, g)`):
     the differentiated parameters and the active values, which are floats. Any
@@ -963,6 +978,7 @@ class Sweep:
             kept = []
             for p in c[n]:
                 stmt = defined.get(getattr(p, "name", None))
+                stmt = _summed_product(stmt, defined, read, Var(n)) or stmt
                 prim, roles = self._batched(stmt, rows)
                 if not (
                     not prim

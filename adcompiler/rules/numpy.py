@@ -307,7 +307,11 @@ def _matmul_lhs(e, g, out, a, b):
         return e.call("matmul", g, e.call("T", b))
     if rank == 1 and not _large_outer(e, out, b):
         return e.outer(g, b)
-    return e.call("matmul_lhs", g, b)
+    d = e.call("matmul_lhs", g, b)
+    if rank == 1 or a is None or out is None:
+        return d
+    # b may be a stack of matrices that a broadcasts against: (3, 4) @ (2, 4, 5)
+    return e.call("unbroadcast", d, a)
 
 
 def _large_outer(e, out, b) -> bool:
@@ -327,23 +331,51 @@ def _matmul_rhs(e, g, out, a, b):
         return e.call("matmul", g, a)
     if rank == 2:
         return e.call("matmul", e.call("T", a), g)
-    if rank == 1:
+    if rank == 1 and e.rank(b) in (1, 2):
         return e.outer(a, g)
-    return e.call("matmul_rhs", a, g)
+    d = e.call("matmul_rhs", a, g)
+    if rank == 1 or b is None or out is None:
+        return d
+    # a may be a stack of matrices that b broadcasts against: (2, 3, 4) @ (4, 5)
+    return e.call("unbroadcast", d, b)
 
 
-def _matmul_infer(s, out, a, b):
-    ra, rb = s.rank(a), s.rank(b)
-    if ra is not None and rb is not None:
-        s.set_rank(out, max(ra + rb - 2, 0))
-    if s.is_scalar(out):  # only vector @ vector gives a scalar
-        s.set_rank(a, 1)
-        s.set_rank(b, 1)
-        s.union(a, b)
+def _product_infer(rank):
+    def infer(s, out, a, b):
+        ra, rb = s.rank(a), s.rank(b)
+        if ra is not None and rb is not None:
+            s.set_rank(out, rank(ra, rb))
+        if s.is_scalar(out):  # only vector @ vector gives a scalar
+            s.set_rank(a, 1)
+            s.set_rank(b, 1)
+            s.union(a, b)
+
+    return infer
 
 
-defprim("matmul", (BIN, ast.MatMult), _matmul_lhs, _matmul_rhs, infer=_matmul_infer)
-defprim("dot", (NP, "dot"), _matmul_lhs, _matmul_rhs, infer=_matmul_infer)
+def _matmul_rank(ra: int, rb: int) -> int:
+    """The rank of `a @ b`: a vector operand loses its axis; stacks of matrices
+    broadcast, so (2, 3, 4) @ (2, 4, 5) is (2, 3, 5), of rank 3."""
+    if ra == 1 or rb == 1:
+        return ra + rb - 2
+    return max(ra, rb)
+
+
+defprim(
+    "matmul",
+    (BIN, ast.MatMult),
+    _matmul_lhs,
+    _matmul_rhs,
+    infer=_product_infer(_matmul_rank),
+)
+# np.dot pairs a's last axis with b's second-to-last and keeps all the others
+defprim(
+    "dot",
+    (NP, "dot"),
+    _matmul_lhs,
+    _matmul_rhs,
+    infer=_product_infer(lambda ra, rb: max(ra + rb - 2, 0)),
+)
 
 
 def _flat(e, x):
