@@ -127,17 +127,26 @@ def test_trace_gradient_is_the_identity(gen, rng):
 
 def test_trace_reads_as_numpy(gen, rng, monkeypatch):
     """Where example arguments show the matrix, the adjoint is `np.eye(3)`, the
-    products `@`."""
+    products `@`, and a product with the identity is the other operand."""
     monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
 
     def f(A):
         return np.trace(A @ A)
 
+    def g_times(A, B):
+        return np.trace(A @ B) * 3.0 + np.trace(A, 1)
+
     A = rng.normal(size=(3, 3))
     g = grad(f, out=gen, example_args=(A,))
     text = source_of(g)
-    assert "np.eye(3)" in text and "_matmul" not in text
+    # the identity times Aᵀ, from each side, is Aᵀ: as one writes it, 2 Aᵀ
+    assert "d_A = 2.0 * A.T" in text and "eye" not in text and "_matmul" not in text
     np.testing.assert_allclose(g(A), 2.0 * A.T, rtol=1e-14)
+    B = rng.normal(size=(3, 3))
+    g = grad(g_times, out=gen, example_args=(A, B))
+    text = source_of(g)
+    assert "np.eye(3, k=1)" in text and "_matmul" not in text  # not an identity
+    np.testing.assert_allclose(g(A, B), 3.0 * B.T + np.eye(3, k=1), rtol=1e-14)
 
 
 def test_hessian_of_trace_of_square(gen, rng):
@@ -355,7 +364,7 @@ def test_sort_reads_as_numpy(gen, rng, monkeypatch):
     text = source_of(compiled)
     assert 'np.argsort(A, axis=0, kind="stable"), axis=0' in text
     assert "np.take_along_axis(" in text
-    assert "np.eye(3)" in text and "_matmul" not in text
+    assert "2.0 * A.T" in text and "_matmul" not in text
     want = 2.0 * A.T
     first = np.argsort(A, axis=0, kind="stable")[0]
     want[first, np.arange(3)] += 2.0 * A[first, np.arange(3)]

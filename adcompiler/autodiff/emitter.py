@@ -149,13 +149,14 @@ class Emitter:
             name = self._aliases[name]
         return Var(name)
 
-    def definition(self, atom: Atom) -> tuple | None:
-        """`(prim, args)` of the pure statement that computed `atom`, if this emitter knows it."""
+    def definition(self, atom: Atom, keywords: bool = False) -> tuple | None:
+        """`(prim, args)` of the pure statement that computed `atom`, if this emitter
+        knows it; `(prim, args, kwargs)` with `keywords`."""
         if not isinstance(atom, Var):
             return None
         for key, value in self._seen.items():
             if value == atom:
-                return key[0], key[1]
+                return (key[0], key[1], dict(key[2])) if keywords else key[:2]
         return None
 
     def adopt(self, stmts: list) -> None:

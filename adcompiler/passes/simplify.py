@@ -130,6 +130,28 @@ def simplify(
             return e.neg(e.call("sum", negated, **kwargs))
     elif prim == "full_like" and is_number(args[1], 1):
         return e.call("ones_like", args[0])
+    elif prim == "matmul":
+        return _times_identity(e, *args)
+    return None
+
+
+def _times_identity(e, a: Atom, b: Atom) -> Atom | None:
+    """`b` for `np.eye(n) @ b` and `a` for `a @ np.eye(n)` (the adjoint of a
+    trace meeting a product: `np.eye(3) @ A.T` is `A.T`), where example
+    arguments show that the other operand's axis has length n, so that the
+    product is defined and is that operand."""
+    for eye, other, axis in ((a, b, 0), (b, a, -1)):
+        found = e.definition(eye, keywords=True) if hasattr(e, "definition") else None
+        if found is None or found[0] != "eye" or len(found[1]) != 1 or found[2]:
+            continue  # not an identity: np.eye(n, m), np.eye(n, k=1)
+        n = found[1][0]
+        shape = e.shapes.concrete(other)
+        if not (is_number(n) and shape):
+            continue
+        if axis == 0 and len(shape) >= 2:
+            axis = -2  # a matrix (or a stack) times `eye`: its rows
+        if shape[axis] == n.value:
+            return other
     return None
 
 
