@@ -1,3 +1,6 @@
+import importlib.util
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -33,3 +36,32 @@ def out_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory):
+    """One folder of generated modules for a whole test file: each function compiles once."""
+    return tmp_path_factory.mktemp("generated")
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """Compile functions written as source text (one module per distinct text)."""
+    folder = tmp_path_factory.mktemp("sources")
+    made = {}
+
+    def make(source: str, name: str = "f"):
+        source = textwrap.dedent(source)
+        if source not in made:
+            path = folder / f"src{len(made)}.py"
+            path.write_text("import math\n\nimport numpy as np\n\n\n" + source)
+            # the folder's name keeps the modules of two test files apart
+            spec = importlib.util.spec_from_file_location(
+                f"adc_{folder.name}_{len(made)}", path
+            )
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            made[source] = getattr(module, name)
+        return made[source]
+
+    return make

@@ -8,11 +8,6 @@ from test_rules import _float32_case, check
 from adcompiler import grad, hessian, jvp
 
 
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory):
-    return tmp_path_factory.mktemp("generated")
-
-
 def well_conditioned(rng, *shape):
     """Matrices (or a stack of them) safely away from singular."""
     n = shape[-1]

@@ -7,10 +7,8 @@ once, before any argument is seen, and then run on several shapes: a Python
 float, a 0-d array, a vector and a matrix.
 """
 
-import importlib.util
 import inspect
 import math
-import textwrap
 
 import numpy as np
 import pytest
@@ -20,32 +18,6 @@ from adcompiler import grad
 from adcompiler.rules.core import NO_RULE_YET
 
 RTOL, ATOL = 1e-6, 1e-8
-
-
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory):
-    """One folder of generated modules for the whole file: each function compiles once."""
-    return tmp_path_factory.mktemp("generated")
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory, gen):
-    """Compile functions written as source text (one module per distinct text)."""
-    folder = tmp_path_factory.mktemp("sources")
-    made = {}
-
-    def make(source: str, name: str = "f"):
-        source = textwrap.dedent(source)
-        if source not in made:
-            path = folder / f"src{len(made)}.py"
-            path.write_text("import math\n\nimport numpy as np\n\n\n" + source)
-            spec = importlib.util.spec_from_file_location(f"adc_src{len(made)}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            made[source] = getattr(module, name)
-        return made[source]
-
-    return make
 
 
 def sample(shape, domain, rng, dtype=np.float64):

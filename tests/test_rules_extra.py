@@ -4,9 +4,7 @@ forward mode against the gradient (⟨∇f, v⟩ = J v), in float32, and compile
 example arguments (where the ranks are known and the adjoint is written without
 a run-time helper)."""
 
-import importlib.util
 import inspect
-import textwrap
 
 import numpy as np
 import pytest
@@ -17,31 +15,6 @@ from adcompiler.errors import ADCompileError
 from adcompiler.transforms import jvp
 
 RTOL, ATOL = 1e-6, 1e-8
-
-
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory):
-    return tmp_path_factory.mktemp("generated")
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory):
-    """Compile functions written as source text (one module per distinct text)."""
-    folder = tmp_path_factory.mktemp("sources")
-    made = {}
-
-    def make(source: str, name: str = "f"):
-        source = textwrap.dedent(source)
-        if source not in made:
-            path = folder / f"extra{len(made)}.py"
-            path.write_text("import numpy as np\n\n\n" + source)
-            spec = importlib.util.spec_from_file_location(f"adc_extra{len(made)}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            made[source] = getattr(module, name)
-        return made[source]
-
-    return make
 
 
 def check_expr(gen, build, rng, expr, *shapes, positive=False):

@@ -2,9 +2,7 @@
 np.linalg.slogdet: against central finite differences in float64, the
 hand-derived formulas, float32, forward mode (jvp) and second derivatives."""
 
-import importlib.util
 import inspect
-import textwrap
 
 import numpy as np
 import pytest
@@ -13,37 +11,9 @@ from test_rules import _float32_case, check
 from adcompiler import ADCompileError, grad, hessian, hvp, jvp
 
 
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory):
-    """One folder of generated modules for the whole file: each function compiles once."""
-    return tmp_path_factory.mktemp("generated")
-
-
 @pytest.fixture(autouse=True)
 def _jvp_and_hessian_compile_elsewhere(out_dir):
     """`jvp`, `hessian` and `hvp` compile into each test's own folder."""
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory):
-    """Compile functions written as source text (one module per distinct text)."""
-    folder = tmp_path_factory.mktemp("sources")
-    made = {}
-
-    def make(source: str, name: str = "f"):
-        source = textwrap.dedent(source)
-        if source not in made:
-            path = folder / f"src{len(made)}.py"
-            path.write_text("import math\n\nimport numpy as np\n\n\n" + source)
-            spec = importlib.util.spec_from_file_location(
-                f"adc_more_src{len(made)}", path
-            )
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            made[source] = getattr(module, name)
-        return made[source]
-
-    return make
 
 
 def weighted(build, expr: str):
