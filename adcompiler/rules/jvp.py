@@ -129,10 +129,13 @@ def _extreme(wins_a, wins_b):
     return rule
 
 
-defjvp("maximum", _extreme("gt", "gt"))
-defjvp("minimum", _extreme("lt", "lt"))
-defjvp("fmax", _extreme("gt", "gt"))
-defjvp("fmin", _extreme("lt", "lt"))
+for _name, _wins in (
+    ("maximum", "gt"),
+    ("minimum", "lt"),
+    ("fmax", "gt"),
+    ("fmin", "lt"),
+):
+    defjvp(_name, _extreme(_wins, _wins))
 defjvp(
     "where",
     lambda e, t, out, c, a, b: e.call(

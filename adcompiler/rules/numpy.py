@@ -206,39 +206,22 @@ def _extreme(wins: str, larger: bool, first: bool):
     return rule
 
 
-defprim(
-    "maximum",
-    (NP, "maximum"),
-    _extreme("gt", True, True),
-    _extreme("gt", True, False),
-    shape=ELEMENTWISE,
-    broadcasts=True,
-)
-defprim(
-    "minimum",
-    (NP, "minimum"),
-    _extreme("lt", False, True),
-    _extreme("lt", False, False),
-    shape=ELEMENTWISE,
-    broadcasts=True,
-)
-# np.fmax/np.fmin: the same away from NaN (where they pass the other argument on)
-defprim(
-    "fmax",
-    (NP, "fmax"),
-    _extreme("gt", True, True),
-    _extreme("gt", True, False),
-    shape=ELEMENTWISE,
-    broadcasts=True,
-)
-defprim(
-    "fmin",
-    (NP, "fmin"),
-    _extreme("lt", False, True),
-    _extreme("lt", False, False),
-    shape=ELEMENTWISE,
-    broadcasts=True,
-)
+# np.fmax/np.fmin: the same as np.maximum/np.minimum away from NaN (where they
+# pass the other argument on)
+for _name, _wins, _larger in (
+    ("maximum", "gt", True),
+    ("minimum", "lt", False),
+    ("fmax", "gt", True),
+    ("fmin", "lt", False),
+):
+    defprim(
+        _name,
+        (NP, _name),
+        _extreme(_wins, _larger, True),
+        _extreme(_wins, _larger, False),
+        shape=ELEMENTWISE,
+        broadcasts=True,
+    )
 # np.where(c, a, b) with array conditions; the tie rule of maximum uses it too.
 defprim(
     "where",
