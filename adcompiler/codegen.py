@@ -38,6 +38,8 @@ MAX_INLINE_NODES = 14
 
 # Helpers that call others.
 HELPER_NEEDS = {
+    "_matmul_lhs": {"_unbroadcast"},
+    "_matmul_rhs": {"_unbroadcast"},
     "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs", "_unbroadcast"},
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs", "_unbroadcast"},
     "_unbroadcast_sum": {"_unbroadcast"},
@@ -177,37 +179,43 @@ def _broadcast_like(t, x):
     return np.broadcast_to(t, np.shape(x))
 ''',
     "_matmul_lhs": '''
-def _matmul_lhs(g, b):
+def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
-    vector. Where `b` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `a` (`_unbroadcast`)."""
+    vector. Where `b` is a stack of matrices, so is the product: it is summed to
+    the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
+        return g @ b.T
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
             return g[..., None] * b
         # einsum's product loop writes a large outer product a third faster
         return np.einsum("...,j->...j", g, b)
-    if b.ndim > 2 and np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
+    if np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
         n, m = b.shape[-2:]
         return np.einsum("km,knm->n", np.reshape(g, (-1, m)), b.reshape(-1, n, m))
-    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+    d = g @ np.swapaxes(b, -1, -2)
+    return d if a is None else _unbroadcast(d, a)
 ''',
     "_matmul_rhs": '''
-def _matmul_rhs(a, g):
+def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
-    vector. Where `a` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `b` (`_unbroadcast`)."""
+    vector. Where `a` is a stack of matrices, so is the product: it is summed to
+    the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
             return a[:, None] * np.asarray(g)[..., None, :]
         if a.size * getattr(g, "size", 1) < 16384:
             return np.multiply.outer(a, g)
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
-    if a.ndim > 2 and np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
+    if np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
         return np.reshape(g, -1) @ a.reshape(-1, a.shape[-1])
-    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+    d = np.swapaxes(a, -1, -2) @ g
+    return d if b is None else _unbroadcast(d, b)
 ''',
     "_matmul_rows": '''
 def _matmul_rows(a, xs):
@@ -1713,7 +1721,7 @@ def function_def(
             value = ast.Name(name, ast.Load())
         results.append(value)
     casts = _casts(fn, gen, results)
-    body, casts = _one_float_test(fn, body, casts)
+    body, casts = _one_float_test(fn, body, casts, gen.helpers)
     body += casts
     body.append(ast.Return(_nest(fn.result_tree, results)))
     if not casts:
@@ -1746,23 +1754,30 @@ def _float_test(stmt: ast.stmt) -> tuple[str, ast.stmt] | None:
     return test.left.args[0].id, inner
 
 
-def _one_float_test(fn: Function, body: list, casts: list) -> tuple[list, list]:
-    """With two or more differentiated arguments, one test that all are Python
-    floats (the common scalar) stands for each argument's own, at entry and at
-    the casts:
+def _one_float_test(
+    fn: Function, body: list, casts: list, helpers: set
+) -> tuple[list, list]:
+    """One test at entry stands for each differentiated argument's own, at entry
+    and at the casts:
 
-        all_floats = type(x) is float and type(y) is float
-        if not all_floats:
-            _check_float("x", x)
-            _check_float("y", y)
+        all_float64 = (type(W) is _NDARRAY and W.dtype is _FLOAT64 or type(W) is float) and (
+            type(b) is _NDARRAY and b.dtype is _FLOAT64 or type(b) is float
+        )
+        if not all_float64:
+            _check_float("W", W)
+            _check_float("b", b)
         ...
-        if not all_floats:
-            d_x = _astype_like(d_x, x)
-            d_y = _astype_like(d_y, y)
+        if not all_float64:
+            d_W = _astype_like(d_W, W)
+            d_b = _astype_like(d_b, b)
 
-    Each `type(x) is not float` costs about 15 ns, as much as a scalar
-    gradient's arithmetic; a float passes `_check_float` and `_astype_like`
-    unchanged where the others are not floats."""
+    A float64 array or a Python float passes `_check_float`, and where every
+    input the cast gradients are computed from is one (`fn.cast_sources`), each
+    gradient is already float64: the calls, about 150 ns each, are skipped.
+    Where a check needs the arguments to be Python floats (`if type(x) is not
+    float and getattr(x, "ndim", 0) != 0: raise`, a scalar output), the test is
+    `all_floats = type(x) is float and type(y) is float`: each `type(x) is not
+    float` costs about 15 ns, as much as a scalar gradient's arithmetic."""
     k = 0
     while k < len(body) and _float_test(body[k]) is not None:
         k += 1
@@ -1770,14 +1785,28 @@ def _one_float_test(fn: Function, body: list, casts: list) -> tuple[list, list]:
     if not all(tests):
         return body, casts
     params = list(dict.fromkeys(p for p, _ in tests))
-    if len(params) < 2:
-        return body, casts
+    python_floats = any(isinstance(inner, ast.If) for _, inner in tests)
+    if python_floats or fn.cast_sources is None:
+        if len(params) < 2:
+            return body, casts
+        base, is_float = "all_floats", " and ".join(
+            f"type({p}) is float" for p in params
+        )
+    else:
+        if len(params) < 2 and not casts:
+            return body, casts
+        sources = params + [x for x in fn.cast_sources if x not in params]
+        base = "all_float64"
+        helpers |= {"_NDARRAY", _dtype_constant("float64")}
+        one = "type({0}) is _NDARRAY and {0}.dtype is _FLOAT64 or type({0}) is float"
+        is_float = " and ".join(
+            f"({one.format(x)})" if len(sources) > 1 else one.format(x) for x in sources
+        )
     taken = {n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)}
-    flag, n = "all_floats", 1
+    flag, n = base, 1
     while flag in taken or flag in fn.params or flag in fn.constants:
         n += 1
-        flag = f"all_floats_{n}"
-    is_float = " and ".join(f"type({p}) is float" for p in params)
+        flag = f"{base}_{n}"
     # the test goes in as text, as in `_check_examples`: `ast.unparse` would
     # put parentheses around the third and later operands
     head = [ast.Assign([ast.Name(flag, ast.Store())], ast.Name(is_float, ast.Load()))]
@@ -1920,6 +1949,7 @@ def _into_return(stmts: list[ast.stmt]) -> list[ast.stmt]:
 
 def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
     _rename_temps(fn, body)
+    _SummedProducts().visit(ast.Module(body, []))
     for node in body:
         if isinstance(node, ast.FunctionDef):
             _own_names(node, body)
@@ -1937,6 +1967,33 @@ def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
         list(defaults),
     )
     return ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
+
+
+class _SummedProducts(ast.NodeTransformer):
+    """`_unbroadcast(_matmul_lhs(g, b), a)` as `_matmul_lhs(g, b, a)`: the helper
+    sums only where `b` is a stack of matrices, and a gradient of unknown ranks
+    saves a call for every product (the frontend reads it back as the two)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        if not (_is_helper_call(node, "_unbroadcast") and len(node.args) == 2):
+            return node
+        inner, like = node.args
+        for helper in ("_matmul_lhs", "_matmul_rhs"):
+            if _is_helper_call(inner, helper) and len(inner.args) == 2:
+                return ast.copy_location(
+                    ast.Call(inner.func, [*inner.args, like], []), node
+                )
+        return node
+
+
+def _is_helper_call(node: ast.expr, name: str) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and not node.keywords
+    )
 
 
 def _vjp_body(fn: Function, gen: _Body, body: list[ast.stmt]) -> list[ast.stmt]:

@@ -1354,6 +1354,12 @@ class Lowering:
             return self.call_into(node, sig, into)
         if sig.prim == "tensordot":
             return self.tensordot(node)
+        if sig.prim in ("matmul_lhs", "matmul_rhs") and len(node.args) == 3:
+            # generated code's `_matmul_lhs(g, b, a)`: the product summed to the
+            # shape of `a`, the two steps that each have their rules
+            g, b, like = (self.expr(x) for x in node.args)
+            product = self.e.call(sig.prim, g, b, loc=loc)
+            return self.e.call("unbroadcast", product, like, loc=loc)
         args, kwargs = self.arguments(sig, node)
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
@@ -2140,6 +2146,17 @@ class LoopExit(Exit):
         return self._yield(False)
 
 
+# Generated code's one test of its arguments (codegen._one_float_test): that all
+# are Python floats, or that each is a float64 array or a Python float.
+_FLOAT64_OR_FLOAT = (
+    r"type\(\w+\) is _NDARRAY and \w+\.dtype is _FLOAT64 or type\(\w+\) is float"
+)
+_FLAG_TEST = re.compile(
+    r"type\(\w+\) is float( and type\(\w+\) is float)+"
+    rf"|{_FLOAT64_OR_FLOAT}|\({_FLOAT64_OR_FLOAT}\)( and \({_FLOAT64_OR_FLOAT}\))+"
+)
+
+
 def _per_argument_float_tests(stmts: list[ast.stmt]) -> list[ast.stmt]:
     """Generated code's one test that every differentiated argument is a Python
     float, read back as the tests of each argument that `_float_guard` and
@@ -2151,17 +2168,16 @@ def _per_argument_float_tests(stmts: list[ast.stmt]) -> list[ast.stmt]:
             if getattr(x, "ndim", 0) != 0: raise ...
 
     reads as `if type(x) is not float: _check_float("x", x)` and `if type(x) is
-    not float and getattr(x, "ndim", 0) != 0: raise ...`; the casts the same."""
+    not float and getattr(x, "ndim", 0) != 0: raise ...`; the casts the same.
+    The test that each argument is a float64 array or a Python float reads the
+    same: the check and the cast change nothing where it holds."""
     flag, out = None, []
     for stmt in stmts:
         if (
             isinstance(stmt, ast.Assign)
             and len(stmt.targets) == 1
             and isinstance(stmt.targets[0], ast.Name)
-            and re.fullmatch(
-                r"type\(\w+\) is float( and type\(\w+\) is float)+",
-                ast.unparse(stmt.value),
-            )
+            and _FLAG_TEST.fullmatch(ast.unparse(stmt.value))
         ):
             flag = stmt.targets[0].id
             continue

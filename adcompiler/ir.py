@@ -162,6 +162,9 @@ class Function:
     # Gradients that NumPy's promotion may have widened, by result position: the
     # parameter whose dtype each is cast back to (`d_x = _astype_like(d_x, x)`).
     casts: dict[int, str] = field(default_factory=dict)
+    # The inputs (parameters, constants) the cast gradients are computed from;
+    # None where the function names a dtype, which may narrow a gradient.
+    cast_sources: list | None = field(default_factory=list)
     # The origin line of the function's last `return`: where the source map puts
     # the generated `return` (and the casts before it).
     return_line: int | None = None

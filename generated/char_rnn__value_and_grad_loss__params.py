@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 5d7400a656ef2d0bbb03837087bc26bb
+# body-hash: 092a70e35c1d83f43d031d62e5e40872
 import numpy as np
 
 
@@ -72,21 +72,24 @@ def _grad_like(x, grads, path=()):
     return g
 
 
-def _matmul_lhs(g, b):
+def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
-    vector. Where `b` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `a` (`_unbroadcast`)."""
+    vector. Where `b` is a stack of matrices, so is the product: it is summed to
+    the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
+        return g @ b.T
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
             return g[..., None] * b
         # einsum's product loop writes a large outer product a third faster
         return np.einsum("...,j->...j", g, b)
-    if b.ndim > 2 and np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
+    if np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
         n, m = b.shape[-2:]
         return np.einsum("km,knm->n", np.reshape(g, (-1, m)), b.reshape(-1, n, m))
-    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+    d = g @ np.swapaxes(b, -1, -2)
+    return d if a is None else _unbroadcast(d, a)
 
 
 def _matmul_lhs_rows_sum(gs, xs, a):
@@ -103,20 +106,23 @@ def _matmul_lhs_sum(gs, bs, a):
     return _unbroadcast(total, a)  # stacks of matrices: summed to the shape of a
 
 
-def _matmul_rhs(a, g):
+def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
-    vector. Where `a` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `b` (`_unbroadcast`)."""
+    vector. Where `a` is a stack of matrices, so is the product: it is summed to
+    the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
             return a[:, None] * np.asarray(g)[..., None, :]
         if a.size * getattr(g, "size", 1) < 16384:
             return np.multiply.outer(a, g)
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
-    if a.ndim > 2 and np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
+    if np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
         return np.reshape(g, -1) @ a.reshape(-1, a.shape[-1])
-    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+    d = np.swapaxes(a, -1, -2) @ g
+    return d if b is None else _unbroadcast(d, b)
 
 
 def _matmul_rows(a, xs):
@@ -263,12 +269,12 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         d_t9 = d_log_p.sum() / t9  # char_rnn.py:42
         d_t7 = d_log_p - d_t9 * t8  # char_rnn.py:42
         d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40
-        d_h_1 = d_h + _unbroadcast(_matmul_rhs(Why, d_t6), h_1)  # char_rnn.py:39
+        d_h_1 = d_h + _matmul_rhs(Why, d_t6, h_1)  # char_rnn.py:39
         d_t12 = d_h_1 * t2[t]  # char_rnn.py:39
         d_t5 = _unbroadcast(d_t12, t5)  # char_rnn.py:39
         d_t3 = _unbroadcast(d_t5, t3)  # char_rnn.py:39
         d_t4 = _unbroadcast(d_t5, t4)  # char_rnn.py:39
-        d_h = _unbroadcast(_matmul_rhs(Whh, d_t4), h)  # char_rnn.py:39
+        d_h = _matmul_rhs(Whh, d_t4, h)  # char_rnn.py:39
         gs_by.append(d_t7)
         gs_Why.append(d_t6)
         xs_Why.append(h_1)

@@ -1,8 +1,11 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: aaadec61eafb3965ad2d2a69d67567f9
+# body-hash: 69eaf0bf7594d0a0aabbe3fe05403f42
 import numpy as np
+
+_FLOAT64 = np.dtype("float64")
+_NDARRAY = np.ndarray
 
 
 def _astype_like(g, x):
@@ -56,20 +59,23 @@ def _check_float(name, x):
         )
 
 
-def _matmul_rhs(a, g):
+def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
-    vector. Where `a` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `b` (`_unbroadcast`)."""
+    vector. Where `a` is a stack of matrices, so is the product: it is summed to
+    the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
             return a[:, None] * np.asarray(g)[..., None, :]
         if a.size * getattr(g, "size", 1) < 16384:
             return np.multiply.outer(a, g)
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
-    if a.ndim > 2 and np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
+    if np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
         return np.reshape(g, -1) @ a.reshape(-1, a.shape[-1])
-    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+    d = np.swapaxes(a, -1, -2) @ g
+    return d if b is None else _unbroadcast(d, b)
 
 
 def _unbroadcast(g, x):
@@ -100,8 +106,14 @@ def _unbroadcast(g, x):
 
 def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     """Value and gradient of `loss` with respect to w, b. Generated from examples/logistic_regression.py:16."""
-    all_floats = type(w) is float and type(b) is float  # logistic_regression.py:16
-    if not all_floats:  # logistic_regression.py:16
+    all_float64 = (  # logistic_regression.py:16
+        (type(w) is _NDARRAY and w.dtype is _FLOAT64 or type(w) is float)
+        and (type(b) is _NDARRAY and b.dtype is _FLOAT64 or type(b) is float)
+        and (type(X) is _NDARRAY and X.dtype is _FLOAT64 or type(X) is float)
+        and (type(y) is _NDARRAY and y.dtype is _FLOAT64 or type(y) is float)
+        and (type(lam) is _NDARRAY and lam.dtype is _FLOAT64 or type(lam) is float)
+    )
+    if not all_float64:  # logistic_regression.py:16
         _check_float("w", w)
         _check_float("b", b)
     t1 = X @ w  # logistic_regression.py:18
@@ -122,10 +134,8 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:18
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:18
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:18
-    d_w = 2.0 * (t4 * w) + _unbroadcast(
-        _matmul_rhs(X, d_t1), w
-    )  # logistic_regression.py:18
-    if not all_floats:  # logistic_regression.py:19
+    d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1, w)  # logistic_regression.py:18
+    if not all_float64:  # logistic_regression.py:19
         d_w = _astype_like(d_w, w)
         d_b = _astype_like(d_b, b)
     return out, (d_w, d_b)  # logistic_regression.py:19

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: ca1bef8e1b16150ac957e40fbc4c6749
+# body-hash: b1df4a6165863ca59f59c8b2e5ba4902
 import numpy as np
 
 
@@ -72,37 +72,43 @@ def _grad_like(x, grads, path=()):
     return g
 
 
-def _matmul_lhs(g, b):
+def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
-    vector. Where `b` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `a` (`_unbroadcast`)."""
+    vector. Where `b` is a stack of matrices, so is the product: it is summed to
+    the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
+        return g @ b.T
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
             return g[..., None] * b
         # einsum's product loop writes a large outer product a third faster
         return np.einsum("...,j->...j", g, b)
-    if b.ndim > 2 and np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
+    if np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
         n, m = b.shape[-2:]
         return np.einsum("km,knm->n", np.reshape(g, (-1, m)), b.reshape(-1, n, m))
-    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+    d = g @ np.swapaxes(b, -1, -2)
+    return d if a is None else _unbroadcast(d, a)
 
 
-def _matmul_rhs(a, g):
+def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
-    vector. Where `a` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `b` (`_unbroadcast`)."""
+    vector. Where `a` is a stack of matrices, so is the product: it is summed to
+    the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
             return a[:, None] * np.asarray(g)[..., None, :]
         if a.size * getattr(g, "size", 1) < 16384:
             return np.multiply.outer(a, g)
         return np.einsum("i,...->i...", a, g)  # a third faster, as in _matmul_lhs
-    if a.ndim > 2 and np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
+    if np.ndim(g) == a.ndim - 1:  # a vector `b`: summed over the stack
         return np.reshape(g, -1) @ a.reshape(-1, a.shape[-1])
-    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
+    d = np.swapaxes(a, -1, -2) @ g
+    return d if b is None else _unbroadcast(d, b)
 
 
 def _restructure(x, g):
@@ -174,12 +180,12 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     d_t8 = d_log_p - d_t7 * t4  # mlp_digits.py:23
     d_t3 = _unbroadcast(d_t8, t3)  # mlp_digits.py:21
     d_b2 = _unbroadcast(d_t8, b2)  # mlp_digits.py:21
-    d_h = _unbroadcast(_matmul_lhs(d_t3, W2), h)  # mlp_digits.py:21
-    d_W2 = _unbroadcast(_matmul_rhs(h, d_t3), W2)  # mlp_digits.py:21
+    d_h = _matmul_lhs(d_t3, W2, h)  # mlp_digits.py:21
+    d_W2 = _matmul_rhs(h, d_t3, W2)  # mlp_digits.py:21
     d_t2 = d_h * _step(t2)  # mlp_digits.py:20
     d_t1 = _unbroadcast(d_t2, t1)  # mlp_digits.py:20
     d_b1 = _unbroadcast(d_t2, b1)  # mlp_digits.py:20
-    d_W1 = _unbroadcast(_matmul_rhs(X, d_t1), W1)  # mlp_digits.py:20
+    d_W1 = _matmul_rhs(X, d_t1, W1)  # mlp_digits.py:20
     d_params = _grad_like(  # mlp_digits.py:21
         params, {("W1",): d_W1, ("b1",): d_b1, ("W2",): d_W2, ("b2",): d_b2}
     )

@@ -1,8 +1,11 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 76a3b80b290553a2b04de2fe6a164a14
+# body-hash: 55104327f1d462152a7a871b2d043ff7
 import numpy as np
+
+_FLOAT64 = np.dtype("float64")
+_NDARRAY = np.ndarray
 
 
 def _astype_like(g, x):
@@ -56,21 +59,24 @@ def _check_float(name, x):
         )
 
 
-def _matmul_lhs(g, b):
+def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
-    vector. Where `b` is a stack of matrices, a stack too: the caller sums it to
-    the shape of `a` (`_unbroadcast`)."""
+    vector. Where `b` is a stack of matrices, so is the product: it is summed to
+    the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
+        return g @ b.T
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
             return g[..., None] * b
         # einsum's product loop writes a large outer product a third faster
         return np.einsum("...,j->...j", g, b)
-    if b.ndim > 2 and np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
+    if np.ndim(g) == b.ndim - 1:  # a vector `a`: one row, every matrix
         n, m = b.shape[-2:]
         return np.einsum("km,knm->n", np.reshape(g, (-1, m)), b.reshape(-1, n, m))
-    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
+    d = g @ np.swapaxes(b, -1, -2)
+    return d if a is None else _unbroadcast(d, a)
 
 
 def _unbroadcast(g, x):
@@ -101,8 +107,13 @@ def _unbroadcast(g, x):
 
 def grad_score(W, x, b, u):  # seed_nn.py:13
     """Gradient of `score` with respect to W, b. Generated from examples/seed_nn.py:13."""
-    all_floats = type(W) is float and type(b) is float  # seed_nn.py:13
-    if not all_floats:  # seed_nn.py:13
+    all_float64 = (  # seed_nn.py:13
+        (type(W) is _NDARRAY and W.dtype is _FLOAT64 or type(W) is float)
+        and (type(b) is _NDARRAY and b.dtype is _FLOAT64 or type(b) is float)
+        and (type(x) is _NDARRAY and x.dtype is _FLOAT64 or type(x) is float)
+        and (type(u) is _NDARRAY and u.dtype is _FLOAT64 or type(u) is float)
+    )
+    if not all_float64:  # seed_nn.py:13
         _check_float("W", W)
         _check_float("b", b)
     t1 = W @ x  # seed_nn.py:14
@@ -115,8 +126,8 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
     d_z = u * (1.0 - h * h)  # seed_nn.py:15
     d_t1 = _unbroadcast(d_z, t1)  # seed_nn.py:14
     d_b = _unbroadcast(d_z, b)  # seed_nn.py:14
-    d_W = _unbroadcast(_matmul_lhs(d_t1, x), W)  # seed_nn.py:14
-    if not all_floats:  # seed_nn.py:16
+    d_W = _matmul_lhs(d_t1, x, W)  # seed_nn.py:14
+    if not all_float64:  # seed_nn.py:16
         d_W = _astype_like(d_W, W)
         d_b = _astype_like(d_b, b)
     return d_W, d_b  # seed_nn.py:16

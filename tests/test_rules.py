@@ -9,6 +9,7 @@ float, a 0-d array, a vector and a matrix.
 
 import inspect
 import math
+import re
 
 import numpy as np
 import pytest
@@ -621,6 +622,35 @@ def test_stacked_matmul_has_the_broadcast_rank(gen, build, rng, sa, sb):
     a, b = rng.normal(size=sa), rng.normal(size=sb)
     w = sample(np.shape(np.tile(a @ b, 2)), "real", rng)
     check(gen, f, (a, b, w), (0, 1))
+
+
+def f_tanh_product(a, b):
+    return np.sum(np.tanh(a @ b) ** 2)
+
+
+@pytest.mark.parametrize("sa, sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5))])
+def test_summed_product_reads_back(tmp_path, out_dir, rng, sa, sb):
+    """Where ranks are unknown, `_matmul_lhs(g, b, a)` sums the product to the
+    shape of `a` itself (one call, not `_unbroadcast(_matmul_lhs(g, b), a)`), and
+    a second derivative reads it back as the two steps: the Hessian, forward
+    over the gradient, matches central differences of the gradient."""
+    from adcompiler import hessian
+
+    g = grad(f_tanh_product, argnums=(0, 1), out=tmp_path)
+    src = inspect.getsource(g)
+    assert re.search(r"_matmul_lhs\(d_\w+, b, a\)", src)
+    assert re.search(r"_matmul_rhs\(a, d_\w+, b\)", src)
+    assert "_unbroadcast(_matmul" not in src
+    args = [rng.normal(size=sa) * 0.5, rng.normal(size=sb) * 0.5]
+    for k, shape in enumerate((sa, sb)):  # through `_matmul_lhs`, `_matmul_rhs`
+        H = hessian(f_tanh_product, argnums=k)(*args)
+        want = np.empty(shape + shape)
+        for i in np.ndindex(*shape):
+            up, down = [x.copy() for x in args], [x.copy() for x in args]
+            up[k][i] += 1e-6
+            down[k][i] -= 1e-6
+            want[(...,) + i] = (g(*up)[k] - g(*down)[k]) / 2e-6
+        np.testing.assert_allclose(H, want, rtol=1e-5, atol=1e-8)
 
 
 def f_outer(a, b, w):

@@ -263,6 +263,54 @@ def seedlike(x, y, all_floats):
     return (x + y) * max(y, all_floats)
 
 
+def squares(x):
+    return np.sum(x * x)
+
+
+F32_WEIGHTS = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+
+
+def weighted(w, X):
+    return np.sum(X * w) + np.sum(F32_WEIGHTS * w)
+
+
+def test_float64_arrays_skip_the_checks_and_casts(tmp_path):
+    """Where each differentiated argument, and each input the gradients are computed
+    from, is a float64 array or a Python float, one test skips every check and
+    cast: the gradients are float64 already. Anything else takes the checks and
+    casts: an integer argument raises, a float32 one keeps its dtype, and float32
+    data does not narrow a float64 argument's gradient."""
+    g = grad(smooth, argnums=0, out=tmp_path)
+    src = inspect.getsource(g)
+    assert "all_float64 = (" in src and src.count("if not all_float64:") == 2
+    for name in "xy":
+        test = f"type({name}) is _NDARRAY and {name}.dtype is _FLOAT64 or type({name}) is float"
+        assert test in src
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([1.0, 2.0, -0.5])
+    # d/dx mean(sin(x) y² - x / (1 + y²)) = (cos(x) y² - 1 / (1 + y²)) / n
+    want = (np.cos(x) * y**2 - 1.0 / (1.0 + y * y)) / 3
+    np.testing.assert_allclose(g(x, y), want, rtol=1e-12)
+    np.testing.assert_allclose(g(x, y), numeric_grad(smooth, [x, y], 0), rtol=1e-7)
+    assert g(x, y).dtype == np.float64
+    assert g(x.astype(np.float32), y).dtype == np.float32  # widened, cast back
+    assert g(x, y.astype(np.float32)).dtype == np.float64
+    assert type(g(0.5, 1.0)) is float or np.ndim(g(0.5, 1.0)) == 0
+    with pytest.raises(TypeError, match="`x` is an integer array"):
+        g(np.array([1, 2, 3]), y)
+    # float32 data, and a float32 array the function reads from its module
+    gw = grad(weighted, out=tmp_path)
+    src = inspect.getsource(gw)
+    assert "type(F32_WEIGHTS) is _NDARRAY" in src
+    w, X = np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    for data in (X, X.astype(np.float32)):
+        got = gw(w, data)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, X.sum(axis=0) + F32_WEIGHTS, rtol=1e-6)
+    assert gw(w.astype(np.float32), X).dtype == np.float32
+    labels = np.array([[1, 0, 1], [0, 1, 1]])  # integer data: the checked path
+    np.testing.assert_allclose(gw(w, labels), labels.sum(axis=0) + F32_WEIGHTS)
+
+
 def test_one_float_test_for_several_arguments(tmp_path, monkeypatch):
     """Two or more differentiated arguments share one `type(...) is float` test,
     at entry and at the casts; a user's own `all_floats` keeps its name."""
@@ -282,18 +330,16 @@ def test_one_float_test_for_several_arguments(tmp_path, monkeypatch):
         g(1.0, 2, 0.0)
     with pytest.raises(TypeError, match="needs a scalar output; with x of shape"):
         g(np.ones(2), 2.0, 0.0)
-    # one differentiated argument keeps its own test
-    one = inspect.getsource(grad(smooth, argnums=0, out=tmp_path))
-    assert "all_floats =" not in one and "if type(x) is not float:" in one
+    # one differentiated argument whose gradient needs no cast keeps its own test
+    one = inspect.getsource(grad(squares, out=tmp_path))
+    assert "all_float" not in one and "if type(x) is not float:" in one
 
 
 def test_grad_of_a_gradient_with_one_float_test(tmp_path):
     """The shared test reads back as each argument's own: grad of grad checks and
     casts as the first gradient does, and differentiates neither."""
     inner = grad(smooth, argnums=(0, 1), out=tmp_path)
-    assert "all_floats = type(x) is float and type(y) is float" in inspect.getsource(
-        inner
-    )
+    assert "if not all_float64:" in inspect.getsource(inner)
 
     def summed(x, y):
         dx, dy = inner(x, y)

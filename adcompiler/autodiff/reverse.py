@@ -194,7 +194,7 @@ def _reverse(
     grads = own_gradients(out, first, len(grads), e.shapes, names)
     _name_adjoints(out, wrt, grads, names, len(aux))
     if not fn.examples or specialize.casts_needed(fn, fn.examples):
-        out.casts = _promotable(out, wrt, len(aux))
+        out.casts, out.cast_sources = _promotable(out, wrt, len(aux), fn)
     out.examples = fn.examples
     return out
 
@@ -287,7 +287,7 @@ def _seeded(
     )
     grads = own_gradients(out, len(body.results), len(grads), e.shapes, names)
     _name_adjoints(out, wrt, grads, names, len(aux))
-    out.casts = _promotable(out, wrt, len(aux))
+    out.casts, out.cast_sources = _promotable(out, wrt, len(aux), fn)
     return out
 
 
@@ -370,23 +370,32 @@ def _sources(fn: Function) -> dict[str, set[str]]:
     return deps
 
 
-def _promotable(fn: Function, wrt: list[str], n_aux: int) -> dict[int, str]:
+def _promotable(
+    fn: Function, wrt: list[str], n_aux: int, primal: Function
+) -> tuple[dict[int, str], list[str] | None]:
     """The gradients NumPy's promotion may have widened, by result position: those
     computed from an input other than their parameter (a float32 `x` meeting a
-    float64 `y` gives a float64 `x * y`). Containers' gradients are left as built."""
+    float64 `y` gives a float64 `x * y`). Containers' gradients are left as built.
+    With them, the inputs they are computed from: where each is a Python float or
+    a float64 array, every gradient is already float64, and codegen skips the
+    casts; None where the function names a dtype (`dtype=np.float32`)."""
     first = len(fn.body.results) - len(wrt) - n_aux
     deps = _sources(fn)
     containers = {
         s.out for s in walk(fn.body) if isinstance(s, Assign) and s.prim == "grad_like"
     }
-    casts = {}
+    casts, sources = {}, set()
     for k, p in enumerate(wrt):
         g = fn.body.results[first + k]
         if not isinstance(g, Var) or g.name in containers or p in fn.lists:
             continue
         if deps.get(g.name, set()) - {p}:
             casts[first + k] = p
-    return casts
+            sources |= deps[g.name] - {"<dtype>"}
+    if specialize.names_a_dtype(primal):  # the gradient's checks name arguments
+        return casts, None
+    inputs = list(fn.params) + list(fn.constants)
+    return casts, [x for x in inputs if x in sources]
 
 
 def _sum_to(e: Emitter, c: Atom, arg: Var) -> Atom | None:

@@ -220,14 +220,18 @@ def casts_needed(fn: Function, examples: dict[str, Example]) -> bool:
         for e in examples.values()
     ):
         return True
+    return names_a_dtype(fn)
+
+
+def names_a_dtype(fn: Function) -> bool:
+    """Whether the function names a dtype anywhere (`dtype=np.float32`)."""
     from ..ir import walk
 
-    for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and (
-            "dtype" in stmt.kwargs or any(_names_a_dtype(a) for a in stmt.operands())
-        ):
-            return True
-    return False
+    return any(
+        isinstance(stmt, Assign)
+        and ("dtype" in stmt.kwargs or any(_names_a_dtype(a) for a in stmt.operands()))
+        for stmt in walk(fn.body)
+    )
 
 
 def _names_a_dtype(atom) -> bool:
