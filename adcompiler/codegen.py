@@ -148,13 +148,15 @@ def _astype_like(g, x):
     "_unbroadcast": '''
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
-    try:  # the common case first: two arrays of one shape
-        if g.shape == x.shape:
+    try:  # the common cases first: arrays of one shape, a bias's sum over a batch
+        gshape, shape = g.shape, x.shape
+        if gshape == shape:
             return g
+        if gshape[1:] == shape:
+            return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
-        pass
-    shape = getattr(x, "shape", ())
-    gshape = getattr(g, "shape", ())
+        shape = getattr(x, "shape", ())
+        gshape = getattr(g, "shape", ())
     if gshape == shape:
         if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
             return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 092a70e35c1d83f43d031d62e5e40872
+# body-hash: 5d57b72902fe7daf6a26babeeefcc489
 import numpy as np
 
 
@@ -174,13 +174,15 @@ def _stack_trips(values):
 
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
-    try:  # the common case first: two arrays of one shape
-        if g.shape == x.shape:
+    try:  # the common cases first: arrays of one shape, a bias's sum over a batch
+        gshape, shape = g.shape, x.shape
+        if gshape == shape:
             return g
+        if gshape[1:] == shape:
+            return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
-        pass
-    shape = getattr(x, "shape", ())
-    gshape = getattr(g, "shape", ())
+        shape = getattr(x, "shape", ())
+        gshape = getattr(g, "shape", ())
     if gshape == shape:
         if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
             return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always

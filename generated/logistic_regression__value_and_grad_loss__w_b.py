@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 69eaf0bf7594d0a0aabbe3fe05403f42
+# body-hash: bb33c9eb977b9ba4fdab69d5aefe69ea
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -80,13 +80,15 @@ def _matmul_rhs(a, g, b=None):
 
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
-    try:  # the common case first: two arrays of one shape
-        if g.shape == x.shape:
+    try:  # the common cases first: arrays of one shape, a bias's sum over a batch
+        gshape, shape = g.shape, x.shape
+        if gshape == shape:
             return g
+        if gshape[1:] == shape:
+            return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
-        pass
-    shape = getattr(x, "shape", ())
-    gshape = getattr(g, "shape", ())
+        shape = getattr(x, "shape", ())
+        gshape = getattr(g, "shape", ())
     if gshape == shape:
         if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
             return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: b1df4a6165863ca59f59c8b2e5ba4902
+# body-hash: a7cab9c68fd3973f4052f10812b01bf6
 import numpy as np
 
 
@@ -132,13 +132,15 @@ def _step(x):
 
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
-    try:  # the common case first: two arrays of one shape
-        if g.shape == x.shape:
+    try:  # the common cases first: arrays of one shape, a bias's sum over a batch
+        gshape, shape = g.shape, x.shape
+        if gshape == shape:
             return g
+        if gshape[1:] == shape:
+            return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
-        pass
-    shape = getattr(x, "shape", ())
-    gshape = getattr(g, "shape", ())
+        shape = getattr(x, "shape", ())
+        gshape = getattr(g, "shape", ())
     if gshape == shape:
         if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
             return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 55104327f1d462152a7a871b2d043ff7
+# body-hash: 9d01ad36434ce8494d2173ddfc1d6df2
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -81,13 +81,15 @@ def _matmul_lhs(g, b, a=None):
 
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
-    try:  # the common case first: two arrays of one shape
-        if g.shape == x.shape:
+    try:  # the common cases first: arrays of one shape, a bias's sum over a batch
+        gshape, shape = g.shape, x.shape
+        if gshape == shape:
             return g
+        if gshape[1:] == shape:
+            return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
-        pass
-    shape = getattr(x, "shape", ())
-    gshape = getattr(g, "shape", ())
+        shape = getattr(x, "shape", ())
+        gshape = getattr(g, "shape", ())
     if gshape == shape:
         if type(g) is float and isinstance(x, (np.ndarray, np.generic)):
             return np.zeros_like(x) + g  # a NumPy value for a NumPy `x`, always

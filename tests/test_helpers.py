@@ -17,7 +17,8 @@ def _helper(name):
 @pytest.mark.parametrize(
     "g_shape, x_shape",
     [
-        ((4, 3), (3,)),  # leading axis
+        ((4, 3), (3,)),  # leading axis: a bias's sum over a batch
+        ((1, 3), (3,)),
         ((4, 3), (1, 3)),  # an axis of length 1
         ((2, 4, 3), (4, 1)),  # both
         ((2, 4, 3), (1, 1, 1)),
