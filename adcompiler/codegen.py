@@ -1629,12 +1629,24 @@ def _rename_temps(fn: Function, body: list[ast.stmt]) -> None:
     mapping: dict[str, str] = {}
     counter = 0
     names = [n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)]
-    for name in names:  # `_t3`, `_t38_all`; not a helper `_tensordot_lhs`
-        if re.match(r"_t\d", name) and name not in mapping:
+    for name in names:  # `_t3`; not a helper `_tensordot_lhs`
+        if re.fullmatch(r"_t\d+", name) and name not in mapping:
             counter += 1
             while f"t{counter}" in taken:
                 counter += 1
             mapping[name] = f"t{counter}"
+    for name in names:  # `_t38_all`, `_t3_trips`: beside their temporary's new name
+        suffixed = re.fullmatch(r"(_t\d+)(_\w+)", name)
+        if suffixed and name not in mapping:
+            base, suffix = suffixed.groups()
+            new = f"{mapping[base]}{suffix}" if base in mapping else None
+            if new is None or new in taken:
+                counter += 1
+                while f"t{counter}" in taken:
+                    counter += 1
+                new = f"t{counter}"
+            mapping[name] = new
+            taken.add(new)
     for (
         name
     ) in names:  # the adjoint of a temporary, `d__t3`, reads as `d_t1` beside `t1`

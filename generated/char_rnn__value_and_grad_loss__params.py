@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 5d57b72902fe7daf6a26babeeefcc489
+# body-hash: 5510e8fdfec167e6088fa129655c6ba3
 import numpy as np
 
 
@@ -227,22 +227,22 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     h = h0  # char_rnn.py:38
     total = 0.0  # char_rnn.py:38
     for t in range(t1):  # char_rnn.py:38
-        t3 = Wxh_xs[t]  # char_rnn.py:39
-        t4 = Whh @ h  # char_rnn.py:39
-        t5 = t3 + t4  # char_rnn.py:39
-        h_1 = np.tanh(t5 + bh)  # char_rnn.py:39
-        t6 = Why @ h_1  # char_rnn.py:40
-        y = t6 + by  # char_rnn.py:40
+        t2 = Wxh_xs[t]  # char_rnn.py:39
+        t3 = Whh @ h  # char_rnn.py:39
+        t4 = t2 + t3  # char_rnn.py:39
+        h_1 = np.tanh(t4 + bh)  # char_rnn.py:39
+        t5 = Why @ h_1  # char_rnn.py:40
+        y = t5 + by  # char_rnn.py:40
         m = y.max()  # char_rnn.py:41
-        t7 = y - m  # char_rnn.py:42
-        t8 = np.exp(t7)  # char_rnn.py:42
-        t9 = t8.sum()  # char_rnn.py:42
-        log_p = t7 - np.log(t9)  # char_rnn.py:42
-        t10 = targets[t]  # char_rnn.py:43
-        t11 = log_p[t10]  # char_rnn.py:43
-        total_1 = total - t11  # char_rnn.py:43
+        t6 = y - m  # char_rnn.py:42
+        t7 = np.exp(t6)  # char_rnn.py:42
+        t8 = t7.sum()  # char_rnn.py:42
+        log_p = t6 - np.log(t8)  # char_rnn.py:42
+        t9 = targets[t]  # char_rnn.py:43
+        t10 = log_p[t9]  # char_rnn.py:43
+        total_1 = total - t10  # char_rnn.py:43
         h_1_trips.append(h_1)
-        tape.append((total, t11, log_p, t10, t9, t8, t6, h_1, t5, t3, t4, h))
+        tape.append((total, t10, log_p, t9, t8, t7, t5, h_1, t4, t2, t3, h))
         h = h_1  # char_rnn.py:39
         total = total_1  # char_rnn.py:43
     h_2 = h  # char_rnn.py:39
@@ -252,7 +252,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
             f"grad of loss needs a scalar output, got shape {np.shape(total_2)}"
         )
     H_1 = _stack_trips(h_1_trips)  # char_rnn.py:32
-    t2 = 1.0 - H_1 * H_1  # char_rnn.py:39
+    t11 = 1.0 - H_1 * H_1  # char_rnn.py:39
     gs_by = []  # char_rnn.py:38
     gs_Why = []  # char_rnn.py:38
     xs_Why = []  # char_rnn.py:38
@@ -263,27 +263,27 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     d_h = np.zeros_like(h_2)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
-        total, t11, log_p, t10, t9, t8, t6, h_1, t5, t3, t4, h = tape.pop()
+        total, t10, log_p, t9, t8, t7, t5, h_1, t4, t2, t3, h = tape.pop()
         d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
-        d_t11 = _unbroadcast(-d_total, t11)  # char_rnn.py:43
+        d_t10 = _unbroadcast(-d_total, t10)  # char_rnn.py:43
         d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
-        np.add.at(d_log_p, t10, d_t11)
-        d_t9 = d_log_p.sum() / t9  # char_rnn.py:42
-        d_t7 = d_log_p - d_t9 * t8  # char_rnn.py:42
-        d_t6 = _unbroadcast(d_t7, t6)  # char_rnn.py:40
-        d_h_1 = d_h + _matmul_rhs(Why, d_t6, h_1)  # char_rnn.py:39
-        d_t12 = d_h_1 * t2[t]  # char_rnn.py:39
-        d_t5 = _unbroadcast(d_t12, t5)  # char_rnn.py:39
-        d_t3 = _unbroadcast(d_t5, t3)  # char_rnn.py:39
-        d_t4 = _unbroadcast(d_t5, t4)  # char_rnn.py:39
-        d_h = _matmul_rhs(Whh, d_t4, h)  # char_rnn.py:39
-        gs_by.append(d_t7)
-        gs_Why.append(d_t6)
+        np.add.at(d_log_p, t9, d_t10)
+        d_t8 = d_log_p.sum() / t8  # char_rnn.py:42
+        d_t6 = d_log_p - d_t8 * t7  # char_rnn.py:42
+        d_t5 = _unbroadcast(d_t6, t5)  # char_rnn.py:40
+        d_h_1 = d_h + _matmul_rhs(Why, d_t5, h_1)  # char_rnn.py:39
+        d_t12 = d_h_1 * t11[t]  # char_rnn.py:39
+        d_t4 = _unbroadcast(d_t12, t4)  # char_rnn.py:39
+        d_t2 = _unbroadcast(d_t4, t2)  # char_rnn.py:39
+        d_t3 = _unbroadcast(d_t4, t3)  # char_rnn.py:39
+        d_h = _matmul_rhs(Whh, d_t3, h)  # char_rnn.py:39
+        gs_by.append(d_t6)
+        gs_Why.append(d_t5)
         xs_Why.append(h_1)
         gs_bh.append(d_t12)
-        gs_Whh.append(d_t4)
+        gs_Whh.append(d_t3)
         xs_Whh.append(h)
-        gs_Wxh.append(d_t3)
+        gs_Wxh.append(d_t2)
         d_total = d_total_1  # char_rnn.py:43
     d_by = _unbroadcast_sum(gs_by, by)  # char_rnn.py:38
     d_Why = _matmul_lhs_sum(gs_Why, xs_Why, Why)  # char_rnn.py:38

@@ -1127,7 +1127,8 @@ class Sweep:
                 trips = e.names.fresh(f"{n}_trips")  # the forward appends each trip's
                 self.tapes.append(trips)
                 loop.body.stmts.append(Assign((), "push", (Var(trips), Var(n))))
-                stacked[n] = e.names.fresh(n.upper() if n.islower() else f"{n}_all")
+                plain = n.islower() and not is_temp(n)  # `H` for h; `t3_all` for t3
+                stacked[n] = e.names.fresh(n.upper() if plain else f"{n}_all")
                 stack = "array_list" if out is not None else "stack_trips"
                 e.emit(Assign((stacked[n],), stack, (Var(trips),)))
             renamed = {n: Var(stacked[n]) for n in per_trip}
