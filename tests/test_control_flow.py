@@ -1,5 +1,7 @@
 """Branches and loops, each checked against central finite differences."""
 
+import re
+
 import numpy as np
 import pytest
 from adcheck import check
@@ -428,3 +430,23 @@ def test_what_a_loop_runs_over_is_read_before_it(out_dir, rng):
     check(loop_over_own_length, x, y, argnums=(0, 1))
     xs, w = rng.normal(size=(3, 2)), rng.normal(size=2)
     check(loop_over_rows_it_changes, xs, w, argnums=(0, 1))
+
+
+def tanh_in_loop(x, W):
+    s = 0.0
+    for t in range(3):
+        s = s + np.sum(np.tanh(W @ x) * t)
+    return s
+
+
+def test_a_temporary_stacked_over_trips_keeps_its_name(out_dir, rng):
+    """The trips' values of an unnamed `np.tanh(W @ x)` are a list and a stack
+    named after it (`t1_trips`, `t1_all`), not a bare temporary or `_T2`."""
+    x, W = rng.normal(size=3), rng.normal(size=(3, 3))
+    source = check(tanh_in_loop, x, W)
+    trips = re.search(r"\b(t\d+)_trips = \[\]", source)
+    assert trips, source
+    t = trips.group(1)
+    assert f"{t}_trips.append({t})" in source
+    assert f"{t}_all = _stack_trips({t}_trips)" in source
+    assert "_T" not in source
