@@ -45,6 +45,7 @@ _PAIRS = {
         ("eigh_eigenvectors", "eigenvectors"),
     ),
 }
+_PAIR_ENTRIES = frozenset(prim for pair in _PAIRS.values() for prim, _ in pair)
 
 _BINOPS = {
     ast.Mod: "mod",
@@ -926,7 +927,7 @@ class Lowering:
             version = name if name not in self.defined else self.names.fresh(name)
             self.defined.add(version)
             old = value.name
-            value = self.e.rename_last(value, version)
+            value = self.e.rename_last(value, version, after=_PAIR_ENTRIES)
             if value.name != old:
                 for facts in (
                     self.ints,

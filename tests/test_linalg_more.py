@@ -7,6 +7,7 @@ symmetric A, as JAX's: a perturbation E counts as ½(E + Eᵀ) and the gradient
 is symmetric. Finite differences therefore take `f(½(X + Xᵀ))`, whose
 gradient is exactly that symmetric one, and tangents are symmetric."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -230,6 +231,23 @@ def test_eigh_jvp_is_the_symmetric_part(rng):
     _, t = jvp(eigh_unpacked, (A,), (E,))
     _, want = jvp(eigh_unpacked, (A,), (sym(E),))
     np.testing.assert_allclose(t, want, rtol=1e-12)
+
+
+def test_eigh_pair_unpacked_keeps_both_names(gen, rng):
+    """`w, V = np.linalg.eigh(A)`: the generated code says `w` and `V` (and
+    `sign`, `logdet` for slogdet's pair), and their adjoints `d_w` and `d_V`."""
+
+    def f(A):
+        w, V = np.linalg.eigh(A)
+        sign, logdet = np.linalg.slogdet(A)
+        return np.sum(w**2) + np.sum(V**2 * A) + sign * logdet**2
+
+    text = inspect.getsource(grad(f, out=gen, example_args=(spd(rng, 3, 3),)))
+    lines = [line.split("  # ")[0].strip() for line in text.splitlines()]
+    for name in ("w", "V", "sign", "logdet"):
+        assert any(line.startswith(f"{name} = ") for line in lines), name
+    assert any(line.startswith("d_w = ") for line in lines)
+    assert any(line.startswith("d_V = ") for line in lines)
 
 
 def test_eigh_repeated_eigenvalue(gen):
