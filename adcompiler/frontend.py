@@ -36,6 +36,17 @@ _COMPARE = {
     ast.NotEq: "ne",
 }
 
+# The functions whose result is a pair (a named tuple): each entry's primitive and
+# field name.
+_PAIRS = {
+    "slogdet": (("slogdet_sign", "sign"), ("slogdet_logabsdet", "logabsdet")),
+    "eigh": (
+        ("eigh_eigenvalues", "eigenvalues"),
+        ("eigh_eigenvectors", "eigenvectors"),
+    ),
+}
+_PAIR_ENTRIES = frozenset(prim for pair in _PAIRS.values() for prim, _ in pair)
+
 _BINOPS = {
     ast.Mod: "mod",
     ast.FloorDiv: "floordiv",
@@ -916,7 +927,7 @@ class Lowering:
             version = name if name not in self.defined else self.names.fresh(name)
             self.defined.add(version)
             old = value.name
-            value = self.e.rename_last(value, version)
+            value = self.e.rename_last(value, version, after=_PAIR_ENTRIES)
             if value.name != old:
                 for facts in (
                     self.ints,
@@ -1216,7 +1227,7 @@ class Lowering:
                 self.mark_int(out)
             return out
         owner = self.expr(node.value)
-        field = self.item(owner, node.attr)  # `np.linalg.slogdet(A).logabsdet`
+        field = self.item(owner, node.attr)  # `np.linalg.eigh(A).eigenvalues`
         if field is not None:
             return field
         if isinstance(owner, Var) and (
@@ -1363,8 +1374,8 @@ class Lowering:
         args, kwargs = self.arguments(sig, node)
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
-        if sig.prim == "slogdet":
-            return self.slogdet(sig, args, kwargs, node)
+        if sig.prim in _PAIRS:
+            return self.pair(sig, args, kwargs, node)
         if sig.prim == "diff":
             return self.diff(sig, args, kwargs, node)
         if sig.prim == "take":
@@ -1399,17 +1410,19 @@ class Lowering:
             self.shape_values.add(out.name)
         return out
 
-    def slogdet(self, sig, args, kwargs, node: ast.Call) -> Atom:
-        """`np.linalg.slogdet(A)`: a pair (sign, logabsdet), read by unpacking,
-        indexing or by field. Each entry is its own value (`r[0]`, `r[1]`), so
-        that the adjoint of `A` comes from the logarithm's alone: the sign is
-        piecewise constant."""
+    def pair(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.linalg.slogdet(A)`, `np.linalg.eigh(A)`: a pair, read by unpacking,
+        indexing or by field (`_PAIRS`). Each entry is its own value (`r[0]`,
+        `r[1]`), whose rules turn its adjoint into the pair's: for slogdet the
+        logarithm's alone (the sign is piecewise constant), for eigh a matrix in
+        the eigenbasis that both entries add to (rules/linalg.py)."""
         loc = self.src.loc(node)
         pair = self.apply(sig, args, kwargs, node)
-        sign = self.e.call("slogdet_sign", pair, Const(0), loc=loc)
-        logdet = self.e.call("slogdet_logabsdet", pair, Const(1), loc=loc)
-        entries = {0: sign, 1: logdet, -2: sign, -1: logdet}
-        self.dicts[pair.name] = {**entries, "sign": sign, "logabsdet": logdet}
+        (first, first_field), (second, second_field) = _PAIRS[sig.prim]
+        a = self.e.call(first, pair, Const(0), loc=loc)
+        b = self.e.call(second, pair, Const(1), loc=loc)
+        entries = {0: a, 1: b, -2: a, -1: b}
+        self.dicts[pair.name] = {**entries, first_field: a, second_field: b}
         return pair
 
     def bind_call(self, sig, args, kwargs, node: ast.Call) -> dict:

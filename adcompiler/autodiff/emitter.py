@@ -195,9 +195,14 @@ class Emitter:
             return None
         return key
 
-    def rename_last(self, atom: Atom, name: str) -> Atom:
-        """Give the statement that just defined `atom` a user's name instead of a temporary one."""
-        last = self.stmts[-1] if self.stmts else None
+    def rename_last(self, atom: Atom, name: str, after=frozenset()) -> Atom:
+        """Give the statement that just defined `atom` a user's name instead of a
+        temporary one. Statements of the primitives `after` that do not read it
+        may follow it (`w, V = np.linalg.eigh(A)`: both entries come first)."""
+        k = len(self.stmts) - 1
+        while k > 0 and self._passes(self.stmts[k], atom, after):
+            k -= 1
+        last = self.stmts[k] if self.stmts else None
         if not (
             isinstance(atom, Var)
             and is_temp(atom.name)
@@ -212,6 +217,15 @@ class Emitter:
         if isinstance(last, Assign):
             self.shapes.infer(last)
         return Var(name)
+
+    @staticmethod
+    def _passes(stmt, atom: Atom, prims) -> bool:
+        return (
+            isinstance(stmt, Assign)
+            and stmt.prim in prims
+            and stmt.outs != (getattr(atom, "name", None),)
+            and atom not in stmt.args
+        )
 
     # -- nested blocks ------------------------------------------------------------
 

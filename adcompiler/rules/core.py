@@ -160,6 +160,7 @@ def dim(e, a, i: int):
     return e.call("getitem", e.call("shape", a), Const(i), basic=Const(True))
 
 
-# Primitives whose value is not an array (`np.linalg.slogdet`'s pair): never the
-# witness of a shape (`np.full_like(x, g)`), whatever the shape facts say.
-NOT_ARRAYS = frozenset({"slogdet"})
+# Primitives whose value is not an array (the pairs of `np.linalg.slogdet` and
+# `np.linalg.eigh`): never the witness of a shape (`np.full_like(x, g)`),
+# whatever the shape facts say.
+NOT_ARRAYS = frozenset({"slogdet", "eigh"})

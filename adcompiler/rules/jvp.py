@@ -220,6 +220,11 @@ defjvp("solve", _linalg.solve_jvp)
 defjvp("det", _linalg.det_jvp)
 defjvp("slogdet", _linalg.slogdet_jvp)
 defjvp("slogdet_logabsdet", lambda e, t, out, pair, i: t[0])
+defjvp("cholesky", _linalg.cholesky_jvp)
+defjvp("eigh", _linalg.eigh_jvp)
+defjvp("eigh_eigenvalues", _linalg.eigenvalues_jvp)
+defjvp("eigh_eigenvectors", _linalg.eigenvectors_jvp)
+defjvp("eigvalsh", _linalg.eigvalsh_jvp)
 defjvp("einsum", _linalg.einsum_jvp)
 
 

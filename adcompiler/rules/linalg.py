@@ -1,5 +1,6 @@
-"""Derivative rules for `np.linalg.inv`, `np.linalg.solve`, `np.linalg.det` and
-`np.einsum`.
+"""Derivative rules for `np.linalg.inv`, `np.linalg.solve`, `np.linalg.det`,
+`np.linalg.slogdet`, `np.linalg.cholesky`, `np.linalg.eigh`,
+`np.linalg.eigvalsh` and `np.einsum`.
 
 Each holds for a matrix and for a stack of them (`(..., M, M)`): the transpose
 of a matrix is `np.moveaxis(a, -1, -2)`, and the products go through the
@@ -11,6 +12,9 @@ where they are not).
 - `solve`: with `x = A⁻¹ b`, db = A⁻ᵀ g (one more solve, with Aᵀ), and
   dA = -db xᵀ (an outer product where b is a vector).
 - `det`: dA = g det(A) A⁻ᵀ (Jacobi's formula).
+- `cholesky`, `eigh`, `eigvalsh`: of a symmetric A (the gradient symmetric),
+  written with `solve`, `tril`, products and the decomposition itself, so that
+  each has second derivatives both ways; see their section below.
 - `trace`: dA = g times the identity-like matrix of the traced diagonal,
   `np.eye(n, m, k=offset)` (in each matrix of a stack, scaled by its own g).
 - `diag`, `diagonal`, `diagflat`: reading a diagonal and making a matrix of one
@@ -28,10 +32,10 @@ from .numpy import _matmul_lhs, _matmul_rhs
 NP = "np"
 
 
-def _transposed(e, a):
-    """The matrix transpose of `a` (`a.T` where `a` is known to be a matrix), or
-    of each matrix of a stack."""
-    if e.rank(a) == 2:
+def _transposed(e, a, like=None):
+    """The matrix transpose of `a` (`a.T` where `a`, or `like` of its shape, is
+    known to be a matrix), or of each matrix of a stack."""
+    if e.rank(a) == 2 or (like is not None and e.rank(like) == 2):
         return e.call("T", a)
     return e.call("moveaxis", a, Const(-1), Const(-2))
 
@@ -113,6 +117,128 @@ defprim(
     None,
     infer=lambda s, out, pair, i: s.union(out, pair),
 )
+
+# -- Cholesky and the symmetric eigendecomposition ----------------------------------
+# NumPy reads one triangle of A (the lower, by default). The derivatives are
+# those of the function of a symmetric A, as JAX's: a perturbation E counts as
+# ½(E + Eᵀ), and the gradient is symmetric, half of an off-diagonal entry's
+# derivative on each side. Each holds for a matrix and for a stack of them.
+
+
+def _symmetrized(e, x, like=None):
+    """½(X + Xᵀ), X of the shape of `like` where given (an adjoint, of its value's shape)."""
+    return e.mul(0.5, e.add(x, _transposed(e, x, like)))
+
+
+def _phi(e, x):
+    """Φ(X), the lower triangle of X with its diagonal halved: ½(tril(X) + tril(X, -1))."""
+    return e.mul(0.5, e.add(e.call("tril", x), e.call("tril", x, k=Const(-1))))
+
+
+def _cholesky_vjp(e, g, out, a):
+    """Ā = ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Murray 2016). The solves with Lᵀ give
+    X = L⁻ᵀ Φ, then L⁻ᵀ Xᵀ = Sᵀ, whose symmetric part is S's."""
+    lt = _transposed(e, out)
+    half = e.call("solve", lt, _phi(e, _t_times(e, out, g)))
+    return _symmetrized(e, e.call("solve", lt, _transposed(e, half)))
+
+
+defprim(
+    "cholesky",
+    (NP, "linalg.cholesky"),
+    _cholesky_vjp,
+    infer=lambda s, out, a: s.union(out, a),
+)
+
+
+def _eigenvectors(e, pair):
+    return e.call("eigh_eigenvectors", pair, Const(1))
+
+
+def _gaps(e, w):
+    """F with F_ij = 1/(w_j - w_i) off the diagonal and 0 on it, written
+    1/(w_j - w_i + δ_ij) - δ_ij. An eigenvalue repeated makes it infinite: the
+    eigenvectors of a repeated eigenvalue have no derivative (as in JAX)."""
+    eye = e.call("eye", dim(e, w, -1))
+    row = w if e.rank(w) == 1 else e.call("expand_dims", w, Const(-2))
+    gaps = e.sub(row, e.call("expand_dims", w, Const(-1)))
+    return e.sub(e.div(1.0, e.add(gaps, eye)), eye)
+
+
+def _columns_scaled(e, v, w):
+    """V diag(w): each column of V times its entry of w (of each matrix of a stack)."""
+    return e.mul(v, w if e.rank(w) == 1 else e.call("expand_dims", w, Const(-2)))
+
+
+# `np.linalg.eigh(a)` is a pair (eigenvalues, eigenvectors), entries `r[0]` and
+# `r[1]` (frontend). Its adjoint and tangent are matrices in the eigenbasis:
+# the tangent T = Vᵀ ½(Ȧ + Ȧᵀ) V, whose diagonal is ẇ and V (F ∘ T) is V̇; the
+# adjoint M = diag(w̄) + F ∘ (Vᵀ V̄), from which Ā = ½ V (M + Mᵀ) Vᵀ. The
+# entries' rules turn their own adjoints into M, and M into their tangents.
+def _eigh_vjp(e, g, out, a):
+    v = _eigenvectors(e, out)
+    return _times_t(e, e.call("matmul", v, _symmetrized(e, g, a)), v)
+
+
+def _eigenvalues_vjp(e, g, out, pair, i):
+    """diag(w̄): `np.diag(w̄)` for a matrix, on the diagonals of a stack's."""
+    if e.rank(g) == 1:
+        return e.call("diag", g)
+    options = {"axis1": Const(-2), "axis2": Const(-1)}
+    return e.call("undiagonal", g, _eigenvectors(e, pair), **options)
+
+
+def _eigenvectors_vjp(e, g, out, pair, i):
+    """F ∘ (Vᵀ V̄)."""
+    w = e.call("eigh_eigenvalues", pair, Const(0))
+    return e.mul(_gaps(e, w), _t_times(e, out, g))
+
+
+defprim(
+    "eigh",
+    (NP, "linalg.eigh"),
+    _eigh_vjp,
+    infer=lambda s, out, a: s.union(out, a),
+)
+
+
+def _eigenvalues_infer(s, out, pair, i):
+    if s.rank(pair) is not None:
+        s.set_rank(out, s.rank(pair) - 1)
+    elif s.rank(out) is not None:
+        s.set_rank(pair, s.rank(out) + 1)
+
+
+defprim(
+    "eigh_eigenvalues",
+    ("getitem",),
+    _eigenvalues_vjp,
+    None,
+    infer=_eigenvalues_infer,
+)
+defprim(
+    "eigh_eigenvectors",
+    ("getitem",),
+    _eigenvectors_vjp,
+    None,
+    infer=lambda s, out, pair, i: s.union(out, pair),
+)
+
+
+def _eigvalsh_vjp(e, g, out, a):
+    """Ā = V diag(w̄) Vᵀ, V the eigenvectors (`np.linalg.eigh(a)[1]`)."""
+    v = _eigenvectors(e, e.call("eigh", a))
+    return _times_t(e, _columns_scaled(e, v, g), v)
+
+
+def _eigvalsh_infer(s, out, a):
+    if s.rank(a) is not None:
+        s.set_rank(out, s.rank(a) - 1)
+    elif s.rank(out) is not None:
+        s.set_rank(a, s.rank(out) + 1)
+
+
+defprim("eigvalsh", (NP, "linalg.eigvalsh"), _eigvalsh_vjp, infer=_eigvalsh_infer)
 
 # -- einsum -----------------------------------------------------------------------
 # `np.einsum("ij,jk->ik", a, b)` is `einsum("ij,jk->ik", a, b)`: the subscripts,
@@ -202,6 +328,37 @@ def slogdet_jvp(e, t, out, a):
     """d log|det A| = trace(A⁻¹ dA) = sum(A⁻ᵀ ∘ dA) over the last two axes."""
     inner = e.mul(_transposed(e, e.call("inv", a)), t[0])
     return e.call("sum", inner, axis=Const((-2, -1)))
+
+
+def cholesky_jvp(e, t, out, a):
+    """L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ), Ȧ symmetrized: X = L⁻¹ Ȧ, then L⁻¹ Xᵀ = L⁻¹ Ȧ L⁻ᵀ."""
+    half = e.call("solve", out, _symmetrized(e, t[0], a))
+    return e.call("matmul", out, _phi(e, e.call("solve", out, _transposed(e, half))))
+
+
+def eigh_jvp(e, t, out, a):
+    """The pair's tangent: Vᵀ ½(Ȧ + Ȧᵀ) V, Ȧ in the eigenbasis."""
+    v = _eigenvectors(e, out)
+    return _t_times(e, v, e.call("matmul", _symmetrized(e, t[0], a), v))
+
+
+def eigenvalues_jvp(e, t, out, pair, i):
+    """ẇ: the diagonal of the pair's tangent."""
+    if e.rank(t[0]) == 2:
+        return e.call("diag", t[0])
+    return e.call("diagonal", t[0], axis1=Const(-2), axis2=Const(-1))
+
+
+def eigenvectors_jvp(e, t, out, pair, i):
+    """V̇ = V (F ∘ T)."""
+    w = e.call("eigh_eigenvalues", pair, Const(0))
+    return e.call("matmul", out, e.mul(_gaps(e, w), t[0]))
+
+
+def eigvalsh_jvp(e, t, out, a):
+    """ẇ_k = v_kᵀ Ȧ v_k: the sum over rows of V ∘ (Ȧ V)."""
+    v = _eigenvectors(e, e.call("eigh", a))
+    return e.call("sum", e.mul(v, e.call("matmul", t[0], v)), axis=Const(-2))
 
 
 def det_jvp(e, t, out, a):
