@@ -363,6 +363,12 @@ def _unaccumulate(g, source, axis):
     np.add.at(d, tuple(index), g)
     return d
 ''',
+    "_interp_segment": '''
+def _interp_segment(x, xp):
+    """For each entry of `x`, the segment of the increasing knots `xp` it falls
+    in: i with xp[i] <= x < xp[i + 1], the first or the last segment outside."""
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+''',
     "_prod_others": '''
 def _prod_others(x, axis=None):
     """For each entry of `x`, the product of the other entries it is multiplied

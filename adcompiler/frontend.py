@@ -1373,6 +1373,8 @@ class Lowering:
             return self.take(sig, args, kwargs, node)
         if sig.prim == "average":
             return self.average(sig, args, kwargs, node)
+        if sig.prim == "interp":
+            return self.interp(sig, args, kwargs, node)
         if sig.prim in _CHECKED:
             return self.checked_call(sig, args, kwargs, node)
         if sig.prim == "vdot":
@@ -1536,6 +1538,40 @@ class Lowering:
         return self.e.call(
             "div", total, self.e.call("sum", w, loc=loc, **options), loc=loc
         )
+
+    def interp(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.interp(x, xp, fp)`, written as the interpolation it is: with `i` the
+        segment x falls in (`_interp_segment`, the first or last one outside
+        the knots) and `t` x's fraction along it, clipped to [0, 1] (np.interp
+        holds fp[0] and fp[-1] outside), `fp[i] + t np.diff(fp)[i]`. So
+        the adjoint of x is the segment's slope (0 outside), that of fp the
+        weights 1 - t and t on the two knots' values, and forward mode and
+        second derivatives need nothing new."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        if any(k not in bound for k in ("x", "xp", "fp")):
+            raise self.error(f"missing arguments for `{name}`", node)
+        for k in ("left", "right", "period"):
+            if getattr(bound[k], "value", bound[k]) is not None:
+                raise self.error(
+                    f"`{name}` is supported without `{k}` (fp's ends are held "
+                    "outside the knots)",
+                    node,
+                )
+        x, xp, fp = bound["x"], bound["xp"], bound["fp"]
+        loc = self.src.loc(node)
+        i = self.e.call("interp_segment", x, xp, loc=loc)
+
+        def steps(v):  # `np.diff(v)`: the rise of fp, the run of xp, per segment
+            hi = self.e.call("getitem", v, Const(slice(1, None)), loc=loc, basic=True)
+            lo = self.e.call("getitem", v, Const(slice(None, -1)), loc=loc, basic=True)
+            return self.e.call("sub", hi, lo, loc=loc)
+
+        x0, f0 = (self.e.call("getitem", v, i, loc=loc) for v in (xp, fp))
+        run, rise = (self.e.call("getitem", steps(v), i, loc=loc) for v in (xp, fp))
+        along = self.e.call("div", self.e.call("sub", x, x0, loc=loc), run, loc=loc)
+        t = self.e.call("clip", along, Const(0.0), Const(1.0), loc=loc)
+        return self.e.call("add", f0, self.e.call("mul", t, rise, loc=loc), loc=loc)
 
     def checked_call(self, sig, args, kwargs, node: ast.Call) -> Atom:
         """np.pad, np.median/np.quantile/np.percentile and np.maximum.accumulate

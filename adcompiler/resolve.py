@@ -167,6 +167,21 @@ _register(
 )
 _register(np.isfinite, _sig("isfinite", "x"))
 _register(
+    np.interp,
+    _sig(
+        "interp",
+        "x",
+        "xp",
+        "fp",
+        "left",
+        "right",
+        "period",
+        left=None,
+        right=None,
+        period=None,
+    ),
+)  # frontend.interp
+_register(
     np.repeat,
     _sig("repeat", "a", "repeats", "axis", axis=None, constants=("repeats",)),
 )
@@ -311,6 +326,7 @@ GENERATED_HELPERS = {
     "_quantile_weights": _sig("quantile_weights", "x", "q", "axis", axis=None),
     "_accumulate_source": _sig("accumulate_source", "out", "axis"),
     "_unaccumulate": _sig("unaccumulate", "g", "source", "axis"),
+    "_interp_segment": _sig("interp_segment", "x", "xp"),
     # the adjoints of a list of arrays: lists, one entry per part
     "_repeat_like": _sig("repeat_list", "g", "parts"),
     "_split_like": _sig("split_like", "g", "parts", "axis", axis=0),

@@ -6,7 +6,13 @@ compiled for example arguments, forward mode (jvp) and second derivatives."""
 import numpy as np
 import pytest
 from conftest import numeric_grad
-from test_rules_more import check_expr, source_of, weighted
+from test_rules import _float32_case, check
+from test_rules_more import (
+    check_expr,
+    jvp_matches_finite_differences,
+    source_of,
+    weighted,
+)
 
 from adcompiler import ADCompileError, grad, hessian
 
@@ -296,3 +302,80 @@ def test_gradient_of_the_gradient(gen, rng, f):
 
     got = grad(along, out=gen)(x)
     np.testing.assert_allclose(got, numeric_grad(along, [x], 0), rtol=1e-5, atol=1e-6)
+
+
+# -- np.interp ------------------------------------------------------------------------------
+
+KNOTS = np.array([-1.0, 0.0, 0.5, 2.0, 3.5])
+
+
+def interp_weighted(x, fp, xp, w):
+    return np.sum(np.interp(x, xp, fp) ** 2 * w)
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4)], ids=str)
+def test_interp(gen, rng, shape):
+    """Against finite differences in x (points outside the knots included) and
+    fp; float32 stays float32; the gradient for example arguments agrees."""
+    x = rng.uniform(-2.0, 4.5, size=shape)
+    x = float(x) if shape == () else x
+    fp, w = rng.normal(size=5), rng.normal(size=shape)
+    args = (x, fp, KNOTS, w)
+    got = check(gen, interp_weighted, args, (0, 1))
+    if shape:
+        _float32_case(gen, interp_weighted, args, (0, 1))
+    specialized = grad(interp_weighted, argnums=(0, 1), out=gen, example_args=args)
+    for a, b in zip(specialized(*args), got):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+def test_interp_gradient_is_the_slope_and_the_two_weights(gen, build, monkeypatch):
+    """d/dx: the slope of x's segment, 0 outside the knots; d/dfp: 1 - t and t on
+    the segment's two ends (all on the end value outside)."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+    def f(x, fp, xp):
+        return np.sum(np.interp(x, xp, fp))
+
+    fp = np.array([1.0, 3.0, 2.0, 2.0, 5.0])
+    d = grad(f, argnums=(0, 1), out=gen)
+    d_x, d_fp = d(0.125, fp, KNOTS)
+    assert d_x == (2.0 - 3.0) / 0.5
+    np.testing.assert_allclose(d_fp, [0, 0.75, 0.25, 0, 0])
+    d_x, d_fp = d(5.0, fp, KNOTS)
+    assert d_x == 0.0
+    np.testing.assert_array_equal(d_fp, [0, 0, 0, 0, 1])
+    d_x, d_fp = d(np.array([-3.0, 3.0]), fp, KNOTS)
+    np.testing.assert_allclose(d_x, [0.0, 2.0])
+    np.testing.assert_allclose(d_fp, [1, 0, 0, 1 / 3, 2 / 3])
+    text = source_of(d)
+    assert "_interp_segment(x, xp)" in text and "np.add.at(d_fp, " in text
+    assert "_unbroadcast" not in text
+
+
+def test_interp_forward_mode_and_hessian(rng):
+    x, fp, v = rng.uniform(-1.5, 4.0, size=6), rng.normal(size=5), rng.normal(size=6)
+
+    def f(x, fp, xp):
+        return np.sum(np.interp(np.sin(x), xp, fp * fp) ** 2)
+
+    jvp_matches_finite_differences(f, (x, fp, KNOTS), (v, rng.normal(size=5), None))
+
+    d = grad(f)
+    h = 1e-6
+    want = [
+        (d(x + h * e, fp, KNOTS) - d(x - h * e, fp, KNOTS)) / (2 * h) for e in np.eye(6)
+    ]
+    got = hessian(f)(x, fp, KNOTS)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("option", ["left=0.0", "right=k", "period=2.0"])
+def test_interp_refuses_other_ends(build, option):
+    f = build(
+        f"def f(x, k):\n    return np.sum(np.interp(x, [0.0, 1.0], [1.0, 2.0], {option}))\n"
+    )
+    with pytest.raises(
+        ADCompileError, match=f"supported without `{option[:-4].rstrip('=')}"
+    ):
+        grad(f)

@@ -563,3 +563,12 @@ def _nan_to_num_vjp(e, g, out, x, **options):
 
 defprim("nan_to_num", (NP, "nan_to_num"), _nan_to_num_vjp, shape=ELEMENTWISE)
 defprim("isfinite", (NP, "isfinite"), None, shape=ELEMENTWISE)
+
+# The segment of np.interp's knots each x falls in (frontend.interp): an index.
+defprim(
+    "interp_segment",
+    ("helper", "_interp_segment"),
+    None,
+    None,
+    infer=lambda s, out, x, xp: (s.union(out, x), s.vector_indices.add(out.name)),
+)
