@@ -319,6 +319,56 @@ def _untile(g, x, reps):
     split = [d for pair in zip(reps, padded) for d in pair]
     return np.reshape(g, split).sum(axis=tuple(range(0, 2 * n, 2))).reshape(shape)
 ''',
+    "_unpad": '''
+def _unpad(g, pad_width):
+    """The adjoint of `np.pad(x, pad_width)`: the block of `g` that x fills."""
+    widths = np.broadcast_to(pad_width, (np.ndim(g), 2))
+    return g[tuple(slice(lo, n - hi) for (lo, hi), n in zip(widths, np.shape(g)))]
+''',
+    "_quantile_weights": '''
+def _quantile_weights(x, q, axis=None):
+    """The weights of `np.quantile(x, q, axis)` (linear method) on the entries of
+    x: `1 - f` and `f` on the two order statistics it interpolates, where
+    `q (n - 1) = k + f`, 0 elsewhere. Ties go in order of position, as a
+    stable sort puts them."""
+    x = np.asarray(x)
+    n = x.size if axis is None else x.shape[axis]
+    k = int(np.floor(q * (n - 1)))
+    f = q * (n - 1) - k
+    order = np.argsort(x, axis=axis, kind="stable")
+    ranks = np.argsort(order, axis=-1 if axis is None else axis).reshape(x.shape)
+    one = np.ones((), x.dtype if x.dtype.kind == "f" else float)
+    return np.where(ranks == k, one - f, 0 * one) + np.where(
+        ranks == min(k + 1, n - 1), one * f, 0 * one
+    )
+''',
+    "_accumulate_source": '''
+def _accumulate_source(out, axis):
+    """For `out = np.maximum.accumulate(x, axis)` (or np.minimum's), the position
+    along `axis` of the entry of x each running extreme came from: the first
+    that attained it, where `out` changes."""
+    out = np.moveaxis(np.asarray(out), axis, 0)
+    changed = np.ones(out.shape, bool)
+    changed[1:] = out[1:] != out[:-1]
+    at = np.arange(len(out)).reshape((-1,) + (1,) * (out.ndim - 1))
+    return np.moveaxis(np.maximum.accumulate(np.where(changed, at, 0)), 0, axis)
+''',
+    "_unaccumulate": '''
+def _unaccumulate(g, source, axis):
+    """The adjoint of a running maximum or minimum along `axis`: each entry of
+    `g` added to the entry of x its extreme came from (`_accumulate_source`)."""
+    d = np.zeros(np.shape(source), np.result_type(g))
+    index = list(np.indices(np.shape(source), sparse=True))
+    index[axis] = source
+    np.add.at(d, tuple(index), g)
+    return d
+''',
+    "_interp_segment": '''
+def _interp_segment(x, xp):
+    """For each entry of `x`, the segment of the increasing knots `xp` it falls
+    in: i with xp[i] <= x < xp[i + 1], the first or the last segment outside."""
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+''',
     "_prod_others": '''
 def _prod_others(x, axis=None):
     """For each entry of `x`, the product of the other entries it is multiplied

@@ -1332,6 +1332,8 @@ class Lowering:
                 sig = resolve.UFUNC_METHODS.get((owner, func.attr))
             if sig is not None:
                 args, kwargs = self.arguments(sig, node)
+                if sig.prim in _CHECKED:
+                    return self.checked_call(sig, args, kwargs, node)
                 return self.apply(sig, args, kwargs, node)
             if owner is _DYNAMIC:
                 return self.method_call(node, func)
@@ -1382,6 +1384,10 @@ class Lowering:
             return self.take(sig, args, kwargs, node)
         if sig.prim == "average":
             return self.average(sig, args, kwargs, node)
+        if sig.prim == "interp":
+            return self.interp(sig, args, kwargs, node)
+        if sig.prim in _CHECKED:
+            return self.checked_call(sig, args, kwargs, node)
         if sig.prim == "vdot":
             if kwargs or len(args) != 2:
                 raise self.error("`np.vdot` takes two arrays, by position", node)
@@ -1545,6 +1551,90 @@ class Lowering:
         return self.e.call(
             "div", total, self.e.call("sum", w, loc=loc, **options), loc=loc
         )
+
+    def interp(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.interp(x, xp, fp)`, written as the interpolation it is: with `i` the
+        segment x falls in (`_interp_segment`, the first or last one outside
+        the knots) and `t` x's fraction along it, clipped to [0, 1] (np.interp
+        holds fp[0] and fp[-1] outside), `fp[i] + t np.diff(fp)[i]`. So
+        the adjoint of x is the segment's slope (0 outside), that of fp the
+        weights 1 - t and t on the two knots' values, and forward mode and
+        second derivatives need nothing new."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        if any(k not in bound for k in ("x", "xp", "fp")):
+            raise self.error(f"missing arguments for `{name}`", node)
+        for k in ("left", "right", "period"):
+            if getattr(bound[k], "value", bound[k]) is not None:
+                raise self.error(
+                    f"`{name}` is supported without `{k}` (fp's ends are held "
+                    "outside the knots)",
+                    node,
+                )
+        x, xp, fp = bound["x"], bound["xp"], bound["fp"]
+        loc = self.src.loc(node)
+        i = self.e.call("interp_segment", x, xp, loc=loc)
+
+        def steps(v):  # `np.diff(v)`: the rise of fp, the run of xp, per segment
+            hi = self.e.call("getitem", v, Const(slice(1, None)), loc=loc, basic=True)
+            lo = self.e.call("getitem", v, Const(slice(None, -1)), loc=loc, basic=True)
+            return self.e.call("sub", hi, lo, loc=loc)
+
+        x0, f0 = (self.e.call("getitem", v, i, loc=loc) for v in (xp, fp))
+        run, rise = (self.e.call("getitem", steps(v), i, loc=loc) for v in (xp, fp))
+        along = self.e.call("div", self.e.call("sub", x, x0, loc=loc), run, loc=loc)
+        t = self.e.call("clip", along, Const(0.0), Const(1.0), loc=loc)
+        return self.e.call("add", f0, self.e.call("mul", t, rise, loc=loc), loc=loc)
+
+    def checked_call(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """np.pad, np.median/np.quantile/np.percentile and np.maximum.accumulate
+        (np.minimum's), whose options the rules need in a form they handle: the
+        constant mode of np.pad, one constant quantile, an integer axis."""
+        name = ast.unparse(node.func)
+        bound = {**dict(zip(sig.positional, args)), **kwargs}  # apply checks them
+
+        def value(key, default=None):
+            v = bound.get(key, Const(default))
+            return v.value if isinstance(v, Const) else v
+
+        def integers(v) -> bool:
+            if isinstance(v, tuple):
+                return all(integers(u) for u in v)
+            return type(v) is int and v >= 0
+
+        if sig.prim == "pad":
+            width = value("pad_width")
+            if "pad_width" in bound and not integers(width):
+                raise self.error(
+                    f"`pad_width` of `{name}` must be a constant: an int, a pair "
+                    "or a pair per axis, of counts 0 or more",
+                    node,
+                )
+            if value("mode", "constant") != "constant":
+                raise self.error(
+                    f'`{name}` is supported with `mode="constant"` only', node
+                )
+            fill = value("constant_values", 0)
+            if not isinstance(fill, (int, float, tuple)) or isinstance(fill, bool):
+                raise self.error(
+                    f"`constant_values` of `{name}` must be a constant number here "
+                    "(the padding has no derivative)",
+                    node,
+                )
+        if sig.prim in ("quantile", "percentile"):
+            q = value("q")
+            if "q" in bound and (
+                isinstance(q, bool) or not isinstance(q, (int, float))
+            ):
+                raise self.error(
+                    f"`q` of `{name}` must be one constant number here", node
+                )
+        axis = value("axis", 0 if sig.prim.endswith("accumulate") else None)
+        if not (axis is None and not sig.prim.endswith("accumulate")) and (
+            type(axis) is not int
+        ):
+            raise self.error(f"`axis` of `{name}` must be a constant integer", node)
+        return self.apply(sig, args, kwargs, node)
 
     def call_into(self, node: ast.Call, sig, into: ast.expr) -> Atom:
         """`np.exp(t, out=t)`: the result, which the name `t` holds from then on.
@@ -1747,13 +1837,14 @@ class Lowering:
     def arguments(self, sig, node: ast.Call, self_arg=False) -> tuple[list, dict]:
         """The atoms of a call's arguments; a list or tuple of constants passed for
         a parameter that must be a constant (`np.repeat(x, [1, 2], axis=0)`) is
-        one constant tuple."""
+        one constant tuple, and a nested one a tuple of tuples
+        (`np.pad(x, [[1, 1], [0, 2]])`)."""
         positional = (("self",) if self_arg else ()) + sig.positional
         offset = 1 if self_arg else 0
 
         def value(name, arg):
             if name in sig.constants and isinstance(arg, (ast.List, ast.Tuple)):
-                items = [self.expr(v) for v in arg.elts]
+                items = [value(name, v) for v in arg.elts]
                 if all(isinstance(i, Const) for i in items):
                     return Const(tuple(i.value for i in items))
             return self.expr(arg)
@@ -1836,6 +1927,15 @@ class Lowering:
 
 
 _DYNAMIC = object()
+# Calls whose options `checked_call` checks before the rules see them.
+_CHECKED = {
+    "pad",
+    "median",
+    "quantile",
+    "percentile",
+    "maximum_accumulate",
+    "minimum_accumulate",
+}
 _UFUNC_KEYS = set(resolve.UFUNC_METHODS)
 
 

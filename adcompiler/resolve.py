@@ -142,6 +142,46 @@ _register(
 )
 _register(np.tile, _sig("tile", "A", "reps", constants=("reps",)))
 _register(
+    np.pad,
+    _sig(
+        "pad",
+        "array",
+        "pad_width",
+        "mode",
+        mode="constant",
+        constant_values=0,
+        constants=("pad_width",),
+    ),
+)  # frontend.array_options checks the mode and the padding's value
+_register(np.median, _sig("median", "a", "axis", axis=None, keepdims=False))
+for _f in (np.quantile, np.percentile):
+    _register(
+        _f,
+        _sig(
+            _f.__name__, "a", "q", "axis", axis=None, keepdims=False, constants=("q",)
+        ),
+    )
+_register(
+    np.nan_to_num,
+    _sig("nan_to_num", "x", "copy", copy=True, nan=0.0, posinf=None, neginf=None),
+)
+_register(np.isfinite, _sig("isfinite", "x"))
+_register(
+    np.interp,
+    _sig(
+        "interp",
+        "x",
+        "xp",
+        "fp",
+        "left",
+        "right",
+        "period",
+        left=None,
+        right=None,
+        period=None,
+    ),
+)  # frontend.interp
+_register(
     np.repeat,
     _sig("repeat", "a", "repeats", "axis", axis=None, constants=("repeats",)),
 )
@@ -285,6 +325,11 @@ GENERATED_HELPERS = {
     "_undiag": _sig("undiag", "g", "v", "k", k=0),
     "_untile": _sig("untile", "g", "x", "reps", constants=("reps",)),
     "_prod_others": _sig("prod_others", "x", "axis", axis=None),
+    "_unpad": _sig("unpad", "g", "pad_width", constants=("pad_width",)),
+    "_quantile_weights": _sig("quantile_weights", "x", "q", "axis", axis=None),
+    "_accumulate_source": _sig("accumulate_source", "out", "axis"),
+    "_unaccumulate": _sig("unaccumulate", "g", "source", "axis"),
+    "_interp_segment": _sig("interp_segment", "x", "xp"),
     # the adjoints of a list of arrays: lists, one entry per part
     "_repeat_like": _sig("repeat_list", "g", "parts"),
     "_split_like": _sig("split_like", "g", "parts", "axis", axis=0),
@@ -308,6 +353,9 @@ UFUNC_METHODS = {
     (np.multiply, "outer"): _sig("multiply_outer", "a", "b"),
     # the adjoint of np.repeat by a list: the sums of runs
     (np.add, "reduceat"): _sig("add_reduceat", "array", "indices", "axis", axis=0),
+    # running extremes (rules/arrays.py)
+    (np.maximum, "accumulate"): _sig("maximum_accumulate", "array", "axis", axis=0),
+    (np.minimum, "accumulate"): _sig("minimum_accumulate", "array", "axis", axis=0),
 }
 
 

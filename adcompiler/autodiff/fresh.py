@@ -47,6 +47,9 @@ _FRESH = MATMUL_HELPERS | {
     "kron_rhs",
     "cumprod_vjp",
     "cumprod_jvp",
+    "pad",
+    "quantile_weights",
+    "unaccumulate",
 }
 
 

@@ -36,6 +36,8 @@ class Shapes:
         # The shape itself, where example arguments tell it (passes/specialize.py).
         self.dims: dict[str, tuple] = {SCALAR: ()}
         self.indices: set[str] = set()  # loop counters: ints, so `xs[t]` drops an axis
+        # indices into vectors (`_interp_segment`'s): `v[i]` has the shape of `i`
+        self.vector_indices: set[str] = set()
         # index -> (array, value read there) for each `getitem`: the same index of
         # two arrays of one shape reads one shape (`g[-1, :]` and `x[-1, :]`)
         self.items: dict[object, list[tuple[Atom, str]]] = {}
@@ -137,6 +139,8 @@ class Shapes:
                 self.fix(stmt.out, shape[1:])
         if stmt.prim == "getitem":
             self._same_item(stmt)
+            if getattr(stmt.args[1], "name", None) in self.vector_indices:
+                self.union(out, stmt.args[1])
         if stmt.prim in _REDUCTIONS and len(stmt.args) == 1:
             shape = _reduced(self.concrete(stmt.args[0]), stmt.kwargs)
             if shape is not None:

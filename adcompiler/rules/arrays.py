@@ -419,3 +419,156 @@ defprim("repeat_list", ("helper", "_repeat_like"), None, None)
 defprim(
     "eye", (NP, "eye"), None, None, infer=lambda s, out, *a, **kw: s.set_rank(out, 2)
 )
+
+# -- padding ------------------------------------------------------------------------------
+
+
+def pad_widths(pad_width, rank: int | None):
+    """np.pad's constant `pad_width` as one (before, after) pair per axis: an int or
+    one pair for every axis, or a pair per axis. None where x's rank is needed
+    and unknown."""
+    value = pad_width.value
+    if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], tuple):
+        value = value[0]  # ((1, 2),): one pair for every axis
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return [p if len(p) == 2 else (p[0], p[0]) for p in value]
+    if rank is None:
+        return None
+    pair = value if isinstance(value, tuple) else (value, value)
+    if len(pair) == 1:
+        pair = (pair[0], pair[0])
+    return [tuple(pair)] * rank
+
+
+def _unpad(e, g, out, x, pad_width, mode=None, constant_values=None):
+    """The adjoint of `np.pad(x, pad_width)`: the block of `g` that x fills,
+    `g[1:-1, 2:]` (trailing whole axes left out); `_unpad(g, pad_width)`
+    where x's rank is unknown."""
+    widths = pad_widths(pad_width, e.rank(x))
+    if widths is None:
+        return e.call("unpad", g, pad_width)
+    index = [slice(lo, -hi if hi else None) for lo, hi in widths]
+    while index and index[-1] == slice(None):
+        index.pop()
+    if not index:
+        return g
+    return e.call(
+        "getitem", g, Const(index[0] if len(index) == 1 else tuple(index)), basic=True
+    )
+
+
+def _same_rank(s, out, x, *rest, **kwargs):
+    s.set_rank(out, s.rank(x))
+
+
+defprim("pad", (NP, "pad"), _unpad, None, infer=_same_rank)
+# Where x's rank is unknown: the block cut out at run time. Its adjoint pads again.
+defprim(
+    "unpad",
+    ("helper", "_unpad"),
+    lambda e, g, out, h, pad_width: e.call("pad", g, pad_width),
+    None,
+    infer=_same_rank,
+)
+
+# -- order statistics: np.median, np.quantile, np.percentile --------------------------
+
+
+def quantile_weights(e, x, q, axis):
+    """The weights of np.quantile's linear method over x along `axis`: at most
+    two entries per result, `1 - f` and `f` on the order statistics it
+    interpolates (ties in order of position, as the stable sort puts them), 0
+    elsewhere. Piecewise constant in x: no derivative."""
+    return e.call("quantile_weights", x, q, **axis_kwargs(axis))
+
+
+def quantile_share(prim: str, q) -> Const:
+    """The quantile in [0, 1] a call of `prim` takes: 0.5 for the median, q of
+    np.quantile, q / 100 of np.percentile (as NumPy divides it)."""
+    if prim == "median":
+        return Const(0.5)
+    return Const(q[0].value / 100 if prim == "percentile" else q[0].value)
+
+
+def _quantile_of(prim):
+    def rule(e, g, out, x, *q, axis=None, keepdims=False):
+        w = quantile_weights(e, x, quantile_share(prim, q), axis)
+        return e.mul(_kept(e, g, axis, keepdims), w)
+
+    return rule
+
+
+def _quantile_infer(s, out, x, *q, axis=None, keepdims=False):
+    _reduce_infer(s, out, x, axis, keepdims)
+
+
+defprim("median", (NP, "median"), _quantile_of("median"), infer=_quantile_infer)
+for _prim in ("quantile", "percentile"):
+    defprim(_prim, (NP, _prim), _quantile_of(_prim), None, infer=_quantile_infer)
+defprim(
+    "quantile_weights",
+    ("helper", "_quantile_weights"),
+    None,
+    None,
+    infer=lambda s, out, x, q, axis=None: s.union(out, x),
+)
+
+# -- running extremes: np.maximum.accumulate, np.minimum.accumulate ----------------------
+
+
+def accumulate_source(e, out, axis):
+    """For each running extreme, the position along `axis` of the entry of x it
+    came from: the first that attained it (as np.argmax picks the first of ties)."""
+    return e.call("accumulate_source", out, axis)
+
+
+def _unaccumulate(e, g, out, x, axis=None):
+    """Each entry of g added to the entry its running extreme came from."""
+    axis = Const(0) if axis is None else axis
+    return e.call("unaccumulate", g, accumulate_source(e, out, axis), axis)
+
+
+for _prim in ("maximum_accumulate", "minimum_accumulate"):
+    defprim(
+        _prim,
+        (NP, _prim.replace("_", ".")),
+        _unaccumulate,
+        infer=lambda s, out, x, axis=None: s.union(out, x),
+    )
+# The position each running extreme came from; an index, no derivative.
+defprim(
+    "accumulate_source",
+    ("helper", "_accumulate_source"),
+    None,
+    None,
+    infer=lambda s, out, x, axis: s.union(out, x),
+)
+# g added at those positions: linear in g, its adjoint reads g back from them.
+defprim(
+    "unaccumulate",
+    ("helper", "_unaccumulate"),
+    lambda e, g, out, h, source, axis: e.call("take_along_axis", g, source, axis=axis),
+    None,
+    None,
+    infer=lambda s, out, g, source, axis: s.union(out, g),
+)
+
+# -- np.nan_to_num ------------------------------------------------------------------------
+
+
+def _nan_to_num_vjp(e, g, out, x, **options):
+    """g where x is finite; 0 where NaN or an infinity was replaced by a constant."""
+    return e.call("where", e.call("isfinite", x), g, 0.0)
+
+
+defprim("nan_to_num", (NP, "nan_to_num"), _nan_to_num_vjp, shape=ELEMENTWISE)
+defprim("isfinite", (NP, "isfinite"), None, shape=ELEMENTWISE)
+
+# The segment of np.interp's knots each x falls in (frontend.interp): an index.
+defprim(
+    "interp_segment",
+    ("helper", "_interp_segment"),
+    None,
+    None,
+    infer=lambda s, out, x, xp: (s.union(out, x), s.vector_indices.add(out.name)),
+)

@@ -108,6 +108,7 @@ VIEWS = frozenset(
         "diagonal",
         "undiag",
         "swapaxes",
+        "unpad",  # a block of g
         "atleast_1d",  # x itself where it has the rank
         "atleast_2d",
         "unbroadcast",

@@ -8,7 +8,7 @@ tangent; `terms` drops the zero ones, so no `0 * x` reaches generated code.
 
 from __future__ import annotations
 
-from ..ir import Var
+from ..ir import Const, Var
 from . import arrays as _arrays
 from . import generated as _generated  # noqa: F401
 from . import linalg as _linalg
@@ -350,6 +350,50 @@ for _prim in (
     "own",
 ):
     defjvp(_prim, _linear(_prim))
+# the padding is a constant (`constant_values`): its tangent is 0
+defjvp(
+    "pad",
+    lambda e, t, out, x, pad_width, **options: (
+        None if t[0] is None else e.call("pad", t[0], pad_width)
+    ),
+)
+defjvp("unpad", _linear("unpad"))
+defjvp("unaccumulate", _linear("unaccumulate"))
+defjvp(
+    "nan_to_num",
+    lambda e, t, out, x, **options: (
+        None if t[0] is None else _arrays._nan_to_num_vjp(e, t[0], out, x)
+    ),
+)
+
+
+def _quantile(prim):
+    """The weighted sum of the tangents of the order statistics the result
+    interpolates, with the VJP's weights, over the axis the quantile takes."""
+
+    def rule(e, t, out, x, *q, axis=None, keepdims=False):
+        kwargs, _ = _reduced(axis, keepdims)
+        w = _arrays.quantile_weights(e, x, _arrays.quantile_share(prim, q), axis)
+        return e.call("sum", e.mul(t[0], w), **kwargs)
+
+    return rule
+
+
+for _prim in ("median", "quantile", "percentile"):
+    defjvp(_prim, _quantile(_prim))
+
+
+def _accumulate(e, t, out, x, axis=None):
+    """The tangent of the entry each running extreme came from."""
+    axis = Const(0) if axis is None else axis
+    source = _arrays.accumulate_source(e, out, axis)
+    return e.call("take_along_axis", t[0], source, axis=axis)
+
+
+defjvp("maximum_accumulate", _accumulate)
+defjvp("minimum_accumulate", _accumulate)
+
+
 defjvp(
     "full",
     lambda e, t, out, shape, v: None if t[1] is None else e.call("full", shape, t[1]),
