@@ -155,6 +155,10 @@ def _unbroadcast(g, x):
         if gshape[1:] == shape:
             return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
+        if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
+            g = np.asarray(g)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
         shape = getattr(x, "shape", ())
         gshape = getattr(g, "shape", ())
     if gshape == shape:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 5510e8fdfec167e6088fa129655c6ba3
+# body-hash: 58c9fe73314018e352a1aa331e31192f
 import numpy as np
 
 
@@ -181,6 +181,10 @@ def _unbroadcast(g, x):
         if gshape[1:] == shape:
             return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
+        if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
+            g = np.asarray(g)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
         shape = getattr(x, "shape", ())
         gshape = getattr(g, "shape", ())
     if gshape == shape:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: bb33c9eb977b9ba4fdab69d5aefe69ea
+# body-hash: c34bc87bc795e5d88068203ef9efe847
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -87,6 +87,10 @@ def _unbroadcast(g, x):
         if gshape[1:] == shape:
             return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
+        if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
+            g = np.asarray(g)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
         shape = getattr(x, "shape", ())
         gshape = getattr(g, "shape", ())
     if gshape == shape:

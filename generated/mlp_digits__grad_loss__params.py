@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: a7cab9c68fd3973f4052f10812b01bf6
+# body-hash: a91e58e23122f1579ce2eb0f7afe2a7a
 import numpy as np
 
 
@@ -139,6 +139,10 @@ def _unbroadcast(g, x):
         if gshape[1:] == shape:
             return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
+        if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
+            g = np.asarray(g)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
         shape = getattr(x, "shape", ())
         gshape = getattr(g, "shape", ())
     if gshape == shape:

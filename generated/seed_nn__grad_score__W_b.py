@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 9d01ad36434ce8494d2173ddfc1d6df2
+# body-hash: 0ae76ed391edaa5b93a15ebcb9241b01
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -88,6 +88,10 @@ def _unbroadcast(g, x):
         if gshape[1:] == shape:
             return g.sum(axis=0)
     except AttributeError:  # a Python float or a list has no shape
+        if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
+            g = np.asarray(g)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
         shape = getattr(x, "shape", ())
         gshape = getattr(g, "shape", ())
     if gshape == shape:

@@ -311,6 +311,32 @@ def test_float64_arrays_skip_the_checks_and_casts(tmp_path):
     np.testing.assert_allclose(gw(w, labels), labels.sum(axis=0) + F32_WEIGHTS)
 
 
+def integer_slopes(x):
+    return np.sum(np.where(x > 0, 2, 3) * x)
+
+
+def integer_weights(x):
+    return np.sum(np.sum(x, axis=0) * np.array([1, 2]))
+
+
+def list_weights(x):
+    return np.sum(np.sum(x, axis=0) * [1.0, 2.0])
+
+
+@pytest.mark.parametrize("f", [integer_slopes, integer_weights, list_weights])
+def test_a_gradient_of_constants_alone_is_cast(tmp_path, f):
+    """A gradient that is integer constants alone (`np.where(x > 0, 2, 3)`, the
+    seed's 1.0 folded away) is cast to its parameter's dtype at the return: the
+    one float64 test does not skip that cast. A list factor is summed as an
+    array."""
+    g = grad(f, out=tmp_path)
+    x = np.array([[0.5, -1.0], [2.0, -0.5], [1.0, 3.0]])
+    for dtype in (np.float64, np.float32):
+        got = g(x.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, numeric_grad(f, [x], 0), rtol=1e-6)
+
+
 def test_one_float_test_for_several_arguments(tmp_path, monkeypatch):
     """Two or more differentiated arguments share one `type(...) is float` test,
     at entry and at the casts; a user's own `all_floats` keeps its name."""

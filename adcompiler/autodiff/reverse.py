@@ -327,12 +327,16 @@ _OWN_DTYPE = frozenset(
     "where select ones zeros eye zeros_any zeros_list int len shape ndim size count "
     "arange full".split()
 )
+# Among them, the Python ints of a shape: `1.0 / len(X)` is a float, and a gradient
+# that reads them also reads what they multiply (source "<int>", not "<dtype>").
+_SHAPE_INTS = frozenset({"len", "shape", "ndim", "size"})
 
 
 def _sources(fn: Function) -> dict[str, set[str]]:
     """The inputs (parameters, constants) each value is computed from; a value that
     is, or is computed from, a result with its own dtype (`_OWN_DTYPE`, or a value
-    computed from constants alone) has the source "<dtype>" too."""
+    computed from constants alone) has the source "<dtype>" too ("<int>" for the
+    ints of a shape, `_SHAPE_INTS`)."""
     deps: dict[str, set[str]] = {p: {p} for p in list(fn.params) + list(fn.constants)}
 
     def of(atoms) -> set[str]:
@@ -344,7 +348,9 @@ def _sources(fn: Function) -> dict[str, set[str]]:
         for stmt in walk(fn.body):
             if isinstance(stmt, Assign):
                 found = of(stmt.operands())
-                if stmt.prim in _OWN_DTYPE or not found:
+                if stmt.prim in _SHAPE_INTS:
+                    found.add("<int>")
+                elif stmt.prim in _OWN_DTYPE or not found:
                     # from constants alone: `np.clip(0.5, -0.5, 0.5)` is a
                     # float64, which NumPy promotes a float32 array to
                     found.add("<dtype>")
@@ -378,7 +384,10 @@ def _promotable(
     float64 `y` gives a float64 `x * y`). Containers' gradients are left as built.
     With them, the inputs they are computed from: where each is a Python float or
     a float64 array, every gradient is already float64, and codegen skips the
-    casts; None where the function names a dtype (`dtype=np.float32`)."""
+    casts. None where that does not follow: where the function names a dtype
+    (`dtype=np.float32`), or a gradient reads a value of its own dtype, which
+    may reach it unmixed (`np.where(x > 0, 2, 3) * x` has the integer gradient
+    `np.where(x > 0, 2, 3)`, cast to float64 only at the return)."""
     first = len(fn.body.results) - len(wrt) - n_aux
     deps = _sources(fn)
     containers = {
@@ -391,8 +400,9 @@ def _promotable(
             continue
         if deps.get(g.name, set()) - {p}:
             casts[first + k] = p
-            sources |= deps[g.name] - {"<dtype>"}
-    if specialize.names_a_dtype(primal):  # the gradient's checks name arguments
+            sources |= deps[g.name] - {"<int>"}
+    # names_a_dtype reads the primal: the gradient's checks name its arguments
+    if "<dtype>" in sources or specialize.names_a_dtype(primal):
         return casts, None
     inputs = list(fn.params) + list(fn.constants)
     return casts, [x for x in inputs if x in sources]
