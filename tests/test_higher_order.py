@@ -301,3 +301,29 @@ def test_hessian_through_integer_array_and_mask_indexing(out_dir, rng):
     assert "np.add.at(" in inspect.getsource(grad(gathered))
     H = hessian(gathered)(x)
     np.testing.assert_allclose(H, gradient_fd(gathered, x), rtol=1e-6, atol=1e-6)
+
+
+WEIGHTS = np.array([1.0, 2.0, -3.0])
+
+
+def weighted_sines(x):
+    return np.sum(np.sin(x) * WEIGHTS)
+
+
+def test_second_derivatives_of_a_function_reading_an_array(out_dir):
+    """An array read from the module is a constant of the gradient (a keyword-only
+    parameter, bound when the module is loaded); forward mode over the gradient
+    keeps it one too. H = diag(-sin(x) w)."""
+    from adcompiler import jvp
+
+    x = np.array([0.3, -1.0, 2.0])
+    np.testing.assert_allclose(
+        hessian(weighted_sines)(x), np.diag(-np.sin(x) * WEIGHTS), atol=1e-15
+    )
+    v = np.array([1.0, 0.5, -2.0])
+    np.testing.assert_allclose(
+        hvp(weighted_sines, (x,), (v,)), -np.sin(x) * WEIGHTS * v
+    )
+    value, tangent = jvp(weighted_sines, (x,), (v,))
+    assert np.isclose(value, weighted_sines(x))
+    assert np.isclose(tangent, np.sum(np.cos(x) * WEIGHTS * v))

@@ -57,6 +57,7 @@ def forward(
         dce(Block(checks + e.stmts, results)),
         fn.loc,
         fn.doc,
+        constants=list(fn.constants),  # arrays read from outside, bound at load
         return_line=fn.return_line,
         lists=set(e.lists),
     )
