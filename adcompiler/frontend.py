@@ -941,6 +941,11 @@ class Lowering:
                     self.tuples[value.name] = self.tuples[old]
                 if old in self.dicts:
                     self.dicts[value.name] = self.dicts[old]
+                # a pair's entry (`w, V = np.linalg.eigh(A)`) read again (`r[0]`)
+                for entries in self.dicts.values():
+                    for key, entry in entries.items():
+                        if entry == Var(old):
+                            entries[key] = value
         self.env[name] = value
         if isinstance(value, Var):
             self.bound.setdefault(value.name, set()).add(name)

@@ -439,9 +439,11 @@ def tanh_in_loop(x, W):
     return s
 
 
-def test_a_temporary_stacked_over_trips_keeps_its_name(out_dir, rng):
+def test_a_temporary_stacked_over_trips_keeps_its_name(out_dir, rng, monkeypatch):
     """The trips' values of an unnamed `np.tanh(W @ x)` are a list and a stack
-    named after it (`t1_trips`, `t1_all`), not a bare temporary or `_T2`."""
+    (the `batch` pass) named after it (`t1_trips`, `t1_all`), not a bare
+    temporary or `_T2`."""
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
     x, W = rng.normal(size=3), rng.normal(size=(3, 3))
     source = check(tanh_in_loop, x, W)
     trips = re.search(r"\b(t\d+)_trips = \[\]", source)

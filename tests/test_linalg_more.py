@@ -354,3 +354,28 @@ def test_options_not_supported_are_refused(gen):
 
     with pytest.raises(ADCompileError):
         grad(f, out=gen)
+
+
+def slogdet_read_twice(A):
+    r = np.linalg.slogdet(A)
+    sign, logdet = r
+    return logdet + 2.0 * r[1] + r.logabsdet
+
+
+def eigh_read_twice(A):
+    r = np.linalg.eigh(A)
+    w, V = r
+    return np.sum(w**2) + np.sum(r[0] ** 3) + np.sum(r.eigenvectors[:, 0] ** 2 * w)
+
+
+def test_a_pair_read_again_after_unpacking(out_dir):
+    """An entry of a pair unpacked (`sign, logdet = r`) takes the name it is
+    given; reading it again from the pair (`r[1]`, `r.logabsdet`) reads that
+    name, not the temporary it replaced. d/dA of 4 log|det A| = 4 A⁻ᵀ."""
+    A = np.array([[2.0, 0.5], [0.3, 1.5]])
+    np.testing.assert_allclose(
+        grad(slogdet_read_twice)(A), 4.0 * np.linalg.inv(A).T, rtol=1e-12
+    )
+    S = np.array([[2.0, 0.4, 0.1], [0.4, 1.0, -0.3], [0.1, -0.3, 3.0]])
+    want = numeric_grad(lambda X: eigh_read_twice((X + X.T) / 2), [S], 0)
+    np.testing.assert_allclose(grad(eigh_read_twice)(S), want, rtol=1e-6, atol=1e-8)
