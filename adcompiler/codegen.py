@@ -712,6 +712,9 @@ def _atom(a: Atom) -> ast.expr:
         name = "nan" if math.isnan(value) else "inf"
         node = ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load())
         return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+    if isinstance(value, float) and abs(value) == math.pi:  # np.sinc's rule
+        node = ast.Attribute(ast.Name("np", ast.Load()), "pi", ast.Load())
+        return ast.UnaryOp(ast.USub(), node) if value < 0 else node
     if isinstance(value, float) and value < 0 or isinstance(value, int) and value < 0:
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))
     return ast.Constant(value)

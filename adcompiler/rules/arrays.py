@@ -117,6 +117,15 @@ defprim(
 defprim(
     "floordiv", ("binop", __import__("ast").FloorDiv), None, None, shape=ELEMENTWISE
 )
+# np.fmod(a, b) = a - b·trunc(a/b) (the sign of a): 1 in a, -trunc(a/b) in b.
+defprim(
+    "fmod",
+    (NP, "fmod"),
+    lambda e, g, out, a, b: g,
+    lambda e, g, out, a, b: e.neg(e.mul(g, e.call("trunc", e.div(a, b)))),
+    shape=ELEMENTWISE,
+    broadcasts=True,
+)
 defprim("zeros", (NP, "zeros"), None)
 defprim("ones", (NP, "ones"), None)
 # `np.arange(n)` indexes (`p[np.arange(n), labels]`); its values carry no derivative
@@ -563,6 +572,7 @@ def _nan_to_num_vjp(e, g, out, x, **options):
 
 defprim("nan_to_num", (NP, "nan_to_num"), _nan_to_num_vjp, shape=ELEMENTWISE)
 defprim("isfinite", (NP, "isfinite"), None, shape=ELEMENTWISE)
+defprim("isnan", (NP, "isnan"), None, shape=ELEMENTWISE)  # np.nansum's mask
 
 # The segment of np.interp's knots each x falls in (frontend.interp): an index.
 defprim(

@@ -84,6 +84,7 @@ def _pow(e, t, out, a, b):
 
 
 defjvp("pow", _pow)
+defjvp("float_power", _pow)
 defjvp("neg", lambda e, t, out, x: e.neg(t[0]))
 
 # -- elementwise functions ----------------------------------------------------------
@@ -167,6 +168,15 @@ def _mod(e, t, out, a, b):
 
 
 defjvp("mod", _mod)
+
+
+def _fmod(e, t, out, a, b):
+    """np.fmod(a, b) = a - b·trunc(a/b): ta - trunc(a/b)·tb (away from the jumps)."""
+    tb = None if t[1] is None else e.neg(e.mul(t[1], e.call("trunc", e.div(a, b))))
+    return _full(e, terms(e, t[0], tb), out)
+
+
+defjvp("fmod", _fmod)
 
 
 def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
