@@ -1375,6 +1375,8 @@ class Lowering:
             return self.call_into(node, sig, into)
         if sig.prim == "select_lists":
             return self.select_lists(node)
+        if sig.prim == "polyval":
+            return self.polyval(node)
         if sig.prim == "tensordot":
             return self.tensordot(node)
         if sig.prim in ("matmul_lhs", "matmul_rhs") and len(node.args) == 3:
@@ -1396,6 +1398,15 @@ class Lowering:
             return self.average(sig, args, kwargs, node)
         if sig.prim == "interp":
             return self.interp(sig, args, kwargs, node)
+        if sig.prim in ("convolve", "correlate"):
+            default = Const(sig.keywords["mode"])
+            mode = kwargs.get("mode", args[2] if len(args) > 2 else default)
+            if getattr(mode, "value", None) not in ("full", "same", "valid"):
+                raise self.error(
+                    f"`mode` of `{ast.unparse(node.func)}` must be 'full', 'same' "
+                    "or 'valid', as a constant",
+                    node,
+                )
         if sig.prim in ("split", "array_split"):
             return self.split(sig, args, kwargs, node)
         if sig.prim in ("ptp", "nansum", "nanmean"):
@@ -1646,6 +1657,45 @@ class Lowering:
         self.lists.add(xs.name)
         self.tuples[xs.name] = tuple(parts)
         return xs
+
+    def polyval(self, node: ast.Call) -> Atom:
+        """`np.polyval(p, x)` by Horner's scheme, as NumPy computes it: `y = y * x
+        + c` for each coefficient c, highest power first, from `y = 0`: written
+        out for a list of coefficients written out, else a loop over `p`."""
+        name = ast.unparse(node.func)
+        if node.keywords or len(node.args) != 2:
+            raise self.error(f"`{name}` takes `p` and `x`, by position", node)
+        coefficients, x = node.args[0], self.expr(node.args[1])
+        loc = self.src.loc(node)
+        if isinstance(coefficients, (ast.List, ast.Tuple)):
+            if not coefficients.elts:
+                raise self.error(f"`{name}` of no coefficients", node)
+            cs = [self.expr(c) for c in coefficients.elts]
+            y = cs[0]
+            if len(cs) == 1:  # a constant polynomial still has x's shape
+                return self.e.call("add", self.e.call("zeros_like", x, loc=loc), y)
+            for c in cs[1:]:
+                y = self.e.call("add", self.e.call("mul", y, x, loc=loc), c, loc=loc)
+            return y
+        p = self.expr(coefficients)
+        names = {k: self.names.fresh(k) for k in ("y", "c", "x", "p")}
+        saved = {n: self.env.get(n) for n in names.values()}
+        self.env[names["x"]], self.env[names["p"]] = x, p
+        self.bind(names["y"], self.e.call("zeros_like", x, loc=loc))
+        loop = ast.parse(
+            "for {c} in {p}:\n    {y} = {y} * {x} + {c}\n".format(**names)
+        ).body
+        for n in ast.walk(loop[0]):
+            if isinstance(n, (ast.expr, ast.stmt)):
+                ast.copy_location(n, node)
+        self.lower_seq(loop, FallThrough(self))
+        out = self.env[names["y"]]
+        for n, value in saved.items():
+            if value is None:
+                self.env.pop(n, None)
+            else:
+                self.env[n] = value
+        return out
 
     def select_lists(self, node: ast.Call) -> Atom:
         """`np.select([c1, c2], [v1, v2], default)` with both lists written out:

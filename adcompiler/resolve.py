@@ -193,6 +193,10 @@ for _f in (np.split, np.array_split):  # frontend.split
             constants=("indices_or_sections",),
         ),
     )
+# 1-D; frontend checks the mode
+_register(np.convolve, _sig("convolve", "a", "v", "mode", mode="full"))
+_register(np.correlate, _sig("correlate", "a", "v", "mode", mode="valid"))
+_register(np.polyval, _sig("polyval", "p", "x"))  # frontend.polyval: Horner's scheme
 # np.select of lists written out: nested np.where (frontend.select_lists)
 _register(np.select, _sig("select_lists", "condlist", "choicelist", "default"))
 for _f in (np.nansum, np.nanmean):  # frontend.nan_reduction
@@ -364,6 +368,9 @@ GENERATED_HELPERS = {
     "_accumulate_source": _sig("accumulate_source", "out", "axis"),
     "_unaccumulate": _sig("unaccumulate", "g", "source", "axis"),
     "_interp_segment": _sig("interp_segment", "x", "xp"),
+    "_full_adjoint": _sig(
+        "full_adjoint", "g", "a", "v", "mode", mode="full", correlate=False
+    ),
     # the adjoints of a list of arrays: lists, one entry per part
     "_repeat_like": _sig("repeat_list", "g", "parts"),
     "_split_like": _sig("split_like", "g", "parts", "axis", axis=0),

@@ -67,8 +67,7 @@ def test_round_needs_constant_decimals(gen, build):
 
 MODS = {
     "%": ("x % y", np.floor),
-    "mod": ("np.mod(x, y)", np.floor),
-    "remainder": ("np.remainder(x, y)", np.floor),
+    "mod": ("np.mod(x, y)", np.floor),  # np.remainder is the same ufunc
     "fmod": ("np.fmod(x, y)", np.trunc),
 }
 
@@ -194,7 +193,6 @@ SPLITS = {
         "ps = np.split(x, 2, axis=-1)\n    return np.sum(np.stack(ps) ** 2) + np.sum(np.concatenate(ps[1:]) * x[:, :2])",
         (3, 4),
     ),
-    "unused": ("a, b = np.array_split(x, 2)\n    return np.sum(np.exp(b))", (5, 2)),
 }
 
 
@@ -209,7 +207,7 @@ def test_split(gen, build, rng, name):
     specialized = grad(f, out=gen, example_args=(x,))
     np.testing.assert_allclose(specialized(x), d_x, rtol=1e-14)
     jvp_matches_finite_differences(f, (x,), (rng.normal(size=shape),))
-    if name in ("index", "unpack"):
+    if name == "unpack":
         want = _hessian_by_differences(grad(f, out=gen), x)
         np.testing.assert_allclose(hessian(f)(x), want, atol=1e-6)
 
@@ -252,3 +250,72 @@ def test_select_needs_lists_written_out(gen, build):
     f = build("def f(x, cs):\n    return np.sum(np.select(cs, [x, x]))\n")
     with pytest.raises(ADCompileError, match="lists written out"):
         grad(f, out=gen)
+
+
+# -- convolve, correlate, polyval -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, mode",
+    [
+        ("convolve", "full"),
+        ("convolve", "same"),
+        ("convolve", "valid"),
+        ("correlate", "same"),
+        ("correlate", None),
+    ],
+)
+def test_convolve(gen, build, rng, name, mode):
+    """Both operands, the longer first or second (np.correlate's 'same' of a
+    shorter `a` is centred the other way); float32; example arguments; jvp."""
+    option = "" if mode is None else f", {mode!r}"
+    f = build(f"def f(a, v, w):\n    return np.sum(np.{name}(a, v{option}) * w)\n")
+    for n, m in ((5, 3), (2, 5)):
+        a, v = rng.normal(size=n), rng.normal(size=m)
+        w = rng.normal(size=getattr(np, name)(a, v, mode or "full").shape)
+        if mode is None and name == "correlate":  # NumPy's default is 'valid'
+            w = rng.normal(size=abs(n - m) + 1)
+        check(gen, f, (a, v, w), (0, 1))
+    _float32_case(gen, f, (a, v, w), (0, 1))
+    specialized = grad(f, argnums=(0, 1), out=gen, example_args=(a, v, w))
+    for got, want in zip(specialized(a, v, w), grad(f, (0, 1), out=gen)(a, v, w)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    jvp_matches_finite_differences(f, (a, v, w), (a * 0.3, v * 0.2, None))
+
+
+def test_convolve_hessian_and_mode_checked(gen, build, rng):
+    f = build(
+        "def f(a, v):\n"
+        "    return np.sum(np.convolve(a, v, 'same') ** 2)"
+        " + np.sum(np.correlate(np.sin(a), v, mode='full') ** 3)\n"
+    )
+    a, v = rng.normal(size=5), rng.normal(size=3)
+    want = _hessian_by_differences(lambda a: grad(f, out=gen)(a, v), a)
+    np.testing.assert_allclose(hessian(f)(a, v), want, atol=1e-6)
+    # reverse over reverse meets `_full_adjoint`, which has no reverse rule: an error
+    gradient = grad(f, out=gen)
+
+    def h(a, v):
+        return np.sum(gradient(a, v) ** 2)
+
+    with pytest.raises(ADCompileError, match="_full_adjoint"):
+        grad(h, out=gen)
+    g = build("def f(a, v, m):\n    return np.sum(np.convolve(a, v, m))\n")
+    with pytest.raises(ADCompileError, match="'full', 'same' or 'valid'"):
+        grad(g, out=gen)
+
+
+def test_polyval(gen, build, rng):
+    """Horner's scheme: a loop over an array of coefficients, written out for a list."""
+    f = build("def f(p, x):\n    return np.sum(np.polyval(p, x) ** 2)\n")
+    p, x = rng.normal(size=4), rng.normal(size=(2, 3))
+    check(gen, f, (p, x), (0, 1))
+    _float32_case(gen, f, (p, x), (0, 1))
+    jvp_matches_finite_differences(f, (p, x), (p * 0.5, x * 0.1))
+    want = _hessian_by_differences(lambda x: grad(f, argnums=1, out=gen)(p, x), x[0])
+    np.testing.assert_allclose(hessian(f, argnums=1)(p, x[0]), want, atol=1e-6)
+    g = build("def f(x, a):\n    return np.sum(np.polyval([1.5, a, -2.0], x))\n")
+    d_x, d_a = check(gen, g, (x, 0.7), (0, 1))
+    np.testing.assert_allclose(d_x, 3.0 * x + 0.7)
+    np.testing.assert_allclose(d_a, x.sum())
+    assert "for " not in source_of(grad(g, argnums=(0, 1), out=gen))

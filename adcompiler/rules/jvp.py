@@ -574,3 +574,24 @@ def _tuple(e, t, out, *parts):
 
 
 defjvp("tuple", _tuple)
+
+
+# -- np.convolve, np.correlate: bilinear ------------------------------------------------
+def _bilinear(name):
+    def rule(e, t, out, a, v, **options):
+        ta = None if t[0] is None else e.call(name, t[0], v, **options)
+        tv = None if t[1] is None else e.call(name, a, t[1], **options)
+        return terms(e, ta, tv)
+
+    return rule
+
+
+for _name in ("convolve", "correlate"):
+    defjvp(_name, _bilinear(_name))
+# linear in g; a and v give their lengths only
+defjvp(
+    "full_adjoint",
+    lambda e, t, out, g, a, v, **options: (
+        None if t[0] is None else e.call("full_adjoint", t[0], a, v, **options)
+    ),
+)
