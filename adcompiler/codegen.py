@@ -373,6 +373,19 @@ def _interp_segment(x, xp):
     in: i with xp[i] <= x < xp[i + 1], the first or the last segment outside."""
     return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
 ''',
+    "_full_adjoint": '''
+def _full_adjoint(g, a, v, mode="full", correlate=False):
+    """The adjoint `g` of `np.convolve(a, v, mode)` (of `np.correlate`'s) put back
+    in its place in the full result, zeros where `mode` cut: for 'same' and
+    'valid' the full result's middle, as NumPy takes it."""
+    n, m = len(a), len(v)
+    start = {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
+    if correlate and mode == "same" and n < m:  # np.correlate reverses its swap
+        start = n - 1 - (n - 1) // 2
+    full = np.zeros(n + m - 1, dtype=np.result_type(g, a, v))
+    full[start : start + len(g)] = g
+    return full
+''',
     "_prod_others": '''
 def _prod_others(x, axis=None):
     """For each entry of `x`, the product of the other entries it is multiplied
@@ -711,6 +724,9 @@ def _atom(a: Atom) -> ast.expr:
     if isinstance(value, float) and not math.isfinite(value):
         name = "nan" if math.isnan(value) else "inf"
         node = ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load())
+        return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+    if isinstance(value, float) and abs(value) == math.pi:  # np.sinc's rule
+        node = ast.Attribute(ast.Name("np", ast.Load()), "pi", ast.Load())
         return ast.UnaryOp(ast.USub(), node) if value < 0 else node
     if isinstance(value, float) and value < 0 or isinstance(value, int) and value < 0:
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))

@@ -1128,6 +1128,14 @@ class Lowering:
             found = self.item(base, idx.value)
             if found is not None:
                 return found
+        if (
+            isinstance(idx, Const)
+            and isinstance(idx.value, slice)
+            and isinstance(base, Var)
+            and base.name in self.lists
+            and base.name in self.tuples
+        ):  # some of np.split's parts: a list of them
+            return self.list_of(self.tuples[base.name][idx.value], loc)
         if isinstance(idx, Const) and isinstance(base, Var):
             if type(idx.value) in (int, str) and base.name in self.containers:
                 return self.tree_access("getitem", base, idx.value, node)
@@ -1370,6 +1378,10 @@ class Lowering:
         into = next((kw.value for kw in node.keywords if kw.arg == "out"), None)
         if into is not None:
             return self.call_into(node, sig, into)
+        if sig.prim == "select_lists":
+            return self.select_lists(node)
+        if sig.prim == "polyval":
+            return self.polyval(node)
         if sig.prim == "tensordot":
             return self.tensordot(node)
         if sig.prim in ("matmul_lhs", "matmul_rhs") and len(node.args) == 3:
@@ -1391,6 +1403,19 @@ class Lowering:
             return self.average(sig, args, kwargs, node)
         if sig.prim == "interp":
             return self.interp(sig, args, kwargs, node)
+        if sig.prim in ("convolve", "correlate"):
+            default = Const(sig.keywords["mode"])
+            mode = kwargs.get("mode", args[2] if len(args) > 2 else default)
+            if getattr(mode, "value", None) not in ("full", "same", "valid"):
+                raise self.error(
+                    f"`mode` of `{ast.unparse(node.func)}` must be 'full', 'same' "
+                    "or 'valid', as a constant",
+                    node,
+                )
+        if sig.prim in ("split", "array_split"):
+            return self.split(sig, args, kwargs, node)
+        if sig.prim in ("ptp", "nansum", "nanmean"):
+            return self.reduction(sig, args, kwargs, node)
         if sig.prim in _CHECKED:
             return self.checked_call(sig, args, kwargs, node)
         if sig.prim == "vdot":
@@ -1401,6 +1426,12 @@ class Lowering:
         if sig.prim == "einsum":
             spec = _einsum_spec(node, args, kwargs, self.error)
             return self.e.call("einsum", Const(spec), *args[1:], loc=self.src.loc(node))
+        if sig.prim == "slice":  # slice(stop), slice(start, stop[, step])
+            if kwargs or not 1 <= len(args) <= 3:
+                raise self.error("`slice` takes one to three plain arguments", node)
+            bounds = [Const(None), *args] if len(args) == 1 else list(args)
+            bounds += [Const(None)] * (3 - len(bounds))
+            return self.e.call("slice", *bounds, loc=loc)
         if sig.variadic:
             if kwargs or len(args) < 2:
                 raise self.error(
@@ -1556,6 +1587,189 @@ class Lowering:
         return self.e.call(
             "div", total, self.e.call("sum", w, loc=loc, **options), loc=loc
         )
+
+    def split(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.split(x, k_or_indices, axis)` (np.array_split's): the list of its
+        parts, each a slice of x along `axis`, so every part's adjoint is added
+        into its block of x's (nothing where a part is unused) by the rules of
+        indexing. A part read by a constant index (`np.split(x, 2)[0]`, or by
+        unpacking) is that slice itself. With k sections and x's length n, the
+        parts start at i·(n // k) (np.split, where k divides n; NumPy raises
+        otherwise) or, for np.array_split, at i·(n // k) + min(i, n % k)."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        if "ary" not in bound or "indices_or_sections" not in bound:
+            raise self.error(f"missing arguments for `{name}`", node)
+        x, sections = bound["ary"], bound["indices_or_sections"]
+        axis = bound["axis"] if isinstance(bound["axis"], Atom) else Const(0)
+        given = getattr(sections, "value", None)
+        ints = isinstance(given, tuple) and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in given
+        )
+        if not (isinstance(axis, Const) and type(axis.value) is int):
+            raise self.error(f"`axis` of `{name}` must be an int constant", node)
+        if not (ints or type(given) is int and given > 0):
+            raise self.error(
+                f"`{name}` needs a positive number of sections or a list of "
+                "indices, as constants",
+                node,
+            )
+        loc = self.src.loc(node)
+        if ints:
+            bounds = [Const(None), *map(Const, given), Const(None)]
+        else:
+            shape = self.e.call("shape", x, loc=loc)
+            n = self.e.call("getitem", shape, axis, loc=loc, basic=True)
+            q = self.e.call("floordiv", n, Const(given), loc=loc)
+            r = None
+            if sig.prim == "array_split":
+                r = self.e.call("mod", n, Const(given), loc=loc)
+            bounds = [Const(None)]
+            for i in range(1, given):
+                at = self.e.call("mul", Const(i), q, loc=loc)
+                if r is not None:
+                    extra = self.e.call("min", Const(i), r, loc=loc)
+                    at = self.e.call("add", at, extra, loc=loc)
+                self.mark_int(at)
+                bounds.append(at)
+            bounds.append(Const(None))
+        k = axis.value
+        if k >= 0:
+            before, after = (Const(slice(None)),) * k, ()
+        else:
+            before, after = (Const(Ellipsis),), (Const(slice(None)),) * (-k - 1)
+        parts = []
+        for lo, hi in zip(bounds, bounds[1:]):
+            if isinstance(lo, Const) and isinstance(hi, Const):
+                cut = Const(slice(lo.value, hi.value))
+            else:
+                cut = self.e.call("slice", lo, hi, Const(None), loc=loc)
+            index = (*before, cut, *after)
+            if len(index) == 1:
+                idx = index[0]
+            elif all(isinstance(a, Const) for a in index):
+                idx = Const(tuple(a.value for a in index))
+            else:
+                idx = self.e.call("tuple", *index, loc=loc)
+            parts.append(self.e.call("getitem", x, idx, loc=loc, basic=True))
+        return self.list_of(parts, loc)
+
+    def list_of(self, parts, loc) -> Atom:
+        """A list of the parts, whose entries a constant index reads statically."""
+        xs = self.e.call("new_list", loc=loc)
+        for p in parts:
+            xs = self.e.call("append", xs, p, loc=loc)
+        self.lists.add(xs.name)
+        self.tuples[xs.name] = tuple(parts)
+        return xs
+
+    def polyval(self, node: ast.Call) -> Atom:
+        """`np.polyval(p, x)` by Horner's scheme, as NumPy computes it: `y = y * x
+        + c` for each coefficient c, highest power first, from `y = 0`: written
+        out for a list of coefficients written out, else a loop over `p`."""
+        name = ast.unparse(node.func)
+        if node.keywords or len(node.args) != 2:
+            raise self.error(f"`{name}` takes `p` and `x`, by position", node)
+        coefficients, x = node.args[0], self.expr(node.args[1])
+        loc = self.src.loc(node)
+        if isinstance(coefficients, (ast.List, ast.Tuple)):
+            if not coefficients.elts:
+                raise self.error(f"`{name}` of no coefficients", node)
+            cs = [self.expr(c) for c in coefficients.elts]
+            y = cs[0]
+            if len(cs) == 1:  # a constant polynomial still has x's shape
+                return self.e.call("add", self.e.call("zeros_like", x, loc=loc), y)
+            for c in cs[1:]:
+                y = self.e.call("add", self.e.call("mul", y, x, loc=loc), c, loc=loc)
+            return y
+        p = self.expr(coefficients)
+        names = {k: self.names.fresh(k) for k in ("y", "c", "x", "p")}
+        saved = {n: self.env.get(n) for n in names.values()}
+        self.env[names["x"]], self.env[names["p"]] = x, p
+        self.bind(names["y"], self.e.call("zeros_like", x, loc=loc))
+        loop = ast.parse(
+            "for {c} in {p}:\n    {y} = {y} * {x} + {c}\n".format(**names)
+        ).body
+        for n in ast.walk(loop[0]):
+            if isinstance(n, (ast.expr, ast.stmt)):
+                ast.copy_location(n, node)
+        self.lower_seq(loop, FallThrough(self))
+        out = self.env[names["y"]]
+        for n, value in saved.items():
+            if value is None:
+                self.env.pop(n, None)
+            else:
+                self.env[n] = value
+        return out
+
+    def select_lists(self, node: ast.Call) -> Atom:
+        """`np.select([c1, c2], [v1, v2], default)` with both lists written out:
+        `np.where(c1, v1, np.where(c2, v2, default))`, built from the last
+        condition to the first, since NumPy takes the first that holds."""
+        name = ast.unparse(node.func)
+        given = dict(zip(("condlist", "choicelist", "default"), node.args))
+        for kw in node.keywords:
+            if kw.arg not in ("condlist", "choicelist", "default") or kw.arg in given:
+                raise self.error(f"`{name}` does not take `{kw.arg}` here", node)
+            given[kw.arg] = kw.value
+        if len(node.args) > 3 or "condlist" not in given or "choicelist" not in given:
+            raise self.error(
+                f"`{name}` takes `condlist`, `choicelist` and `default`", node
+            )
+        conds, choices = given["condlist"], given["choicelist"]
+        if not all(isinstance(v, (ast.List, ast.Tuple)) for v in (conds, choices)):
+            raise self.error(
+                f"`{name}` needs its conditions and choices as lists written out",
+                node,
+                "write `np.select([c1, c2], [v1, v2], default)`",
+            )
+        if len(conds.elts) != len(choices.elts) or not conds.elts:
+            raise self.error(
+                f"`{name}` needs as many choices as conditions, one or more", node
+            )
+        loc = self.src.loc(node)
+        pairs = [(self.expr(c), self.expr(v)) for c, v in zip(conds.elts, choices.elts)]
+        out = self.expr(given["default"]) if "default" in given else Const(0)
+        for c, v in reversed(pairs):
+            out = self.e.call("where", c, v, out, loc=loc)
+        return out
+
+    def reduction(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """np.ptp, np.nansum, np.nanmean, written as what they compute: `np.max(a)
+        - np.min(a)` (ties share as np.max's do); the sum of `np.where(np.isnan(a),
+        0.0, a)`, so NaN entries get no gradient; that sum over the count of
+        entries that are not NaN."""
+        name = ast.unparse(node.func)
+        if len(args) > 2 or set(kwargs) - {"axis", "keepdims"}:
+            raise self.error(f"`{name}` takes `a`, `axis` and `keepdims` here", node)
+        if not args:
+            raise self.error(f"missing arguments for `{name}`", node)
+        bound = {**sig.keywords, **dict(zip(sig.positional, args))}
+        for key, value in kwargs.items():
+            if key in dict(zip(sig.positional, args)):
+                raise self.error(f"`{name}` got `{key}` twice", node)
+            bound[key] = value
+        options = {}
+        for k in ("axis", "keepdims"):
+            value = bound[k] if isinstance(bound[k], Atom) else Const(bound[k])
+            if not isinstance(value, Const):
+                raise self.error(f"`{k}` of `{name}` must be a constant", node)
+            if value != Const(sig.keywords[k]):  # left out where the default
+                options[k] = value
+        a, loc = bound["a"], self.src.loc(node)
+        if sig.prim == "ptp":
+            hi = self.e.call("amax", a, loc=loc, **options)
+            return self.e.call(
+                "sub", hi, self.e.call("amin", a, loc=loc, **options), loc=loc
+            )
+        nan = self.e.call("isnan", a, loc=loc)
+        kept = self.e.call("where", nan, Const(0.0), a, loc=loc)
+        total = self.e.call("sum", kept, loc=loc, **options)
+        if sig.prim == "nansum":
+            return total
+        present = self.e.call("logical_not", nan, loc=loc)
+        count = self.e.call("sum", present, loc=loc, **options)
+        return self.e.call("div", total, count, loc=loc)
 
     def interp(self, sig, args, kwargs, node: ast.Call) -> Atom:
         """`np.interp(x, xp, fp)`, written as the interpolation it is: with `i` the

@@ -59,6 +59,13 @@ _UNARY = [
     "exp2",
     "reciprocal",
     "cbrt",
+    "sinc",
+    # piecewise constant: no derivative (rules/numpy.py)
+    "floor",
+    "ceil",
+    "trunc",
+    "rint",
+    "fix",
 ]
 _BINARY = {
     "add": "add",
@@ -77,6 +84,10 @@ _BINARY = {
     "arctan2": "arctan2",
     "hypot": "hypot",
     "logaddexp": "logaddexp",
+    "float_power": "float_power",
+    "mod": "mod",
+    "remainder": "mod",
+    "fmod": "fmod",
 }
 # math's names for NumPy's functions of floats
 _MATH = {
@@ -166,6 +177,30 @@ _register(
     _sig("nan_to_num", "x", "copy", copy=True, nan=0.0, posinf=None, neginf=None),
 )
 _register(np.isfinite, _sig("isfinite", "x"))
+_register(np.isnan, _sig("isnan", "x"))
+for _f in (np.round, np.around):
+    _register(_f, _sig("round", "a", "decimals", decimals=0))
+_register(np.ptp, _sig("ptp", "a", "axis", axis=None, keepdims=False))  # frontend
+for _f in (np.split, np.array_split):  # frontend.split
+    _register(
+        _f,
+        _sig(
+            _f.__name__,
+            "ary",
+            "indices_or_sections",
+            "axis",
+            axis=0,
+            constants=("indices_or_sections",),
+        ),
+    )
+# 1-D; frontend checks the mode
+_register(np.convolve, _sig("convolve", "a", "v", "mode", mode="full"))
+_register(np.correlate, _sig("correlate", "a", "v", "mode", mode="valid"))
+_register(np.polyval, _sig("polyval", "p", "x"))  # frontend.polyval: Horner's scheme
+# np.select of lists written out: nested np.where (frontend.select_lists)
+_register(np.select, _sig("select_lists", "condlist", "choicelist", "default"))
+for _f in (np.nansum, np.nanmean):  # frontend.nan_reduction
+    _register(_f, _sig(_f.__name__, "a", "axis", axis=None, keepdims=False))
 _register(
     np.interp,
     _sig(
@@ -200,6 +235,9 @@ _register(np.shape, _sig("shape", "a"))
 _register(np.ndim, _sig("ndim", "a"))
 _register(np.size, _sig("size", "a"))
 _register(builtins.len, _sig("len", "obj"))
+# `slice(start, stop, step)`: a gradient's index with bounds known at run time only
+# (np.split's parts), read back for second derivatives; frontend.call fills it in
+_register(builtins.slice, _sig("slice", "start", "stop", "step", variadic=True))
 
 # Methods of arrays: `x.sum(axis=0)` is `np.sum(x, axis=0)`.
 METHODS: dict[str, Signature] = {
@@ -330,6 +368,9 @@ GENERATED_HELPERS = {
     "_accumulate_source": _sig("accumulate_source", "out", "axis"),
     "_unaccumulate": _sig("unaccumulate", "g", "source", "axis"),
     "_interp_segment": _sig("interp_segment", "x", "xp"),
+    "_full_adjoint": _sig(
+        "full_adjoint", "g", "a", "v", "mode", mode="full", correlate=False
+    ),
     # the adjoints of a list of arrays: lists, one entry per part
     "_repeat_like": _sig("repeat_list", "g", "parts"),
     "_split_like": _sig("split_like", "g", "parts", "axis", axis=0),

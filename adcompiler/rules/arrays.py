@@ -15,7 +15,15 @@ import math
 from dataclasses import dataclass
 
 from ..ir import Atom, Const
-from .core import ELEMENTWISE, OTHER, SCALAR, axis_kwargs, defprim, is_none
+from .core import (
+    ELEMENTWISE,
+    OTHER,
+    SCALAR,
+    axis_kwargs,
+    defprim,
+    is_none,
+    value_of,
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,15 @@ defprim(
 )
 defprim(
     "floordiv", ("binop", __import__("ast").FloorDiv), None, None, shape=ELEMENTWISE
+)
+# np.fmod(a, b) = a - b·trunc(a/b) (the sign of a): 1 in a, -trunc(a/b) in b.
+defprim(
+    "fmod",
+    (NP, "fmod"),
+    lambda e, g, out, a, b: g,
+    lambda e, g, out, a, b: e.neg(e.mul(g, e.call("trunc", e.div(a, b)))),
+    shape=ELEMENTWISE,
+    broadcasts=True,
 )
 defprim("zeros", (NP, "zeros"), None)
 defprim("ones", (NP, "ones"), None)
@@ -563,6 +580,7 @@ def _nan_to_num_vjp(e, g, out, x, **options):
 
 defprim("nan_to_num", (NP, "nan_to_num"), _nan_to_num_vjp, shape=ELEMENTWISE)
 defprim("isfinite", (NP, "isfinite"), None, shape=ELEMENTWISE)
+defprim("isnan", (NP, "isnan"), None, shape=ELEMENTWISE)  # np.nansum's mask
 
 # The segment of np.interp's knots each x falls in (frontend.interp): an index.
 defprim(
@@ -572,3 +590,41 @@ defprim(
     None,
     infer=lambda s, out, x, xp: (s.union(out, x), s.vector_indices.add(out.name)),
 )
+
+
+# -- np.convolve, np.correlate of 1-D arrays ------------------------------------------
+# With G = g put back in the full result (`_full_adjoint`, g itself for mode "full"),
+# full[k] = sum_i a[i] v[k - i] gives a the correlation of G with v and v that
+# with a; np.correlate(a, v) is np.convolve(a, v[::-1]), so a gets the
+# convolution of G with v and v the reversed correlation of G with a.
+
+
+def _placed(e, g, a, v, mode, correlate):
+    mode = value_of(mode, "valid" if correlate else "full")  # NumPy's defaults
+    if mode == "full":
+        return g
+    options = {"mode": Const(mode)}
+    if correlate:
+        options["correlate"] = Const(True)
+    return e.call("full_adjoint", g, a, v, **options)
+
+
+def _conv_rule(other: int, correlate: bool):
+    """The adjoint of the operand that is not `other` (0 for a, 1 for v)."""
+
+    def rule(e, g, out, a, v, mode=None):
+        full = _placed(e, g, a, v, mode, correlate)
+        partner = (a, v)[other]
+        valid = {"mode": Const("valid")}
+        if not correlate:
+            return e.call("correlate", full, partner, **valid)
+        if other == 1:  # a's adjoint
+            return e.call("convolve", full, partner, **valid)
+        return e.call("flip", e.call("correlate", full, partner, **valid))
+
+    return rule
+
+
+for _name, _corr in (("convolve", False), ("correlate", True)):
+    defprim(_name, (NP, _name), _conv_rule(1, _corr), _conv_rule(0, _corr))
+defprim("full_adjoint", ("helper", "_full_adjoint"), None, None, None)

@@ -86,6 +86,7 @@ NO_RULE_YET = {
     "matmul_lhs_rows_sum": (0, 1),
     "matmul_rhs_rows_sum": (0, 1),
     "pop": (0,),
+    "full_adjoint": (0,),
 }
 
 

@@ -84,6 +84,7 @@ def _pow(e, t, out, a, b):
 
 
 defjvp("pow", _pow)
+defjvp("float_power", _pow)
 defjvp("neg", lambda e, t, out, x: e.neg(t[0]))
 
 # -- elementwise functions ----------------------------------------------------------
@@ -167,6 +168,15 @@ def _mod(e, t, out, a, b):
 
 
 defjvp("mod", _mod)
+
+
+def _fmod(e, t, out, a, b):
+    """np.fmod(a, b) = a - b·trunc(a/b): ta - trunc(a/b)·tb (away from the jumps)."""
+    tb = None if t[1] is None else e.neg(e.mul(t[1], e.call("trunc", e.div(a, b))))
+    return _full(e, terms(e, t[0], tb), out)
+
+
+defjvp("fmod", _fmod)
 
 
 def _reduced_extreme(e, t, out, x, axis=None, keepdims=False):
@@ -564,3 +574,24 @@ def _tuple(e, t, out, *parts):
 
 
 defjvp("tuple", _tuple)
+
+
+# -- np.convolve, np.correlate: bilinear ------------------------------------------------
+def _bilinear(name):
+    def rule(e, t, out, a, v, **options):
+        ta = None if t[0] is None else e.call(name, t[0], v, **options)
+        tv = None if t[1] is None else e.call(name, a, t[1], **options)
+        return terms(e, ta, tv)
+
+    return rule
+
+
+for _name in ("convolve", "correlate"):
+    defjvp(_name, _bilinear(_name))
+# linear in g; a and v give their lengths only
+defjvp(
+    "full_adjoint",
+    lambda e, t, out, g, a, v, **options: (
+        None if t[0] is None else e.call("full_adjoint", t[0], a, v, **options)
+    ),
+)

@@ -67,11 +67,16 @@ defprim(
     shape=ELEMENTWISE,
     broadcasts=True,
 )
-defprim(
-    "pow",
-    (BIN, ast.Pow),
+PRIMS_POW_RULES = (
     lambda e, g, out, a, b: e.mul(g, e.mul(b, e.pow(a, e.sub(b, 1)))),
     lambda e, g, out, a, b: e.mul(g, e.mul(out, e.call("log", a))),
+)
+defprim("pow", (BIN, ast.Pow), *PRIMS_POW_RULES, shape=ELEMENTWISE, broadcasts=True)
+# np.float_power: `**` computed in float64 (float32 arguments too), the same rules
+defprim(
+    "float_power",
+    (NP, "float_power"),
+    *PRIMS_POW_RULES,
     shape=ELEMENTWISE,
     broadcasts=True,
 )
@@ -136,6 +141,12 @@ defprim(
     shape=ELEMENTWISE,
 )
 defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
+# Piecewise constant: zero derivative away from the jumps, so no adjoint at all (as
+# for np.sign), and a value computed from them alone is a constant. `round` keeps
+# its constant `decimals`.
+PIECEWISE_CONSTANT = ["floor", "ceil", "trunc", "rint", "fix", "round"]
+for _name in PIECEWISE_CONSTANT:
+    defprim(_name, (NP, _name), None, shape=ELEMENTWISE)
 
 
 def _inverse_sqrt(sign: float, inner):
@@ -164,6 +175,11 @@ MORE_ELEMENTWISE = {
     "exp2": lambda e, g, out, x: e.mul(g, e.mul(out, math.log(2.0))),
     "reciprocal": lambda e, g, out, x: e.neg(e.mul(g, e.mul(out, out))),
     "cbrt": lambda e, g, out, x: e.div(g, e.mul(3.0, e.mul(out, out))),
+    # sinc(x) = sin(πx) / (πx): (cos(πx) - sinc(x)) / x, which is 0 / 1 at x == 0
+    "sinc": lambda e, g, out, x: e.div(
+        e.mul(g, e.sub(e.call("cos", e.mul(math.pi, x)), out)),
+        e.call("where", e.call("eq", x, 0.0), 1.0, x),
+    ),
 }
 for _name, _rule in MORE_ELEMENTWISE.items():
     defprim(_name, (NP, _name), _rule, shape=ELEMENTWISE)
