@@ -1447,10 +1447,11 @@ class Lowering:
         return pair
 
     def svd(self, sig, args, kwargs, node: ast.Call) -> Atom:
-        """`np.linalg.svd(A, compute_uv=False)`: the singular values (`svdvals`);
-        `np.linalg.svd(A, full_matrices=False)`: the triple (U, S, Vh) of the
-        reduced SVD, read as the pairs of `pair` are. The full one's extra
-        columns of U (or rows of Vh) are not determined by A: refused."""
+        """`np.linalg.svd(A, full_matrices=False)`: the triple (U, S, Vh) of the
+        reduced SVD, read as the pairs of `pair` are. `np.linalg.svd(A,
+        compute_uv=False)`: its entry S, since the singular values' derivatives
+        need U and Vh (one SVD computes all three). The full SVD's extra columns
+        of U (or rows of Vh) are not determined by A: refused."""
         name = ast.unparse(node.func)
         bound = self.bind_call(sig, args, kwargs, node)
         if "a" not in bound:
@@ -1464,8 +1465,9 @@ class Lowering:
         if options["hermitian"]:
             raise self.error(f"`hermitian=True` of `{name}` is not supported", node)
         loc = self.src.loc(node)
+        triple = self.e.call("svd", bound["a"], full_matrices=Const(False), loc=loc)
         if not options["compute_uv"]:
-            return self.e.call("svdvals", bound["a"], compute_uv=Const(False), loc=loc)
+            return self.e.call("svd_s", triple, Const(1), loc=loc)
         if options["full_matrices"]:
             raise self.error(
                 f"`{name}` with `full_matrices=True`: only the reduced SVD has a "
@@ -1473,7 +1475,6 @@ class Lowering:
                 node,
                 "pass `full_matrices=False`",
             )
-        triple = self.e.call("svd", bound["a"], full_matrices=Const(False), loc=loc)
         return self.entries("svd", triple, node)
 
     def qr(self, sig, args, kwargs, node: ast.Call) -> Atom:

@@ -248,7 +248,7 @@ _register(np.linalg.slogdet, _sig("slogdet", "a"))
 _register(np.linalg.cholesky, _sig("cholesky", "a"))
 _register(np.linalg.eigh, _sig("eigh", "a"))
 _register(np.linalg.eigvalsh, _sig("eigvalsh", "a"))
-_register(  # frontend.svd: `svdvals` (compute_uv=False) or the triple `svd`
+_register(  # frontend.svd: the triple `svd`, or its S alone (compute_uv=False)
     np.linalg.svd,
     _sig(
         "svd",

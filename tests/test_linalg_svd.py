@@ -218,6 +218,13 @@ def test_nuclear_norm_gradient_is_u_vt(gen, rng):
         np.testing.assert_allclose(grad(nuclear, out=gen)(A), U @ Vh, atol=1e-12)
 
 
+def test_singular_values_take_one_svd(gen, rng):
+    """The gradient needs U and Vh: one SVD computes them and the values."""
+    A = well(rng, 3, 2)
+    for g in (grad(nuclear, out=gen), grad(nuclear, out=gen, example_args=(A,))):
+        assert inspect.getsource(g).count("np.linalg.svd(") == 1
+
+
 # -- the triple U, S, Vh --------------------------------------------------------------------
 
 

@@ -228,7 +228,6 @@ defjvp("eigvalsh", _linalg.eigvalsh_jvp)
 defjvp("einsum", _linalg.einsum_jvp)
 defjvp("inner", _linalg.inner_jvp)
 defjvp("cross", _linalg.cross_jvp)
-defjvp("svdvals", _linalg.svdvals_jvp)
 defjvp("svd", lambda e, t, out, a, **_: t[0])  # the triple's tangent is Ȧ
 defjvp("svd_u", _linalg.svd_u_jvp)
 defjvp("svd_s", _linalg.svd_s_jvp)

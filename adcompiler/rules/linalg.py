@@ -583,55 +583,22 @@ def cross_jvp(e, t, out, a, b):
 
 
 # -- the singular value decomposition -----------------------------------------------
-# `np.linalg.svd(A, compute_uv=False)` is `svdvals`; `np.linalg.svd(A,
-# full_matrices=False)` the triple `svd`, entries `r[0]`, `r[1]`, `r[2]` (U, S,
-# Vh; frontend). A = U diag(s) Vh, U of shape (m, k), Vh (k, n), k = min(m, n),
-# of a matrix or of each of a stack. The triple's adjoint is Ā itself, to which
-# each entry's rule adds its own term (Townsend 2016); its tangent is Ȧ, from
-# which each entry's rule computes its own (as JAX's). F_ij = 1/(s_j² - s_i²)
-# (`_gaps` of s²): a repeated singular value makes U's and Vh's derivatives
-# infinite, and a zero one (A of deficient rank) too, through 1/s; the
-# singular values' own derivative stays finite at both.
-
-
-def _svd_entries(e, a):
-    """U and Vh of the reduced SVD of `a` (for the singular values' rules)."""
-    triple = e.call("svd", a, full_matrices=Const(False))
-    return e.call("svd_u", triple, Const(0)), e.call("svd_vh", triple, Const(2))
-
-
-def _rows_scaled(e, x, s):
-    """diag(s) X: each row of X times its entry of s."""
-    return e.mul(e.call("expand_dims", s, Const(-1)), x)
+# `np.linalg.svd(A, full_matrices=False)` is the triple `svd`, entries `r[0]`,
+# `r[1]`, `r[2]` (U, S, Vh; frontend), and `np.linalg.svd(A, compute_uv=False)`
+# its entry S: the rules of the singular values need U and Vh, so one SVD
+# computes all three. A = U diag(s) Vh, U of shape (m, k), Vh (k, n),
+# k = min(m, n), of a matrix or of each of a stack. The triple's adjoint is Ā
+# itself, to which each entry's rule adds its own term (Townsend 2016): S's is
+# U diag(s̄) Vh. Its tangent is Ȧ, from which each entry's rule computes its
+# own (as JAX's). F_ij = 1/(s_j² - s_i²) (`_gaps` of s²): a repeated singular
+# value makes U's and Vh's derivatives infinite, and a zero one (A of
+# deficient rank) too, through 1/s; the singular values' own derivative stays
+# finite at both.
 
 
 def _svd_values_term(e, u, g, vh):
     """U diag(s̄) Vh."""
     return e.call("matmul", _columns_scaled(e, u, g), vh)
-
-
-def _svdvals_vjp(e, g, out, a, compute_uv=None):
-    u, vh = _svd_entries(e, a)
-    return _svd_values_term(e, u, g, vh)
-
-
-def _svdvals_infer(s, out, a, compute_uv=None):
-    _eigvalsh_infer(s, out, a)
-
-
-defprim(
-    "svdvals",
-    (NP, "linalg.svd"),
-    _svdvals_vjp,
-    infer=_svdvals_infer,
-)
-
-
-def svdvals_jvp(e, t, out, a, compute_uv=None):
-    """ṡ_k = u_kᵀ Ȧ v_k: the sum over rows of U ∘ (Ȧ Vhᵀ)."""
-    u, vh = _svd_entries(e, a)
-    product = e.call("matmul", t[0], _transposed(e, vh))
-    return e.call("sum", e.mul(u, product), axis=Const(-2))
 
 
 def _svd_parts(e, triple):
