@@ -112,6 +112,23 @@ def test_inner_hand_formulas(gen, rng):
     np.testing.assert_allclose(db, a, rtol=1e-12)
 
 
+def test_inner_of_a_scalar(gen, rng):
+    """np.inner of a scalar multiplies: compiled for example arguments, the
+    rules do; the generic gradient, which cannot tell a scalar from an array,
+    raises rather than return an outer product as the scalar's gradient."""
+    a, b = 2.0, rng.normal(size=3)
+    got = grad(inner_squares, argnums=(0, 1), out=gen, example_args=(a, b))(a, b)
+    for i in (0, 1):
+        want = numeric_grad(inner_squares, [a, b], i)
+        np.testing.assert_allclose(got[i], want, rtol=1e-6)
+
+    def inner_sum(a, b):
+        return np.sum(np.inner(a, b))
+
+    with pytest.raises(ValueError):  # not a 3 × 3 gradient for the scalar
+        grad(inner_sum, out=gen)(a, b)
+
+
 @pytest.mark.parametrize("sa, sb", [((3,), (3,)), ((2, 2, 3), (4, 3))], ids=str)
 def test_inner_forward_and_hessian(gen, rng, sa, sb):
     """A stack goes through the generic tensordot adjoints, forward mode too."""

@@ -504,25 +504,40 @@ def _leading(e, x):
     return Const(rank - 1) if rank is not None else e.sub(e.call("ndim", x), 1)
 
 
-# np.inner(a, b), of arrays: out[I, J] = Σ_k a[I, k] b[J, k], I the axes of `a`
-# but its last, J those of `b`.
+# np.inner(a, b): out[I, J] = Σ_k a[I, k] b[J, k], I the axes of `a` but its
+# last, J those of `b` (a scalar operand multiplies).
 def _inner_a(e, g, out, a, b):
     """ā = Σ_J g[I, J] b[J, k]: `g * b`, `g @ b` where the ranks are known to be
     small, else `np.tensordot(g, b, axes=np.ndim(b) - 1)`."""
     ra, rb = e.rank(a), e.rank(b)
+    if ra == 0 or rb == 0:  # np.inner of a scalar multiplies
+        return e.call("sum", e.mul(g, b)) if ra == 0 else e.mul(g, b)
     if ra == 1 and rb == 1:
         return e.mul(g, b)
     if rb == 1 and ra == 2:
         return e.outer(g, b)
     if rb == 2 and ra in (1, 2):
         return e.call("matmul", g, b)
-    return e.call("tensordot", g, b, axes=_leading(e, b))
+    return _shaped(e, e.call("tensordot", g, b, axes=_leading(e, b)), a)
+
+
+def _shaped(e, x, like):
+    """`np.reshape(x, np.shape(like))` where `like` may be a scalar: np.inner of
+    one multiplies, which the tensordots do not undo (they make an outer
+    product); the reshape then raises, where a gradient of the wrong shape
+    could otherwise be summed back into `like` unnoticed. Where example
+    arguments show the scalar, the rules multiply."""
+    if e.rank(like) not in (None, 0):
+        return x
+    return e.call("reshape", x, e.call("shape", like))
 
 
 def _inner_b(e, g, out, a, b):
     """b̄ = Σ_I g[I, J] a[I, k]: `g * a`, `g.T @ a`, else a tensordot over I with
     `a`'s last axis moved first, and back last."""
     ra, rb = e.rank(a), e.rank(b)
+    if ra == 0 or rb == 0:
+        return e.call("sum", e.mul(g, a)) if rb == 0 else e.mul(g, a)
     if ra == 1 and rb == 1:
         return e.mul(g, a)
     if ra == 1 and rb == 2:
@@ -533,7 +548,7 @@ def _inner_b(e, g, out, a, b):
         return e.call("matmul", e.call("T", g), a)
     moved = e.call("moveaxis", a, Const(-1), Const(0))
     total = e.call("tensordot", moved, g, axes=_leading(e, a))
-    return e.call("moveaxis", total, Const(0), Const(-1))
+    return _shaped(e, e.call("moveaxis", total, Const(0), Const(-1)), b)
 
 
 def _inner_infer(s, out, a, b):
