@@ -26,6 +26,7 @@ from .inplace import check_updates
 from .ir import UNDEF, Assign, Atom, Block, Const, Function, If, Loop, Var, is_undef
 from .passes.dce import dce
 from .passes.shapes import Shapes
+from .rules.core import dim
 
 _COMPARE = {
     ast.Gt: "gt",
@@ -36,14 +37,16 @@ _COMPARE = {
     ast.NotEq: "ne",
 }
 
-# The functions whose result is a pair (a named tuple): each entry's primitive and
-# field name.
+# The functions whose result is a pair or a triple (a named tuple): each entry's
+# primitive and field name.
 _PAIRS = {
     "slogdet": (("slogdet_sign", "sign"), ("slogdet_logabsdet", "logabsdet")),
     "eigh": (
         ("eigh_eigenvalues", "eigenvalues"),
         ("eigh_eigenvectors", "eigenvectors"),
     ),
+    "svd": (("svd_u", "U"), ("svd_s", "S"), ("svd_vh", "Vh")),
+    "qr": (("qr_q", "Q"), ("qr_r", "R")),
 }
 _PAIR_ENTRIES = frozenset(prim for pair in _PAIRS.values() for prim, _ in pair)
 
@@ -1393,8 +1396,14 @@ class Lowering:
         args, kwargs = self.arguments(sig, node)
         if sig.prim == "arange" and not kwargs and 1 <= len(args) <= 3:
             return self.e.call("arange", *args, loc=self.src.loc(node))
+        if sig.prim == "svd":
+            return self.svd(sig, args, kwargs, node)
+        if sig.prim == "qr":
+            return self.qr(sig, args, kwargs, node)
         if sig.prim in _PAIRS:
             return self.pair(sig, args, kwargs, node)
+        if sig.prim == "matrix_power":
+            return self.matrix_power(sig, args, kwargs, node)
         if sig.prim == "diff":
             return self.diff(sig, args, kwargs, node)
         if sig.prim == "take":
@@ -1457,15 +1466,106 @@ class Lowering:
         indexing or by field (`_PAIRS`). Each entry is its own value (`r[0]`,
         `r[1]`), whose rules turn its adjoint into the pair's: for slogdet the
         logarithm's alone (the sign is piecewise constant), for eigh a matrix in
-        the eigenbasis that both entries add to (rules/linalg.py)."""
+        the eigenbasis that both entries add to, for svd's triple and qr's pair
+        (`svd`, `qr` below) Ā itself (rules/linalg.py)."""
+        return self.entries(sig.prim, self.apply(sig, args, kwargs, node), node)
+
+    def entries(self, prim: str, pair: Var, node: ast.Call) -> Var:
+        """The entries of a pair or triple `pair` (`_PAIRS[prim]`), each its own
+        value, read by index (`r[0]`, `r[-1]`) or field (`r.U`)."""
         loc = self.src.loc(node)
-        pair = self.apply(sig, args, kwargs, node)
-        (first, first_field), (second, second_field) = _PAIRS[sig.prim]
-        a = self.e.call(first, pair, Const(0), loc=loc)
-        b = self.e.call(second, pair, Const(1), loc=loc)
-        entries = {0: a, 1: b, -2: a, -1: b}
-        self.dicts[pair.name] = {**entries, first_field: a, second_field: b}
+        fields = _PAIRS[prim]
+        read = {}
+        for k, (entry, field) in enumerate(fields):
+            value = self.e.call(entry, pair, Const(k), loc=loc)
+            read.update({k: value, k - len(fields): value, field: value})
+        self.dicts[pair.name] = read
         return pair
+
+    def svd(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.linalg.svd(A, full_matrices=False)`: the triple (U, S, Vh) of the
+        reduced SVD, read as the pairs of `pair` are. `np.linalg.svd(A,
+        compute_uv=False)`: its entry S, since the singular values' derivatives
+        need U and Vh (one SVD computes all three). The full SVD's extra columns
+        of U (or rows of Vh) are not determined by A: refused."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        if "a" not in bound:
+            raise self.error(f"missing arguments for `{name}`", node)
+        options = {}
+        for k in ("full_matrices", "compute_uv", "hermitian"):
+            value = getattr(bound[k], "value", bound[k])  # a default is no Const
+            if isinstance(bound[k], Var) or type(value) is not bool:
+                raise self.error(f"`{k}` of `{name}` must be True or False", node)
+            options[k] = value
+        if options["hermitian"]:
+            raise self.error(f"`hermitian=True` of `{name}` is not supported", node)
+        loc = self.src.loc(node)
+        triple = self.e.call("svd", bound["a"], full_matrices=Const(False), loc=loc)
+        if not options["compute_uv"]:
+            return self.e.call("svd_s", triple, Const(1), loc=loc)
+        if options["full_matrices"]:
+            raise self.error(
+                f"`{name}` with `full_matrices=True`: only the reduced SVD has a "
+                "derivative here",
+                node,
+                "pass `full_matrices=False`",
+            )
+        return self.entries("svd", triple, node)
+
+    def qr(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.linalg.qr(A)`: the pair (Q, R) of the reduced QR decomposition."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        if "a" not in bound:
+            raise self.error(f"missing arguments for `{name}`", node)
+        mode = getattr(bound["mode"], "value", bound["mode"])
+        if isinstance(bound["mode"], Var) or mode != "reduced":
+            raise self.error(f'only `mode="reduced"` of `{name}` is supported', node)
+        pair = self.e.call("qr", bound["a"], loc=self.src.loc(node))
+        return self.entries("qr", pair, node)
+
+    def matrix_power(self, sig, args, kwargs, node: ast.Call) -> Atom:
+        """`np.linalg.matrix_power(A, n)`, n a constant integer of 0 or more: the
+        products NumPy computes, `A @ A @ A` for n = 3 (squares of squares for
+        n over 3), the identity for n = 0. Each product has its rule."""
+        name = ast.unparse(node.func)
+        bound = self.bind_call(sig, args, kwargs, node)
+        if "a" not in bound or "n" not in bound:
+            raise self.error(f"missing arguments for `{name}`", node)
+        n = bound["n"]
+        if not isinstance(n, Const) or type(n.value) is not int:
+            raise self.error(f"`n` of `{name}` must be a constant integer", node)
+        if n.value < 0:
+            raise self.error(
+                f"`n` of `{name}` must be 0 or more (a negative power inverts)",
+                node,
+                "write `np.linalg.matrix_power(np.linalg.inv(A), -n)`",
+            )
+        loc = self.src.loc(node)
+        a, n = bound["a"], n.value
+        if n == 0:  # the identity, in A's shape and dtype (as NumPy's)
+            eye = self.e.call("eye", dim(self.e, a, -1), loc=loc)
+            return self.e.call(
+                "add", self.e.call("zeros_like", a, loc=loc), eye, loc=loc
+            )
+        if n <= 3:
+            out = a
+            for _ in range(n - 1):
+                out = self.e.call("matmul", out, a, loc=loc)
+            return out
+        out, square = None, a  # n's binary digits, lowest first, as NumPy
+        while True:
+            if n & 1:
+                out = (
+                    square
+                    if out is None
+                    else self.e.call("matmul", out, square, loc=loc)
+                )
+            n >>= 1
+            if not n:
+                return out
+            square = self.e.call("matmul", square, square, loc=loc)
 
     def bind_call(self, sig, args, kwargs, node: ast.Call) -> dict:
         """The arguments of a call lowered here, by parameter name (with defaults)."""

@@ -286,6 +286,24 @@ _register(np.linalg.slogdet, _sig("slogdet", "a"))
 _register(np.linalg.cholesky, _sig("cholesky", "a"))
 _register(np.linalg.eigh, _sig("eigh", "a"))
 _register(np.linalg.eigvalsh, _sig("eigvalsh", "a"))
+_register(  # frontend.svd: the triple `svd`, or its S alone (compute_uv=False)
+    np.linalg.svd,
+    _sig(
+        "svd",
+        "a",
+        "full_matrices",
+        "compute_uv",
+        "hermitian",
+        full_matrices=True,
+        compute_uv=True,
+        hermitian=False,
+    ),
+)
+_register(np.linalg.qr, _sig("qr", "a", "mode", mode="reduced"))  # frontend.qr
+_register(np.linalg.pinv, _sig("pinv", "a"))
+_register(np.linalg.matrix_power, _sig("matrix_power", "a", "n"))  # frontend
+_register(np.inner, _sig("inner", "a", "b"))
+_register(np.cross, _sig("cross", "a", "b"))
 _register(np.diag, _sig("diag", "v", "k", k=0))
 _register(np.diagflat, _sig("diagflat", "v", "k", k=0))
 _register(

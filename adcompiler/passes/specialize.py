@@ -87,7 +87,8 @@ def signature(examples: dict[str, Example]) -> str:
 # Results whose shape follows from their operands' shapes alone.
 _BY_SHAPES = {"matmul", "dot", "outer", "T", "copy", "len", "shape", "ndim", "size"}
 _BY_SHAPES |= {"inv", "solve", "det", "slogdet", "einsum", "take_along_axis"}
-_BY_SHAPES |= {"cholesky", "eigh", "eigvalsh"}
+_BY_SHAPES |= {"cholesky", "eigh", "eigvalsh", "svd", "qr", "pinv"}
+_BY_SHAPES |= {"inner", "cross"}
 # Results whose shape follows from the first operand's shape and the values of the
 # others, which must then be constants or derived from shapes (`static`).
 _BY_FIRST = {
@@ -115,6 +116,11 @@ _BY_FIRST = {
     "slogdet_logabsdet",
     "eigh_eigenvalues",
     "eigh_eigenvectors",
+    "svd_u",
+    "svd_s",
+    "svd_vh",
+    "qr_q",
+    "qr_r",
     "sort",
     "argsort",
     "pad",

@@ -162,7 +162,7 @@ def dim(e, a, i: int):
     return e.call("getitem", e.call("shape", a), Const(i), basic=Const(True))
 
 
-# Primitives whose value is not an array (the pairs of `np.linalg.slogdet` and
-# `np.linalg.eigh`): never the witness of a shape (`np.full_like(x, g)`),
-# whatever the shape facts say.
-NOT_ARRAYS = frozenset({"slogdet", "eigh"})
+# Primitives whose value is not an array (the pairs of `np.linalg.slogdet`,
+# `np.linalg.eigh` and `np.linalg.qr`, the triple of `np.linalg.svd`): never
+# the witness of a shape (`np.full_like(x, g)`), whatever the shape facts say.
+NOT_ARRAYS = frozenset({"slogdet", "eigh", "svd", "qr"})

@@ -236,6 +236,16 @@ defjvp("eigh_eigenvalues", _linalg.eigenvalues_jvp)
 defjvp("eigh_eigenvectors", _linalg.eigenvectors_jvp)
 defjvp("eigvalsh", _linalg.eigvalsh_jvp)
 defjvp("einsum", _linalg.einsum_jvp)
+defjvp("inner", _linalg.inner_jvp)
+defjvp("cross", _linalg.cross_jvp)
+defjvp("svd", lambda e, t, out, a, **_: t[0])  # the triple's tangent is Ȧ
+defjvp("svd_u", _linalg.svd_u_jvp)
+defjvp("svd_s", _linalg.svd_s_jvp)
+defjvp("svd_vh", _linalg.svd_vh_jvp)
+defjvp("qr", lambda e, t, out, a: t[0])  # the pair's tangent is Ȧ
+defjvp("qr_q", _linalg.qr_q_jvp)
+defjvp("qr_r", _linalg.qr_r_jvp)
+defjvp("pinv", _linalg.pinv_jvp)
 
 
 def _prod(e, t, out, x, axis=None, keepdims=False):

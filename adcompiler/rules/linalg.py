@@ -1,6 +1,8 @@
 """Derivative rules for `np.linalg.inv`, `np.linalg.solve`, `np.linalg.det`,
 `np.linalg.slogdet`, `np.linalg.cholesky`, `np.linalg.eigh`,
-`np.linalg.eigvalsh` and `np.einsum`.
+`np.linalg.eigvalsh`, `np.linalg.svd`, `np.linalg.qr`, `np.linalg.pinv`,
+`np.inner`, `np.cross` and `np.einsum` (`np.linalg.matrix_power` is its
+products, written by the frontend).
 
 Each holds for a matrix and for a stack of them (`(..., M, M)`): the transpose
 of a matrix is `np.moveaxis(a, -1, -2)`, and the products go through the
@@ -15,6 +17,8 @@ where they are not).
 - `cholesky`, `eigh`, `eigvalsh`: of a symmetric A (the gradient symmetric),
   written with `solve`, `tril`, products and the decomposition itself, so that
   each has second derivatives both ways; see their section below.
+- `svd`, `qr`, `pinv`: the same way, with the decomposition itself (or the
+  pseudo-inverse), products, `tril` and `solve`; see their sections.
 - `trace`: dA = g times the identity-like matrix of the traced diagonal,
   `np.eye(n, m, k=offset)` (in each matrix of a stack, scaled by its own g).
 - `diag`, `diagonal`, `diagflat`: reading a diagonal and making a matrix of one
@@ -490,3 +494,365 @@ defprim(
     None,
     infer=lambda s, out, g, v, k=None: s.union(out, v),
 )
+
+# -- inner and cross products -------------------------------------------------------
+
+
+def _leading(e, x):
+    """The number of axes of `x` but its last: `np.ndim(x) - 1`."""
+    rank = e.rank(x)
+    return Const(rank - 1) if rank is not None else e.sub(e.call("ndim", x), 1)
+
+
+# np.inner(a, b): out[I, J] = Σ_k a[I, k] b[J, k], I the axes of `a` but its
+# last, J those of `b` (a scalar operand multiplies).
+def _inner_a(e, g, out, a, b):
+    """ā = Σ_J g[I, J] b[J, k]: `g * b`, `g @ b` where the ranks are known to be
+    small, else `np.tensordot(g, b, axes=np.ndim(b) - 1)`."""
+    ra, rb = e.rank(a), e.rank(b)
+    if ra == 0 or rb == 0:  # np.inner of a scalar multiplies
+        return e.call("sum", e.mul(g, b)) if ra == 0 else e.mul(g, b)
+    if ra == 1 and rb == 1:
+        return e.mul(g, b)
+    if rb == 1 and ra == 2:
+        return e.outer(g, b)
+    if rb == 2 and ra in (1, 2):
+        return e.call("matmul", g, b)
+    return _shaped(e, e.call("tensordot", g, b, axes=_leading(e, b)), a)
+
+
+def _shaped(e, x, like):
+    """`np.reshape(x, np.shape(like))` where `like` may be a scalar: np.inner of
+    one multiplies, which the tensordots do not undo (they make an outer
+    product); the reshape then raises, where a gradient of the wrong shape
+    could otherwise be summed back into `like` unnoticed. Where example
+    arguments show the scalar, the rules multiply."""
+    if e.rank(like) not in (None, 0):
+        return x
+    return e.call("reshape", x, e.call("shape", like))
+
+
+def _inner_b(e, g, out, a, b):
+    """b̄ = Σ_I g[I, J] a[I, k]: `g * a`, `g.T @ a`, else a tensordot over I with
+    `a`'s last axis moved first, and back last."""
+    ra, rb = e.rank(a), e.rank(b)
+    if ra == 0 or rb == 0:
+        return e.call("sum", e.mul(g, a)) if rb == 0 else e.mul(g, a)
+    if ra == 1 and rb == 1:
+        return e.mul(g, a)
+    if ra == 1 and rb == 2:
+        return e.outer(g, a)
+    if ra == 2 and rb == 1:
+        return e.call("matmul", g, a)
+    if ra == 2 and rb == 2:
+        return e.call("matmul", e.call("T", g), a)
+    moved = e.call("moveaxis", a, Const(-1), Const(0))
+    total = e.call("tensordot", moved, g, axes=_leading(e, a))
+    return _shaped(e, e.call("moveaxis", total, Const(0), Const(-1)), b)
+
+
+def _inner_infer(s, out, a, b):
+    ra, rb = s.rank(a), s.rank(b)
+    if ra and rb:  # of arrays, not scalars: the last axes contracted
+        s.set_rank(out, ra + rb - 2)
+
+
+defprim("inner", (NP, "inner"), _inner_a, _inner_b, infer=_inner_infer)
+
+
+def inner_jvp(e, t, out, a, b):
+    left = None if t[0] is None else e.call("inner", t[0], b)
+    right = None if t[1] is None else e.call("inner", a, t[1])
+    if left is None or right is None:
+        return left if right is None else right
+    return e.add(left, right)
+
+
+# np.cross of 3-vectors (or stacks of them, broadcast along the leading axes):
+# ⟨g, a × b⟩ = ⟨a, b × g⟩ = ⟨b, g × a⟩, so ā = b × g and b̄ = g × a, each summed
+# back to its operand's shape where the stacks broadcast.
+def _cross_infer(s, out, a, b):
+    ra, rb = s.rank(a), s.rank(b)
+    if ra is not None and rb is not None:
+        s.set_rank(out, max(ra, rb))
+    if s.same(a, b):
+        s.union(out, a)
+
+
+defprim(
+    "cross",
+    (NP, "cross"),
+    lambda e, g, out, a, b: e.call("cross", b, g),
+    lambda e, g, out, a, b: e.call("cross", g, a),
+    broadcasts=True,
+    infer=_cross_infer,
+)
+
+
+def cross_jvp(e, t, out, a, b):
+    left = None if t[0] is None else e.call("cross", t[0], b)
+    right = None if t[1] is None else e.call("cross", a, t[1])
+    if left is None or right is None:
+        return left if right is None else right
+    return e.add(left, right)
+
+
+# -- the singular value decomposition -----------------------------------------------
+# `np.linalg.svd(A, full_matrices=False)` is the triple `svd`, entries `r[0]`,
+# `r[1]`, `r[2]` (U, S, Vh; frontend), and `np.linalg.svd(A, compute_uv=False)`
+# its entry S: the rules of the singular values need U and Vh, so one SVD
+# computes all three. A = U diag(s) Vh, U of shape (m, k), Vh (k, n),
+# k = min(m, n), of a matrix or of each of a stack. The triple's adjoint is Ā
+# itself, to which each entry's rule adds its own term (Townsend 2016): S's is
+# U diag(s̄) Vh. Its tangent is Ȧ, from which each entry's rule computes its
+# own (as JAX's). F_ij = 1/(s_j² - s_i²) (`_gaps` of s²): a repeated singular
+# value makes U's and Vh's derivatives infinite, and a zero one (A of
+# deficient rank) too, through 1/s; the singular values' own derivative stays
+# finite at both.
+
+
+def _svd_values_term(e, u, g, vh):
+    """U diag(s̄) Vh."""
+    return e.call("matmul", _columns_scaled(e, u, g), vh)
+
+
+def _svd_parts(e, triple):
+    u = e.call("svd_u", triple, Const(0))
+    s = e.call("svd_s", triple, Const(1))
+    vh = e.call("svd_vh", triple, Const(2))
+    return u, s, vh
+
+
+def _skew(e, x, like=None):
+    """X - Xᵀ (X of the rank of `like` where given)."""
+    return e.sub(x, _transposed(e, x, like))
+
+
+def _square(e, x) -> bool:
+    """Example arguments show that `x` is a square matrix, or a stack of them: U
+    (or Vh) of the SVD has no columns (rows) outside its span, Ū none either."""
+    shape = e.shapes.concrete(x)
+    return shape is not None and len(shape) >= 2 and shape[-1] == shape[-2]
+
+
+def _u_vjp(e, g, out, triple, i):
+    """U [(F ∘ (J - Jᵀ)) S + (Ū - U J) S⁻¹] Vh, J = UᵀŪ: the second term the part
+    of Ū outside U's columns (left out where U is square)."""
+    u, s, vh = _svd_parts(e, triple)
+    j = e.call("matmul", _transposed(e, u), g)
+    inside = e.call("matmul", u, e.mul(_gaps(e, e.mul(s, s)), _skew(e, j, u)))
+    row = s if e.rank(s) == 1 else e.call("expand_dims", s, Const(-2))
+    scaled = e.mul(inside, row)
+    if not _square(e, u):
+        outside = e.sub(g, e.call("matmul", u, j))
+        scaled = e.add(scaled, e.div(outside, row))
+    return e.call("matmul", scaled, vh)
+
+
+def _s_vjp(e, g, out, triple, i):
+    u, s, vh = _svd_parts(e, triple)
+    return _svd_values_term(e, u, g, vh)
+
+
+def _vh_vjp(e, g, out, triple, i):
+    """U [S (F ∘ (L - Lᵀ)) Vh + S⁻¹ (V̄h - Lᵀ Vh)], L = Vh V̄hᵀ: the second term
+    the part of V̄h outside Vh's rows (left out where Vh is square)."""
+    u, s, vh = _svd_parts(e, triple)
+    j = e.call("matmul", vh, _transposed(e, g, vh))
+    inside = e.call("matmul", e.mul(_gaps(e, e.mul(s, s)), _skew(e, j, vh)), vh)
+    column = e.call("expand_dims", s, Const(-1))
+    scaled = e.mul(column, inside)
+    if not _square(e, vh):
+        outside = e.sub(g, e.call("matmul", _transposed(e, j, vh), vh))
+        scaled = e.add(scaled, e.div(outside, column))
+    return e.call("matmul", u, scaled)
+
+
+defprim(
+    "svd",
+    (NP, "linalg.svd"),
+    lambda e, g, out, a, full_matrices=None: g,
+    infer=lambda s, out, a, full_matrices=None: s.union(out, a),
+)
+defprim(
+    "svd_u",
+    ("getitem",),
+    _u_vjp,
+    None,
+    infer=lambda s, out, triple, i: s.set_rank(out, s.rank(triple)),
+)
+defprim("svd_s", ("getitem",), _s_vjp, None, infer=_eigenvalues_infer)
+defprim(
+    "svd_vh",
+    ("getitem",),
+    _vh_vjp,
+    None,
+    infer=lambda s, out, triple, i: s.set_rank(out, s.rank(triple)),
+)
+
+
+def _svd_tangent(e, t, triple):
+    """dS = Uᵀ Ȧ Vhᵀ (k × k), and U, s, Vh."""
+    u, s, vh = _svd_parts(e, triple)
+    ds = e.call("matmul", _transposed(e, u), e.call("matmul", t, _transposed(e, vh)))
+    return ds, u, s, vh
+
+
+def svd_s_jvp(e, t, out, triple, i):
+    """ṡ = diag(dS)."""
+    ds, u, s, vh = _svd_tangent(e, t[0], triple)
+    return e.call("diagonal", ds, axis1=Const(-2), axis2=Const(-1))
+
+
+def _svd_symmetric(e, ds, s, like, first):
+    """F ∘ (dS S + S dSᵀ) (`first`: U's) or F ∘ (S dS + dSᵀ S) (Vh's)."""
+    row = s if e.rank(s) == 1 else e.call("expand_dims", s, Const(-2))
+    column = e.call("expand_dims", s, Const(-1))
+    dst = _transposed(e, ds, like)
+    if first:
+        x = e.add(e.mul(ds, row), e.mul(column, dst))
+    else:
+        x = e.add(e.mul(column, ds), e.mul(dst, row))
+    return e.mul(_gaps(e, e.mul(s, s)), x), row, column
+
+
+def svd_u_jvp(e, t, out, triple, i):
+    """U̇ = U (F ∘ (dS S + S dSᵀ)) + (Ȧ Vhᵀ - U dS) S⁻¹, the second term left out
+    where U is square."""
+    ds, u, s, vh = _svd_tangent(e, t[0], triple)
+    inside, row, _ = _svd_symmetric(e, ds, s, u, True)
+    tangent = e.call("matmul", u, inside)
+    if _square(e, u):
+        return tangent
+    moved = e.call("matmul", t[0], _transposed(e, vh))
+    outside = e.sub(moved, e.call("matmul", u, ds))
+    return e.add(tangent, e.div(outside, row))
+
+
+def svd_vh_jvp(e, t, out, triple, i):
+    """V̇h = -(F ∘ (S dS + dSᵀ S)) Vh + S⁻¹ (Uᵀ Ȧ - dS Vh): the transpose of
+    V̇ = V (F ∘ ...) + (Ȧᵀ U - V dSᵀ) S⁻¹, F antisymmetric; the second term left
+    out where Vh is square."""
+    ds, u, s, vh = _svd_tangent(e, t[0], triple)
+    inside, _, column = _svd_symmetric(e, ds, s, u, False)
+    tangent = e.neg(e.call("matmul", inside, vh))
+    if _square(e, vh):
+        return tangent
+    moved = e.call("matmul", _transposed(e, u), t[0])
+    outside = e.sub(moved, e.call("matmul", ds, vh))
+    return e.add(tangent, e.div(outside, column))
+
+
+# -- QR ------------------------------------------------------------------------------
+# `np.linalg.qr(A)`: the pair (Q, R) of the reduced decomposition, A of shape
+# (m, n) with m ≥ n (R square and invertible: A of full column rank), entries
+# `r[0]` and `r[1]`. As the SVD's triple, the pair's adjoint is Ā and its
+# tangent Ȧ. With M = R R̄ᵀ - Q̄ᵀ Q, Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ, copyltu(M) the
+# symmetric matrix of M's lower triangle (as PyTorch's); R⁻ᵀ on the right is a
+# solve with R: X R⁻ᵀ = (R⁻¹ Xᵀ)ᵀ.
+
+
+def _copyltu(e, m, like):
+    """tril(M, -1) + tril(M, -1)ᵀ + diag(M) = tril(M) + tril(M, -1)ᵀ."""
+    lower = e.call("tril", m, k=Const(-1))
+    return e.add(e.call("tril", m), _transposed(e, lower, like))
+
+
+def _times_r_inv_t(e, x, r):
+    """X R⁻ᵀ."""
+    return _transposed(e, e.call("solve", r, _transposed(e, x, r)), r)
+
+
+def _qr_q_vjp(e, g, out, pair, i):
+    r = e.call("qr_r", pair, Const(1))
+    m = e.neg(e.call("matmul", _transposed(e, g, out), out))
+    return _times_r_inv_t(e, e.add(g, e.call("matmul", out, _copyltu(e, m, r))), r)
+
+
+def _qr_r_vjp(e, g, out, pair, i):
+    q = e.call("qr_q", pair, Const(0))
+    m = e.call("matmul", out, _transposed(e, g, out))
+    return _times_r_inv_t(e, e.call("matmul", q, _copyltu(e, m, out)), out)
+
+
+defprim(
+    "qr",
+    (NP, "linalg.qr"),
+    lambda e, g, out, a: g,
+    infer=lambda s, out, a: s.union(out, a),
+)
+defprim(
+    "qr_q",
+    ("getitem",),
+    _qr_q_vjp,
+    None,
+    infer=lambda s, out, pair, i: s.union(out, pair),
+)
+defprim(
+    "qr_r",
+    ("getitem",),
+    _qr_r_vjp,
+    None,
+    infer=lambda s, out, pair, i: s.set_rank(out, s.rank(pair)),
+)
+
+
+def _qr_tangent(e, t, pair):
+    """C = Qᵀ Ȧ R⁻¹, Ω = tril(C, -1) - tril(C, -1)ᵀ, and Ȧ R⁻¹, Q, R."""
+    q = e.call("qr_q", pair, Const(0))
+    r = e.call("qr_r", pair, Const(1))
+    moved = _transposed(e, e.call("solve", _transposed(e, r), _transposed(e, t, r)), r)
+    c = e.call("matmul", _transposed(e, q), moved)
+    omega = _skew(e, e.call("tril", c, k=Const(-1)), r)
+    return c, omega, moved, q, r
+
+
+def qr_q_jvp(e, t, out, pair, i):
+    """Q̇ = Ȧ R⁻¹ - Q (C - Ω)."""
+    c, omega, moved, q, r = _qr_tangent(e, t[0], pair)
+    return e.sub(moved, e.call("matmul", q, e.sub(c, omega)))
+
+
+def qr_r_jvp(e, t, out, pair, i):
+    """Ṙ = (C - Ω) R."""
+    c, omega, moved, q, r = _qr_tangent(e, t[0], pair)
+    return e.call("matmul", e.sub(c, omega), r)
+
+
+# -- the pseudo-inverse ----------------------------------------------------------------
+# `np.linalg.pinv(A)` of a matrix of full rank (Golub & Pereyra 1973): with P = A⁺,
+# dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P. Where A's rank is
+# deficient (or changes under the perturbation) it is not differentiable, and
+# NumPy's cutoff `rcond` decides which singular values count: not checked.
+
+
+def _pinv_vjp(e, g, out, a):
+    """Ā = -Pᵀ G Pᵀ + (I - A P) Gᵀ P Pᵀ + Pᵀ P Gᵀ (I - P A), each (I - X Y) Z
+    written Z - X (Y Z)."""
+    pt = _transposed(e, out)
+    gt = _transposed(e, g, out)
+    first = e.neg(e.call("matmul", e.call("matmul", pt, g), pt))
+    z = e.call("matmul", gt, e.call("matmul", out, pt))  # Gᵀ P Pᵀ
+    second = e.sub(z, e.call("matmul", a, e.call("matmul", out, z)))
+    w = e.call("matmul", e.call("matmul", pt, out), gt)  # Pᵀ P Gᵀ
+    third = e.sub(w, e.call("matmul", e.call("matmul", w, out), a))
+    return e.add(e.add(first, second), third)
+
+
+def _pinv_infer(s, out, a):
+    if s.rank(a) is not None:
+        s.set_rank(out, s.rank(a))
+
+
+defprim("pinv", (NP, "linalg.pinv"), _pinv_vjp, infer=_pinv_infer)
+
+
+def pinv_jvp(e, t, out, a):
+    pt = _transposed(e, out)
+    dat = _transposed(e, t[0], a)
+    first = e.neg(e.call("matmul", e.call("matmul", out, t[0]), out))
+    z = e.sub(dat, e.call("matmul", e.call("matmul", dat, a), out))  # dAᵀ (I - A P)
+    second = e.call("matmul", e.call("matmul", out, pt), z)
+    w = e.call("matmul", dat, e.call("matmul", pt, out))  # dAᵀ Pᵀ P
+    third = e.sub(w, e.call("matmul", out, e.call("matmul", a, w)))
+    return e.add(e.add(first, second), third)
