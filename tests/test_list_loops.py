@@ -128,6 +128,25 @@ def mixed(W, xs):
     return sum(np.sum(q * q) for q in hs)
 
 
+def reads_last(W, xs):
+    """The list read inside the loop that builds it: the tape keeps the list
+    itself, which later trips append to, so the zero adjoint of its entries
+    at the trip is made like the adjoint after the trip, not like the list."""
+    hs = [np.zeros(3)]
+    for t in range(len(xs)):
+        hs.append(np.tanh(W @ hs[-1] + xs[t]))
+    return np.sum(np.stack(hs) ** 2)
+
+
+def reads_all_inside(W, xs):
+    hs = [np.zeros(3)]
+    s = 0.0
+    for t in range(len(xs)):
+        s = s + np.sum(sum(hs) * xs[t])
+        hs.append(np.tanh(W @ hs[-1] + xs[t]))
+    return s + np.sum(hs[-1])
+
+
 FUNCTIONS = [
     rnn,
     comprehension,
@@ -140,6 +159,8 @@ FUNCTIONS = [
     two_lists,
     while_loop,
     mixed,
+    reads_last,
+    reads_all_inside,
 ]
 
 
@@ -260,7 +281,7 @@ def test_a_cotangent_list_is_not_popped(out_dir):
 
 @pytest.mark.parametrize(
     "f",
-    [rnn, conditional, twice_a_trip, used_twice, mixed],
+    [rnn, conditional, twice_a_trip, used_twice, mixed, reads_all_inside],
     ids=lambda f: f.__name__,
 )
 def test_hessian_reads_the_pops_back(out_dir, f):
