@@ -492,6 +492,7 @@ def _after_reverse(adj, lowering) -> None:
     from .passes.branches import group_selects
     from .passes.buffers import reuse_buffers
     from .passes.hoist import hoist_products
+    from .passes.lists import pop_list_adjoints
     from .passes.negation import push_negations
 
     facts = None
@@ -503,6 +504,7 @@ def _after_reverse(adj, lowering) -> None:
     group_selects(adj.body, lowering.names)
     push_negations(adj.body)
     reuse_buffers(adj)
+    pop_list_adjoints(adj)
     adj.defaults = _literal_defaults(lowering.src.tree)
 
 

@@ -1295,7 +1295,10 @@ class _Body:
                 "iadd",
             ):
                 effect = self.effect(stmt)
-                self.flush(out, stmt.outs)
+                changed = list(stmt.outs)
+                if form[0] == "pop":  # what reads the list reads it before the pop
+                    changed += [a.name for a in stmt.args[:1] if isinstance(a, Var)]
+                self.flush(out, changed)
                 out.append(effect)
                 continue
             if form[0] == "setitem":
@@ -1368,6 +1371,8 @@ class _Body:
             call = ast.Call(
                 ast.Attribute(self.atom(stmt.args[0]), "pop", ast.Load()), [], []
             )
+            if not stmt.outs:  # a list's last entry, dropped (passes/lists.py)
+                return ast.Expr(call)
             return ast.Assign([_target(stmt.outs)], call)
         buf, index, g = stmt.args
         if form == "index_add":  # `sub`: the negation pass's `d[i] -= g`

@@ -791,6 +791,8 @@ class Lowering:
                 )
                 new = self.e.call("setitem", base, idx, value, loc=loc, **kwargs)
                 self.updated(new, base, _written(stmt), name)
+                if isinstance(base, Var) and base.name in self.lists:
+                    self.lists.add(new.name)  # `d_hs[i] += g`: still a list
                 self.bind(name, new)
                 return
             if not isinstance(stmt.target, ast.Name):
@@ -828,6 +830,14 @@ class Lowering:
                 self.expr(call)  # `np.exp(t, out=t)` rebinds `t`
                 return
             if self.add_at(call):
+                return
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "pop"
+                and resolve.is_generated(self.fn)
+            ):  # a gradient drops an adjoint list's last entry (passes/lists.py)
+                self.expr(call)
                 return
             if (
                 isinstance(call, ast.Call)

@@ -672,7 +672,13 @@ class Sweep:
         scattered = [p for p in parts if isinstance(p, IndexContrib)]
         total = base
         if scattered:
-            buf = base if base is not None else e.buffer(scattered[0].zeros, Var(name))
+            like: Atom = Var(name)
+            if name in self.lists and dense and scattered[0].zeros == "zeros_list":
+                # A loop's tape keeps the list itself, which later trips append
+                # to: its entries now are not those it had. The adjoint's other
+                # part (`g[:-1]` of the append after) has one entry per entry then.
+                like = dense[0]
+            buf = base if base is not None else e.buffer(scattered[0].zeros, like)
             for p in scattered:
                 prim = "index_add" if p.basic else "index_add_at"
                 if p.zeros == "zeros_any":
