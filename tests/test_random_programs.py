@@ -13,6 +13,10 @@ The fast profile runs in the normal suite, derandomized. The long profile:
 (`ADC_PASSES_OFF=all` in front checks the unoptimised compiler the same way;
 `ADC_PROPERTY_SPECIALIZED=1` compiles each program for its arguments,
 `example_args`.)
+
+`ADC_PROPERTY_FAST=34` runs a third of the fast profile, and
+`ADC_PROPERTY_SEED=2` draws other programs than the derandomized ones (the
+same for the same seed): CI gives each Python version its own third.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from programs import arguments, check, programs
 
 FAST = int(os.environ.get("ADC_PROPERTY_FAST", "100"))
+SEED = os.environ.get("ADC_PROPERTY_SEED") or None
 LONG = int(os.environ.get("ADC_PROPERTY_EXAMPLES", "5000"))
 SETTINGS = dict(
     deadline=None,
@@ -49,13 +55,25 @@ def buffers_of_every_size():
     buffers.MIN_BYTES = before
 
 
-@settings(max_examples=FAST, derandomize=True, **SETTINGS)
+def fast(examples: int):
+    """The fast profile's settings: derandomized, or drawn from `ADC_PROPERTY_SEED`."""
+
+    def apply(test):
+        test = settings(max_examples=examples, derandomize=SEED is None, **SETTINGS)(
+            test
+        )
+        return test if SEED is None else hypothesis_seed(int(SEED))(test)
+
+    return apply
+
+
+@fast(FAST)
 @given(program=programs(), seed=st.integers(0, 2**16))
 def test_random_programs(folder, program, seed):
     event(check(program, folder, seed))
 
 
-@settings(max_examples=FAST // 3, derandomize=True, **SETTINGS)
+@fast(FAST // 3)
 @given(program=programs(), seed=st.integers(0, 2**16))
 def test_random_programs_specialized(folder, program, seed):
     """Compiled for the arguments it is called with (`example_args`): the shape
