@@ -236,8 +236,6 @@ defjvp("eigh_eigenvalues", _linalg.eigenvalues_jvp)
 defjvp("eigh_eigenvectors", _linalg.eigenvectors_jvp)
 defjvp("eigvalsh", _linalg.eigvalsh_jvp)
 defjvp("einsum", _linalg.einsum_jvp)
-defjvp("inner", _linalg.inner_jvp)
-defjvp("cross", _linalg.cross_jvp)
 defjvp("svd", lambda e, t, out, a, **_: t[0])  # the triple's tangent is Ȧ
 defjvp("svd_u", _linalg.svd_u_jvp)
 defjvp("svd_s", _linalg.svd_s_jvp)
@@ -286,16 +284,21 @@ defjvp(
 # -- linear algebra -------------------------------------------------------------------
 
 
-def _bilinear(prim):
-    def rule(e, t, out, a, b, **_):
-        left = None if t[0] is None else e.call(prim, t[0], b)
-        right = None if t[1] is None else e.call(prim, a, t[1])
+def _bilinear(prim, keep_options: bool = False):
+    """The tangent of `prim(a, b)`, bilinear: prim(ȧ, b) + prim(a, ḃ). Its
+    options (`mode=` of np.convolve) are passed on where `keep_options`;
+    emitter marks (`vectors=` of an outer product) are not."""
+
+    def rule(e, t, out, a, b, **options):
+        options = options if keep_options else {}
+        left = None if t[0] is None else e.call(prim, t[0], b, **options)
+        right = None if t[1] is None else e.call(prim, a, t[1], **options)
         return terms(e, left, right)
 
     return rule
 
 
-for _prim in ("matmul", "dot", "outer", "multiply_outer", "kron"):
+for _prim in ("matmul", "dot", "outer", "multiply_outer", "kron", "inner", "cross"):
     defjvp(_prim, _bilinear(_prim))
 defjvp(
     "tensordot",
@@ -586,18 +589,9 @@ def _tuple(e, t, out, *parts):
 defjvp("tuple", _tuple)
 
 
-# -- np.convolve, np.correlate: bilinear ------------------------------------------------
-def _bilinear(name):
-    def rule(e, t, out, a, v, **options):
-        ta = None if t[0] is None else e.call(name, t[0], v, **options)
-        tv = None if t[1] is None else e.call(name, a, t[1], **options)
-        return terms(e, ta, tv)
-
-    return rule
-
-
+# -- np.convolve, np.correlate: bilinear, in their `mode` ---------------------------------
 for _name in ("convolve", "correlate"):
-    defjvp(_name, _bilinear(_name))
+    defjvp(_name, _bilinear(_name, keep_options=True))
 # linear in g; a and v give their lengths only
 defjvp(
     "full_adjoint",

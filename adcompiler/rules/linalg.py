@@ -560,14 +560,6 @@ def _inner_infer(s, out, a, b):
 defprim("inner", (NP, "inner"), _inner_a, _inner_b, infer=_inner_infer)
 
 
-def inner_jvp(e, t, out, a, b):
-    left = None if t[0] is None else e.call("inner", t[0], b)
-    right = None if t[1] is None else e.call("inner", a, t[1])
-    if left is None or right is None:
-        return left if right is None else right
-    return e.add(left, right)
-
-
 # np.cross of 3-vectors (or stacks of them, broadcast along the leading axes):
 # ⟨g, a × b⟩ = ⟨a, b × g⟩ = ⟨b, g × a⟩, so ā = b × g and b̄ = g × a, each summed
 # back to its operand's shape where the stacks broadcast.
@@ -587,14 +579,6 @@ defprim(
     broadcasts=True,
     infer=_cross_infer,
 )
-
-
-def cross_jvp(e, t, out, a, b):
-    left = None if t[0] is None else e.call("cross", t[0], b)
-    right = None if t[1] is None else e.call("cross", a, t[1])
-    if left is None or right is None:
-        return left if right is None else right
-    return e.add(left, right)
 
 
 # -- the singular value decomposition -----------------------------------------------
