@@ -41,31 +41,27 @@ def pop_list_adjoints(fn: Function) -> None:
         pass
 
 
-def _is_rest(stmt) -> bool:
-    return (
+def _constant_item(stmt, kind: type):
+    """The constant key of `out = g[key]`, a key of type `kind`; else None."""
+    if not (
         isinstance(stmt, Assign)
         and stmt.prim == "getitem"
         and len(stmt.args) == 2
         and not stmt.kwargs
         and isinstance(stmt.args[0], Var)
         and isinstance(stmt.args[1], Const)
-        and type(stmt.args[1].value) is slice
-        and stmt.args[1].value == _REST
-    )
+        and type(stmt.args[1].value) is kind
+    ):
+        return None
+    return stmt.args[1].value
+
+
+def _is_rest(stmt) -> bool:
+    return _constant_item(stmt, slice) == _REST
 
 
 def _is_last(stmt, g: Var) -> bool:
-    return (
-        isinstance(stmt, Assign)
-        and stmt.prim == "getitem"
-        and len(stmt.args) == 2
-        and not stmt.kwargs
-        and isinstance(stmt.args[0], Var)
-        and stmt.args[0] == g
-        and isinstance(stmt.args[1], Const)
-        and type(stmt.args[1].value) is int
-        and stmt.args[1].value == -1
-    )
+    return _constant_item(stmt, int) == -1 and stmt.args[0] == g
 
 
 def _blocks(block: Block):
