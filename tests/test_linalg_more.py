@@ -150,20 +150,6 @@ def test_hessian_of_logdet_by_cholesky(rng):
     np.testing.assert_allclose(np.tensordot(H, V, 2), -Y @ V @ Y, atol=1e-10)
 
 
-def test_grad_of_grad_through_cholesky(gen, rng):
-    """Reverse over reverse: the gradient, read back, differentiated again."""
-
-    def f(x, A):
-        return np.sum(np.linalg.cholesky(A + x * np.eye(3)) ** 3)
-
-    A = spd(rng, 3, 3)
-    g = grad(f, out=gen)
-    gg = grad(g, out=gen)
-    x, h = 0.3, 1e-5
-    fd = (g(x + h, A) - g(x - h, A)) / (2 * h)
-    np.testing.assert_allclose(gg(x, A), fd, rtol=1e-6)
-
-
 # -- np.linalg.eigh ---------------------------------------------------------------------
 
 
@@ -276,19 +262,6 @@ def test_hessian_through_eigh(gen, rng, f):
     hvp_symmetric(f, gen, A, rng.normal(size=(3, 3)))
 
 
-def test_grad_of_grad_through_eigh(gen, rng):
-    def f(x, A):
-        w, V = np.linalg.eigh(A + x * np.diag(np.arange(3.0)))
-        return np.sum(w**3) + np.sum(V**2 * np.arange(9.0).reshape(3, 3))
-
-    A = spd(rng, 3, 3)
-    g = grad(f, out=gen)
-    gg = grad(g, out=gen)
-    x, h = 0.3, 1e-5
-    fd = (g(x + h, A) - g(x - h, A)) / (2 * h)
-    np.testing.assert_allclose(gg(x, A), fd, rtol=1e-6)
-
-
 # -- np.linalg.eigvalsh -------------------------------------------------------------------
 
 
@@ -336,24 +309,39 @@ def test_hessian_through_eigvalsh(gen, rng):
     np.testing.assert_allclose(np.tensordot(H, V, 2), 2.0 * V, atol=1e-10)
 
 
-def test_grad_of_grad_through_eigvalsh(gen, rng):
-    def f(x, A):
-        return np.sum(np.linalg.eigvalsh(A + x * np.diag(np.arange(3.0))) ** 3)
-
-    A = spd(rng, 3, 3)
-    g = grad(f, out=gen)
-    gg = grad(g, out=gen)
-    x, h = 0.3, 1e-5
-    fd = (g(x + h, A) - g(x - h, A)) / (2 * h)
-    np.testing.assert_allclose(gg(x, A), fd, rtol=1e-6)
-
-
 def test_options_not_supported_are_refused(gen):
     def f(A):
         return np.sum(np.linalg.eigh(A, UPLO="U")[0])
 
     with pytest.raises(ADCompileError):
         grad(f, out=gen)
+
+
+# -- reverse over reverse ----------------------------------------------------------------
+
+
+def cholesky_shifted(x, A):
+    return np.sum(np.linalg.cholesky(A + x * np.eye(3)) ** 3)
+
+
+def eigh_shifted(x, A):
+    w, V = np.linalg.eigh(A + x * np.diag(np.arange(3.0)))
+    return np.sum(w**3) + np.sum(V**2 * np.arange(9.0).reshape(3, 3))
+
+
+def eigvalsh_shifted(x, A):
+    return np.sum(np.linalg.eigvalsh(A + x * np.diag(np.arange(3.0))) ** 3)
+
+
+@pytest.mark.parametrize("f", [cholesky_shifted, eigh_shifted, eigvalsh_shifted])
+def test_grad_of_grad(gen, rng, f):
+    """Reverse over reverse: the gradient, read back, differentiated again."""
+    A = spd(rng, 3, 3)
+    g = grad(f, out=gen)
+    gg = grad(g, out=gen)
+    x, h = 0.3, 1e-5
+    fd = (g(x + h, A) - g(x - h, A)) / (2 * h)
+    np.testing.assert_allclose(gg(x, A), fd, rtol=1e-6)
 
 
 def slogdet_read_twice(A):
