@@ -480,8 +480,10 @@ def lower(rec: Compiled):
 
 def _tangent(fn_ir, lowering, rec: Compiled):
     from .autodiff.forward import forward
+    from .passes.products import dot_products
 
     ir = forward(fn_ir, rec.nums, rec.function, lowering.names)
+    dot_products(ir)
     n = len(ir.body.results) // 2
     ir.result_tree = (0, n) if n == 1 else (tuple(range(n)), tuple(range(n, 2 * n)))
     return ir
@@ -494,6 +496,7 @@ def _after_reverse(adj, lowering) -> None:
     from .passes.hoist import hoist_products
     from .passes.lists import pop_list_adjoints
     from .passes.negation import push_negations
+    from .passes.products import dot_products
 
     facts = None
     if adj.examples:
@@ -505,6 +508,7 @@ def _after_reverse(adj, lowering) -> None:
     push_negations(adj.body)
     reuse_buffers(adj)
     pop_list_adjoints(adj)
+    dot_products(adj)
     adj.defaults = _literal_defaults(lowering.src.tree)
 
 

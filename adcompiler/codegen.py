@@ -191,7 +191,8 @@ def _matmul_lhs(g, b, a=None):
     the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
-        return g @ b.T
+        # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
+        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
@@ -211,6 +212,8 @@ def _matmul_rhs(a, g, b=None):
     the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+            return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices
@@ -753,13 +756,16 @@ def expression(
     method: bool = False,
 ) -> ast.expr:
     """The expression of `prim` on `args`; `method`: its operand is a NumPy value,
-    so a reduction may be written as its method."""
+    so a reduction or np.dot may be written as its method."""
     form = PRIMS[prim].form
     kind = form[0]
     if prim == "outer" and kwargs.get("vectors") is not None:  # emitter.outer
         rows = ast.Subscript(args[0], _index(ast.Constant((slice(None), None))))
         return ast.BinOp(rows, ast.Mult(), args[1])
     keywords = [ast.keyword(k, v) for k, v in kwargs.items()]
+    if method and prim == "dot" and len(args) == 2 and not kwargs:
+        # the method skips np.dot's dispatch to it (passes/products.py)
+        return ast.Call(ast.Attribute(args[0], "dot", ast.Load()), [args[1]], [])
     if method and prim in REDUCTION_METHODS and len(args) == 1:
         owner = ast.Attribute(args[0], REDUCTION_METHODS[prim], ast.Load())
         return ast.Call(owner, [], keywords)
@@ -815,7 +821,15 @@ def expression(
 
 
 def _size(node: ast.AST) -> int:
-    return sum(1 for _ in ast.walk(node))
+    # `a.dot(b)` stands for `a @ b` (passes/products.py): it counts as long
+    dots = sum(
+        1
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "dot"
+    )
+    return sum(1 for _ in ast.walk(node)) - dots
 
 
 def _local_uses(block: Block) -> dict[str, int]:

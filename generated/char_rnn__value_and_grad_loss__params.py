@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 58c9fe73314018e352a1aa331e31192f
+# body-hash: ac467e617e5c197a723daa5a13974564
 import numpy as np
 
 
@@ -78,7 +78,8 @@ def _matmul_lhs(g, b, a=None):
     the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
-        return g @ b.T
+        # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
+        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
@@ -112,6 +113,8 @@ def _matmul_rhs(a, g, b=None):
     the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+            return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices

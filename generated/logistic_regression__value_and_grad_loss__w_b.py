@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: c34bc87bc795e5d88068203ef9efe847
+# body-hash: 51d106cef3f95caa54c55b58e2da97a1
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -65,6 +65,8 @@ def _matmul_rhs(a, g, b=None):
     the shape of `b`, which broadcasting may have spread over the stack."""
     a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
+        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+            return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
         if np.ndim(g) > 1:  # a stack `b`: a ⊗ g[k] for each of its matrices

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 0ae76ed391edaa5b93a15ebcb9241b01
+# body-hash: 1cd0e024ed74d6826683a3c01497b342
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -65,7 +65,8 @@ def _matmul_lhs(g, b, a=None):
     the shape of `a`, which broadcasting may have spread over the stack."""
     b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
-        return g @ b.T
+        # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
+        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: 444b6a68c21e900e2c333adb6c4574af
-# body-hash: 84a21930c1a8875237eb5a31152edf29
+# body-hash: 53666f27df528c67f67131b4e2d54c7d
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -60,7 +60,7 @@ def grad_score(W, x, b, u):  # seed_nn.py:13
                 "u": ((3,), "float64"),
             },
         )
-    z = W @ x + b  # seed_nn.py:14
+    z = W.dot(x) + b  # seed_nn.py:14
     h = np.tanh(z)  # seed_nn.py:15
     d_z = u * (1.0 - h * h)  # seed_nn.py:15
     d_W = d_z[:, None] * x  # seed_nn.py:14

@@ -341,7 +341,7 @@ def test_a_loop_appends_an_adjoint_once_for_every_product_it_feeds(out_dir, rng)
     # d_W and d_U are both sums over the trips of the same adjoint's products:
     # one list, stacked once, and xs read in the list's order (last trip first)
     assert code.count(".append(d_") == 1 and code.count("np.array(gs_") == 1
-    assert re.search(r"d_U = (t\d+|G_U\.T) @ xs\[::-1\]", code)
+    assert re.search(r"d_U = (t\d+|G_U\.T)\.dot\(xs\[::-1\]\)", code)
 
 
 def test_batched_sums_after_a_loop_for_rows_on_the_left_and_matrices(out_dir, rng):
@@ -355,11 +355,11 @@ def test_batched_sums_after_a_loop_for_rows_on_the_left_and_matrices(out_dir, rn
     g = grad(rows_left, argnums=(0, 1), example_args=args)
     fd_check(g, rows_left, args, (0, 1))
     code = code_of(g)
-    assert "xs[::-1].T @ " in code and "_matmul" not in code.split("for t in")[-1]
+    assert "xs[::-1].T.dot(" in code and "_matmul" not in code.split("for t in")[-1]
 
     # d_W and d_U are products with the same adjoint: it is appended once
     # (the others: h_2 of each trip for tanh', the tape of h, and h for d_W)
-    assert code.count(".append(") == 4 and "d_W = G_W.T @ G_U" in code
+    assert code.count(".append(") == 4 and "d_W = G_W.T.dot(G_U)" in code
 
     def matrices(W, H, xs):  # each trip's adjoint of W is a matrix of W's shape
         for t in range(len(xs)):
@@ -496,8 +496,8 @@ def test_an_invariant_addend_joins_the_hoisted_products(out_dir, rng, monkeypatc
     )
     g = grad(rnn_bias, argnums=(0, 1, 2, 3), example_args=args)
     code = code_of(g)
-    assert "U_xs = xs @ U.T" in code and "U_xs_b = U_xs + b" in code
-    assert re.search(r"np\.tanh\(W @ h\w* \+ U_xs_b\[t\]\)", code)
+    assert "U_xs = xs.dot(U.T)" in code and "U_xs_b = U_xs + b" in code
+    assert re.search(r"np\.tanh\(W\.dot\(h\w*\) \+ U_xs_b\[t\]\)", code)
     assert "_matmul_rows" not in code
     for k, d in enumerate(g(*args)):
         want = numeric_grad(rnn_bias, list(args), k)
@@ -544,7 +544,7 @@ def test_the_users_np_outer_flattens_a_matrix(out_dir, monkeypatch):
     args = (rng.normal(size=(2, 2)), rng.normal(size=3), rng.normal(size=(4, 3)))
     g = grad(outer_of_matrices, argnums=(0, 1), example_args=args)
     code = code_of(g)
-    assert "d_a = (w @ b).reshape(" in code and "[:, None]" not in code
+    assert "d_a = w.dot(b).reshape(" in code and "[:, None]" not in code
     fd_check(g, outer_of_matrices, args, (0, 1))
     fd_check(grad(outer_of_matrices, argnums=(0, 1)), outer_of_matrices, args, (0, 1))
     # the other way round: a vector first, a matrix second

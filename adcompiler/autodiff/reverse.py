@@ -1077,7 +1077,11 @@ class Sweep:
             # the rows of `xs` in the order the lists hold the trips
             k = 1 if prim == "matmul_lhs_rows_sum" else 0
             s[k] = e.call("getitem", s[k], backwards, basic=Const(True), loc=loc)
-        return e.call("matmul", e.call("T", s[0], loc=loc), s[1], loc=loc)
+        # a stack of vectors is a matrix: np.dot computes the product as @ does
+        right = operands[1]
+        matrix = right.name in self.appended or e.rank(right) == 2
+        product = "dot" if matrix and enabled("dot") else "matmul"
+        return e.call(product, e.call("T", s[0], loc=loc), s[1], loc=loc)
 
     def _stackable(self, o: Var, prim: str) -> bool:
         """Every trip appends a value of one known shape to the list `o`: a

@@ -130,23 +130,24 @@ def simplify(
             return e.neg(e.call("sum", negated, **kwargs))
     elif prim == "full_like" and is_number(args[1], 1):
         return e.call("ones_like", args[0])
-    elif prim == "matmul":
-        return _times_identity(e, *args)
+    elif prim in ("matmul", "dot") and len(args) == 2 and not kwargs:
+        return _times_identity(e, *args, dot=prim == "dot")
     return None
 
 
-def _times_identity(e, a: Atom, b: Atom) -> Atom | None:
+def _times_identity(e, a: Atom, b: Atom, dot: bool = False) -> Atom | None:
     """`b` for `np.eye(n) @ b` and `a` for `a @ np.eye(n)` (the adjoint of a
     trace meeting a product: `np.eye(3) @ A.T` is `A.T`), where example
     arguments show that the other operand's axis has length n, so that the
-    product is defined and is that operand."""
+    product is defined and is that operand. np.dot agrees for a vector or a
+    matrix `b`; `np.dot(np.eye(n), b)` of a stack `b` moves its axes."""
     for eye, other, axis in ((a, b, 0), (b, a, -1)):
         found = e.definition(eye, keywords=True) if hasattr(e, "definition") else None
         if found is None or found[0] != "eye" or len(found[1]) != 1 or found[2]:
             continue  # not an identity: np.eye(n, m), np.eye(n, k=1)
         n = found[1][0]
         shape = e.shapes.concrete(other)
-        if not (is_number(n) and shape):
+        if not (is_number(n) and shape) or (dot and axis == 0 and len(shape) > 2):
             continue
         if axis == 0 and len(shape) >= 2:
             axis = -2  # a matrix (or a stack) times `eye`: its rows

@@ -1,0 +1,150 @@
+"""Matrix products written `a.dot(b)` (passes/products.py, rules/numpy.py).
+
+np.dot agrees with `@` where `b` is a vector or a matrix and `a` is not a
+scalar, and skips matmul's ufunc dispatch. Each test shows which products the
+generated code writes with `.dot` and which keep `@`, and that the gradient
+matches finite differences either way.
+"""
+
+import numpy as np
+import pytest
+from adcheck import code_of
+from conftest import numeric_grad
+
+from adcompiler import grad, hessian, passes
+from adcompiler.codegen import HELPERS
+
+
+@pytest.fixture(autouse=True)
+def every_pass_on(monkeypatch):
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+
+def fd_check(g, f, args, argnums):
+    got = g(*args)
+    got = got if isinstance(got, tuple) else (got,)
+    for k, d in zip(argnums, got):
+        assert np.shape(d) == np.shape(args[k])
+        np.testing.assert_allclose(
+            d, numeric_grad(f, list(args), k), rtol=1e-6, atol=1e-8
+        )
+
+
+def layer(W, b, X, Y):
+    h = np.tanh(X @ W + b)
+    return np.sum((h @ W.T - Y) ** 2)
+
+
+def score(W, x, b, u):
+    return u @ np.tanh(W @ x + b)
+
+
+def test_products_of_matrices_and_vectors_are_dot_calls(out_dir, rng):
+    args = (
+        rng.normal(size=(4, 4)),
+        rng.normal(size=4),
+        rng.normal(size=(6, 4)),
+        rng.normal(size=(6, 4)),
+    )
+    g = grad(layer, argnums=(0, 1, 2), example_args=args)
+    fd_check(g, layer, args, (0, 1, 2))
+    code = code_of(g)
+    assert " @ " not in code and "_matmul" not in code
+    assert "np.tanh(X.dot(W) + b)" in code  # the primal's own product
+    assert "X.T.dot(" in code  # and the adjoints'
+    with passes.disabled("dot"):
+        off = code_of(grad(layer, argnums=(0, 1, 2), example_args=args))
+    assert ".dot(" not in off and "X @ W" in off
+    vector = (rng.normal(size=(3, 3)), *rng.normal(size=(3, 3)))
+    g = grad(score, argnums=(0, 1), example_args=vector)
+    fd_check(g, score, vector, (0, 1))
+    code = code_of(g)
+    # W.T @ g for the vector x is g @ W, with no transposed view
+    assert "W.dot(x)" in code and ".dot(W)" in code and " @ " not in code
+
+
+def stack_right(A, B):
+    return np.sum(np.tanh(A @ B))
+
+
+def test_a_stack_of_matrices_on_the_right_keeps_matmul(out_dir, rng):
+    """np.dot(A, B) of a stack B pairs A's last axis with B's second-to-last and
+    keeps every other axis: (3, 4) and (2, 4, 5) give (3, 2, 5), not (2, 3, 5)."""
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(2, 4, 5)))
+    g = grad(stack_right, argnums=(0, 1), example_args=args)
+    fd_check(g, stack_right, args, (0, 1))
+    code = code_of(g)
+    assert "A @ B" in code and "A.dot(B)" not in code
+
+
+def test_a_stack_of_matrices_on_the_left_is_a_dot(out_dir, rng):
+    """np.dot of a stack A and a matrix B is matmul's stack of products."""
+    args = (rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 5)))
+    g = grad(stack_right, argnums=(0, 1), example_args=args)
+    fd_check(g, stack_right, args, (0, 1))
+    assert "A.dot(B)" in code_of(g)
+
+
+def test_ranks_unknown_keep_matmul(out_dir, rng):
+    """Without example arguments, `W @ x` may be a stack times a stack."""
+    code = code_of(grad(score, argnums=(0, 1)))
+    assert "W @ x" in code and "W.dot(" not in code
+    for shapes in [((2, 3, 3), (3,)), ((3, 3), (2, 3, 4)), ((3, 3), (3,))]:
+        args = tuple(rng.normal(size=s) for s in shapes)
+        fd_check(grad(stack_right, argnums=(0, 1)), stack_right, args, (0, 1))
+
+
+def gram(x):
+    M = np.outer(x, x) + np.eye(len(x))
+    return np.sum(np.tanh(M @ M))
+
+
+def test_second_derivatives_read_the_dot_calls_back(out_dir, rng):
+    """A generic gradient knows `np.outer`'s rank: its products are `.dot`
+    calls, which forward mode reads back as np.dot for the Hessian."""
+    x = rng.normal(size=3) / 2
+    g = grad(gram)
+    fd_check(g, gram, (x,), (0,))
+    assert ".dot(" in code_of(g)
+    H = hessian(gram)(x)
+    fd = np.stack(
+        [(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in np.eye(3)], axis=-1
+    )
+    np.testing.assert_allclose(H, fd, atol=1e-6)
+
+
+def _helpers():
+    namespace = {"np": np}
+    for name in ("_unbroadcast", "_matmul_lhs", "_matmul_rhs"):
+        exec(HELPERS[name], namespace)
+    return namespace["_matmul_lhs"], namespace["_matmul_rhs"]
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [
+        ((3, 4), (4, 5)),
+        ((4,), (4, 5)),
+        ((3, 4), (4,)),
+        ((2, 3, 4), (4, 5)),
+        ((3, 4), (2, 4, 5)),
+        ((2, 3, 4), (2, 4, 5)),
+        ((4,), (4,)),
+    ],
+)
+def test_generic_helpers_agree_with_matmul(rng, a_shape, b_shape):
+    """`_matmul_lhs` and `_matmul_rhs` take np.dot's path for a matrix operand:
+    the adjoints are those of `a @ b`, summed over any stack `a` or `b` was
+    broadcast along."""
+    lhs, rhs = _helpers()
+    a, b = rng.normal(size=a_shape), rng.normal(size=b_shape)
+    out = a @ b
+    g = rng.normal(size=np.shape(out))
+    # d(sum(g * (a @ b))) by finite differences is exact for a bilinear form
+    for k, (helper, want_of) in enumerate(
+        [(lambda: lhs(g, b, a), a), (lambda: rhs(a, g, b), b)]
+    ):
+        got = helper()
+        want = numeric_grad(lambda a, b: np.sum(g * (a @ b)), [a, b], k)
+        assert np.shape(got) == np.shape(want_of)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
