@@ -45,6 +45,8 @@ HELPER_NEEDS = {
     "_unbroadcast_sum": {"_unbroadcast"},
     "_undiag": {"_undiagonal"},
     "_tensordot_lhs": {"_tensordot_axes"},
+    "_dot_lhs": {"_matmul_lhs", "_unbroadcast", "_tensordot_lhs", "_tensordot_axes"},
+    "_dot_rhs": {"_matmul_rhs", "_unbroadcast", "_tensordot_rhs", "_tensordot_axes"},
     "_kron_lhs": {"_kron_blocks"},
     "_kron_rhs": {"_kron_blocks"},
     "_tensordot_rhs": {"_tensordot_axes"},
@@ -579,6 +581,28 @@ def _tensordot_rhs(g, a, b, axes):
     # d's axes: those b contracts, in the order of a's partners, then b's free ones
     order = [con_b[con_a.index(i)] for i in sorted(con_a)] + free_b
     return np.transpose(d, np.argsort(order))
+''',
+    "_dot_lhs": '''
+def _dot_lhs(g, b, a):
+    """The adjoint of `a` in `np.dot(a, b)`: that of `a @ b` for a vector or a
+    matrix `b`. A scalar operand scales the other; a stack `b` has np.dot pair
+    a's last axis with b's second-to-last, as `np.tensordot` does."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        d = np.multiply(g, b)
+        return d if np.ndim(a) else np.sum(d)
+    if np.ndim(b) <= 2:
+        return _matmul_lhs(g, b, a)
+    return _tensordot_lhs(g, a, b, ([-1], [-2]))
+''',
+    "_dot_rhs": '''
+def _dot_rhs(a, g, b):
+    """The adjoint of `b` in `np.dot(a, b)`, as `_dot_lhs` gives that of `a`."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        d = np.multiply(a, g)
+        return d if np.ndim(b) else np.sum(d)
+    if np.ndim(b) <= 2:
+        return _matmul_rhs(a, g, b)
+    return _tensordot_rhs(g, a, b, ([-1], [-2]))
 ''',
     "_kron_blocks": '''
 def _kron_blocks(g, a, b):

@@ -365,6 +365,8 @@ GENERATED_HELPERS = {
     "_matmul_lhs": _sig("matmul_lhs", "g", "b"),
     "_matmul_rhs": _sig("matmul_rhs", "a", "g"),
     "_matmul_lhs_b": _sig("matmul_lhs_b", "a", "g", "b"),
+    "_dot_lhs": _sig("dot_lhs", "g", "b", "a"),
+    "_dot_rhs": _sig("dot_rhs", "a", "g", "b"),
     "_matmul_rhs_a": _sig("matmul_rhs_a", "g", "b", "a"),
     "_count": _sig("count", "x", "out"),
     "_stop_gradient": _sig("stop_gradient", "x"),

@@ -148,3 +148,61 @@ def test_generic_helpers_agree_with_matmul(rng, a_shape, b_shape):
         want = numeric_grad(lambda a, b: np.sum(g * (a @ b)), [a, b], k)
         assert np.shape(got) == np.shape(want_of)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def dot_tanh(a, b):
+    t = np.dot(a, b)
+    return np.sum(np.tanh(t) + 0.3 * t * t)
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [
+        ((), (3, 3)),  # np.dot of a scalar multiplies
+        ((3, 3), ()),
+        ((), (3,)),
+        ((3,), (3,)),
+        ((3, 4), (2, 4, 5)),  # a stack b: a's last axis with b's second-to-last
+        ((2, 3, 4), (3, 4, 5)),
+        ((4,), (2, 4, 3)),
+        ((2, 3, 4), (4, 5)),  # a stack a: matmul's stack of products
+        ((3, 4), (4,)),
+    ],
+)
+def test_np_dot_of_any_ranks(out_dir, rng, a_shape, b_shape):
+    """np.dot is not matmul where an operand is a scalar or `b` a stack: the
+    generic gradient's `_dot_lhs`/`_dot_rhs` see the ranks at run time, the
+    one compiled for examples knows them."""
+    args = tuple(
+        rng.normal(size=s) if s else float(rng.normal()) for s in (a_shape, b_shape)
+    )
+    fd_check(grad(dot_tanh, argnums=(0, 1)), dot_tanh, args, (0, 1))
+    g = grad(dot_tanh, argnums=(0, 1), example_args=args)
+    fd_check(g, dot_tanh, args, (0, 1))
+
+
+def dot_scaled(s, B):
+    return np.sum(np.tanh(np.dot(s, B)))
+
+
+def test_second_derivatives_through_np_dot_helpers(out_dir, rng):
+    """The generic gradient of np.dot, read back: reverse over reverse (the
+    vector-Jacobian products of `_dot_lhs` and `_dot_rhs`) and forward over
+    reverse (their tangents) agree with finite differences of the gradient."""
+    B = rng.normal(size=(2, 3)) / 2
+    g = grad(dot_scaled)  # d/ds: `_dot_lhs(...)`, a scalar
+    assert "_dot_lhs(" in code_of(g)
+    s, eps = 0.3, 1e-6
+    fd = (g(s + eps, B) - g(s - eps, B)) / (2 * eps)
+    assert np.isclose(grad(g)(s, B), fd, rtol=1e-6)
+    d_B = grad(g, argnums=1)(s, B)
+    np.testing.assert_allclose(d_B, numeric_grad(g, [s, B], 1), rtol=1e-6, atol=1e-8)
+    x = rng.normal(size=4) / 2
+    B3 = rng.normal(size=(2, 4, 3)) / 2
+    H = hessian(dot_tanh)(x, B3)
+    gx = grad(dot_tanh)
+    fd = np.stack(
+        [(gx(x + 1e-6 * e, B3) - gx(x - 1e-6 * e, B3)) / 2e-6 for e in np.eye(4)],
+        axis=-1,
+    )
+    np.testing.assert_allclose(H, fd, atol=1e-6)

@@ -116,6 +116,8 @@ VIEWS = frozenset(
         "pop",
         "matmul_lhs",
         "matmul_rhs",
+        "dot_lhs",
+        "dot_rhs",
     }
 )
 
@@ -128,6 +130,8 @@ MATMUL_HELPERS = frozenset(
         "matmul_rhs_sum",
         "matmul_lhs_rows_sum",
         "matmul_rhs_rows_sum",
+        "dot_lhs",  # np.dot's, which fall back on them
+        "dot_rhs",
     }
 )
 

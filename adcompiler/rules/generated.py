@@ -39,6 +39,20 @@ def _matmul_rhs_a(e, g, out, a, b):
 
 defvjp("matmul_lhs", _matmul_lhs_g, _matmul_lhs_b)
 defvjp("matmul_rhs", _matmul_rhs_a, _matmul_rhs_g)
+# out = _dot_lhs(g, b, a), the adjoint of `a` in np.dot(a, b): linear in g and in b,
+# <c, out> = <g, np.dot(c, b)>; `a` gives its shape alone. Likewise _dot_rhs(a, g, b).
+defvjp(
+    "dot_lhs",
+    lambda e, c, out, g, b, a: e.call("dot", c, b),
+    lambda e, c, out, g, b, a: e.call("dot_rhs", c, g, b),
+    None,
+)
+defvjp(
+    "dot_rhs",
+    lambda e, c, out, a, g, b: e.call("dot_lhs", g, c, a),
+    lambda e, c, out, a, g, b: e.call("dot", a, c),
+    None,
+)
 defprim("matmul_lhs_b", ("helper", "_matmul_lhs_b"), None, None, None)
 # A loop's products `_matmul_lhs(g, b)` (or `_matmul_rhs(a, g)`) summed over its
 # trips after it, from the lists of their factors (the `batch` pass).

@@ -506,6 +506,8 @@ def _bilinear2(prim):
 
 
 defjvp("matmul_lhs_b", _bilinear2("matmul_lhs_b"))
+defjvp("dot_lhs", _bilinear2("dot_lhs"))
+defjvp("dot_rhs", _bilinear2("dot_rhs"))
 defjvp("matmul_rhs_a", _bilinear2("matmul_rhs_a"))
 
 

@@ -377,12 +377,28 @@ defprim(
     _matmul_rhs,
     infer=_product_infer(_matmul_rank),
 )
+
+
+def _dot_lhs(e, g, out, a, b):
+    """∂np.dot(a, b)/∂a applied to g: that of `a @ b` where b is a vector or a
+    matrix and a is not a scalar; else `_dot_lhs`, which sees the ranks."""
+    if e.rank(b) in (1, 2) and (e.rank(a) or 0) >= 1:
+        return _matmul_lhs(e, g, out, a, b)
+    return e.call("dot_lhs", g, b, a)
+
+
+def _dot_rhs(e, g, out, a, b):
+    if e.rank(b) in (1, 2) and (e.rank(a) or 0) >= 1:
+        return _matmul_rhs(e, g, out, a, b)
+    return e.call("dot_rhs", a, g, b)
+
+
 # np.dot pairs a's last axis with b's second-to-last and keeps all the others
 defprim(
     "dot",
     (NP, "dot"),
-    _matmul_lhs,
-    _matmul_rhs,
+    _dot_lhs,
+    _dot_rhs,
     infer=_product_infer(lambda ra, rb: max(ra + rb - 2, 0)),
 )
 
@@ -433,6 +449,23 @@ defprim("kron_lhs", ("helper", "_kron_lhs"), None, None, None)
 defprim("kron_rhs", ("helper", "_kron_rhs"), None, None, None)
 defprim("matmul_lhs", ("helper", "_matmul_lhs"), None, None)
 defprim("matmul_rhs", ("helper", "_matmul_rhs"), None, None)
+# np.dot's adjoints where ranks are not known: `_dot_lhs(g, b, a)`, `_dot_rhs(a, g, b)`
+defprim(
+    "dot_lhs",
+    ("helper", "_dot_lhs"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, g, b, a: s.union(out, a),
+)
+defprim(
+    "dot_rhs",
+    ("helper", "_dot_rhs"),
+    None,
+    None,
+    None,
+    infer=lambda s, out, a, g, b: s.union(out, b),
+)
 
 # -- reductions ---------------------------------------------------------------
 
