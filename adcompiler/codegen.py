@@ -736,6 +736,13 @@ def _zeros_list(parts):
     """A zero adjoint for a list of arrays: one zero array per part."""
     return [np.zeros_like(p) for p in parts]
 ''',
+    "_split_size": '''
+def _split_size(n, k):
+    """The length of each of np.split's k parts of an axis of length n."""
+    if n % k:  # as np.split raises, not parts of uneven lengths
+        raise ValueError("array split does not result in an equal division")
+    return n // k
+''',
     "_count": '''
 def _count(x, out):
     """How many entries of `x` a mean averaged into each entry of `out`."""

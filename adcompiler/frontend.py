@@ -1730,10 +1730,13 @@ class Lowering:
         else:
             shape = self.e.call("shape", x, loc=loc)
             n = self.e.call("getitem", shape, axis, loc=loc, basic=True)
-            q = self.e.call("floordiv", n, Const(given), loc=loc)
             r = None
             if sig.prim == "array_split":
+                q = self.e.call("floordiv", n, Const(given), loc=loc)
                 r = self.e.call("mod", n, Const(given), loc=loc)
+            else:  # raises, as np.split does, where the sections do not divide n
+                q = self.e.call("split_size", n, Const(given), loc=loc)
+            self.mark_int(q)
             bounds = [Const(None)]
             for i in range(1, given):
                 at = self.e.call("mul", Const(i), q, loc=loc)

@@ -369,6 +369,7 @@ GENERATED_HELPERS = {
     "_dot_rhs": _sig("dot_rhs", "a", "g", "b"),
     "_matmul_rhs_a": _sig("matmul_rhs_a", "g", "b", "a"),
     "_count": _sig("count", "x", "out"),
+    "_split_size": _sig("split_size", "n", "k"),
     "_stop_gradient": _sig("stop_gradient", "x"),
     "_astype_like": _sig("astype_like", "g", "x"),
     "_own": _sig("own", "x"),

@@ -219,6 +219,23 @@ def test_split_adjoint_is_the_parts_adjoints(gen, build, rng):
     np.testing.assert_array_equal(grad(f, out=gen)(x), [0.0, 0.0, 0.0, *(2 * x[3:])])
 
 
+def test_split_into_unequal_parts_raises_as_numpy_does(gen, build, rng):
+    """np.split(x, 2) of 5 entries raises in NumPy; the gradient, which slices
+    x at n // 2 and never calls np.split, raises the same (`_split_size`)."""
+    f = build(
+        "def f(x):\n    a, b = np.split(x, 2)\n    return np.sum(a) + np.sum(b**3)\n"
+    )
+    x = rng.normal(size=4)
+    np.testing.assert_allclose(grad(f, out=gen)(x), [1.0, 1.0, *(3 * x[2:] ** 2)])
+    # read back for second derivatives: d²/dx² of the b**3 part, 6 b
+    np.testing.assert_allclose(hessian(f)(x), np.diag([0.0, 0.0, *(6 * x[2:])]))
+    for g in (grad(f, out=gen), grad(f, out=gen, example_args=(rng.normal(size=5),))):
+        with pytest.raises(ValueError, match="equal division"):
+            g(rng.normal(size=5))
+    with pytest.raises(ValueError, match="equal division"):
+        f(rng.normal(size=5))
+
+
 def test_split_needs_constant_sections(gen, build):
     f = build("def f(x, k):\n    return np.sum(np.split(x, k)[0])\n")
     with pytest.raises(ADCompileError, match="sections"):

@@ -146,9 +146,9 @@ _BY_FIRST = {
     "broadcast_to",
 }
 # Results whose shape is given by the operands' values: `np.zeros((n, 3))`.
-_BY_VALUES = {"zeros", "ones", "eye", "slice", "tuple", "arange", "full"}
+_BY_VALUES = {"zeros", "ones", "eye", "slice", "tuple", "arange", "full", "split_size"}
 # Results that are themselves derived from shapes alone when their operands are.
-_STATIC = {"shape", "ndim", "size", "len"}
+_STATIC = {"shape", "ndim", "size", "len", "split_size"}
 
 
 def trace(fn: Function, values: dict[str, object]) -> dict[str, tuple[int, ...]]:

@@ -513,6 +513,15 @@ def _reduce_infer(s, out, x, axis=None, keepdims=False):
 
 defprim("sum", (NP, "sum"), _sum_vjp, infer=_reduce_infer)
 defprim("mean", (NP, "mean"), _mean_vjp, infer=_reduce_infer)
+# The length of each of np.split's k equal parts of an axis of length n: an int,
+# checked (np.split raises where k does not divide n), so not differentiated.
+defprim(
+    "split_size",
+    ("helper", "_split_size"),
+    None,
+    None,
+    infer=lambda s, out, n, k: s.set_rank(out, 0),
+)
 # How many entries of x each entry of a reduction's result averages.
 defprim(
     "count",
