@@ -65,7 +65,6 @@ _UNARY = [
     "ceil",
     "trunc",
     "rint",
-    "fix",
 ]
 _BINARY = {
     "add": "add",
@@ -121,6 +120,10 @@ for _name, _prim in _MATH.items():
 _register(math.atan2, _sig("arctan2", "y", "x"))
 _register(math.fabs, _sig("abs", "x"))
 _register(math.pow, _sig("pow", "x", "y"))
+# np.fix rounds towards zero, as np.trunc does: generated code writes np.trunc,
+# since NumPy 2.5 deprecates np.fix (and a later NumPy may not have it)
+if hasattr(np, "fix"):
+    _register(np.fix, _sig("trunc", "x"))
 _register(np.abs, _sig("abs", "x"))
 _register(np.absolute, _sig("abs", "x"))
 _register(np.negative, _sig("neg", "x"))

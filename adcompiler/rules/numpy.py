@@ -144,7 +144,7 @@ defprim("sign", (NP, "sign"), None, shape=ELEMENTWISE)
 # Piecewise constant: zero derivative away from the jumps, so no adjoint at all (as
 # for np.sign), and a value computed from them alone is a constant. `round` keeps
 # its constant `decimals`.
-PIECEWISE_CONSTANT = ["floor", "ceil", "trunc", "rint", "fix", "round"]
+PIECEWISE_CONSTANT = ["floor", "ceil", "trunc", "rint", "round"]  # np.fix: trunc
 for _name in PIECEWISE_CONSTANT:
     defprim(_name, (NP, _name), None, shape=ELEMENTWISE)
 
