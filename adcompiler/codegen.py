@@ -45,8 +45,22 @@ HELPER_NEEDS = {
     "_unbroadcast_sum": {"_unbroadcast"},
     "_undiag": {"_undiagonal"},
     "_tensordot_lhs": {"_tensordot_axes"},
-    "_dot_lhs": {"_matmul_lhs", "_unbroadcast", "_tensordot_lhs", "_tensordot_axes"},
-    "_dot_rhs": {"_matmul_rhs", "_unbroadcast", "_tensordot_rhs", "_tensordot_axes"},
+    "_dot_lhs": {
+        "_by_scalar",
+        "_matmul_lhs",
+        "_unbroadcast",
+        "_tensordot_lhs",
+        "_tensordot_axes",
+    },
+    "_dot_rhs": {
+        "_by_scalar",
+        "_matmul_rhs",
+        "_unbroadcast",
+        "_tensordot_rhs",
+        "_tensordot_axes",
+    },
+    "_inner_lhs": {"_by_scalar", "_tensordot_lhs", "_tensordot_axes"},
+    "_inner_rhs": {"_by_scalar", "_tensordot_rhs", "_tensordot_axes"},
     "_kron_lhs": {"_kron_blocks"},
     "_kron_rhs": {"_kron_blocks"},
     "_tensordot_rhs": {"_tensordot_axes"},
@@ -588,8 +602,7 @@ def _dot_lhs(g, b, a):
     matrix `b`. A scalar operand scales the other; a stack `b` has np.dot pair
     a's last axis with b's second-to-last, as `np.tensordot` does."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
-        d = np.multiply(g, b)
-        return d if np.ndim(a) else np.sum(d)
+        return _by_scalar(g, b, a)
     if np.ndim(b) <= 2:
         return _matmul_lhs(g, b, a)
     return _tensordot_lhs(g, a, b, ([-1], [-2]))
@@ -598,11 +611,33 @@ def _dot_lhs(g, b, a):
 def _dot_rhs(a, g, b):
     """The adjoint of `b` in `np.dot(a, b)`, as `_dot_lhs` gives that of `a`."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
-        d = np.multiply(a, g)
-        return d if np.ndim(b) else np.sum(d)
+        return _by_scalar(g, a, b)
     if np.ndim(b) <= 2:
         return _matmul_rhs(a, g, b)
     return _tensordot_rhs(g, a, b, ([-1], [-2]))
+''',
+    "_inner_lhs": '''
+def _inner_lhs(g, b, a):
+    """The adjoint of `a` in `np.inner(a, b)`: g contracted with `b` over all of
+    b's axes but its last, which pairs with a's last. A scalar operand scales
+    the other."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _by_scalar(g, b, a)
+    return _tensordot_lhs(g, a, b, ([-1], [-1]))
+''',
+    "_inner_rhs": '''
+def _inner_rhs(a, g, b):
+    """The adjoint of `b` in `np.inner(a, b)`, as `_inner_lhs` gives that of `a`."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _by_scalar(g, a, b)
+    return _tensordot_rhs(g, a, b, ([-1], [-1]))
+''',
+    "_by_scalar": '''
+def _by_scalar(g, other, own):
+    """The adjoint of `own` in np.dot or np.inner of `own` and `other`, one of
+    them a scalar, which multiplies: `g * other`, summed where `own` is it."""
+    d = np.multiply(g, other)
+    return d if np.ndim(own) else np.sum(d)
 ''',
     "_kron_blocks": '''
 def _kron_blocks(g, a, b):

@@ -370,6 +370,8 @@ GENERATED_HELPERS = {
     "_matmul_lhs_b": _sig("matmul_lhs_b", "a", "g", "b"),
     "_dot_lhs": _sig("dot_lhs", "g", "b", "a"),
     "_dot_rhs": _sig("dot_rhs", "a", "g", "b"),
+    "_inner_lhs": _sig("inner_lhs", "g", "b", "a"),
+    "_inner_rhs": _sig("inner_rhs", "a", "g", "b"),
     "_matmul_rhs_a": _sig("matmul_rhs_a", "g", "b", "a"),
     "_count": _sig("count", "x", "out"),
     "_split_size": _sig("split_size", "n", "k"),

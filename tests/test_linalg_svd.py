@@ -112,22 +112,25 @@ def test_inner_hand_formulas(gen, rng):
     np.testing.assert_allclose(db, a, rtol=1e-12)
 
 
-def test_inner_of_a_scalar(gen, rng, monkeypatch):
+@pytest.mark.parametrize(
+    "sa, sb", [((), (3,)), ((2, 3), ()), ((), ()), ((), (2, 2, 3))], ids=str
+)
+def test_inner_of_a_scalar(gen, rng, monkeypatch, sa, sb):
     """np.inner of a scalar multiplies: compiled for example arguments, the
     rules do; the generic gradient, which cannot tell a scalar from an array,
-    raises rather than return an outer product as the scalar's gradient."""
+    calls `_inner_lhs`/`_inner_rhs`, which can (not a 3 × 3 outer product as
+    the scalar's gradient). Second derivatives read the helpers back."""
     monkeypatch.delenv("ADC_PASSES_OFF", raising=False)  # what the passes write
-    a, b = 2.0, rng.normal(size=3)
-    got = grad(inner_squares, argnums=(0, 1), out=gen, example_args=(a, b))(a, b)
-    for i in (0, 1):
-        want = numeric_grad(inner_squares, [a, b], i)
-        np.testing.assert_allclose(got[i], want, rtol=1e-6)
-
-    def inner_sum(a, b):
-        return np.sum(np.inner(a, b))
-
-    with pytest.raises(ValueError):  # not a 3 × 3 gradient for the scalar
-        grad(inner_sum, out=gen)(a, b)
+    a, b = (rng.normal(size=s) if s else float(rng.normal()) for s in (sa, sb))
+    generic = grad(inner_squares, argnums=(0, 1), out=gen)
+    assert "_inner_lhs(" in inspect.getsource(generic)
+    for g in (generic, grad(inner_squares, argnums=(0, 1), example_args=(a, b))):
+        got = g(a, b)
+        for i in (0, 1):
+            want = numeric_grad(inner_squares, [a, b], i)
+            assert np.shape(got[i]) == np.shape(want)
+            np.testing.assert_allclose(got[i], want, rtol=1e-6)
+    check_forward(gen, inner_squares, (a, b), rng, (0, 1))
 
 
 @pytest.mark.parametrize("sa, sb", [((3,), (3,)), ((2, 2, 3), (4, 3))], ids=str)

@@ -118,6 +118,8 @@ VIEWS = frozenset(
         "matmul_rhs",
         "dot_lhs",
         "dot_rhs",
+        "inner_lhs",
+        "inner_rhs",
     }
 )
 
@@ -132,6 +134,8 @@ MATMUL_HELPERS = frozenset(
         "matmul_rhs_rows_sum",
         "dot_lhs",  # np.dot's, which fall back on them
         "dot_rhs",
+        "inner_lhs",  # np.inner's, where a scalar operand is possible
+        "inner_rhs",
     }
 )
 

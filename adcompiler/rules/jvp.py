@@ -508,6 +508,8 @@ def _bilinear2(prim):
 defjvp("matmul_lhs_b", _bilinear2("matmul_lhs_b"))
 defjvp("dot_lhs", _bilinear2("dot_lhs"))
 defjvp("dot_rhs", _bilinear2("dot_rhs"))
+defjvp("inner_lhs", _bilinear2("inner_lhs"))
+defjvp("inner_rhs", _bilinear2("inner_rhs"))
 defjvp("matmul_rhs_a", _bilinear2("matmul_rhs_a"))
 
 

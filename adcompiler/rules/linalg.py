@@ -498,46 +498,35 @@ defprim(
 # -- inner and cross products -------------------------------------------------------
 
 
-def _leading(e, x):
-    """The number of axes of `x` but its last: `np.ndim(x) - 1`."""
-    rank = e.rank(x)
-    return Const(rank - 1) if rank is not None else e.sub(e.call("ndim", x), 1)
-
-
 # np.inner(a, b): out[I, J] = Σ_k a[I, k] b[J, k], I the axes of `a` but its
 # last, J those of `b` (a scalar operand multiplies).
 def _inner_a(e, g, out, a, b):
     """ā = Σ_J g[I, J] b[J, k]: `g * b`, `g @ b` where the ranks are known to be
-    small, else `np.tensordot(g, b, axes=np.ndim(b) - 1)`."""
+    small, `np.tensordot(g, b, axes=rank(b) - 1)` where they are known; where a
+    rank is not, `_inner_lhs`, which sees whether an operand is a scalar."""
     ra, rb = e.rank(a), e.rank(b)
     if ra == 0 or rb == 0:  # np.inner of a scalar multiplies
         return e.call("sum", e.mul(g, b)) if ra == 0 else e.mul(g, b)
+    if ra is None or rb is None:
+        return e.call("inner_lhs", g, b, a)
     if ra == 1 and rb == 1:
         return e.mul(g, b)
     if rb == 1 and ra == 2:
         return e.outer(g, b)
     if rb == 2 and ra in (1, 2):
         return e.call("matmul", g, b)
-    return _shaped(e, e.call("tensordot", g, b, axes=_leading(e, b)), a)
-
-
-def _shaped(e, x, like):
-    """`np.reshape(x, np.shape(like))` where `like` may be a scalar: np.inner of
-    one multiplies, which the tensordots do not undo (they make an outer
-    product); the reshape then raises, where a gradient of the wrong shape
-    could otherwise be summed back into `like` unnoticed. Where example
-    arguments show the scalar, the rules multiply."""
-    if e.rank(like) not in (None, 0):
-        return x
-    return e.call("reshape", x, e.call("shape", like))
+    return e.call("tensordot", g, b, axes=Const(rb - 1))
 
 
 def _inner_b(e, g, out, a, b):
     """b̄ = Σ_I g[I, J] a[I, k]: `g * a`, `g.T @ a`, else a tensordot over I with
-    `a`'s last axis moved first, and back last."""
+    `a`'s last axis moved first, and back last; `_inner_rhs` where a rank is
+    not known."""
     ra, rb = e.rank(a), e.rank(b)
     if ra == 0 or rb == 0:
         return e.call("sum", e.mul(g, a)) if rb == 0 else e.mul(g, a)
+    if ra is None or rb is None:
+        return e.call("inner_rhs", a, g, b)
     if ra == 1 and rb == 1:
         return e.mul(g, a)
     if ra == 1 and rb == 2:
@@ -547,8 +536,8 @@ def _inner_b(e, g, out, a, b):
     if ra == 2 and rb == 2:
         return e.call("matmul", e.call("T", g), a)
     moved = e.call("moveaxis", a, Const(-1), Const(0))
-    total = e.call("tensordot", moved, g, axes=_leading(e, a))
-    return _shaped(e, e.call("moveaxis", total, Const(0), Const(-1)), b)
+    total = e.call("tensordot", moved, g, axes=Const(ra - 1))
+    return e.call("moveaxis", total, Const(0), Const(-1))
 
 
 def _inner_infer(s, out, a, b):
@@ -558,6 +547,25 @@ def _inner_infer(s, out, a, b):
 
 
 defprim("inner", (NP, "inner"), _inner_a, _inner_b, infer=_inner_infer)
+# np.inner's adjoints where a rank is not known: `_inner_lhs(g, b, a)` is linear in
+# g and in b, <c, out> = <g, np.inner(c, b)>; `a` gives its shape alone. Likewise
+# `_inner_rhs(a, g, b)`.
+defprim(
+    "inner_lhs",
+    ("helper", "_inner_lhs"),
+    lambda e, c, out, g, b, a: e.call("inner", c, b),
+    lambda e, c, out, g, b, a: e.call("inner_rhs", c, g, b),
+    None,
+    infer=lambda s, out, g, b, a: s.union(out, a),
+)
+defprim(
+    "inner_rhs",
+    ("helper", "_inner_rhs"),
+    lambda e, c, out, a, g, b: e.call("inner_lhs", g, c, a),
+    lambda e, c, out, a, g, b: e.call("inner", a, c),
+    None,
+    infer=lambda s, out, a, g, b: s.union(out, b),
+)
 
 
 # np.cross of 3-vectors (or stacks of them, broadcast along the leading axes):
