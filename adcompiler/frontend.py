@@ -1372,6 +1372,8 @@ class Lowering:
             )
         if getattr(callee, "defvjp", None) is not None and hasattr(callee, "rule"):
             return self.custom_call(node, callee)
+        if callee is builtins.list or callee is builtins.tuple:
+            return self.list_call(node, callee.__name__)
         seq = resolve.SEQUENCE_FUNCTIONS.get(id(callee))
         if seq is not None and seq[1] is callee:
             return self.sequence_call(seq[0], node)
@@ -2079,6 +2081,44 @@ class Lowering:
         inner = self.inline(node, read_source(fn), _scope_of(fn), {}, fn.__code__, fn)
         prim = custom_primitive(callee)
         return self.e.call(prim, inner, *args, loc=self.src.loc(node))
+
+    def list_call(self, node: ast.Call, name: str) -> Atom:
+        """`list(...)` or `tuple(...)` of a generator expression, a comprehension,
+        a list or a tuple: the list of the same entries (lists are values here,
+        so a copy is the list itself; a tuple reads as a list does)."""
+        if node.keywords or len(node.args) > 1:
+            raise self.error(f"`{name}` takes one sequence here", node)
+        loc = self.src.loc(node)
+        if not node.args:  # an empty list, which appends may grow
+            xs = self.e.call("new_list", loc=loc)
+            self.lists.add(xs.name)
+            return xs
+        arg = node.args[0]
+        if isinstance(arg, (ast.ListComp, ast.GeneratorExp)):
+            return self.comprehension(arg)
+        value = self.expr(arg)
+        if isinstance(value, Var) and value.name in self.lists:
+            return value
+        if isinstance(value, Var) and value.name in self.tuples:
+            return self.list_of(self.tuples[value.name], loc)
+        if isinstance(value, Const) and isinstance(value.value, (tuple, list)):
+            return self.list_of([Const(v) for v in value.value], loc)
+        if isinstance(arg, ast.Name):  # an array's rows: `[row for row in x]`
+            row = ast.Name("row", ast.Store())
+            rows = ast.ListComp(
+                ast.Name("row", ast.Load()),
+                [ast.comprehension(row, arg, [], 0)],
+            )
+            return self.comprehension(
+                ast.fix_missing_locations(ast.copy_location(rows, node))
+            )
+        raise self.error(
+            f"`{name}` of `{ast.unparse(arg)}`: adcompiler takes `{name}` of a "
+            "generator expression, a comprehension, a list, a tuple or an array "
+            "named by a variable",
+            node,
+            f"name the array first: `rows = {ast.unparse(arg)}`, then `{name}(rows)`",
+        )
 
     def sequence_call(self, kind: str, node: ast.Call) -> Atom:
         """np.stack / np.array / np.concatenate / sum of a sequence of arrays."""

@@ -97,6 +97,40 @@ def reads_outer_in_first_iterable(x):
     return np.sum(np.array([x * 3.0 for x in x]))  # `in x`: the argument
 
 
+def list_of_generator(x):
+    parts = list(np.sin(x * k) for k in range(1, 4))
+    return np.sum(parts[0] * parts[2])
+
+
+def tuple_of_generator(x):
+    a, b, c = tuple(np.sin(x * k) for k in range(1, 4))
+    return np.sum(a * c + b)
+
+
+def list_of_a_list_grown(x):
+    parts = list([x, 2.0 * x])
+    parts.append(x**3)
+    return np.sum(parts[1] ** 2 + parts[2])
+
+
+def list_of_a_tuple(x):
+    pair = (x, np.cos(x))
+    xs = list(pair)
+    return np.sum(xs[0] * xs[1])
+
+
+def list_of_rows(x):
+    rows = list(x)
+    return np.sum(np.stack(rows) ** 2) + np.sum(rows[0] * rows[-1])
+
+
+def empty_list_grown(x):
+    ys = list()
+    for k in range(3):
+        ys.append(x * k)
+    return np.sum(ys[2] ** 2) + sum(tuple(ys[k][0] for k in range(3)))
+
+
 def same_name_twice(x):
     a = [t * 2.0 for t in x]
     b = [t * np.sin(t) for t in x]
@@ -124,6 +158,13 @@ def same_name_twice(x):
         (shadows, (X,), 0),
         (reads_outer_in_first_iterable, (X,), 0),
         (same_name_twice, (X,), 0),
+        (list_of_generator, (X,), 0),
+        (tuple_of_generator, (X,), 0),
+        (list_of_a_list_grown, (X,), 0),
+        (list_of_a_tuple, (X,), 0),
+        (list_of_rows, (X,), 0),
+        (list_of_rows, (XS,), 0),
+        (empty_list_grown, (X,), 0),
     ],
     ids=lambda a: getattr(a, "__name__", ""),
 )
@@ -185,6 +226,10 @@ def max_of_generator(x):
     return max(t * 2.0 for t in x)  # <-
 
 
+def list_of_an_expression(x):
+    return np.sum(list(x * 2.0)[0])  # <-
+
+
 def unknown_call_inside(x):
     return sum(np.fft.fft(t) for t in x)  # <-
 
@@ -199,6 +244,7 @@ def unknown_call_inside(x):
         (array_of_generator, "`np.array` takes a list, not a generator", "(t"),
         (max_of_generator, "a generator expression is not supported", "(t"),
         (unknown_call_inside, "call to `np.fft.fft`, which adcompiler", "np.fft.fft"),
+        (list_of_an_expression, "`list` of `x * 2.0`: adcompiler takes", "list("),
     ],
     ids=lambda a: getattr(a, "__name__", ""),
 )
@@ -209,6 +255,16 @@ def test_errors_point_into_the_comprehension(out_dir, f, message, at):
     with pytest.raises(ADCompileError) as info:
         grad(f)
     assert str(info.value).startswith(where + message), str(info.value)
+
+
+@pytest.mark.parametrize("f", [tuple_of_generator, list_of_rows, empty_list_grown])
+def test_hessian_through_list_and_tuple_calls(out_dir, f):
+    """`list(...)` and `tuple(...)` are the list itself, in forward mode too."""
+    g = grad(f)
+    fd = np.stack(
+        [(g(X + 1e-6 * e) - g(X - 1e-6 * e)) / 2e-6 for e in np.eye(3)], axis=-1
+    )
+    np.testing.assert_allclose(hessian(f)(X), fd, atol=1e-6)
 
 
 def test_forward_mode_and_the_hessian_go_through_it_as_through_the_loop(out_dir):
