@@ -887,15 +887,16 @@ def expression(
 
 
 def _size(node: ast.AST) -> int:
-    # `a.dot(b)` stands for `a @ b` (passes/products.py): it counts as long
-    dots = sum(
-        1
-        for n in ast.walk(node)
-        if isinstance(n, ast.Call)
-        and isinstance(n.func, ast.Attribute)
-        and n.func.attr == "dot"
+    return sum(not _is_dot_call(n) for n in ast.walk(node))
+
+
+def _is_dot_call(node: ast.AST) -> bool:
+    """`a.dot(b)`, which stands for `a @ b` (passes/products.py): as long, a node less."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "dot"
     )
-    return sum(1 for _ in ast.walk(node)) - dots
 
 
 def _local_uses(block: Block) -> dict[str, int]:

@@ -49,6 +49,7 @@ from ..passes.shift import invariant_shifts
 from ..rules import PRIMS
 from ..rules.arrays import IndexContrib, PathContrib
 from ..rules.core import NO_RULE_YET, NOT_ARRAYS
+from ..rules.numpy import matrix_product
 from .emitter import Emitter, Names, is_temp
 from .fresh import own_gradients
 
@@ -1077,11 +1078,11 @@ class Sweep:
             # the rows of `xs` in the order the lists hold the trips
             k = 1 if prim == "matmul_lhs_rows_sum" else 0
             s[k] = e.call("getitem", s[k], backwards, basic=Const(True), loc=loc)
-        # a stack of vectors is a matrix: np.dot computes the product as @ does
+        left = e.call("T", s[0], loc=loc)
         right = operands[1]
-        matrix = right.name in self.appended or e.rank(right) == 2
-        product = "dot" if matrix and enabled("dot") else "matmul"
-        return e.call(product, e.call("T", s[0], loc=loc), s[1], loc=loc)
+        if right.name in self.appended or e.rank(right) == 2:  # a stack of vectors
+            return matrix_product(e, left, s[1], loc=loc)
+        return e.call("matmul", left, s[1], loc=loc)
 
     def _stackable(self, o: Var, prim: str) -> bool:
         """Every trip appends a value of one known shape to the list `o`: a

@@ -10,7 +10,7 @@ what matmul does, stacks of `a` included. They differ for a stack `b`, and
 np.dot multiplies by a scalar where matmul raises; so a product is rewritten
 only where the shape facts (passes/shapes.py) give `b` rank 1 or 2 and `a`
 a rank of at least 1. The adjoints' own products are written that way by the
-rules (rules/numpy.py `_product`), which know the primal's ranks.
+rules (rules/numpy.py `matrix_product`), which know the primal's ranks.
 
 Codegen writes `np.dot(a, b)` as the method `a.dot(b)` where `a` is certainly
 a NumPy value (the function's call costs another 0.2 µs).

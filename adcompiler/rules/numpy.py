@@ -303,7 +303,7 @@ def _matmul_lhs(e, g, out, a, b):
     """∂(a @ b)/∂a applied to g: g bᵀ, an outer product when b is a vector."""
     rank = e.rank(b)
     if rank == 2:  # g has the rank of a @ b: at least 1
-        return _product(e, g, e.call("T", b))
+        return matrix_product(e, g, e.call("T", b))
     if rank == 1 and not _large_outer(e, out, b):
         return e.outer(g, b)
     d = e.call("matmul_lhs", g, b)
@@ -327,9 +327,9 @@ def _matmul_rhs(e, g, out, a, b):
     when b (so g) is a vector, as an expert writes `dz @ W` (no transposed view)."""
     rank = e.rank(a)
     if rank == 2 and e.rank(b) == 1:
-        return _product(e, g, a)
+        return matrix_product(e, g, a)
     if rank == 2 and e.rank(b) == 2:  # g is a matrix too
-        return _product(e, e.call("T", a), g)
+        return matrix_product(e, e.call("T", a), g)
     if rank == 2:
         return e.call("matmul", e.call("T", a), g)
     if rank == 1 and e.rank(b) in (1, 2):
@@ -341,12 +341,12 @@ def _matmul_rhs(e, g, out, a, b):
     return e.call("unbroadcast", d, b)
 
 
-def _product(e, a, b):
+def matrix_product(e, a, b, **options):
     """`a @ b` for a vector or matrix `b` and an `a` that is not a scalar, where
     np.dot computes the same without matmul's dispatch (passes/products.py)."""
     from ..passes import enabled
 
-    return e.call("dot" if enabled("dot") else "matmul", a, b)
+    return e.call("dot" if enabled("dot") else "matmul", a, b, **options)
 
 
 def _product_infer(rank):
