@@ -490,7 +490,8 @@ def _tangent(fn_ir, lowering, rec: Compiled):
 
 
 def _after_reverse(adj, lowering) -> None:
-    """The passes that work on the differentiated function, and its defaults."""
+    """The passes that work on the differentiated function, and its defaults;
+    and on the general function its loops' checks fall back to."""
     from .passes.branches import group_selects
     from .passes.buffers import reuse_buffers
     from .passes.hoist import hoist_products
@@ -510,6 +511,8 @@ def _after_reverse(adj, lowering) -> None:
     pop_list_adjoints(adj)
     dot_products(adj)
     adj.defaults = _literal_defaults(lowering.src.tree)
+    if adj.general is not None:
+        _after_reverse(adj.general, lowering)
 
 
 def _adjoint(fn_ir, lowering, rec: Compiled):
@@ -550,6 +553,8 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
         adj.result_tree = ((0, aux) if rec.has_aux else 0, grads)
     else:
         adj.result_tree = (grads, aux) if rec.has_aux else grads
+    if adj.general is not None:
+        adj.general.result_tree = adj.result_tree
     return adj
 
 
@@ -578,8 +583,18 @@ def generate(rec: Compiled) -> str:
             f"{what} of `{src.tree.name}` with respect to {', '.join(rec.wrt)}. "
             f"Generated from {origin}."
         )
-    text = codegen.module_source([(adj, doc)])
-    text = sourcemap.annotate(text, adj, src.file)
+    functions = [(adj, doc)]
+    if adj.general is not None:
+        functions.append(
+            (
+                adj.general,
+                f"{doc[:-1]}, for any shapes: `{adj.name}` returns what this "
+                "returns where a loop's trips do not keep their shapes.",
+            )
+        )
+    text = codegen.module_source(functions)
+    for fn, _ in functions:
+        text = sourcemap.annotate(text, fn, src.file)
     if any(
         len(line) > 88 and not line.lstrip().startswith('"""')
         for line in text.splitlines()

@@ -963,6 +963,19 @@ def _numpy_values(fn: Function) -> set[str]:
         for p, example in fn.examples.items()
         if example.kind == "array" and len(binders.get(p, ())) == 1
     }
+    # a trip's row of a loop's products made before it (`U_xs[t]` of
+    # `_matmul_rows(U, xs)`): a row of their array, or one of their list
+    rows = {s.out for s in walk(fn.body) if getattr(s, "prim", None) == "matmul_rows"}
+    indices = {s.index for s in walk(fn.body) if isinstance(s, Loop) and s.index}
+    numpy |= {
+        s.out
+        for s in walk(fn.body)
+        if isinstance(s, Assign)
+        and s.prim == "getitem"
+        and getattr(s.args[0], "name", None) in rows
+        and getattr(s.args[1], "name", None) in indices
+        and len(binders.get(s.out, ())) == 1
+    }
     changed = True
     while changed:  # an operand proven NumPy may prove another value
         changed = False
@@ -1292,6 +1305,20 @@ class _Body:
             for a in s.args[:2]
             if isinstance(a, Var)
         }
+        # a trip's check of its shapes reads them by name, and a shape taken
+        # before the loop (`shape_h0 = np.shape(h0)`) is taken there once
+        self.keep |= {
+            a.name
+            for s in walk(fn.body)
+            if isinstance(s, Assign) and s.prim == "same_shapes"
+            for a in s.args
+            if isinstance(a, Var)
+        }
+        self.shape_tuples = {
+            s.out
+            for s in walk(fn.body)
+            if isinstance(s, Assign) and s.prim == "shape" and len(s.args) == 1
+        }
 
     def atom(self, a: Atom) -> ast.expr:
         if isinstance(a, Var) and a.name in self.pending:
@@ -1359,6 +1386,9 @@ class _Body:
                     _check_scalar_matmul(_atom(a), _atom(b), fname.value, *known)
                 )
                 continue
+            if form[0] == "same_shapes":
+                out.append(self.same_shapes(stmt))
+                continue
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
                 out.append(
@@ -1412,6 +1442,36 @@ class _Body:
                 self.flush(out, [name])
                 out.append(_assign(name, value))
         return out
+
+    def same_shapes(self, stmt: Assign) -> ast.stmt:
+        """`if not (t3.shape == t2.shape == shape_h0 and y.shape == t4.shape):
+        return <general>(...)`: a trip whose values do not have the shapes the
+        gradient was derived for leaves it to the function derived without
+        taking them (passes/steady.py)."""
+        parts = []
+        for a in stmt.args:
+            if not isinstance(a, Var):  # a scalar's shape
+                parts.append(ast.Tuple([], ast.Load()))
+                continue
+            name = ast.Name(a.name, ast.Load())
+            if a.name in self.shape_tuples:
+                parts.append(name)
+            elif a.name in self.numpy:
+                parts.append(ast.Attribute(name, "shape", ast.Load()))
+            else:
+                parts.append(ast.Call(_np("shape"), [name], []))
+        tests = []
+        for n in stmt.kwargs["groups"].value:
+            group, parts = parts[:n], parts[n:]
+            tests.append(ast.Compare(group[0], [ast.Eq()] * (n - 1), group[1:]))
+        test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.And(), tests))
+        fn = self.fn
+        call = ast.Call(
+            ast.Name(fn.general.name, ast.Load()),
+            [ast.Name(p, ast.Load()) for p in fn.params],
+            [ast.keyword(c, ast.Name(c, ast.Load())) for c in fn.constants],
+        )
+        return ast.If(test, [ast.Return(call)], [])
 
     def into(self, stmt: Assign) -> ast.stmt:
         """`t *= x`, or `np.exp(t, out=t)`: a result written over its operand `t`."""
@@ -2119,6 +2179,8 @@ def _into_return(stmts: list[ast.stmt]) -> list[ast.stmt]:
 
 def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
     _rename_temps(fn, body)
+    if fn.general is not None:
+        _ShapeTests().visit(ast.Module(body, []))
     _SummedProducts().visit(ast.Module(body, []))
     for node in body:
         if isinstance(node, ast.FunctionDef):
@@ -2137,6 +2199,19 @@ def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
         list(defaults),
     )
     return ast.FunctionDef(fn.name, args, body, [], None, type_params=[])
+
+
+class _ShapeTests(ast.NodeTransformer):
+    """A trip's test of its shapes (`_Body.same_shapes`) as text, as in
+    `_one_float_test`: `ast.unparse` would put parentheses around the third and
+    later operands of its `and`, or around the one comparison."""
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        inner = node.operand
+        if not (isinstance(node.op, ast.Not) and isinstance(inner, ast.BoolOp)):
+            return self.generic_visit(node)
+        text = " and ".join(ast.unparse(v) for v in inner.values)
+        return ast.Name(f"not ({text})" if len(inner.values) > 1 else f"not {text}")
 
 
 class _SummedProducts(ast.NodeTransformer):

@@ -174,6 +174,10 @@ class Function:
     examples: dict = field(default_factory=dict)
     traced: dict = field(default_factory=dict)
     checks: bool = True
+    # A gradient derived with its loops' trips taken to keep their shapes
+    # (passes/steady.py) returns what this one, derived without, returns where
+    # a trip does not.
+    general: Function | None = None
 
 
 def walk(block: Block) -> Iterator[Stmt]:

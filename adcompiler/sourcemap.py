@@ -287,7 +287,7 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 branch = cur.take(
                     lambda st: isinstance(st, If)
                     or getattr(st, "prim", None)
-                    in ("check_scalar", "check_scalar_matmul")
+                    in ("check_scalar", "check_scalar_matmul", "same_shapes")
                 )
                 if branch is not None:
                     line, blocks = lines_of[id(branch)], _block_stmts(branch)

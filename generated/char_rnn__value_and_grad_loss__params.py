@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: ac467e617e5c197a723daa5a13974564
+# body-hash: cd6a877e24ea1e190e669270abd0109d
 import numpy as np
 
 
@@ -230,11 +230,95 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     Why = params["Why"]  # char_rnn.py:35
     by = params["by"]  # char_rnn.py:35
     t1 = np.shape(xs)[0]  # char_rnn.py:38
+    shape_h0 = np.shape(h0)  # char_rnn.py:38
     Wxh_xs = _matmul_rows(Wxh, xs)  # char_rnn.py:39
     h = h0  # char_rnn.py:38
     total = 0.0  # char_rnn.py:38
     for t in range(t1):  # char_rnn.py:38
         t2 = Wxh_xs[t]  # char_rnn.py:39
+        t3 = Whh @ h  # char_rnn.py:39
+        h_1 = np.tanh(t2 + t3 + bh)  # char_rnn.py:39
+        t4 = Why @ h_1  # char_rnn.py:40
+        y = t4 + by  # char_rnn.py:40
+        m = y.max()  # char_rnn.py:41
+        t5 = y - m  # char_rnn.py:42
+        t6 = np.exp(t5)  # char_rnn.py:42
+        t7 = t6.sum()  # char_rnn.py:42
+        log_p = t5 - np.log(t7)  # char_rnn.py:42
+        t8 = targets[t]  # char_rnn.py:43
+        total_1 = total - log_p[t8]  # char_rnn.py:43
+        if not (
+            h_1.shape == shape_h0 == t3.shape == t2.shape
+            and total_1.shape == ()
+            and log_p.shape == t4.shape
+        ):
+            return _value_and_grad_loss_general(params, xs, targets, h0)
+        h_1_trips.append(h_1)
+        tape.append((log_p, t8, t7, t6, h_1, h))
+        h = h_1  # char_rnn.py:39
+        total = total_1  # char_rnn.py:43
+    h_2 = h  # char_rnn.py:39
+    if getattr(total, "ndim", 0) != 0:  # char_rnn.py:43
+        raise TypeError(
+            f"grad of loss needs a scalar output, got shape {np.shape(total)}"
+        )
+    H_1 = _stack_trips(h_1_trips)  # char_rnn.py:32
+    t9 = 1.0 - H_1 * H_1  # char_rnn.py:39
+    gs_by = []  # char_rnn.py:38
+    xs_Why = []  # char_rnn.py:38
+    gs_bh = []  # char_rnn.py:38
+    xs_Whh = []  # char_rnn.py:38
+    d_h = np.zeros_like(h_2)  # char_rnn.py:38
+    d_total = 1.0  # char_rnn.py:38
+    for t in reversed(range(t1)):  # char_rnn.py:38
+        log_p, t8, t7, t6, h_1, h = tape.pop()
+        d_t10 = -d_total  # char_rnn.py:43
+        d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
+        np.add.at(d_log_p, t8, d_t10)
+        d_t7 = d_log_p.sum() / t7  # char_rnn.py:42
+        d_t5 = d_log_p - d_t7 * t6  # char_rnn.py:42
+        d_h_1 = d_h + _matmul_rhs(Why, d_t5, h_1)  # char_rnn.py:39
+        d_t11 = d_h_1 * t9[t]  # char_rnn.py:39
+        d_h = _matmul_rhs(Whh, d_t11, h)  # char_rnn.py:39
+        gs_by.append(d_t5)
+        xs_Why.append(h_1)
+        gs_bh.append(d_t11)
+        xs_Whh.append(h)
+    d_by = _unbroadcast_sum(gs_by, by)  # char_rnn.py:38
+    d_Why = _matmul_lhs_sum(gs_by, xs_Why, Why)  # char_rnn.py:38
+    d_bh = _unbroadcast_sum(gs_bh, bh)  # char_rnn.py:38
+    d_Whh = _matmul_lhs_sum(gs_bh, xs_Whh, Whh)  # char_rnn.py:38
+    d_Wxh = _matmul_lhs_rows_sum(gs_bh, xs, Wxh)  # char_rnn.py:38
+    d_params = _grad_like(  # char_rnn.py:38
+        params,
+        {
+            ("Wxh",): d_Wxh,
+            ("Whh",): d_Whh,
+            ("bh",): d_bh,
+            ("Why",): d_Why,
+            ("by",): d_by,
+        },
+    )
+    return total, d_params  # char_rnn.py:44
+
+
+def _value_and_grad_loss_general(params, xs, targets, h0):  # char_rnn.py:32
+    """Value and gradient of `loss` with respect to params. Generated from examples/char_rnn.py:32, for any shapes: `value_and_grad_loss` returns what this returns where a loop's trips do not keep their shapes."""
+    if type(params) is not float:  # char_rnn.py:32
+        _check_float("params", params)
+    h_1_trips = []  # char_rnn.py:32
+    tape = []  # char_rnn.py:32
+    Wxh = params["Wxh"]  # char_rnn.py:34
+    Whh = params["Whh"]  # char_rnn.py:34
+    bh = params["bh"]  # char_rnn.py:34
+    Why = params["Why"]  # char_rnn.py:35
+    by = params["by"]  # char_rnn.py:35
+    t1 = np.shape(xs)[0]  # char_rnn.py:38
+    Wxh_at_xs = _matmul_rows(Wxh, xs)  # char_rnn.py:39
+    h = h0  # char_rnn.py:38
+    total = 0.0  # char_rnn.py:38
+    for t in range(t1):  # char_rnn.py:38
+        t2 = Wxh_at_xs[t]  # char_rnn.py:39
         t3 = Whh @ h  # char_rnn.py:39
         t4 = t2 + t3  # char_rnn.py:39
         h_1 = np.tanh(t4 + bh)  # char_rnn.py:39

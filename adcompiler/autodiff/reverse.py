@@ -41,7 +41,7 @@ from ..ir import (
     uses,
     walk,
 )
-from ..passes import activity, enabled, specialize
+from ..passes import activity, enabled, specialize, steady
 from ..passes.dce import dce
 from ..passes.hoist import lengths_of, row_loop
 from ..passes.shapes import analyze
@@ -75,11 +75,45 @@ def reverse(*args, **kwargs) -> Function:
                 "loops included",
             )
     if not fn.traced:
-        return _reverse(*args, **kwargs)
+        return _steady(*args, **kwargs)
     try:
         return _reverse(copy.deepcopy(fn), *args[1:], **kwargs, assume=True)
     except _Unproven:
         return _reverse(*args, **kwargs)
+
+
+def _steady(fn: Function, *args, **kwargs) -> Function:
+    """`_reverse`, with a fast path for loops whose trips keep their shapes
+    (passes/steady.py): derived with the premises that they do, it checks
+    them a trip, and where one fails returns what `general`, the function
+    derived without them, returns."""
+    seeded = kwargs.get("seeded", args[4] if len(args) > 4 else False)
+    if seeded or not enabled("steady") or not any(steady.loops(fn)):
+        return _reverse(fn, *args, **kwargs)
+    names = args[3]
+    # each function takes its names afresh: the two read alike
+    fast_names = copy.deepcopy(names)
+    general = _reverse(copy.deepcopy(fn), *args, **kwargs)
+    base = analyze(fn.body, scalar_result=True)
+    wrt = {fn.params[i] for i in args[0]}
+    found = steady.plan(fn, base, activity.active(fn.body, wrt, fn.body.results))
+    if found is None:
+        return general
+    fast_fn = copy.deepcopy(fn)
+    steady.insert_checks(fast_fn, found, fast_names)
+    fast_args = args[:3] + (fast_names,) + args[4:]
+    try:
+        fast = _reverse(fast_fn, *fast_args, **kwargs, premises=found.premises)
+    except ADCompileError:  # what the general gradient did not refuse
+        return general
+    if steady.cost(fast) >= steady.cost(general):
+        return general
+    # the later passes take fresh names for both from `names`
+    names.taken |= fast_names.taken
+    names.counter = max(names.counter, fast_names.counter)
+    general.name = names.fresh(f"_{general.name}_general")
+    fast.general = general
+    return fast
 
 
 def _reverse(
@@ -91,6 +125,7 @@ def _reverse(
     seeded: bool = False,
     has_aux: bool = False,
     assume: bool = False,
+    premises=(),
 ) -> Function:
     """The function returning the gradients of `fn` (and its value, if `with_value`).
 
@@ -130,7 +165,10 @@ def _reverse(
         )
     facts = analyze(body, known=traced)
     proven_scalar = facts.is_scalar(result) or not fn.checks
-    shapes = analyze(body, scalar_result=True, known=traced)
+    plain = analyze(body, scalar_result=True, known=traced)
+    # what the checks of a loop's trips bear out holds only after the loop: the
+    # checks at entry read the facts without it
+    shapes = analyze(body, scalar_result=True, known=traced, premises=premises)
     wrt = [fn.params[i] for i in argnums]
     live = activity.active(body, set(wrt), body.results)
     if enabled("shift"):
@@ -150,7 +188,7 @@ def _reverse(
         roots = [
             p
             for p in fn.params
-            if shapes.is_scalar(Var(p)) and not facts.is_scalar(Var(p))
+            if plain.is_scalar(Var(p)) and not facts.is_scalar(Var(p))
         ]
         if (
             not with_value  # the value is computed anyway: checking it costs nothing

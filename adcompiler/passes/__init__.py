@@ -34,6 +34,9 @@ Each pass is one module (or one decision at one place, named here):
 - `dot`       a matrix product of a vector or matrix `b`, whose operands' ranks
               are known, is `a.dot(b)`: BLAS without matmul's ufunc dispatch,
               0.4 µs less a product (products.py, rules/numpy.py)
+- `steady`    without example arguments, a loop's trips are taken to keep
+              their shapes, checked once a trip; the gradient derived without
+              that takes over where a trip does not (steady.py)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.
@@ -58,6 +61,7 @@ ALL = (
     "branches",
     "buffers",
     "dot",
+    "steady",
 )
 
 _off: set[str] | None = None  # set by `disabled`; None: read the environment

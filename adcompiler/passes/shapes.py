@@ -145,6 +145,8 @@ class Shapes:
             shape = _reduced(self.concrete(stmt.args[0]), stmt.kwargs)
             if shape is not None:
                 self.fix(stmt.out, shape)
+            elif _over_everything(stmt.kwargs):  # `np.max(y)`: one number
+                self.set_rank(out, 0)
 
     def _same_item(self, stmt: Assign) -> None:
         """`g[i]` has the shape of `x[i]` where `g` has the shape of `x`: an index
@@ -253,6 +255,19 @@ def _reduced(shape: tuple | None, kwargs: dict) -> tuple | None:
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
+def _over_everything(kwargs: dict) -> bool:
+    """A reduction with these options reduces over every axis, to a scalar."""
+    axis = kwargs.get("axis", Const(None))
+    keep = kwargs.get("keepdims", Const(False))
+    return (
+        set(kwargs) <= {"axis", "keepdims", "ddof"}
+        and isinstance(axis, Const)
+        and axis.value is None
+        and isinstance(keep, Const)
+        and keep.value is False
+    )
+
+
 def _entry_of(args: tuple, tuples: set[str]) -> bool:
     """`args` index one entry of one of `tuples`: `t[0]`, `t[-1]`."""
     x, idx = args[0], args[1] if len(args) > 1 else None
@@ -278,7 +293,7 @@ def _induction(shapes: Shapes, loop: Loop, c: str, init: Atom, res: Atom) -> Non
 
 
 def analyze(
-    block: Block, scalar_result: bool = False, scalars=(), known=None
+    block: Block, scalar_result: bool = False, scalars=(), known=None, premises=()
 ) -> Shapes:
     """Facts for every value of a function body.
 
@@ -286,6 +301,8 @@ def analyze(
     to be scalars (to ask what they alone would prove); `known` maps values to
     the shapes traced from example arguments (passes/specialize.py): values of
     one shape share the class named by it, `(10, 10)`, and `()` is SCALAR.
+    `premises` are pairs of values taken to share a shape: the generated code
+    checks them where they are computed (passes/steady.py).
     """
     from . import enabled
 
@@ -300,12 +317,19 @@ def analyze(
         shapes.union(Const(0.0), Var(name))
     for name, shape in (known or {}).items():
         shapes.fix(name, tuple(shape))
+    for a, b in premises:
+        shapes.union(a, b)
+    settle(shapes, block)
+    return shapes
+
+
+def settle(shapes: Shapes, block: Block) -> None:
+    """Sweep `block` until its facts stop growing."""
     for _ in range(20):  # facts flow both ways; a few sweeps reach the fixpoint
         shapes.changed = False
         _sweep(shapes, block)
         if not shapes.changed:
             break
-    return shapes
 
 
 def _sweep(shapes: Shapes, block: Block) -> None:

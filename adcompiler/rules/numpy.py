@@ -896,6 +896,9 @@ defprim("check_scalar_matmul", ("check_scalar_matmul",), None, None, None)
 # checks each differentiated argument (`_check_float("x", x)`), since an integer,
 # boolean or complex one would otherwise give a silently wrong "gradient".
 defprim("check_float", ("check_float",), None, None)
+# A trip of a loop whose values share their shapes, as the gradient derived
+# with passes/steady.py takes them to: `same_shapes(*values)`.
+defprim("same_shapes", ("same_shapes",))
 # A gradient compiled for example arguments checks at entry that a call brings
 # arguments like them (passes/specialize.py): `check_examples(*params, fname, table)`.
 defprim("check_examples", ("check_examples",))

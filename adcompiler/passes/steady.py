@@ -1,0 +1,241 @@
+"""Loops whose trips keep their shapes: the generic gradient's fast path.
+
+Without example arguments the compiler cannot prove that
+`h = np.tanh(W @ h + U @ xs[t] + b)` keeps the shape of `h`: `b` might
+broadcast it, or `W` be a stack of matrices. So each backward trip sums its
+adjoints back to the shapes of the trip's values (`_unbroadcast(d_t4, t2)`),
+and the tape keeps those values for their shapes alone. A person writing the
+gradient knows better, and so can the compiler, if it checks.
+
+This pass lists what a loop's trips would satisfy if nothing broadcast inside
+them, as premises:
+
+- the operands of an elementwise operation that change from trip to trip
+  share a shape (`W @ h` and `U @ xs[t]`);
+- the result has that shape too where an operand read from outside the loop
+  (`+ b`) could spread it;
+- a carried value ends each trip with the shape it came in with (that of its
+  initial value).
+
+It keeps those that tell something the facts do not already, derives the
+gradient with them as facts, and inserts their check into the forward loop:
+one comparison of shapes a trip, `t3.shape == t2.shape == h_1.shape ==
+shape_h0`. Where a trip fails it, the gradient comes from the general function,
+derived without the premises, before any of the backward sweep has run (the
+forward sweep replays the function's own statements, which no fact changes).
+Each premise holds on every trip that passed its check, so every fact derived
+from them holds where the backward sweep uses it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from ..ir import Assign, Atom, Const, Function, Loop, Var, walk
+from .shapes import Shapes, settle
+
+# an elementwise operation's operands that are not arrays of the loop's trips
+_NOT_ARRAYS = {"shape", "len", "ndim", "size"}
+# what a scalar's shape is checked against: `total_1.shape == ()`
+SCALAR = Const(())
+
+
+@dataclass
+class Plan:
+    """The premises kept, and the checks of each loop (by its position in the
+    function's body): chains of values whose shapes must all be equal."""
+
+    premises: list[tuple[Var, Var]] = field(default_factory=list)
+    checks: dict[int, list[list[Var]]] = field(default_factory=dict)
+
+
+def loops(fn: Function):
+    """The function's top-level `for` loops that run every trip (no `break`, no
+    `while`), with their positions."""
+    for k, stmt in enumerate(fn.body.stmts):
+        if (
+            isinstance(stmt, Loop)
+            and stmt.index is not None
+            and stmt.cond is None
+            and stmt.brk is None
+            and not stmt.reverse
+        ):
+            yield k, stmt
+
+
+def _premises(fn: Function, loop: Loop, live: set) -> list[tuple[Var, Atom, bool]]:
+    """What the loop's trips satisfy where nothing broadcasts inside them, as
+    `(a, b, carried)`: `a` has the shape of `b`; `carried`: `a` is a carried
+    value's next value, `b` its initial value, which may be a number (`total
+    = 0.0`, a sum over the trips). Only the shapes of `live` values (those
+    the gradient flows through) decide anything: the others are left free."""
+    varying = set(loop.carried)
+    made = {}
+    for stmt in walk(loop.body):
+        for o in getattr(stmt, "outs", ()):
+            varying.add(o)
+    for stmt in loop.body.stmts:
+        if isinstance(stmt, Assign) and len(stmt.outs) == 1:
+            made[stmt.out] = stmt
+    lists = set(fn.lists)
+
+    def array(a: Atom) -> bool:
+        if not isinstance(a, Var) or a.name in lists or a.name == loop.index:
+            return False
+        stmt = made.get(a.name)
+        return stmt is None or stmt.prim not in _NOT_ARRAYS
+
+    from ..rules import PRIMS
+
+    found = []
+    for c, init, res in zip(loop.carried, loop.inits, loop.body.results):
+        numeric = isinstance(init, Const) and type(init.value) in (int, float)
+        if (
+            (isinstance(init, Var) or numeric)
+            and isinstance(res, Var)
+            and res.name in made
+            and array(res)
+            and c not in lists
+        ):
+            found.append((res, init, True))
+    for stmt in loop.body.stmts:
+        if not isinstance(stmt, Assign) or len(stmt.outs) != 1 or stmt.kwargs:
+            continue
+        if PRIMS[stmt.prim].shape != "elementwise" or not array(Var(stmt.out)):
+            continue
+        # the result has the shape of each operand of the trip the gradient
+        # flows to: no other operand spreads it (an invariant `b` may be smaller);
+        # where those are all its operands, they share a shape, which it has
+        arrays = [a for a in stmt.args if array(a)]
+        ours = [a for a in arrays if a.name in varying and a.name in live]
+        if ours and len(ours) == len(arrays):
+            found += [(a, ours[0], False) for a in ours[1:]]
+        else:
+            found += [(Var(stmt.out), a, False) for a in ours]
+    return found
+
+
+def plan(fn: Function, base: Shapes, live: set) -> Plan | None:
+    """The premises of `fn`'s loops that add to the facts `base` (which this
+    does not change), and their checks; None where there are none. `live`:
+    the values the gradient flows through."""
+    shapes = copy.deepcopy(base)
+    out = Plan()
+    for k, loop in loops(fn):
+        inside = {o for s in walk(loop.body) for o in getattr(s, "outs", ())}
+        order = {}  # a value of the loop's body -> its position (later is better)
+        for i, s in enumerate(loop.body.stmts):
+            for o in getattr(s, "outs", ()):
+                order[o] = i
+        chosen: list[Var] = []  # one value per class a premise joined, checked
+        links = []
+        for a, b, carried in _premises(fn, loop, live):
+            if shapes.same(a, b):
+                continue
+            if not carried and (shapes.is_scalar(a) or shapes.is_scalar(b)):
+                continue  # a scalar meant to broadcast (`y - np.max(y)`)
+            ends = []
+            for x in (a, b):
+                # a value already checked stands for its class; else the class's
+                # value computed last in the body (`h_1`, not the `t6` it is tanh of)
+                rep = SCALAR if shapes.is_scalar(x) else None
+                rep = rep or next((c for c in chosen if shapes.same(c, x)), None)
+                if rep is None:
+                    peers = [
+                        Var(v)
+                        for v in order
+                        if v in inside and base.same(Var(v), x) and _named(v)
+                    ]
+                    rep = max(peers, key=lambda v: order[v.name], default=x)
+                    chosen.append(rep)
+                ends.append(rep)
+            links.append(tuple(ends))
+            out.premises.append((a, b))
+            shapes.union(a, b)
+            settle(shapes, fn.body)
+        if links:
+            out.checks[k] = _chains(links)
+    for k, chains in out.checks.items():
+        # groups the later premises joined are one comparison
+        merged: list[list] = []
+        for chain in chains:
+            into = next((m for m in merged if shapes.same(m[0], chain[0])), None)
+            if into is None:
+                merged.append(list(chain))
+            else:
+                into += [v for v in chain if v not in into]
+        out.checks[k] = merged
+    return out if out.premises else None
+
+
+def _named(name: str) -> bool:
+    return not name.startswith("_")
+
+
+def _chains(links: list[tuple[Var, Var]]) -> list[list[Var]]:
+    """The values joined by `links`, one list per connected group."""
+    groups: list[list[Var]] = []
+    for a, b in links:
+        ga = next((g for g in groups if a in g), None)
+        gb = next((g for g in groups if b in g), None)
+        if ga is None and gb is None:
+            groups.append([a, b])
+        elif ga is None:
+            gb.append(a)
+        elif gb is None:
+            ga.append(b)
+        elif ga is not gb:
+            ga += gb
+            groups.remove(gb)
+    return groups
+
+
+def insert_checks(fn: Function, found: Plan, names) -> None:
+    """Each loop's checks at the end of its body. A value from before the loop
+    (the initial `h0`) is checked by its shape, taken once before it."""
+    stmts = fn.body.stmts
+    for k in sorted(found.checks, reverse=True):
+        loop = stmts[k]
+        inside = set(loop.carried) | {
+            o for s in walk(loop.body) for o in getattr(s, "outs", ())
+        }
+        before, args = [], []
+        for chain in found.checks[k]:
+            for v in chain:
+                if isinstance(v, Var) and v.name not in inside:
+                    taken = names.fresh(f"shape_{v.name}")
+                    before.append(Assign((taken,), "shape", (v,), {}, loop.loc))
+                    v = Var(taken)
+                args.append(v)
+        # one statement: `same_shapes(*values, groups=(4, 2))`, each group of one shape
+        groups = Const(tuple(len(c) for c in found.checks[k]))
+        loop.body.stmts.append(
+            Assign((), "same_shapes", tuple(args), {"groups": groups}, loop.loc)
+        )
+        stmts[k:k] = before
+
+
+def cost(fn: Function) -> int:
+    """What the loops do for shapes alone: their `_unbroadcast` calls and the
+    values their tapes keep."""
+
+    def count(block, inside: bool) -> int:
+        n = 0
+        for stmt in block.stmts:
+            if isinstance(stmt, Assign) and inside:
+                if stmt.prim == "unbroadcast":
+                    n += 1
+                elif stmt.prim == "push":
+                    n += len(stmt.args) - 1
+            elif isinstance(stmt, Loop):
+                n += count(stmt.body, True)
+            elif not isinstance(stmt, Assign):
+                n += count(stmt.then, inside) + count(stmt.orelse, inside)
+        return n
+
+    return count(fn.body, False)
+
+
+def is_shape(stmt) -> bool:
+    return isinstance(stmt, Assign) and stmt.prim == "same_shapes"

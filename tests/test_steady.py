@@ -1,0 +1,234 @@
+"""passes/steady.py: a generic gradient's loops, derived for trips that keep
+their shapes, checked a trip, with the general gradient where a trip does not."""
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+from adcheck import check, code_of
+from conftest import numeric_grad
+
+from adcompiler import grad, hessian, passes, value_and_grad
+
+
+@pytest.fixture(autouse=True)
+def _every_pass(monkeypatch):
+    monkeypatch.delenv("ADC_PASSES_OFF", raising=False)
+
+
+def rnn_loss(W, U, b, h0, xs):
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + U @ xs[t] + b)
+    return np.sum(h**2)
+
+
+def rnn_problem(rng, T=5, n=4, d=3):
+    return (
+        rng.normal(size=(n, n)) * 0.5,
+        rng.normal(size=(n, d)),
+        rng.normal(size=n),
+        rng.normal(size=n),
+        rng.normal(size=(T, d)),
+    )
+
+
+def backward_loop(code: str) -> str:
+    return code.split("for t in reversed")[1]
+
+
+def module_of(g) -> str:
+    return inspect.getsource(inspect.getmodule(g))
+
+
+def counting_general(g, monkeypatch) -> list:
+    """Count the calls the gradient `g` makes to its general function."""
+    module = inspect.getmodule(g)
+    (name,) = [n for n in vars(module) if n.endswith("_general")]
+    general, calls = getattr(module, name), []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return general(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_the_rnns_backward_trip_has_no_unbroadcast(out_dir, rng):
+    """The benchmark's RNN: one comparison of shapes a forward trip; the backward
+    trip neither sums to shapes nor pops values kept for them."""
+    code = check(rnn_loss, *rnn_problem(rng), argnums=(0, 1, 2))
+    assert re.search(
+        r"if not h_1\.shape == shape_h0 == t\d\.shape == t\d\.shape:\n"
+        r"\s+return _grad_rnn_loss_general\(W, U, b, h0, xs\)",
+        code,
+    )
+    assert "shape_h0 = np.shape(h0)" in code
+    back = backward_loop(code)
+    assert "_unbroadcast(" not in back
+    assert "h = tape.pop()" in back  # the trip's h, for d_W; nothing for shapes
+    general = module_of(grad(rnn_loss, argnums=(0, 1, 2)))
+    general = general.split("def _grad_rnn_loss_general")[1]
+    assert "_unbroadcast(d_" in backward_loop(general)
+
+
+def test_the_rnn_equals_the_hand_written_bptt(out_dir, rng):
+    from benchmarks.workloads import hand_rnn
+
+    g = grad(rnn_loss, argnums=(0, 1, 2))
+    for T in (0, 1, 6):
+        args = rnn_problem(rng, T=T)
+        for d, want in zip(g(*args), hand_rnn(*args)):
+            np.testing.assert_allclose(d, want, rtol=1e-12, atol=1e-14)
+
+
+def grows(W, h0, xs):
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(h @ W + xs[t])  # xs[t] of shape (2, 3) makes h (2, 3)
+    return np.sum(h**2)
+
+
+@pytest.mark.parametrize(
+    "rows, general",
+    [
+        ((4, 3), False),  # every trip keeps h's shape
+        ((4, 2, 3), True),  # the first trip spreads h: (3,) -> (2, 3)
+        ((0, 3), False),  # no trip
+    ],
+)
+def test_a_trip_that_spreads_a_value_takes_the_general_gradient(
+    out_dir, rng, monkeypatch, rows, general
+):
+    W, h0, xs = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3), rng.normal(size=rows)
+    g = grad(grows, argnums=(0, 1))
+    calls = counting_general(g, monkeypatch)
+    got = g(W, h0, xs)
+    assert len(calls) == int(general)
+    for k in (0, 1):
+        want = numeric_grad(grows, [W, h0, xs], k)
+        assert got[k].shape == want.shape
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+
+
+def test_a_later_trip_that_spreads_a_value_takes_the_general_gradient(
+    out_dir, rng, monkeypatch
+):
+    """The check is made on every trip, not only the first."""
+    W, h0 = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
+    xs = [rng.normal(size=3), rng.normal(size=3), rng.normal(size=(2, 3))]
+    g = grad(grows, argnums=(0, 1))
+    calls = counting_general(g, monkeypatch)
+    got = g(W, h0, xs)
+    assert len(calls) == 1
+    for k in (0, 1):
+        want = numeric_grad(grows, [W, h0, xs], k)
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+
+
+def summed_steps(W, xs, ks):
+    total = 0.0
+    for t in range(len(xs)):
+        y = W @ xs[t]
+        log_p = y - np.log(np.sum(np.exp(y)))
+        total = total - log_p[ks[t]]
+    return total
+
+
+def test_a_sum_over_the_trips_is_checked_to_stay_a_number(out_dir, rng, monkeypatch):
+    """`total = 0.0` carried: its next value is checked to be a scalar, so the
+    backward trip takes its adjoint for one."""
+    W, xs = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+    code = check(summed_steps, W, xs, [0, 2, 1, 1, 0])
+    assert re.search(r"if not total_1\.shape == \(\)", code)
+    assert "_unbroadcast(" not in backward_loop(code)
+    # a row of indices per trip makes `total` an array: grad refuses it
+    g = grad(summed_steps)
+    calls = counting_general(g, monkeypatch)
+    with pytest.raises(TypeError, match="needs a scalar output"):
+        g(W, xs, [[0, 1]] * 5)
+    assert len(calls) == 1
+
+
+def test_value_and_grad_and_float32_through_the_general_gradient(
+    out_dir, rng, monkeypatch
+):
+    W, h0 = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
+    xs = rng.normal(size=(4, 2, 3))
+    vg = value_and_grad(grows, argnums=(0, 1))
+    calls = counting_general(vg, monkeypatch)
+    value, (dW, dh0) = vg(W, h0, xs)
+    assert len(calls) == 1
+    assert value == pytest.approx(grows(W, h0, xs), rel=1e-12)
+    np.testing.assert_allclose(dW, numeric_grad(grows, [W, h0, xs], 0), rtol=1e-6)
+    args32 = [a.astype(np.float32) for a in (W, h0, xs)]
+    for d, a in zip(grad(grows, argnums=(0, 1))(*args32), args32):
+        assert d.dtype == np.float32 and d.shape == a.shape
+
+
+def test_hessian_reads_both_gradients_back(out_dir, rng):
+    """Forward mode over the generated gradient follows its call to the general one."""
+    W, h0 = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
+    g = grad(grows)
+    for xs in (rng.normal(size=(3, 3)), rng.normal(size=(3, 2, 3))):
+        H = hessian(grows)(W, h0, xs)
+        eps = 1e-5
+        want = np.zeros((3, 3, 3, 3))
+        for i in range(3):
+            for j in range(3):
+                E = np.zeros((3, 3))
+                E[i, j] = eps
+                want[..., i, j] = (g(W + E, h0, xs) - g(W - E, h0, xs)) / (2 * eps)
+        np.testing.assert_allclose(H, want, rtol=1e-5, atol=1e-7)
+
+
+def test_with_the_pass_off_there_is_one_general_gradient(out_dir, rng):
+    args = rnn_problem(rng)
+    with passes.disabled("steady"):
+        g = grad(rnn_loss, argnums=(0, 1, 2))
+        text = module_of(g)
+        assert "_general" not in text and "same_shapes" not in text
+        assert "_unbroadcast(" in backward_loop(code_of(g))
+        want = g(*args)
+    for d, w in zip(grad(rnn_loss, argnums=(0, 1, 2))(*args), want):
+        np.testing.assert_allclose(d, w, rtol=1e-12, atol=1e-14)
+
+
+def test_nothing_to_gain_no_second_function(out_dir, rng):
+    """With example arguments the shapes are known: no premise, no general
+    function; nor where the loop's shapes are proven already."""
+    args = rnn_problem(rng)
+    text = module_of(grad(rnn_loss, argnums=(0, 1, 2), example_args=args))
+    assert "_general" not in text
+
+    def scaled(x):
+        for _ in range(3):
+            x = np.tanh(x) * 2.0  # of x's shape, whatever it is
+        return np.sum(x)
+
+    text = module_of(grad(scaled))
+    assert "_general" not in text
+
+
+def accumulated(x, s):
+    total = 0.0
+    for _ in range(3):
+        total = total + x * s
+    return np.sum(total)
+
+
+def test_a_sum_that_becomes_an_array_takes_the_general_gradient(
+    out_dir, rng, monkeypatch
+):
+    """`total = 0.0` is taken to stay a number, which makes `x * s` one: an
+    array `x` is no error, its first trip falls back."""
+    g = grad(accumulated, argnums=(0, 1))
+    calls = counting_general(g, monkeypatch)
+    for x in (0.7, rng.normal(size=3)):
+        got = g(x, 1.3)
+        for k in (0, 1):
+            want = numeric_grad(accumulated, [x, 1.3], k)
+            np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+    assert len(calls) == 1
