@@ -1465,6 +1465,7 @@ class _Body:
             group, parts = parts[:n], parts[n:]
             tests.append(ast.Compare(group[0], [ast.Eq()] * (n - 1), group[1:]))
         test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.And(), tests))
+        test.shape_test = True  # written as text once names are final (_ShapeTests)
         fn = self.fn
         call = ast.Call(
             ast.Name(fn.general.name, ast.Load()),
@@ -2202,14 +2203,15 @@ def _finish_def(fn: Function, doc, body: list, defaults) -> ast.FunctionDef:
 
 
 class _ShapeTests(ast.NodeTransformer):
-    """A trip's test of its shapes (`_Body.same_shapes`) as text, as in
-    `_one_float_test`: `ast.unparse` would put parentheses around the third and
-    later operands of its `and`, or around the one comparison."""
+    """A trip's test of its shapes (`_Body.same_shapes`, `not (a and b)` of
+    comparisons only) as text, as in `_one_float_test`: `ast.unparse` would put
+    parentheses around the third and later operands of its `and`, or around
+    the one comparison."""
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
-        inner = node.operand
-        if not (isinstance(node.op, ast.Not) and isinstance(inner, ast.BoolOp)):
+        if not getattr(node, "shape_test", False):
             return self.generic_visit(node)
+        inner = node.operand
         text = " and ".join(ast.unparse(v) for v in inner.values)
         return ast.Name(f"not ({text})" if len(inner.values) > 1 else f"not {text}")
 

@@ -232,3 +232,24 @@ def test_a_sum_that_becomes_an_array_takes_the_general_gradient(
             want = numeric_grad(accumulated, [x, 1.3], k)
             np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
     assert len(calls) == 1
+
+
+def then_while(x, xs):
+    h = x
+    for t in range(len(xs)):
+        h = np.tanh(h * xs[t])
+    k = 0
+    while k < 1 and (np.sum(h) > 100.0 or np.sum(h) < 100.0):
+        k += 1
+        h = h * 2.0
+    return np.sum(h * h)
+
+
+def test_only_the_shape_test_is_rewritten(out_dir, rng):
+    """The trip's test is written as text; another `not (a and (b or c))` in the
+    same function (a `while` condition) keeps its parentheses. (A random
+    program whose `or` lost them looped forever.)"""
+    x, xs = rng.normal(size=3), rng.normal(size=(4, 3))
+    code = code_of(grad(then_while))
+    assert "if not (k < 1 and (" in code
+    check(then_while, x, xs)

@@ -8,23 +8,26 @@ and the tape keeps those values for their shapes alone. A person writing the
 gradient knows better, and so can the compiler, if it checks.
 
 This pass lists what a loop's trips would satisfy if nothing broadcast inside
-them, as premises:
+them, as premises, about the values the gradient flows through (the others
+may broadcast as they like: nothing sums back to their shapes):
 
-- the operands of an elementwise operation that change from trip to trip
-  share a shape (`W @ h` and `U @ xs[t]`);
-- the result has that shape too where an operand read from outside the loop
-  (`+ b`) could spread it;
-- a carried value ends each trip with the shape it came in with (that of its
-  initial value).
+- an elementwise operation's operands that change from trip to trip share
+  a shape where they are all its operands (`W @ h` and `U @ xs[t]`), and
+  the result has each one's shape where others could spread it (`+ b`, a
+  `b` read from outside the loop, or `+ xs[t]`, not differentiated);
+- a carried value ends each trip with the shape of its initial value (a sum
+  `total = 0.0` stays a number).
 
 It keeps those that tell something the facts do not already, derives the
-gradient with them as facts, and inserts their check into the forward loop:
-one comparison of shapes a trip, `t3.shape == t2.shape == h_1.shape ==
-shape_h0`. Where a trip fails it, the gradient comes from the general function,
-derived without the premises, before any of the backward sweep has run (the
-forward sweep replays the function's own statements, which no fact changes).
-Each premise holds on every trip that passed its check, so every fact derived
-from them holds where the backward sweep uses it.
+gradient with them as facts, and inserts their check at the end of the
+forward trip: one comparison of shapes, `h_1.shape == shape_h0 == t3.shape
+== t2.shape`, a value that stands for its class where one does. Where a trip
+fails it, the gradient comes from the general function, derived without the
+premises, before any of the backward sweep has run: the forward sweep
+replays the function's own statements, which no fact changes, and checks at
+entry read the facts without premises (reverse.py). Each premise holds on
+every trip that passed its check, so every fact derived from them holds
+where the backward sweep uses it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from ..ir import Assign, Atom, Const, Function, Loop, Var, walk
+from ..ir import Assign, Atom, Block, Const, Function, Loop, Var, walk
 from .shapes import Shapes, settle
 
 # an elementwise operation's operands that are not arrays of the loop's trips
@@ -153,9 +156,10 @@ def plan(fn: Function, base: Shapes, live: set) -> Plan | None:
             links.append(tuple(ends))
             out.premises.append((a, b))
             shapes.union(a, b)
-            settle(shapes, fn.body)
+            settle(shapes, Block([loop]))  # what the loop's next premise may find
         if links:
             out.checks[k] = _chains(links)
+            settle(shapes, fn.body)
     for k, chains in out.checks.items():
         # groups the later premises joined are one comparison
         merged: list[list] = []
@@ -235,7 +239,3 @@ def cost(fn: Function) -> int:
         return n
 
     return count(fn.body, False)
-
-
-def is_shape(stmt) -> bool:
-    return isinstance(stmt, Assign) and stmt.prim == "same_shapes"
