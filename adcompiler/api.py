@@ -510,6 +510,10 @@ def _after_reverse(adj, lowering) -> None:
     reuse_buffers(adj)
     pop_list_adjoints(adj)
     dot_products(adj)
+    if adj.general is not None:
+        from .passes.steady import ranked_products
+
+        ranked_products(adj, lowering.names)
     adj.defaults = _literal_defaults(lowering.src.tree)
     if adj.general is not None:
         _after_reverse(adj.general, lowering)

@@ -1389,6 +1389,9 @@ class _Body:
             if form[0] == "same_shapes":
                 out.append(self.same_shapes(stmt))
                 continue
+            if form[0] == "check_ranks":
+                out.append(self.check_ranks(stmt))
+                continue
             if form[0] == "check_scalar":
                 is_argument = len(stmt.args) > 2 and stmt.args[2].value
                 out.append(
@@ -1466,13 +1469,35 @@ class _Body:
             tests.append(ast.Compare(group[0], [ast.Eq()] * (n - 1), group[1:]))
         test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.And(), tests))
         test.shape_test = True  # written as text once names are final (_ShapeTests)
+        return ast.If(test, [self._general_call()], [])
+
+    def check_ranks(self, stmt: Assign) -> ast.stmt:
+        """`if not (np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2): return
+        <general>(...)`: the ranks that make a loop's products np.dot
+        (passes/steady.py `ranked_products`)."""
+        tests = []
+        for a, ranks in zip(stmt.args, stmt.kwargs["ranks"].value):
+            x = ast.unparse(_atom(a))
+            if len(ranks) == 1:
+                tests.append(f"np.ndim({x}) == {ranks[0]}")
+            else:  # a range: `in` does not read back (a membership test)
+                tests.append(f"{ranks[0]} <= np.ndim({x}) <= {ranks[-1]}")
+        test = ast.parse(" and ".join(tests), mode="eval").body
+        if not isinstance(test, ast.BoolOp):
+            test = ast.BoolOp(ast.And(), [test])
+        test = ast.UnaryOp(ast.Not(), test)
+        test.shape_test = True
+        return ast.If(test, [self._general_call()], [])
+
+    def _general_call(self) -> ast.stmt:
         fn = self.fn
-        call = ast.Call(
-            ast.Name(fn.general.name, ast.Load()),
-            [ast.Name(p, ast.Load()) for p in fn.params],
-            [ast.keyword(c, ast.Name(c, ast.Load())) for c in fn.constants],
+        return ast.Return(
+            ast.Call(
+                ast.Name(fn.general.name, ast.Load()),
+                [ast.Name(p, ast.Load()) for p in fn.params],
+                [ast.keyword(c, ast.Name(c, ast.Load())) for c in fn.constants],
+            )
         )
-        return ast.If(test, [ast.Return(call)], [])
 
     def into(self, stmt: Assign) -> ast.stmt:
         """`t *= x`, or `np.exp(t, out=t)`: a result written over its operand `t`."""

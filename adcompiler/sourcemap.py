@@ -287,7 +287,12 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 branch = cur.take(
                     lambda st: isinstance(st, If)
                     or getattr(st, "prim", None)
-                    in ("check_scalar", "check_scalar_matmul", "same_shapes")
+                    in (
+                        "check_scalar",
+                        "check_scalar_matmul",
+                        "same_shapes",
+                        "check_ranks",
+                    )
                 )
                 if branch is not None:
                     line, blocks = lines_of[id(branch)], _block_stmts(branch)

@@ -253,3 +253,48 @@ def test_only_the_shape_test_is_rewritten(out_dir, rng):
     code = code_of(grad(then_while))
     assert "if not (k < 1 and (" in code
     check(then_while, x, xs)
+
+
+def matvec(W, h0, xs):
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+def test_the_rnns_products_are_np_dot_where_the_ranks_are_checked(out_dir, rng):
+    """`W @ h` of a matrix `W` and a state of rank 1 or 2 that the trips keep
+    is `np.dot(W, h)`, its adjoint `W_T.dot(g)`: the ranks checked once."""
+    code = code_of(grad(rnn_loss, argnums=(0, 1, 2)))
+    assert "if not (np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2):" in code
+    assert "t2 = np.dot(W, h)" in code and "W_T = np.transpose(W)" in code
+    assert "d_h_2 = W_T.dot(d_t5)" in backward_loop(code)
+    assert "_matmul_rhs(" not in code
+
+
+@pytest.mark.parametrize(
+    "W, h0, rows, general",
+    [
+        ((3, 3), (3,), (4, 3), False),  # a vector state
+        ((3, 3), (3, 2), (4, 3, 2), False),  # a matrix of states
+        ((2, 3, 3), (2, 3, 1), (4, 2, 3, 1), True),  # a stack of matrices W
+        ((3, 3), (2, 3, 2), (4, 2, 3, 2), True),  # a state of rank 3
+        (None, (3,), (4, 3), False),  # W a list of lists: np.dot takes it
+    ],
+)
+def test_products_of_other_ranks_take_the_general_gradient(
+    out_dir, rng, monkeypatch, W, h0, rows, general
+):
+    W = (
+        [[0.1, 0.2, 0.0], [0.3, -0.1, 0.2], [0.0, 0.1, 0.4]]
+        if W is None
+        else rng.normal(size=W) * 0.5
+    )
+    args = [W, rng.normal(size=h0), rng.normal(size=rows)]
+    g = grad(matvec, argnums=(0, 1))
+    calls = counting_general(g, monkeypatch)
+    got = g(*args)
+    assert len(calls) == int(general)
+    for k in (0, 1):
+        want = numeric_grad(matvec, [np.asarray(args[0], float), *args[1:]], k)
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)

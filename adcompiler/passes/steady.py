@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from ..ir import Assign, Atom, Block, Const, Function, Loop, Var, walk
+from ..ir import Assign, Atom, Block, Const, Function, Loop, Var, rename, walk
 from .shapes import Shapes, settle
 
 # an elementwise operation's operands that are not arrays of the loop's trips
@@ -239,3 +239,107 @@ def cost(fn: Function) -> int:
         return n
 
     return count(fn.body, False)
+
+
+def ranked_products(fn: Function, names) -> None:
+    """`W @ h` of an invariant `W` and a carried `h` whose trips keep its shape,
+    as `np.dot(W, h)`, and its adjoint `_matmul_rhs(W, g, h)` as `W_T.dot(g)`
+    with `W_T = np.transpose(W)` taken once: np.dot skips the matmul ufunc's
+    dispatch, and no helper asks the ranks on every trip. They agree with `@`
+    where `W` is a matrix and `h` a vector or a matrix, which one check before
+    the loop makes sure of (`np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2`): the
+    trips' checks keep `h`, and the product with it (the adjoint `g`), in the
+    initial one's shape."""
+    from . import enabled
+
+    if fn.general is None or not enabled("dot"):
+        return
+    stmts = fn.body.stmts
+    for k in range(len(stmts) - 1, -1, -1):  # checks go in before loops
+        loop = stmts[k]
+        if not isinstance(loop, Loop) or loop.reverse:
+            continue
+        check = next((s for s in loop.body.stmts if _is_check(s)), None)
+        if check is None:
+            continue
+        groups, rest = [], list(check.args)
+        for n in check.kwargs["groups"].value:
+            groups.append(rest[:n])
+            rest = rest[n:]
+        shape_of = {
+            s.out: s.args[0]
+            for s in stmts[:k]
+            if isinstance(s, Assign) and s.prim == "shape" and len(s.outs) == 1
+        }
+        inside = set(loop.carried) | {
+            o for s in walk(loop.body) for o in getattr(s, "outs", ())
+        }
+        ranked: dict[Atom, tuple] = {}  # value -> the ranks checked
+        for s in loop.body.stmts:
+            if not (
+                isinstance(s, Assign)
+                and s.prim == "matmul"
+                and len(s.args) == 2
+                and not s.kwargs
+                and all(isinstance(a, Var) for a in s.args)
+            ):
+                continue
+            w, h = s.args
+            if h.name not in loop.carried or w.name in inside:
+                continue
+            i = loop.carried.index(h.name)
+            init, res = loop.inits[i], loop.body.results[i]
+            kept = any(
+                Var(s.out) in g
+                and res in g
+                and any(shape_of.get(getattr(v, "name", None)) == init for v in g)
+                for g in groups
+            )
+            if not kept or not isinstance(init, (Var, Const)):
+                continue
+            s.prim = "dot"
+            _transposed_adjoint(stmts, k + 1, w, h, names)
+            ranked.setdefault(w, (2,))
+            ranked.setdefault(init, (1, 2))
+        if ranked:
+            ranks = {"ranks": Const(tuple(ranked.values()))}
+            stmts.insert(k, Assign((), "check_ranks", tuple(ranked), ranks, loop.loc))
+
+
+def _is_check(stmt) -> bool:
+    return isinstance(stmt, Assign) and stmt.prim == "same_shapes"
+
+
+def _transposed_adjoint(stmts: list, start: int, w: Var, h: Var, names) -> None:
+    """In the backward loops from `stmts[start]` on, `x = matmul_rhs(W, g)` and
+    `y = unbroadcast(x, h)` become `x = W_T.dot(g)`, read as `y` (the product
+    has the shape of `h`, which the forward trips checked), with `W_T = W.T`
+    taken once before the loop."""
+    j = start
+    while j < len(stmts):
+        loop = stmts[j]
+        j += 1
+        if not (isinstance(loop, Loop) and loop.reverse):
+            continue
+        body = loop.body.stmts
+        made = {s.out: s for s in body if isinstance(s, Assign) and len(s.outs) == 1}
+        for s in list(body):
+            if not (isinstance(s, Assign) and s.prim == "unbroadcast"):
+                continue
+            x, like = s.args
+            product = made.get(getattr(x, "name", None))
+            if like != h or getattr(product, "prim", None) != "matmul_rhs":
+                continue
+            if product.args[0] != w or len(product.args) != 2 or product.kwargs:
+                continue
+            reads = sum(
+                a == x for t in walk(loop.body) for a in getattr(t, "args", ())
+            ) + sum(r == x for r in loop.body.results)
+            if reads != 1:
+                continue
+            wt = names.fresh(f"{w.name}_T")
+            stmts.insert(j - 1, Assign((wt,), "transpose", (w,), {}, loop.loc))
+            j += 1
+            product.prim, product.args = "dot", (Var(wt), product.args[1])
+            body.remove(s)
+            rename(loop.body, {s.out: x.name})

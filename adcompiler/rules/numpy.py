@@ -899,6 +899,9 @@ defprim("check_float", ("check_float",), None, None)
 # A trip of a loop whose values share their shapes, as the gradient derived
 # with passes/steady.py takes them to: `same_shapes(*values)`.
 defprim("same_shapes", ("same_shapes",))
+# ... and its arguments of the ranks that let its products be np.dot
+# (`check_ranks(*values, ranks=(1, 2))`; `ranks=(2,)`: 2-D arrays)
+defprim("check_ranks", ("check_ranks",))
 # A gradient compiled for example arguments checks at entry that a call brings
 # arguments like them (passes/specialize.py): `check_examples(*params, fname, table)`.
 defprim("check_examples", ("check_examples",))
