@@ -1451,25 +1451,29 @@ class _Body:
         return <general>(...)`: a trip whose values do not have the shapes the
         gradient was derived for leaves it to the function derived without
         taking them (passes/steady.py)."""
-        parts = []
-        for a in stmt.args:
-            if not isinstance(a, Var):  # a scalar's shape
-                parts.append(ast.Tuple([], ast.Load()))
-                continue
-            name = ast.Name(a.name, ast.Load())
-            if a.name in self.shape_tuples:
-                parts.append(name)
-            elif a.name in self.numpy:
-                parts.append(ast.Attribute(name, "shape", ast.Load()))
-            else:
-                parts.append(ast.Call(_np("shape"), [name], []))
+        from .passes.steady import groups
+
         tests = []
-        for n in stmt.kwargs["groups"].value:
-            group, parts = parts[:n], parts[n:]
-            tests.append(ast.Compare(group[0], [ast.Eq()] * (n - 1), group[1:]))
+        for group in groups(stmt):
+            parts = [self._shape_of(a) for a in group]
+            tests.append(
+                ast.Compare(parts[0], [ast.Eq()] * (len(parts) - 1), parts[1:])
+            )
         test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.And(), tests))
         test.shape_test = True  # written as text once names are final (_ShapeTests)
         return ast.If(test, [self._general_call()], [])
+
+    def _shape_of(self, a: Atom) -> ast.expr:
+        """`x.shape` of a NumPy value, `np.shape(x)` of another, a shape taken
+        before the loop as it is, and `()` for a scalar's."""
+        if not isinstance(a, Var):
+            return ast.Tuple([], ast.Load())
+        name = ast.Name(a.name, ast.Load())
+        if a.name in self.shape_tuples:
+            return name
+        if a.name in self.numpy:
+            return ast.Attribute(name, "shape", ast.Load())
+        return ast.Call(_np("shape"), [name], [])
 
     def check_ranks(self, stmt: Assign) -> ast.stmt:
         """`if not (np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2): return

@@ -168,7 +168,11 @@ def _reverse(
     plain = analyze(body, scalar_result=True, known=traced)
     # what the checks of a loop's trips bear out holds only after the loop: the
     # checks at entry read the facts without it
-    shapes = analyze(body, scalar_result=True, known=traced, premises=premises)
+    shapes = (
+        analyze(body, scalar_result=True, known=traced, premises=premises)
+        if premises
+        else plain
+    )
     wrt = [fn.params[i] for i in argnums]
     live = activity.active(body, set(wrt), body.results)
     if enabled("shift"):

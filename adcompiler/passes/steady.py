@@ -67,17 +67,30 @@ def loops(fn: Function):
             yield k, stmt
 
 
+def _varying(loop: Loop) -> set[str]:
+    """The values that change from trip to trip: the carried ones, and every
+    value the body makes."""
+    made = {o for s in walk(loop.body) for o in getattr(s, "outs", ())}
+    return set(loop.carried) | made
+
+
+def groups(check: Assign) -> list[list[Atom]]:
+    """The groups of one shape of a `same_shapes(*values, groups=(4, 2))`."""
+    out, rest = [], list(check.args)
+    for n in check.kwargs["groups"].value:
+        out.append(rest[:n])
+        rest = rest[n:]
+    return out
+
+
 def _premises(fn: Function, loop: Loop, live: set) -> list[tuple[Var, Atom, bool]]:
     """What the loop's trips satisfy where nothing broadcasts inside them, as
     `(a, b, carried)`: `a` has the shape of `b`; `carried`: `a` is a carried
     value's next value, `b` its initial value, which may be a number (`total
     = 0.0`, a sum over the trips). Only the shapes of `live` values (those
     the gradient flows through) decide anything: the others are left free."""
-    varying = set(loop.carried)
+    varying = _varying(loop)
     made = {}
-    for stmt in walk(loop.body):
-        for o in getattr(stmt, "outs", ()):
-            varying.add(o)
     for stmt in loop.body.stmts:
         if isinstance(stmt, Assign) and len(stmt.outs) == 1:
             made[stmt.out] = stmt
@@ -126,7 +139,6 @@ def plan(fn: Function, base: Shapes, live: set) -> Plan | None:
     shapes = copy.deepcopy(base)
     out = Plan()
     for k, loop in loops(fn):
-        inside = {o for s in walk(loop.body) for o in getattr(s, "outs", ())}
         order = {}  # a value of the loop's body -> its position (later is better)
         for i, s in enumerate(loop.body.stmts):
             for o in getattr(s, "outs", ()):
@@ -146,9 +158,7 @@ def plan(fn: Function, base: Shapes, live: set) -> Plan | None:
                 rep = rep or next((c for c in chosen if shapes.same(c, x)), None)
                 if rep is None:
                     peers = [
-                        Var(v)
-                        for v in order
-                        if v in inside and base.same(Var(v), x) and _named(v)
+                        Var(v) for v in order if base.same(Var(v), x) and _named(v)
                     ]
                     rep = max(peers, key=lambda v: order[v.name], default=x)
                     chosen.append(rep)
@@ -201,9 +211,7 @@ def insert_checks(fn: Function, found: Plan, names) -> None:
     stmts = fn.body.stmts
     for k in sorted(found.checks, reverse=True):
         loop = stmts[k]
-        inside = set(loop.carried) | {
-            o for s in walk(loop.body) for o in getattr(s, "outs", ())
-        }
+        inside = _varying(loop)
         before, args = [], []
         for chain in found.checks[k]:
             for v in chain:
@@ -262,18 +270,13 @@ def ranked_products(fn: Function, names) -> None:
         check = next((s for s in loop.body.stmts if _is_check(s)), None)
         if check is None:
             continue
-        groups, rest = [], list(check.args)
-        for n in check.kwargs["groups"].value:
-            groups.append(rest[:n])
-            rest = rest[n:]
+        kept_together = groups(check)
         shape_of = {
             s.out: s.args[0]
             for s in stmts[:k]
             if isinstance(s, Assign) and s.prim == "shape" and len(s.outs) == 1
         }
-        inside = set(loop.carried) | {
-            o for s in walk(loop.body) for o in getattr(s, "outs", ())
-        }
+        inside = _varying(loop)
         ranked: dict[Atom, tuple] = {}  # value -> the ranks checked
         for s in loop.body.stmts:
             if not (
@@ -293,7 +296,7 @@ def ranked_products(fn: Function, names) -> None:
                 Var(s.out) in g
                 and res in g
                 and any(shape_of.get(getattr(v, "name", None)) == init for v in g)
-                for g in groups
+                for g in kept_together
             )
             if not kept or not isinstance(init, (Var, Const)):
                 continue
