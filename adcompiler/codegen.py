@@ -964,8 +964,13 @@ def _numpy_values(fn: Function) -> set[str]:
         if example.kind == "array" and len(binders.get(p, ())) == 1
     }
     # a trip's row of a loop's products made before it (`U_xs[t]` of
-    # `_matmul_rows(U, xs)`): a row of their array, or one of their list
-    rows = {s.out for s in walk(fn.body) if getattr(s, "prim", None) == "matmul_rows"}
+    # `_matmul_rows(U, xs)` or `_rows_matmul(xs, U)`): a row of their array,
+    # or one of their list
+    rows = {
+        s.out
+        for s in walk(fn.body)
+        if getattr(s, "prim", None) in ("matmul_rows", "rows_matmul")
+    }
     indices = {s.index for s in walk(fn.body) if isinstance(s, Loop) and s.index}
     numpy |= {
         s.out

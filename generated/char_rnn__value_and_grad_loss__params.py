@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 52b009ee29dec0c7978c6ba6708cd885
+# body-hash: da46be31e0403408c84e8d8a42cad12e
 import numpy as np
 
 
@@ -232,7 +232,9 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     t1 = np.shape(xs)[0]  # char_rnn.py:38
     shape_h0 = np.shape(h0)  # char_rnn.py:38
     Wxh_xs = _matmul_rows(Wxh, xs)  # char_rnn.py:39
-    if not (np.ndim(Whh) == 2 and 1 <= np.ndim(h0) <= 2):  # char_rnn.py:38
+    if not (
+        np.ndim(Whh) == 2 and 1 <= np.ndim(h0) <= 2 and np.ndim(Why) == 2
+    ):  # char_rnn.py:38
         return _value_and_grad_loss_general(params, xs, targets, h0)  # char_rnn.py:44
     h = h0  # char_rnn.py:38
     total = 0.0  # char_rnn.py:38
@@ -240,7 +242,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         t2 = Wxh_xs[t]  # char_rnn.py:39
         t3 = np.dot(Whh, h)  # char_rnn.py:39
         h_1 = np.tanh(t2 + t3 + bh)  # char_rnn.py:39
-        t4 = Why @ h_1  # char_rnn.py:40
+        t4 = np.dot(Why, h_1)  # char_rnn.py:40
         y = t4 + by  # char_rnn.py:40
         m = y.max()  # char_rnn.py:41
         t5 = y - m  # char_rnn.py:42
@@ -271,6 +273,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     gs_bh = []  # char_rnn.py:38
     xs_Whh = []  # char_rnn.py:38
     d_h = np.zeros_like(h_2)  # char_rnn.py:38
+    Why_T = np.transpose(Why)  # char_rnn.py:38
     Whh_T = np.transpose(Whh)  # char_rnn.py:38
     d_total = 1.0  # char_rnn.py:38
     for t in reversed(range(t1)):  # char_rnn.py:38
@@ -280,7 +283,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         np.add.at(d_log_p, t8, d_t10)
         d_t7 = d_log_p.sum() / t7  # char_rnn.py:42
         d_t5 = d_log_p - d_t7 * t6  # char_rnn.py:42
-        d_h_1 = d_h + _matmul_rhs(Why, d_t5, h_1)  # char_rnn.py:39
+        d_h_1 = d_h + Why_T.dot(d_t5)  # char_rnn.py:39
         d_t11 = d_h_1 * t9[t]  # char_rnn.py:39
         d_h = Whh_T.dot(d_t11)  # char_rnn.py:39
         gs_by.append(d_t5)

@@ -272,6 +272,24 @@ def test_the_rnns_products_are_np_dot_where_the_ranks_are_checked(out_dir, rng):
     assert "_matmul_rhs(" not in code
 
 
+def matches_differences(f, g, args, general, monkeypatch):
+    """`g`, the gradient of `f` in its first two arguments, calls its general
+    function where `general` says, and matches finite differences."""
+    calls = counting_general(g, monkeypatch)
+    got = g(*args)
+    assert len(calls) == int(general)
+    for k in (0, 1):
+        want = numeric_grad(f, [np.asarray(args[0], float), *args[1:]], k)
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+
+
+def weights(rng, shape):
+    """A matrix of that shape; for None, a list of lists (np.dot takes it)."""
+    if shape is None:
+        return [[0.1, 0.2, 0.0], [0.3, -0.1, 0.2], [0.0, 0.1, 0.4]]
+    return rng.normal(size=shape) * 0.5
+
+
 @pytest.mark.parametrize(
     "W, h0, rows, general",
     [
@@ -285,16 +303,70 @@ def test_the_rnns_products_are_np_dot_where_the_ranks_are_checked(out_dir, rng):
 def test_products_of_other_ranks_take_the_general_gradient(
     out_dir, rng, monkeypatch, W, h0, rows, general
 ):
-    W = (
-        [[0.1, 0.2, 0.0], [0.3, -0.1, 0.2], [0.0, 0.1, 0.4]]
-        if W is None
-        else rng.normal(size=W) * 0.5
-    )
-    args = [W, rng.normal(size=h0), rng.normal(size=rows)]
+    args = [weights(rng, W), rng.normal(size=h0), rng.normal(size=rows)]
     g = grad(matvec, argnums=(0, 1))
+    matches_differences(matvec, g, args, general, monkeypatch)
+
+
+def rows_rnn(W, h0, xs):
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(h @ W + xs[t])
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize(
+    "W, h0, rows, general",
+    [
+        ((3, 3), (3,), (4, 3), False),  # a row state
+        ((3, 3), (2, 3), (4, 2, 3), False),  # a batch of row states
+        ((2, 3, 3), (2, 1, 3), (4, 2, 1, 3), True),  # a stack of matrices W
+        ((3, 3), (2, 2, 3), (4, 2, 2, 3), True),  # a state of rank 3
+        (None, (3,), (4, 3), False),  # W a list of lists: np.dot takes it
+    ],
+)
+def test_a_state_times_a_matrix_is_np_dot_where_the_ranks_are_checked(
+    out_dir, rng, monkeypatch, W, h0, rows, general
+):
+    """`h @ W`, the rows convention: `np.dot(h, W)` and the adjoint
+    `np.dot(g, W_T)`, under the same check of ranks as `W @ h`."""
+    args = [weights(rng, W), rng.normal(size=h0), rng.normal(size=rows)]
+    g = grad(rows_rnn, argnums=(0, 1))
+    code = code_of(g)
+    assert "if not (np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2):" in code
+    assert re.search(r"t\d = np.dot\(h, W\)", code)
+    assert re.search(r"d_h_\d = np.dot\(d_t\d+, W_T\)", backward_loop(code))
+    assert "_matmul_lhs(" not in code.split("def _grad_rows_rnn_general")[0]
+    matches_differences(rows_rnn, g, args, general, monkeypatch)
+
+
+def read_out(W, V, h0, xs):
+    h = h0
+    total = 0.0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        y = V @ h
+        total = total + np.sum(y * y) + np.sum(W @ h)
+    return total
+
+
+@pytest.mark.parametrize("h0, rows", [((3,), (5, 3)), ((3, 2), (5, 3, 2))])
+def test_a_products_operand_kept_in_the_states_shape_is_np_dot(
+    out_dir, rng, monkeypatch, h0, rows
+):
+    """`V @ h_1`: not the carried value, but checked to have its shape every trip;
+    and one `W_T` for both of `W`'s products."""
+    args = [rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(2, 3)), rng.normal(size=h0)]
+    args.append(rng.normal(size=rows))
+    g = grad(read_out, argnums=(0, 1, 2))
+    code = code_of(g).split("def _grad_read_out_general")[0]
+    assert "np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2 and np.ndim(V) == 2" in code
+    assert re.search(r"y = np.dot\(V, h_\d\)", code)
+    assert code.count("np.transpose(W)") == 1 and "V_T.dot(" in code
+    assert "_matmul_rhs(" not in code
     calls = counting_general(g, monkeypatch)
     got = g(*args)
-    assert len(calls) == int(general)
-    for k in (0, 1):
-        want = numeric_grad(matvec, [np.asarray(args[0], float), *args[1:]], k)
-        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+    assert calls == []
+    for k in (0, 1, 2):
+        want = numeric_grad(read_out, list(args), k)
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-7)

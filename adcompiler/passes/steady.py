@@ -250,14 +250,16 @@ def cost(fn: Function) -> int:
 
 
 def ranked_products(fn: Function, names) -> None:
-    """`W @ h` of an invariant `W` and a carried `h` whose trips keep its shape,
-    as `np.dot(W, h)`, and its adjoint `_matmul_rhs(W, g, h)` as `W_T.dot(g)`
-    with `W_T = np.transpose(W)` taken once: np.dot skips the matmul ufunc's
-    dispatch, and no helper asks the ranks on every trip. They agree with `@`
-    where `W` is a matrix and `h` a vector or a matrix, which one check before
-    the loop makes sure of (`np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2`): the
-    trips' checks keep `h`, and the product with it (the adjoint `g`), in the
-    initial one's shape."""
+    """A product of an invariant matrix `W` and a value `h` whose trips keep the
+    shape of a value from before the loop (`h0`), `W @ h` or `h @ W`, as
+    `np.dot`; and the adjoint of `h`, `_matmul_rhs(W, g, h)` or
+    `_matmul_lhs(g, W, h)`, as `W_T.dot(g)` or `g.dot(W_T)`, with `W_T =
+    np.transpose(W)` taken once: np.dot skips the matmul ufunc's dispatch, and
+    no helper asks the ranks on every trip. They agree with `@` where `W` is a
+    matrix and `h` a vector or a matrix, which one check before the loop makes
+    sure of (`np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2`): the trips' checks
+    keep `h` in the shape of `h0`, so each product, and its adjoint `g`, has
+    one shape on every trip, and `W_T`'s product with `g` has `h`'s."""
     from . import enabled
 
     if fn.general is None or not enabled("dot"):
@@ -270,14 +272,10 @@ def ranked_products(fn: Function, names) -> None:
         check = next((s for s in loop.body.stmts if _is_check(s)), None)
         if check is None:
             continue
-        kept_together = groups(check)
-        shape_of = {
-            s.out: s.args[0]
-            for s in stmts[:k]
-            if isinstance(s, Assign) and s.prim == "shape" and len(s.outs) == 1
-        }
+        kept = _kept_shapes(stmts[:k], loop, groups(check))
         inside = _varying(loop)
         ranked: dict[Atom, tuple] = {}  # value -> the ranks checked
+        adjoints: list[tuple[Var, Var, str]] = []
         for s in loop.body.stmts:
             if not (
                 isinstance(s, Assign)
@@ -287,37 +285,55 @@ def ranked_products(fn: Function, names) -> None:
                 and all(isinstance(a, Var) for a in s.args)
             ):
                 continue
-            w, h = s.args
-            if h.name not in loop.carried or w.name in inside:
-                continue
-            i = loop.carried.index(h.name)
-            init, res = loop.inits[i], loop.body.results[i]
-            kept = any(
-                Var(s.out) in g
-                and res in g
-                and any(shape_of.get(getattr(v, "name", None)) == init for v in g)
-                for g in kept_together
-            )
-            if not kept or not isinstance(init, (Var, Const)):
-                continue
-            s.prim = "dot"
-            _transposed_adjoint(stmts, k + 1, w, h, names)
-            ranked.setdefault(w, (2,))
-            ranked.setdefault(init, (1, 2))
+            a, b = s.args
+            # `W @ h`: h's adjoint is matmul_rhs(W, g); `h @ W`: matmul_lhs(g, W)
+            for w, h, adjoint in ((a, b, "matmul_rhs"), (b, a, "matmul_lhs")):
+                init = kept.get(h.name)
+                if w.name in inside or init is None:
+                    continue
+                s.prim = "dot"
+                adjoints.append((w, h, adjoint))
+                ranked.setdefault(w, (2,))
+                ranked.setdefault(init, (1, 2))
+                break
         if ranked:
+            _transposed_adjoints(stmts, k + 1, adjoints, names)
             ranks = {"ranks": Const(tuple(ranked.values()))}
             stmts.insert(k, Assign((), "check_ranks", tuple(ranked), ranks, loop.loc))
+
+
+def _kept_shapes(before: list, loop: Loop, kept_together: list) -> dict[str, Atom]:
+    """The loop's values whose trips' checks keep the shape of a value from
+    before it, each with that value (`h_1` and the carried `h`: `h0`)."""
+    shape_of = {
+        s.out: s.args[0]
+        for s in before
+        if isinstance(s, Assign) and s.prim == "shape" and len(s.outs) == 1
+    }
+    kept = {}
+    for g in kept_together:
+        init = next(
+            (shape_of[v.name] for v in g if getattr(v, "name", None) in shape_of), None
+        )
+        if not isinstance(init, (Var, Const)):
+            continue
+        kept.update({v.name: init for v in g if isinstance(v, Var)})
+    for c, init, res in zip(loop.carried, loop.inits, loop.body.results):
+        # a carried value is its initial value on the first trip, then `res`
+        if isinstance(res, Var) and kept.get(res.name) == init:
+            kept[c] = init
+    return kept
 
 
 def _is_check(stmt) -> bool:
     return isinstance(stmt, Assign) and stmt.prim == "same_shapes"
 
 
-def _transposed_adjoint(stmts: list, start: int, w: Var, h: Var, names) -> None:
-    """In the backward loops from `stmts[start]` on, `x = matmul_rhs(W, g)` and
-    `y = unbroadcast(x, h)` become `x = W_T.dot(g)`, read as `y` (the product
-    has the shape of `h`, which the forward trips checked), with `W_T = W.T`
-    taken once before the loop."""
+def _transposed_adjoints(stmts: list, start: int, adjoints: list, names) -> None:
+    """In the backward loops from `stmts[start]` on, `x = matmul_rhs(W, g)` (or
+    `matmul_lhs(g, W)`) and `y = unbroadcast(x, h)` become `x = W_T.dot(g)` (or
+    `g.dot(W_T)`), read as `y`: the product has the shape of `h`, which the
+    forward trips checked. `W_T = W.T` is taken once before the loop."""
     j = start
     while j < len(stmts):
         loop = stmts[j]
@@ -326,23 +342,42 @@ def _transposed_adjoint(stmts: list, start: int, w: Var, h: Var, names) -> None:
             continue
         body = loop.body.stmts
         made = {s.out: s for s in body if isinstance(s, Assign) and len(s.outs) == 1}
+        transposed: dict[Var, str] = {}
         for s in list(body):
             if not (isinstance(s, Assign) and s.prim == "unbroadcast"):
                 continue
             x, like = s.args
             product = made.get(getattr(x, "name", None))
-            if like != h or getattr(product, "prim", None) != "matmul_rhs":
+            if product is None or len(product.args) != 2 or product.kwargs:
                 continue
-            if product.args[0] != w or len(product.args) != 2 or product.kwargs:
+            w = next(
+                (
+                    w
+                    for w, h, adjoint in adjoints
+                    if like == h
+                    and product.prim == adjoint
+                    and product.args[0 if adjoint == "matmul_rhs" else 1] == w
+                ),
+                None,
+            )
+            if w is None:
                 continue
             reads = sum(
                 a == x for t in walk(loop.body) for a in getattr(t, "args", ())
             ) + sum(r == x for r in loop.body.results)
             if reads != 1:
                 continue
-            wt = names.fresh(f"{w.name}_T")
-            stmts.insert(j - 1, Assign((wt,), "transpose", (w,), {}, loop.loc))
-            j += 1
-            product.prim, product.args = "dot", (Var(wt), product.args[1])
+            if w not in transposed:
+                transposed[w] = names.fresh(f"{w.name}_T")
+                stmts.insert(
+                    j - 1, Assign((transposed[w],), "transpose", (w,), {}, loop.loc)
+                )
+                j += 1
+            wt = Var(transposed[w])
+            if product.prim == "matmul_rhs":
+                product.args = (wt, product.args[1])
+            else:
+                product.args = (product.args[0], wt)
+            product.prim = "dot"
             body.remove(s)
             rename(loop.body, {s.out: x.name})
