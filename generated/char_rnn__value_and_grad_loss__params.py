@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: da46be31e0403408c84e8d8a42cad12e
+# body-hash: 976c64c2605c448b0bb01982b890137e
 import numpy as np
 
 
@@ -181,8 +181,8 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return g.sum(axis=0)
+        if gshape[1:] == shape:  # g.sum(axis=0), without its Python wrapper (0.15 µs)
+            return np.add.reduce(g, 0)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)
@@ -196,7 +196,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
+        g = np.add.reduce(g, 0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does

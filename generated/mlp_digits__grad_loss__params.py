@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 7a6a990d257361f3570d7eb0ad5df9a2
+# body-hash: b33ba001ccb4860840132a8ef1c1ad2e
 import numpy as np
 
 
@@ -139,8 +139,8 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return g.sum(axis=0)
+        if gshape[1:] == shape:  # g.sum(axis=0), without its Python wrapper (0.15 µs)
+            return np.add.reduce(g, 0)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)
@@ -154,7 +154,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = g.sum(axis=0 if lead == 1 else tuple(range(lead)))
+        g = np.add.reduce(g, 0 if lead == 1 else tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does
