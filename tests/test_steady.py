@@ -139,13 +139,16 @@ def summed_steps(W, xs, ks):
 
 def test_a_sum_over_the_trips_is_checked_to_stay_a_number(out_dir, rng, monkeypatch):
     """`total = 0.0` carried: its next value is checked to be a scalar, so the
-    backward trip takes its adjoint for one."""
+    backward trip takes its adjoint for one, and the result, `total`, needs no
+    check of its own after the loop (the general gradient keeps its check)."""
     W, xs = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
     code = check(summed_steps, W, xs, [0, 2, 1, 1, 0])
     assert re.search(r"if not total_1\.shape == \(\)", code)
     assert "_unbroadcast(" not in backward_loop(code)
-    # a row of indices per trip makes `total` an array: grad refuses it
     g = grad(summed_steps)
+    fast, general = module_of(g).split("def _grad_summed_steps_general")
+    assert "needs a scalar output" not in fast and "needs a scalar output" in general
+    # a row of indices per trip makes `total` an array: grad refuses it
     calls = counting_general(g, monkeypatch)
     with pytest.raises(TypeError, match="needs a scalar output"):
         g(W, xs, [[0, 1]] * 5)
@@ -344,29 +347,89 @@ def read_out(W, V, h0, xs):
     h = h0
     total = 0.0
     for t in range(len(xs)):
-        h = np.tanh(W @ h + xs[t])
-        y = V @ h
+        y = V @ h  # a read-out of the state before the update
         total = total + np.sum(y * y) + np.sum(W @ h)
+        h = np.tanh(W @ h + xs[t])
     return total
 
 
 @pytest.mark.parametrize("h0, rows", [((3,), (5, 3)), ((3, 2), (5, 3, 2))])
-def test_a_products_operand_kept_in_the_states_shape_is_np_dot(
+def test_every_product_with_the_carried_state_is_np_dot(
     out_dir, rng, monkeypatch, h0, rows
 ):
-    """`V @ h_1`: not the carried value, but checked to have its shape every trip;
-    and one `W_T` for both of `W`'s products."""
+    """`V @ h` and both of `W`'s products: np.dot, one `W_T` for `W`."""
     args = [rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(2, 3)), rng.normal(size=h0)]
     args.append(rng.normal(size=rows))
     g = grad(read_out, argnums=(0, 1, 2))
     code = code_of(g).split("def _grad_read_out_general")[0]
-    assert "np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2 and np.ndim(V) == 2" in code
-    assert re.search(r"y = np.dot\(V, h_\d\)", code)
+    assert "np.ndim(V) == 2 and 1 <= np.ndim(h0) <= 2 and np.ndim(W) == 2" in code
+    assert "y = np.dot(V, h)" in code and "_matmul_rhs(" not in code
     assert code.count("np.transpose(W)") == 1 and "V_T.dot(" in code
-    assert "_matmul_rhs(" not in code
     calls = counting_general(g, monkeypatch)
     got = g(*args)
     assert calls == []
     for k in (0, 1, 2):
         want = numeric_grad(read_out, list(args), k)
         np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-7)
+
+
+def spread_read_out(W, V, c, h0, xs):
+    h = h0
+    total = 0.0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        y = V @ h  # a read-out after the update: of `h_1`, which the trip makes
+        total = total + np.sum(y * c)
+    return total
+
+
+@pytest.mark.parametrize(
+    "h0, V, c, rows, general",
+    [
+        ((4,), (5, 4), (5,), (6, 4), False),
+        ((4, 2), (5, 4), (5, 2), (6, 4, 2), False),
+        # `xs[t]` spreads `h_1` into a stack on the first trip: np.dot would give
+        # (5, 2, 3) where `@` gives (2, 5, 3), and `y * c` would fail
+        ((3,), (5, 4), (2, 5, 3), (1, 2, 4, 3), True),
+    ],
+)
+def test_a_read_out_after_the_update_is_checked_before_its_product(
+    out_dir, rng, monkeypatch, h0, V, c, rows, general
+):
+    """`V @ h_1` runs before the trip's end: `h_1`'s group of the trip's check
+    is compared just before it, and the product is np.dot."""
+    W = rng.normal(size=(h0[0], h0[0])) * 0.5
+    args = [W, rng.normal(size=V), rng.normal(size=c)]
+    args += [rng.normal(size=h0), rng.normal(size=rows)]
+    g = grad(spread_read_out, argnums=(0, 1))
+    matches_differences(spread_read_out, g, args, general, monkeypatch)
+    code = code_of(g).split("def _grad_spread_read_out_general")[0]
+    early = re.search(
+        r"if not h_1.shape == shape_h0 == t\d.shape:\n.*\n +y = np.dot", code
+    )
+    assert early and "V_T.dot(" in code and "_matmul_rhs(" not in code
+    assert code.count("h_1.shape ==") == 1  # not in the trip's check at its end too
+
+
+def updated_twice(W, V, U, h0, xs):
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        y = np.tanh(V @ h)
+        h = h + 0.5 * (U @ y)
+    return np.sum(h * h)
+
+
+def test_a_product_before_its_groups_last_value_keeps_matmul(out_dir, rng, monkeypatch):
+    """`V @ h_1` comes before `h_2`, whose shape `h_1`'s group also checks: the
+    group cannot be compared before the product, which keeps `@`."""
+    args = [
+        rng.normal(size=(3, 3)) * 0.5,
+        rng.normal(size=(2, 3)),
+        rng.normal(size=(3, 2)),
+    ]
+    args += [rng.normal(size=3), rng.normal(size=(4, 3))]
+    g = grad(updated_twice, argnums=(0, 1))
+    code = code_of(g).split("def _grad_updated_twice_general")[0]
+    assert re.search(r"np.tanh\(V @ h_1\)", code) and "np.dot(W, h)" in code
+    matches_differences(updated_twice, g, args, False, monkeypatch)

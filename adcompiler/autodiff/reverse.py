@@ -165,6 +165,11 @@ def _reverse(
         )
     facts = analyze(body, known=traced)
     proven_scalar = facts.is_scalar(result) or not fn.checks
+    if premises and not proven_scalar:
+        # the loops' checks (a sum `total_1.shape == ()` a trip) have run by
+        # the time the result is checked, after the forward sweep
+        kept = analyze(body, known=traced, premises=premises)
+        proven_scalar = kept.is_scalar(result)
     plain = analyze(body, scalar_result=True, known=traced)
     # what the checks of a loop's trips bear out holds only after the loop: the
     # checks at entry read the facts without it

@@ -37,9 +37,9 @@ Each pass is one module (or one decision at one place, named here):
 - `steady`    without example arguments, a loop's trips are taken to keep
               their shapes, checked once a trip; the gradient derived without
               that takes over where a trip does not; `W @ h` or `h @ W` with
-              an invariant `W` and an `h` kept in the state's shape is then
-              `np.dot` where one check finds the ranks np.dot's (steady.py;
-              with `dot` off, `@` stays)
+              an invariant `W` and the carried `h` is then `np.dot` where one
+              check finds the ranks np.dot's (steady.py; with `dot` off, `@`
+              stays)
 
 `ADC_PASSES_OFF=all` (or a comma-separated list of names) in the environment,
 or `with adcompiler.passes.disabled("cse", "dce"):`, compiles without them.

@@ -250,16 +250,24 @@ def cost(fn: Function) -> int:
 
 
 def ranked_products(fn: Function, names) -> None:
-    """A product of an invariant matrix `W` and a value `h` whose trips keep the
-    shape of a value from before the loop (`h0`), `W @ h` or `h @ W`, as
-    `np.dot`; and the adjoint of `h`, `_matmul_rhs(W, g, h)` or
+    """A product of an invariant matrix `W` and a value `h` of the loop that is
+    checked to keep a value's shape from before it (`h0`), `W @ h` or `h @ W`,
+    as `np.dot`; and the adjoint of `h`, `_matmul_rhs(W, g, h)` or
     `_matmul_lhs(g, W, h)`, as `W_T.dot(g)` or `g.dot(W_T)`, with `W_T =
     np.transpose(W)` taken once: np.dot skips the matmul ufunc's dispatch, and
     no helper asks the ranks on every trip. They agree with `@` where `W` is a
     matrix and `h` a vector or a matrix, which one check before the loop makes
-    sure of (`np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2`): the trips' checks
-    keep `h` in the shape of `h0`, so each product, and its adjoint `g`, has
-    one shape on every trip, and `W_T`'s product with `g` has `h`'s."""
+    sure of (`np.ndim(W) == 2 and 1 <= np.ndim(h0) <= 2`), with the trips'
+    checks keeping `h` in the shape of `h0`; the adjoint `g` of a product has
+    the product's shape, so `W_T`'s product with `g` has `h`'s.
+
+    `h`'s shape must be checked before the product runs: np.dot, given a
+    stack, returns another shape than `@`, on which the rest of the trip could
+    fail. A carried `h` is (the initial value's rank before the loop, each
+    next value at the end of the trip that made it). For a value the trip
+    makes (`V @ h_1`, a read-out after the update), its group's comparison
+    moves out of the trip's check to just before the product, where the
+    group's values are all made by then."""
     from . import enabled
 
     if fn.general is None or not enabled("dot"):
@@ -272,11 +280,15 @@ def ranked_products(fn: Function, names) -> None:
         check = next((s for s in loop.body.stmts if _is_check(s)), None)
         if check is None:
             continue
-        kept = _kept_shapes(stmts[:k], loop, groups(check))
+        body = loop.body.stmts
+        made_at = {o: i for i, s in enumerate(body) for o in getattr(s, "outs", ())}
+        kept_together = groups(check)
+        kept, checked = _kept_shapes(stmts[:k], loop, kept_together)
         inside = _varying(loop)
         ranked: dict[Atom, tuple] = {}  # value -> the ranks checked
         adjoints: list[tuple[Var, Var, str]] = []
-        for s in loop.body.stmts:
+        early: list[tuple[int, list]] = []  # (position, group) checked before a product
+        for i, s in enumerate(body):
             if not (
                 isinstance(s, Assign)
                 and s.prim == "matmul"
@@ -288,8 +300,17 @@ def ranked_products(fn: Function, names) -> None:
             a, b = s.args
             # `W @ h`: h's adjoint is matmul_rhs(W, g); `h @ W`: matmul_lhs(g, W)
             for w, h, adjoint in ((a, b, "matmul_rhs"), (b, a, "matmul_lhs")):
+                if w.name in inside:
+                    continue
                 init = kept.get(h.name)
-                if w.name in inside or init is None:
+                if init is None and h.name in checked:
+                    init, group = checked[h.name]
+                    made = [made_at.get(getattr(v, "name", None), -1) for v in group]
+                    if max(made) >= i:
+                        continue  # a value of its group comes after the product
+                    if all(g is not group for _, g in early):
+                        early.append((i, group))
+                if init is None:
                     continue
                 s.prim = "dot"
                 adjoints.append((w, h, adjoint))
@@ -297,32 +318,55 @@ def ranked_products(fn: Function, names) -> None:
                 ranked.setdefault(init, (1, 2))
                 break
         if ranked:
+            _check_early(loop, check, kept_together, early)
             _transposed_adjoints(stmts, k + 1, adjoints, names)
             ranks = {"ranks": Const(tuple(ranked.values()))}
             stmts.insert(k, Assign((), "check_ranks", tuple(ranked), ranks, loop.loc))
 
 
-def _kept_shapes(before: list, loop: Loop, kept_together: list) -> dict[str, Atom]:
-    """The loop's values whose trips' checks keep the shape of a value from
-    before it, each with that value (`h_1` and the carried `h`: `h0`)."""
+def _kept_shapes(before: list, loop: Loop, kept_together: list) -> tuple[dict, dict]:
+    """What the trips' checks keep in the shape of a value from before the
+    loop: `(carried, made)`. `carried`: each carried value whose next values
+    keep its initial value's shape, with that value (`h`: `h0`); `made`:
+    each value of a group of the check that holds such a shape, with the
+    value and the group (`h_1`: `h0` and `[h_1, shape_h0, t3, t2]`)."""
     shape_of = {
         s.out: s.args[0]
         for s in before
         if isinstance(s, Assign) and s.prim == "shape" and len(s.outs) == 1
     }
-    kept = {}
+    made = {}
     for g in kept_together:
         init = next(
             (shape_of[v.name] for v in g if getattr(v, "name", None) in shape_of), None
         )
-        if not isinstance(init, (Var, Const)):
-            continue
-        kept.update({v.name: init for v in g if isinstance(v, Var)})
-    for c, init, res in zip(loop.carried, loop.inits, loop.body.results):
-        # a carried value is its initial value on the first trip, then `res`
-        if isinstance(res, Var) and kept.get(res.name) == init:
-            kept[c] = init
-    return kept
+        if isinstance(init, (Var, Const)):
+            made.update({v.name: (init, g) for v in g if isinstance(v, Var)})
+    carried = {
+        c: init
+        for c, init, res in zip(loop.carried, loop.inits, loop.body.results)
+        if isinstance(res, Var) and made.get(res.name, (None,))[0] == init
+    }
+    return carried, made
+
+
+def _check_early(loop: Loop, check: Assign, kept_together: list, early: list) -> None:
+    """Each group in `early` (one of `kept_together`, the groups of the trip's
+    `check`) compared just before its product, in a statement of its own, and
+    no longer in `check`, which goes where no group is left in it."""
+    if not early:
+        return
+    body = loop.body.stmts
+    moved = [g for _, g in early]
+    rest = [g for g in kept_together if all(g is not m for m in moved)]
+    for i, group in sorted(early, key=lambda e: -e[0]):  # the later first
+        grouped = {"groups": Const((len(group),))}
+        body.insert(i, Assign((), "same_shapes", tuple(group), grouped, check.loc))
+    if rest:
+        check.args = tuple(v for g in rest for v in g)
+        check.kwargs = {"groups": Const(tuple(len(g) for g in rest))}
+    else:
+        body.remove(check)
 
 
 def _is_check(stmt) -> bool:
