@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .autodiff.emitter import Emitter, Names
-from .codegen import HELPERS, expression
+from .codegen import expression
 from .errors import ADCompileError
 from .frontend import lower
+from .helpers import HELPERS
 from .ir import Assign, Const, Var
 from .rules import PRIMS
 

@@ -360,7 +360,7 @@ _register(np.broadcast_to, _sig("broadcast_to", "array", "shape"))
 _register(np.expand_dims, _sig("expand_dims", "a", "axis"))
 _register(np.sign, _sig("sign", "x"))
 
-# The helpers codegen writes into generated modules (codegen.HELPERS), by name:
+# The helpers codegen writes into generated modules (helpers.HELPERS), by name:
 # a function of that name defined in a module `adcompiler_generated.*`.
 GENERATED_HELPERS = {
     "_unbroadcast": _sig("unbroadcast", "g", "x"),

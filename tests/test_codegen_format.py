@@ -9,7 +9,7 @@ import pytest
 from adcheck import check
 
 from adcompiler import grad
-from adcompiler.codegen import HELPERS
+from adcompiler.helpers import HELPERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

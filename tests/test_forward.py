@@ -197,7 +197,7 @@ def test_prod_others_jvp_is_exact_with_zeros(axis):
     helper: the sum over the other entries j of t[j] times the product of the
     entries other than both, compared with that sum written out, where one entry
     of a product, or two, is 0."""
-    from adcompiler.codegen import HELPERS
+    from adcompiler.helpers import HELPERS
 
     namespace = {"np": np}
     exec(HELPERS["_prod_others_jvp"], namespace)

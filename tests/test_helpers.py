@@ -1,9 +1,9 @@
-"""The helpers generated modules carry (codegen.HELPERS), run on their own."""
+"""The helpers generated modules carry (helpers.HELPERS), run on their own."""
 
 import numpy as np
 import pytest
 
-from adcompiler.codegen import HELPER_NEEDS, HELPERS
+from adcompiler.helpers import HELPER_NEEDS, HELPERS
 
 
 def _helper(name):

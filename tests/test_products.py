@@ -12,7 +12,7 @@ from adcheck import code_of
 from conftest import numeric_grad
 
 from adcompiler import grad, hessian, passes
-from adcompiler.codegen import HELPERS
+from adcompiler.helpers import HELPERS
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..ir import Assign, Block, Const, Function, If, Loop, Var, rename, uses, walk
 
-# Helpers that return a new Python list (codegen.HELPERS)
+# Helpers that return a new Python list (helpers.HELPERS)
 _NEW_LISTS = {"zeros_list", "repeat_list", "split_like", "add_each"}
 # Updates in place of a buffer: the result is the operand's memory
 _UPDATES = {"index_add"}
