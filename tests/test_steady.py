@@ -433,3 +433,26 @@ def test_a_product_before_its_groups_last_value_keeps_matmul(out_dir, rng, monke
     code = code_of(g).split("def _grad_updated_twice_general")[0]
     assert re.search(r"np.tanh\(V @ h_1\)", code) and "np.dot(W, h)" in code
     matches_differences(updated_twice, g, args, False, monkeypatch)
+
+
+def into_buffer(W, V, h0, xs):
+    h = h0
+    out = np.zeros((len(xs), 2))
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        out[t] = V @ h
+    return np.sum(out**2)
+
+
+def test_a_trip_whose_one_check_moves_before_a_product(out_dir, rng, monkeypatch):
+    """The trip's only group of shapes is compared before `V @ h_1`, and no
+    comparison is left at the trip's end (an equal statement there once took
+    the early one's place)."""
+    args = [rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(2, 3))]
+    args += [rng.normal(size=3), rng.normal(size=(4, 3))]
+    g = grad(into_buffer, argnums=(0, 1))
+    code = code_of(g).split("def _grad_into_buffer_general")[0]
+    trip = code.split("for t in range(t1):")[1].split("for t in reversed")[0]
+    assert trip.count("h_1.shape == shape_h0") == 1
+    assert trip.index("h_1.shape == shape_h0") < trip.index("np.dot(V, h_1)")
+    matches_differences(into_buffer, g, args, False, monkeypatch)

@@ -365,8 +365,8 @@ def _check_early(loop: Loop, check: Assign, kept_together: list, early: list) ->
     if rest:
         check.args = tuple(v for g in rest for v in g)
         check.kwargs = {"groups": Const(tuple(len(g) for g in rest))}
-    else:
-        body.remove(check)
+    else:  # by identity: an early check of the same group equals it
+        body[:] = [s for s in body if s is not check]
 
 
 def _is_check(stmt) -> bool:
