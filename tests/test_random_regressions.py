@@ -414,3 +414,20 @@ def test_a_value_of_constants_alone_keeps_the_parameters_dtype(folder):
         return np.sum(y) + np.sum(v1) + np.sum(v2)
     """
     run(src, [(3,), (3,)], folder)
+
+
+def test_a_gradient_rounding_decides_is_a_kink(folder):
+    # a saturated tanh makes `x` six entries equal up to rounding; np.std's
+    # gradient divides their differences by their spread (2.4e-13), both
+    # rounding errors: d_y came out 4.00045 against the differences' 4.0
+    src = """
+    def f(x, y, z):
+        for i1 in range(2):
+            x = np.tanh(x * ((((y) - (np.sum(x))) + ((y) + (y))) + (x)))
+            x = np.multiply.outer(y, x)
+        v3 = (y) + (np.tanh(np.sum(z, axis=0, keepdims=True)))
+        z = (np.sum(np.std(x))) + (z)
+        return np.sum(z) + np.sum(v3) + np.sum(y)
+    """
+    program = Program(PRELUDE + textwrap.dedent(src), [(2, 3), (), (1, 3)], (0, 1, 2))
+    assert check(program, folder, 297) == "kink"
