@@ -715,9 +715,7 @@ class _Body:
             tests.append(
                 ast.Compare(parts[0], [ast.Eq()] * (len(parts) - 1), parts[1:])
             )
-        test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.And(), tests))
-        test.shape_test = True  # written as text once names are final (_ShapeTests)
-        return ast.If(test, [self._general_call()], [])
+        return self._unless(tests)
 
     def _shape_of(self, a: Atom) -> ast.expr:
         """`x.shape` of a NumPy value, `np.shape(x)` of another, a shape taken
@@ -742,22 +740,22 @@ class _Body:
                 tests.append(f"np.ndim({x}) == {ranks[0]}")
             else:  # a range: `in` does not read back (a membership test)
                 tests.append(f"{ranks[0]} <= np.ndim({x}) <= {ranks[-1]}")
-        test = ast.parse(" and ".join(tests), mode="eval").body
-        if not isinstance(test, ast.BoolOp):
-            test = ast.BoolOp(ast.And(), [test])
-        test = ast.UnaryOp(ast.Not(), test)
-        test.shape_test = True
-        return ast.If(test, [self._general_call()], [])
+        return self._unless([ast.parse(t, mode="eval").body for t in tests])
 
-    def _general_call(self) -> ast.stmt:
+    def _unless(self, tests: list[ast.expr]) -> ast.stmt:
+        """`if not (a and b): return <general>(...)`, the test written as text
+        once names are final (_ShapeTests)."""
+        test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.And(), tests))
+        test.shape_test = True
         fn = self.fn
-        return ast.Return(
+        call = ast.Return(
             ast.Call(
                 ast.Name(fn.general.name, ast.Load()),
                 [ast.Name(p, ast.Load()) for p in fn.params],
                 [ast.keyword(c, ast.Name(c, ast.Load())) for c in fn.constants],
             )
         )
+        return ast.If(test, [call], [])
 
     def into(self, stmt: Assign) -> ast.stmt:
         """`t *= x`, or `np.exp(t, out=t)`: a result written over its operand `t`."""

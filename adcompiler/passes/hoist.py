@@ -103,7 +103,7 @@ def row_loop(loop: Loop, lengths: dict[str, str]) -> tuple[str | None, set[str]]
     ):
         return None, set()
     xs = lengths[loop.stop.name]
-    if xs in _varying(loop):
+    if xs in trip_values(loop):
         return None, set()
     rows = {
         s.out
@@ -123,7 +123,7 @@ def _hoist(loop: Loop, ctx, lengths: dict[str, str]) -> list[Assign]:
     xs, rows = row_loop(loop, lengths)
     if xs is None:
         return []
-    varying = _varying(loop)
+    varying = trip_values(loop)
     before: list[Assign] = []
     products: dict[tuple, str] = {}  # (helper, other operand) -> the stacked products
     for k, s in enumerate(loop.body.stmts):
@@ -232,7 +232,7 @@ def _reader(stmts, name: str):
     )
 
 
-def _varying(loop: Loop) -> set[str]:
+def trip_values(loop: Loop) -> set[str]:
     """The names a loop's trips (re)bind: its index, carried values and body values."""
     varying = {loop.index, *loop.carried}
     for stmt in walk(loop.body):

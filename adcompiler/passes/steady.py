@@ -36,6 +36,7 @@ import copy
 from dataclasses import dataclass, field
 
 from ..ir import Assign, Atom, Block, Const, Function, Loop, Var, rename, walk
+from .hoist import trip_values
 from .shapes import Shapes, settle
 
 # an elementwise operation's operands that are not arrays of the loop's trips
@@ -67,13 +68,6 @@ def loops(fn: Function):
             yield k, stmt
 
 
-def _varying(loop: Loop) -> set[str]:
-    """The values that change from trip to trip: the carried ones, and every
-    value the body makes."""
-    made = {o for s in walk(loop.body) for o in getattr(s, "outs", ())}
-    return set(loop.carried) | made
-
-
 def groups(check: Assign) -> list[list[Atom]]:
     """The groups of one shape of a `same_shapes(*values, groups=(4, 2))`."""
     out, rest = [], list(check.args)
@@ -89,7 +83,7 @@ def _premises(fn: Function, loop: Loop, live: set) -> list[tuple[Var, Atom, bool
     value's next value, `b` its initial value, which may be a number (`total
     = 0.0`, a sum over the trips). Only the shapes of `live` values (those
     the gradient flows through) decide anything: the others are left free."""
-    varying = _varying(loop)
+    varying = trip_values(loop)
     made = {}
     for stmt in loop.body.stmts:
         if isinstance(stmt, Assign) and len(stmt.outs) == 1:
@@ -211,7 +205,7 @@ def insert_checks(fn: Function, found: Plan, names) -> None:
     stmts = fn.body.stmts
     for k in sorted(found.checks, reverse=True):
         loop = stmts[k]
-        inside = _varying(loop)
+        inside = trip_values(loop)
         before, args = [], []
         for chain in found.checks[k]:
             for v in chain:
@@ -284,7 +278,7 @@ def ranked_products(fn: Function, names) -> None:
         made_at = {o: i for i, s in enumerate(body) for o in getattr(s, "outs", ())}
         kept_together = groups(check)
         kept, checked = _kept_shapes(stmts[:k], loop, kept_together)
-        inside = _varying(loop)
+        inside = trip_values(loop)
         ranked: dict[Atom, tuple] = {}  # value -> the ranks checked
         adjoints: list[tuple[Var, Var, str]] = []
         early: list[tuple[int, list]] = []  # (position, group) checked before a product

@@ -900,7 +900,7 @@ defprim("check_float", ("check_float",), None, None)
 # with passes/steady.py takes them to: `same_shapes(*values)`.
 defprim("same_shapes", ("same_shapes",))
 # ... and its arguments of the ranks that let its products be np.dot
-# (`check_ranks(*values, ranks=(1, 2))`; `ranks=(2,)`: 2-D arrays)
+# (`check_ranks(W, h0, ranks=((2,), (1, 2)))`: `W` 2-D, `h0` of rank 1 or 2)
 defprim("check_ranks", ("check_ranks",))
 # A gradient compiled for example arguments checks at entry that a call brings
 # arguments like them (passes/specialize.py): `check_examples(*params, fname, table)`.
