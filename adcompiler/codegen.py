@@ -14,7 +14,7 @@ import math
 import re
 
 from . import passes
-from .helpers import HELPER_NEEDS, HELPERS
+from .helpers import HELPERS, helper_closure
 from .ir import (
     Assign,
     Atom,
@@ -1676,8 +1676,7 @@ def module_source(functions: list[tuple[Function, str | None]]) -> str:
     for h in sorted(h for h in helpers if h.startswith("from ")):
         imports += ast.parse(h).body  # a function registered with adcompiler.defvjp
     helpers = {h for h in helpers if not h.startswith("from ")}
-    for h in list(helpers):
-        helpers |= HELPER_NEEDS.get(h, set())
+    helpers = helper_closure(helpers)
     module = ast.Module(imports + defs, [])
     text = _bare_returns(ast.unparse(ast.fix_missing_locations(module)))
     lines = text.split("\n")

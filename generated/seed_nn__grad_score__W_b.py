@@ -1,11 +1,12 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: d2d52fa02e03750cff856e01c7ae4917
+# body-hash: 7f76003862bb67f4dd52679afaa9b5cd
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
 _NDARRAY = np.ndarray
+_ONES = {}  # vectors of ones by length and dtype, for _sum_over_batch
 
 
 def _astype_like(g, x):
@@ -80,14 +81,29 @@ def _matmul_lhs(g, b, a=None):
     return d if a is None else _unbroadcast(d, a)
 
 
+def _sum_over_batch(g):
+    """g.sum(axis=0). For a float matrix, BLAS's product with a vector of ones:
+    np.add.reduce adds the rows in one at a time, up to 8 times slower."""
+    if type(g) is _NDARRAY and g.ndim == 2 and g.dtype.char in "fd":
+        n = len(g)
+        ones = _ONES.get((n, g.dtype.char))
+        if ones is None:
+            ones = np.ones(n, g.dtype)
+            ones.flags.writeable = False
+            if n <= 1024:  # a batch's length: a few, and small, kept for the next call
+                _ONES[n, g.dtype.char] = ones
+        return ones.dot(g)
+    return np.add.reduce(g, 0)  # without g.sum's Python wrapper (0.15 µs)
+
+
 def _unbroadcast(g, x):
     """`g` with the shape of `x`: summed over the axes along which `x` was broadcast."""
     try:  # the common cases first: arrays of one shape, a bias's sum over a batch
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:  # g.sum(axis=0), without its Python wrapper (0.15 µs)
-            return np.add.reduce(g, 0)
+        if gshape[1:] == shape:
+            return _sum_over_batch(g)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)
@@ -101,7 +117,7 @@ def _unbroadcast(g, x):
         return g
     lead = len(gshape) - len(shape)
     if lead > 0:  # the axes broadcasting put in front of those of x
-        g = np.add.reduce(g, 0 if lead == 1 else tuple(range(lead)))
+        g = _sum_over_batch(g) if lead == 1 else np.add.reduce(g, tuple(range(lead)))
         if g.shape == shape:
             return g
     elif lead < 0:  # align trailing axes, as broadcasting does

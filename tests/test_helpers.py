@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 
-from adcompiler.helpers import HELPER_NEEDS, HELPERS
+from adcompiler.helpers import HELPERS, helper_closure
 
 
 def _helper(name):
     namespace = {"np": np}
-    for h in HELPER_NEEDS.get(name, ()):
+    for h in helper_closure({name}):
         exec(HELPERS[h], namespace)
-    exec(HELPERS[name], namespace)
     return namespace[name]
 
 
@@ -57,6 +56,50 @@ def test_unbroadcast_to_a_numpy_value_gives_a_numpy_value():
     got = unbroadcast(2.0, np.zeros((), dtype=np.float64))
     assert isinstance(got, np.float64) and got.shape == () and got == 2.0
     assert type(unbroadcast(2.0, 1.0)) is float
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((8, 4), np.float64),  # a small MLP's batch: a cached vector of ones
+        ((8, 4), np.float32),  # float32 stays float32
+        ((1, 3), np.float64),
+        ((0, 3), np.float64),  # an empty batch sums to zeros
+        ((2000, 3), np.float64),  # a long batch: ones made for the call, not kept
+        ((8, 4), np.float16),  # not BLAS's: np.add.reduce
+        ((2, 4, 3), np.float64),  # not a matrix: np.add.reduce
+        ((5,), np.float64),
+    ],
+)
+def test_sum_over_batch_is_the_sum_over_axis_0(shape, dtype):
+    sum_over_batch = _helper("_sum_over_batch")
+    ones = sum_over_batch.__globals__["_ONES"]
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=shape).astype(dtype)
+    for layout in [g, np.asfortranarray(g), g[:, ::2] if g.ndim == 2 else g]:
+        got = sum_over_batch(layout)
+        want = np.sum(layout.astype(np.float64), axis=0)
+        assert got.dtype == dtype and got.shape == want.shape
+        tol = {np.float16: 1e-2, np.float32: 1e-5}.get(dtype, 1e-12)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    kept = {n for n, _ in ones}
+    assert all(n <= 1024 for n in kept)  # a long batch's ones are not kept
+    assert all(not v.flags.writeable for v in ones.values())
+
+
+def test_sum_over_batch_keeps_nan_and_inf_and_subclasses():
+    sum_over_batch = _helper("_sum_over_batch")
+    g = np.array([[1.0, np.inf, np.nan, np.inf], [2.0, 1.0, 0.0, -np.inf]])
+    with np.errstate(invalid="raise"):  # inf - inf warns, as NumPy's sum does
+        with pytest.raises(FloatingPointError):
+            sum_over_batch(g)
+    with np.errstate(invalid="ignore"):
+        got = sum_over_batch(g)
+    np.testing.assert_array_equal(got, [3.0, np.inf, np.nan, np.nan])
+    m = np.ma.masked_array([[1.0, 2.0], [3.0, 4.0]], mask=[[0, 1], [0, 0]])
+    got, want = sum_over_batch(m), np.add.reduce(m, 0)  # a subclass: NumPy's reduce
+    assert type(got) is type(want)
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize(
