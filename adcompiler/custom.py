@@ -166,7 +166,8 @@ def _rule_vjp(rule, prim: str, i: int, fname: str, skip: int = 0):
 def lower_rule(e, rule, g, out, args, fname: str) -> tuple:
     """The rule's body, lowered into the emitter `e` with its parameters bound to
     `(g, out, *args)`; one checked cotangent per argument."""
-    from .frontend import FunctionExit, Lowering, _return_arity, read_source
+    from .frontend import FunctionExit, Lowering, read_source
+    from .frontend.exits import _return_arity
     from .ir import Const
 
     src = read_source(rule)

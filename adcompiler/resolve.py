@@ -166,7 +166,7 @@ _register(
         constant_values=0,
         constants=("pad_width",),
     ),
-)  # frontend.array_options checks the mode and the padding's value
+)  # frontend.checked_call checks the mode and the padding's value
 _register(np.median, _sig("median", "a", "axis", axis=None, keepdims=False))
 for _f in (np.quantile, np.percentile):
     _register(
@@ -202,7 +202,7 @@ _register(np.correlate, _sig("correlate", "a", "v", "mode", mode="valid"))
 _register(np.polyval, _sig("polyval", "p", "x"))  # frontend.polyval: Horner's scheme
 # np.select of lists written out: nested np.where (frontend.select_lists)
 _register(np.select, _sig("select_lists", "condlist", "choicelist", "default"))
-for _f in (np.nansum, np.nanmean):  # frontend.nan_reduction
+for _f in (np.nansum, np.nanmean):  # frontend.call
     _register(_f, _sig(_f.__name__, "a", "axis", axis=None, keepdims=False))
 _register(
     np.interp,

@@ -1,6 +1,6 @@
 """np.inner, np.cross, np.linalg.matrix_power, np.linalg.svd (singular values
 alone and the reduced triple), np.linalg.qr and np.linalg.pinv
-(rules/linalg.py, frontend.py): against central finite differences in
+(rules/linalg.py, frontend/numpy_calls.py): against central finite differences in
 float64, hand formulas, float32, example arguments, forward mode and second
 derivatives.
 
