@@ -99,7 +99,7 @@ def test_branches_bind_the_results_in_the_order_they_are_returned(out_dir, monke
 def test_the_results_keep_their_order_where_one_reads_another():
     import ast
 
-    from adcompiler.codegen import _in_result_order
+    from adcompiler.codegen.body import _in_result_order
 
     rank = {"d_x": 0, "d_y": 1}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 
-# Generated code's one test of its arguments (codegen._one_float_test): that all
+# Generated code's one test of its arguments (codegen.checks._one_float_test): that all
 # are Python floats, or that each is a float64 array or a Python float.
 _FLOAT64_OR_FLOAT = (
     r"type\(\w+\) is _NDARRAY and \w+\.dtype is _FLOAT64 or type\(\w+\) is float"

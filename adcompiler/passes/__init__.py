@@ -10,7 +10,7 @@ Each pass is one module (or one decision at one place, named here):
               shapes can differ (shapes.py)
 - `standins`  the adjoint of a sum stays a scalar while it can (autodiff/reverse.py)
 - `inplace`   accumulation and index assignment in place where provably safe
-              (autodiff/reverse.py, codegen.py); the adjoint of a list built
+              (autodiff/reverse.py, codegen/values.py); the adjoint of a list built
               by `append` shrinks with `pop()`, not sliced a trip (lists.py)
 - `shift`     the max subtracted before a softmax, log-softmax or logsumexp
               has no adjoint (shift.py)

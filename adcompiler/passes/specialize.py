@@ -158,7 +158,7 @@ def trace(fn: Function, values: dict[str, object]) -> dict[str, tuple[int, ...]]
     shape cannot depend on the data is run on the examples (warnings off);
     a statement that fails, or reads a value not traced, teaches nothing.
     """
-    from ..codegen import _atom, expression
+    from ..codegen.expressions import _atom, expression
     from ..rules import PRIMS
 
     env: dict[str, object] = dict(values)
