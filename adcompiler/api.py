@@ -536,7 +536,13 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
     n = len(rec.nums)
     if rec.kind == "vjp":
         adj = reverse(
-            fn_ir, rec.nums, False, rec.function, lowering.names, True, rec.has_aux
+            fn_ir,
+            rec.nums,
+            False,
+            rec.function,
+            lowering.names,
+            seeded=True,
+            has_aux=rec.has_aux,
         )
         _after_reverse(adj, lowering)
         return adj
@@ -546,8 +552,7 @@ def _adjoint(fn_ir, lowering, rec: Compiled):
         rec.with_value,
         rec.function,
         lowering.names,
-        False,
-        rec.has_aux,
+        has_aux=rec.has_aux,
     )
     _after_reverse(adj, lowering)
     first = 1 if rec.with_value else 0

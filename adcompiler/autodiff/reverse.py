@@ -59,11 +59,19 @@ class _Unproven(Exception):
     backward body does not show it does (see `Sweep.loop`)."""
 
 
-def reverse(*args, **kwargs) -> Function:
+def reverse(
+    fn: Function,
+    argnums: tuple[int, ...],
+    with_value: bool,
+    name: str,
+    names: Names,
+    seeded: bool = False,
+    has_aux: bool = False,
+) -> Function:
     """`_reverse`, assuming where example arguments give a loop's carried value a
     known shape that its adjoint keeps it too, and proving it; if a loop does
     not bear that out, again from the start without assuming it."""
-    fn = args[0]
+    args = (argnums, with_value, name, names, seeded, has_aux)
     for stmt in walk(fn.body):
         if isinstance(stmt, Loop) and stmt.reverse:
             raise ADCompileError(
@@ -75,35 +83,51 @@ def reverse(*args, **kwargs) -> Function:
                 "loops included",
             )
     if not fn.traced:
-        return _steady(*args, **kwargs)
+        return _steady(fn, *args)
     try:
-        return _reverse(copy.deepcopy(fn), *args[1:], **kwargs, assume=True)
+        return _reverse(copy.deepcopy(fn), *args, assume=True)
     except _Unproven:
-        return _reverse(*args, **kwargs)
+        return _reverse(fn, *args)
 
 
-def _steady(fn: Function, *args, **kwargs) -> Function:
+def _steady(
+    fn: Function,
+    argnums: tuple[int, ...],
+    with_value: bool,
+    name: str,
+    names: Names,
+    seeded: bool,
+    has_aux: bool,
+) -> Function:
     """`_reverse`, with a fast path for loops whose trips keep their shapes
     (passes/steady.py): derived with the premises that they do, it checks
     them a trip, and where one fails returns what `general`, the function
     derived without them, returns."""
-    seeded = kwargs.get("seeded", args[4] if len(args) > 4 else False)
     if seeded or not enabled("steady") or not any(steady.loops(fn)):
-        return _reverse(fn, *args, **kwargs)
-    names = args[3]
+        return _reverse(fn, argnums, with_value, name, names, seeded, has_aux)
     # each function takes its names afresh: the two read alike
     fast_names = copy.deepcopy(names)
-    general = _reverse(copy.deepcopy(fn), *args, **kwargs)
+    general = _reverse(
+        copy.deepcopy(fn), argnums, with_value, name, names, seeded, has_aux
+    )
     base = analyze(fn.body, scalar_result=True)
-    wrt = {fn.params[i] for i in args[0]}
+    wrt = {fn.params[i] for i in argnums}
     found = steady.plan(fn, base, activity.active(fn.body, wrt, fn.body.results))
     if found is None:
         return general
     fast_fn = copy.deepcopy(fn)
     steady.insert_checks(fast_fn, found, fast_names)
-    fast_args = args[:3] + (fast_names,) + args[4:]
     try:
-        fast = _reverse(fast_fn, *fast_args, **kwargs, premises=found.premises)
+        fast = _reverse(
+            fast_fn,
+            argnums,
+            with_value,
+            name,
+            fast_names,
+            seeded,
+            has_aux,
+            premises=found.premises,
+        )
     except ADCompileError:  # what the general gradient did not refuse
         return general
     if steady.cost(fast) >= steady.cost(general):
