@@ -211,7 +211,9 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
             and bool(_TEMP_IR.match(st.outs[0]))
         )
 
-    def match(cur: _Cursor, target: str, value: ast.AST) -> int | None:
+    def match(
+        cur: _Cursor, target: str, value: ast.AST, inherited: int | None = None
+    ) -> int | None:
         # an `if` written as a conditional expression binds its result by name
         found = cur.take(lambda st: isinstance(st, (Assign, If)) and target in st.outs)
         if found is None and _TEMP_GEN.match(target) and isinstance(value, ast.IfExp):
@@ -226,6 +228,15 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
             if found is None:
                 cur.pos = start
                 found = cur.take(is_temp)
+        if found is not None and lines_of[id(found)] == inherited:
+            # what the sweep writes where a branch ends (`d_h_1 = 2.0 * _t13`, the
+            # two uses of h in `h * h` added up) takes the line of its operands
+            made = [
+                line_of_name.get(a.name)
+                for a in getattr(found, "args", ())
+                if isinstance(a, Var) and _TEMP_IR.match(a.name)
+            ]
+            return next((n for n in made if n not in (None, inherited)), inherited)
         if found is not None:
             return lines_of[id(found)]
         if isinstance(value, ast.Name):  # `d_b = d_z` at the return
@@ -246,7 +257,7 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 and len(s.targets) == 1
                 and isinstance(s.targets[0], ast.Name)
             ):
-                line = match(cur, s.targets[0].id, s.value)
+                line = match(cur, s.targets[0].id, s.value, None if top else inherited)
                 if line is not None:
                     generated[s.targets[0].id] = line
                 elif top:
