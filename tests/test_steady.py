@@ -456,3 +456,60 @@ def test_a_trip_whose_one_check_moves_before_a_product(out_dir, rng, monkeypatch
     assert trip.count("h_1.shape == shape_h0") == 1
     assert trip.index("h_1.shape == shape_h0") < trip.index("np.dot(V, h_1)")
     matches_differences(into_buffer, g, args, False, monkeypatch)
+
+
+def step_losses(W, V, h0, xs):
+    h = h0
+    total = 0.0
+    for t in range(len(xs)):
+        h = np.tanh(W @ h + xs[t])
+        total = total + np.sum(h * h) + np.sum(V * h)
+    return total
+
+
+@pytest.mark.parametrize(
+    "h0, rows, V, general",
+    [
+        ((3,), (5, 3), (3,), False),  # a loss a step, of the state's shape
+        ((3, 2), (5, 3, 2), (3, 2), False),  # a batch of states
+        ((3,), (5, 3), (2, 3), True),  # `V * h` spreads a step's loss: general
+        ((3,), (5, 3, 1), (3,), True),  # the rows spread the state: general
+    ],
+)
+def test_a_loss_a_step_keeps_its_adjoint_a_number(
+    out_dir, rng, monkeypatch, h0, rows, V, general
+):
+    """`total = total + np.sum(h * h)` a trip: the trips' checks keep `total` a
+    number and `h` its initial shape, so their adjoints keep those shapes too
+    (assumed, and proven by the backward trip's own adjoints): the adjoint of
+    each step's sum stays the number `d_total`, never an array filled with it."""
+    g = grad(step_losses, argnums=(0, 1))
+    fast = module_of(g).split("def _grad_step_losses_general")[0]
+    assert "full_like" not in fast
+    assert "d_total * h_1" in backward_loop(fast)
+    args = (weights(rng, (3, 3)), rng.normal(size=V), rng.normal(size=h0))
+    matches_differences(
+        step_losses, g, (*args, rng.normal(size=rows)), general, monkeypatch
+    )
+
+
+def test_an_adjoint_not_proven_to_keep_its_shape_is_derived_without_it(
+    out_dir, rng, monkeypatch
+):
+    """In `then_while`, the facts do not show the while loop's backward trip
+    keeping `h`'s shape: the fast gradient, derived assuming it, is derived
+    again without, and still has a general function to fall back on."""
+    from adcompiler.autodiff import reverse
+
+    raised = []
+
+    class Counted(reverse._Unproven):
+        def __init__(self, *args):
+            raised.append(args)
+            super().__init__(*args)
+
+    monkeypatch.setattr(reverse, "_Unproven", Counted)
+    x, xs = rng.normal(size=3), rng.normal(size=(4, 3))
+    check(then_while, x, xs)
+    assert raised == [("h",)]
+    assert "def _grad_then_while_general" in module_of(grad(then_while))

@@ -117,17 +117,28 @@ def _steady(
         return general
     fast_fn = copy.deepcopy(fn)
     steady.insert_checks(fast_fn, found, fast_names)
-    try:
-        fast = _reverse(
-            fast_fn,
+
+    def derive(names: Names, assume: bool) -> Function:
+        return _reverse(
+            copy.deepcopy(fast_fn),
             argnums,
             with_value,
             name,
-            fast_names,
+            names,
             seeded,
             has_aux,
+            assume=assume,
             premises=found.premises,
         )
+
+    try:
+        # the trips' checks keep each carried value's shape, so its adjoint is
+        # assumed to keep it too (Sweep.loop), and proven, or derived again without
+        assumed_names = copy.deepcopy(fast_names)
+        try:
+            fast, fast_names = derive(assumed_names, True), assumed_names
+        except _Unproven:
+            fast = derive(fast_names, False)
     except ADCompileError:  # what the general gradient did not refuse
         return general
     if steady.cost(fast) >= steady.cost(general):
@@ -242,6 +253,7 @@ def _reverse(
             e.call("check_scalar", result, Const(fn.name), Const(False))
 
     sweep = _sweep(e, live, forward, fn, assume)
+    sweep.premised = bool(premises)
     contributions: dict[str, list] = {}
     if isinstance(result, Var) and result.name in live:
         contributions[result.name] = [Const(1.0)]
@@ -590,6 +602,7 @@ class Sweep:
         # n -> xs, for each `n = len(xs)` of the body (hoist.lengths_of)
         self.lengths: dict[str, str] = {}
         self.assume = False  # carried adjoints keep their values' shapes (Sweep.loop)
+        self.premised = False  # derived on a steady loop's premises (passes/steady.py)
         self.depth = 0  # how many blocks enclose the statement being swept
         # a batch list -> the value each trip appends to it (Sweep.batch_products)
         self.appended: dict[str, Atom] = {}
@@ -915,15 +928,16 @@ class Sweep:
             stmt.trips = e.names.fresh("trips")
         tape = e.names.fresh("tape")
 
-        # Where example arguments fix a carried value's shape and the adjoint enters
-        # the loop with it, assume each trip's adjoint keeps it; the trips' own
+        # Where example arguments fix a carried value's shape, or a steady loop's
+        # checks keep it that of its initial value, and the adjoint enters the
+        # loop with it, assume each trip's adjoint keeps it; the trips' own
         # adjoints must then prove it (by induction), or the sweep starts over.
         assumed = [
             i
             for i in active
             if self.assume
             and i in gs
-            and e.shapes.concrete(Var(stmt.carried[i])) is not None
+            and (self.premised or e.shapes.concrete(Var(stmt.carried[i])) is not None)
             and e.shapes.same(gs[i], Var(stmt.carried[i]))
         ]
         for i in assumed:
