@@ -729,6 +729,16 @@ def _zeros_any(x):
         return [_zeros_any(v) for v in x]
     return np.zeros_like(x, dtype=float)
 ''',
+    "_add_at": '''
+def _add_at(d, index, g):
+    """np.add.at(d, index, g): the adjoint of `x[index]`, added once for each time
+    an entry of `index` names it. One integer names one entry once: `d[index] +=
+    g` adds the same, and takes a tenth of np.add.at's 1.5 µs."""
+    if type(index) is int or isinstance(index, np.integer):
+        d[index] += g
+    else:
+        np.add.at(d, index, g)
+''',
     "_add_into": '''
 def _add_into(d, key, g):
     """`d[key] += g` for adjoints of containers: part by part where `g` is one."""

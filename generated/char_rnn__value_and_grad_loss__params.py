@@ -1,11 +1,21 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: add40395462e2b46055d886d0d80f5b0
+# body-hash: 2bf0e1103ac880d9af5a86b8232d7c71
 import numpy as np
 
 _NDARRAY = np.ndarray
 _ONES = {}  # vectors of ones by length and dtype, for _sum_over_batch
+
+
+def _add_at(d, index, g):
+    """np.add.at(d, index, g): the adjoint of `x[index]`, added once for each time
+    an entry of `index` names it. One integer names one entry once: `d[index] +=
+    g` adds the same, and takes a tenth of np.add.at's 1.5 µs."""
+    if type(index) is int or isinstance(index, np.integer):
+        d[index] += g
+    else:
+        np.add.at(d, index, g)
 
 
 def _check_float(name, x):
@@ -291,8 +301,8 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
     for t in reversed(range(t1)):  # char_rnn.py:38
         log_p, t8, t7, t6, h_1, h = tape.pop()
         d_t10 = -d_total  # char_rnn.py:43
-        d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
-        np.add.at(d_log_p, t8, d_t10)
+        d_log_p = np.zeros(log_p.shape, log_p.dtype)  # char_rnn.py:42
+        _add_at(d_log_p, t8, d_t10)
         d_t7 = d_log_p.sum() / t7  # char_rnn.py:42
         d_t5 = d_log_p - d_t7 * t6  # char_rnn.py:42
         d_h_1 = d_h + Why_T.dot(d_t5)  # char_rnn.py:39
@@ -375,8 +385,8 @@ def _value_and_grad_loss_general(params, xs, targets, h0):  # char_rnn.py:32
         total, t10, log_p, t9, t8, t7, t5, h_1, t4, t2, t3, h = tape.pop()
         d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
         d_t10 = _unbroadcast(-d_total, t10)  # char_rnn.py:43
-        d_log_p = np.zeros_like(log_p)  # char_rnn.py:42
-        np.add.at(d_log_p, t9, d_t10)
+        d_log_p = np.zeros(log_p.shape, log_p.dtype)  # char_rnn.py:42
+        _add_at(d_log_p, t9, d_t10)
         d_t8 = d_log_p.sum() / t8  # char_rnn.py:42
         d_t6 = d_log_p - d_t8 * t7  # char_rnn.py:42
         d_t5 = _unbroadcast(d_t6, t5)  # char_rnn.py:40

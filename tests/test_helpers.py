@@ -103,6 +103,26 @@ def test_sum_over_batch_keeps_nan_and_inf_and_subclasses():
 
 
 @pytest.mark.parametrize(
+    "index",
+    [3, np.int64(3), np.int32(-1), [1, 1, 3], np.array([0, 0]), (1, 2), slice(1, 3)],
+)
+@pytest.mark.parametrize("shape", [(4,), (4, 3)])
+def test_add_at_adds_as_np_add_at(index, shape):
+    """`_add_at` is np.add.at: an entry named twice takes both; one integer,
+    which names one entry once, is added with `d[i] += g`."""
+    if isinstance(index, tuple) and len(shape) == 1:
+        return
+    add_at = _helper("_add_at")
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=shape)
+    g = rng.normal(size=np.shape(d[index]))
+    want = d.copy()
+    np.add.at(want, index, g)
+    add_at(d, index, g)
+    np.testing.assert_array_equal(d, want)
+
+
+@pytest.mark.parametrize(
     "side, x_shape, y_shape",
     [
         ("lhs", (3,), (4,)),  # outer products of vectors: one stacked product

@@ -292,13 +292,13 @@ def lambda_free_sum(g):
 
 def gathered(x):
     """Reads by an integer array (an entry twice) and by a mask: the gradient
-    scatters back with `np.add.at`."""
+    scatters back with `_add_at`, which is np.add.at for them."""
     return np.sum(x[np.array([0, 0, 2])] ** 3) + np.sum(np.sin(x[x > 0]) * x[x > 0])
 
 
 def test_hessian_through_integer_array_and_mask_indexing(out_dir, rng):
     x = np.array([0.3, -0.5, 1.2, 0.7])
-    assert "np.add.at(" in inspect.getsource(grad(gathered))
+    assert "_add_at(" in inspect.getsource(grad(gathered))
     H = hessian(gathered)(x)
     np.testing.assert_allclose(H, gradient_fd(gathered, x), rtol=1e-6, atol=1e-6)
 

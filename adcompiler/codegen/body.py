@@ -349,7 +349,12 @@ class _Body:
             return ast.Expr(
                 ast.Call(func, [_atom(buf), self.atom(index), self.atom(g)], [])
             )
-        call = ast.Call(_np("add.at"), [_atom(buf), self.atom(index), self.atom(g)], [])
+        if isinstance(index, Var):  # one integer, perhaps: `_add_at` asks at run time
+            self.helpers.add("_add_at")
+            func = ast.Name("_add_at", ast.Load())
+        else:
+            func = _np("add.at")
+        call = ast.Call(func, [_atom(buf), self.atom(index), self.atom(g)], [])
         return ast.Expr(call)
 
     def setitem(self, stmt: Assign) -> list[ast.stmt]:

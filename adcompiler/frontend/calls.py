@@ -90,6 +90,9 @@ class Calls:
             if kw.arg is None:
                 raise self.error("`**` arguments are not supported", kw.value)
         func = node.func
+        like = self.zeros_like(node)
+        if like is not None:
+            return self.e.call("zeros_like", self.read(like, node), loc=loc)
         if (
             isinstance(func, ast.Name)
             and func.id in self.local_defs
@@ -229,6 +232,30 @@ class Calls:
         elif sig.prim == "shape":
             self.shape_values.add(out.name)
         return out
+
+    def zeros_like(self, node: ast.Call) -> str | None:
+        """`x` in generated code's `np.zeros(x.shape, x.dtype)`, which codegen
+        writes for np.zeros_like(x) (codegen/expressions.py); else None."""
+        import numpy as np
+
+        if not (
+            resolve.is_generated(self.fn)
+            and len(node.args) == 2
+            and not node.keywords
+            and self.static_value(node.func) is np.zeros
+        ):
+            return None
+        shape, dtype = node.args
+        if (
+            isinstance(shape, ast.Attribute)
+            and isinstance(dtype, ast.Attribute)
+            and (shape.attr, dtype.attr) == ("shape", "dtype")
+            and isinstance(shape.value, ast.Name)
+            and isinstance(dtype.value, ast.Name)
+            and shape.value.id == dtype.value.id
+        ):
+            return shape.value.id
+        return None
 
     def bind_call(self, sig, args, kwargs, node: ast.Call) -> dict:
         """The arguments of a call lowered here, by parameter name (with defaults)."""

@@ -648,16 +648,21 @@ class Lowering(Expressions, Calls, NumpyCalls):
             raise self.unsupported(stmt)
 
     def add_at(self, call: ast.expr) -> bool:
-        """`np.add.at(d_x, idx, g)` in a generated gradient (the adjoint of an
-        integer-array or mask index): a new value of `d_x`, for forward mode."""
+        """`np.add.at(d_x, idx, g)` or `_add_at(d_x, idx, g)` in a generated gradient
+        (the adjoint of an integer-array or mask index): a new value of `d_x`, for
+        forward mode."""
         import numpy as np
 
         if not (
             resolve.is_generated(self.fn)
             and isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "at"
-            and self.static_value(call.func.value) is np.add
+            and (
+                isinstance(call.func, ast.Attribute)
+                and call.func.attr == "at"
+                and self.static_value(call.func.value) is np.add
+                or isinstance(call.func, ast.Name)
+                and call.func.id == "_add_at"
+            )
             and len(call.args) == 3
             and not call.keywords
             and isinstance(call.args[0], ast.Name)
