@@ -11,10 +11,10 @@ from .autodiff.emitter import SIGN_STEP_ENTRIES
 
 # Helpers that call others (codegen takes the closure: what those call too).
 HELPER_NEEDS = {
-    "_unbroadcast": {"_sum_over_batch"},
+    "_unbroadcast": {"_sum_over_batch", "_ONES", "_NDARRAY"},
     "_sum_over_batch": {"_NDARRAY", "_ONES"},
-    "_matmul_lhs": {"_unbroadcast"},
-    "_matmul_rhs": {"_unbroadcast"},
+    "_matmul_lhs": {"_unbroadcast", "_NDARRAY"},
+    "_matmul_rhs": {"_unbroadcast", "_NDARRAY"},
     "_matmul_lhs_sum": {"_outer_sum", "_matmul_lhs", "_unbroadcast"},
     "_matmul_rhs_sum": {"_outer_sum", "_matmul_rhs", "_unbroadcast"},
     "_unbroadcast_sum": {"_unbroadcast"},
@@ -143,8 +143,10 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return _sum_over_batch(g)
+        if gshape[1:] == shape:  # a bias's: a product with ones of the batch's length
+            matrix = len(gshape) == 2 and type(g) is _NDARRAY
+            ones = _ONES.get((gshape[0], g.dtype.char)) if matrix else None
+            return ones.dot(g) if ones is not None else _sum_over_batch(g)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)
@@ -195,10 +197,10 @@ def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
     vector. Where `b` is a stack of matrices, so is the product: it is summed to
     the shape of `a`, which broadcasting may have spread over the stack."""
-    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    b = b if type(b) is _NDARRAY else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
         # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
-        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
+        return g.dot(b.T) if type(g) is _NDARRAY else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
@@ -216,9 +218,9 @@ def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
     vector. Where `a` is a stack of matrices, so is the product: it is summed to
     the shape of `b`, which broadcasting may have spread over the stack."""
-    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    a = a if type(a) is _NDARRAY else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
-        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+        if type(g) is _NDARRAY and g.ndim <= 2:  # np.dot, as in _matmul_lhs
             return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 2bf0e1103ac880d9af5a86b8232d7c71
+# body-hash: c486dbd27e81d75e1dad1230efe0a761
 import numpy as np
 
 _NDARRAY = np.ndarray
@@ -89,10 +89,10 @@ def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
     vector. Where `b` is a stack of matrices, so is the product: it is summed to
     the shape of `a`, which broadcasting may have spread over the stack."""
-    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    b = b if type(b) is _NDARRAY else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
         # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
-        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
+        return g.dot(b.T) if type(g) is _NDARRAY else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
@@ -124,9 +124,9 @@ def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
     vector. Where `a` is a stack of matrices, so is the product: it is summed to
     the shape of `b`, which broadcasting may have spread over the stack."""
-    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    a = a if type(a) is _NDARRAY else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
-        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+        if type(g) is _NDARRAY and g.ndim <= 2:  # np.dot, as in _matmul_lhs
             return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
@@ -209,8 +209,10 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return _sum_over_batch(g)
+        if gshape[1:] == shape:  # a bias's: a product with ones of the batch's length
+            matrix = len(gshape) == 2 and type(g) is _NDARRAY
+            ones = _ONES.get((gshape[0], g.dtype.char)) if matrix else None
+            return ones.dot(g) if ones is not None else _sum_over_batch(g)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)

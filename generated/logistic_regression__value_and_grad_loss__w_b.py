@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 6e532e75b2e8d949ab44cceb08656b94
+# body-hash: 4fc93e6cd02425d145c317053b09df0a
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -64,9 +64,9 @@ def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
     vector. Where `a` is a stack of matrices, so is the product: it is summed to
     the shape of `b`, which broadcasting may have spread over the stack."""
-    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    a = a if type(a) is _NDARRAY else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
-        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+        if type(g) is _NDARRAY and g.ndim <= 2:  # np.dot, as in _matmul_lhs
             return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
@@ -102,8 +102,10 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return _sum_over_batch(g)
+        if gshape[1:] == shape:  # a bias's: a product with ones of the batch's length
+            matrix = len(gshape) == 2 and type(g) is _NDARRAY
+            ones = _ONES.get((gshape[0], g.dtype.char)) if matrix else None
+            return ones.dot(g) if ones is not None else _sum_over_batch(g)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 6a0309b2a85dad8b9602d8fcd1f11573
+# body-hash: c9b963818818b574bd43f26a7ab50c40
 import numpy as np
 
 _NDARRAY = np.ndarray
@@ -79,10 +79,10 @@ def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
     vector. Where `b` is a stack of matrices, so is the product: it is summed to
     the shape of `a`, which broadcasting may have spread over the stack."""
-    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    b = b if type(b) is _NDARRAY else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
         # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
-        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
+        return g.dot(b.T) if type(g) is _NDARRAY else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
@@ -100,9 +100,9 @@ def _matmul_rhs(a, g, b=None):
     """The adjoint of `b` in `a @ b`: `a.T @ g`, or an outer product when `a` is a
     vector. Where `a` is a stack of matrices, so is the product: it is summed to
     the shape of `b`, which broadcasting may have spread over the stack."""
-    a = a if type(a) is np.ndarray else np.asarray(a)  # a list multiplies too
+    a = a if type(a) is _NDARRAY else np.asarray(a)  # a list multiplies too
     if a.ndim == 2:  # the common case first: a.T @ g has the shape of b
-        if type(g) is np.ndarray and g.ndim <= 2:  # np.dot, as in _matmul_lhs
+        if type(g) is _NDARRAY and g.ndim <= 2:  # np.dot, as in _matmul_lhs
             return g.dot(a) if g.ndim == 1 else a.T.dot(g)
         return a.T @ g
     if a.ndim == 1:  # the outer product a ⊗ g
@@ -157,8 +157,10 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return _sum_over_batch(g)
+        if gshape[1:] == shape:  # a bias's: a product with ones of the batch's length
+            matrix = len(gshape) == 2 and type(g) is _NDARRAY
+            ones = _ONES.get((gshape[0], g.dtype.char)) if matrix else None
+            return ones.dot(g) if ones is not None else _sum_over_batch(g)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)

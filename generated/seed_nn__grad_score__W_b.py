@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/seed_nn.py:13 score
 # origin-hash: e1a5c2cd7f6887c11d7b24ae4177dae1
-# body-hash: 7f76003862bb67f4dd52679afaa9b5cd
+# body-hash: dcc41db37dcd0aa39c23a67be0012118
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -64,10 +64,10 @@ def _matmul_lhs(g, b, a=None):
     """The adjoint of `a` in `a @ b`: `g @ b.T`, or an outer product when `b` is a
     vector. Where `b` is a stack of matrices, so is the product: it is summed to
     the shape of `a`, which broadcasting may have spread over the stack."""
-    b = b if type(b) is np.ndarray else np.asarray(b)  # a list multiplies too
+    b = b if type(b) is _NDARRAY else np.asarray(b)  # a list multiplies too
     if b.ndim == 2:  # the common case first: g @ b.T has the shape of a
         # np.dot agrees with @ for a matrix b, and skips matmul's ufunc dispatch
-        return g.dot(b.T) if type(g) is np.ndarray else np.dot(g, b.T)
+        return g.dot(b.T) if type(g) is _NDARRAY else np.dot(g, b.T)
     if b.ndim == 1:  # the outer product g ⊗ b
         g = np.asarray(g)
         if g.size * b.size < 16384:  # np.multiply.outer(g, b), without its overhead
@@ -102,8 +102,10 @@ def _unbroadcast(g, x):
         gshape, shape = g.shape, x.shape
         if gshape == shape:
             return g
-        if gshape[1:] == shape:
-            return _sum_over_batch(g)
+        if gshape[1:] == shape:  # a bias's: a product with ones of the batch's length
+            matrix = len(gshape) == 2 and type(g) is _NDARRAY
+            ones = _ONES.get((gshape[0], g.dtype.char)) if matrix else None
+            return ones.dot(g) if ones is not None else _sum_over_batch(g)
     except AttributeError:  # a Python float or a list has no shape
         if isinstance(g, (list, tuple)):  # a constant factor: `t * [1.0, 2.0]`
             g = np.asarray(g)
