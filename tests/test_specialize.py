@@ -70,7 +70,7 @@ def test_examples_remove_checks_casts_and_generic_helpers(out_dir, rng):
 @pytest.mark.parametrize(
     "b_shape, summed",
     [
-        ((3,), "sum(axis=0)"),
+        ((3,), "_sum_over_batch(d_"),  # a product with ones (helpers.py)
         ((1, 3), "sum(axis=0, keepdims=True)"),
         ((5, 1), "sum(axis=1, keepdims=True)"),
     ],
@@ -85,7 +85,28 @@ def test_broadcast_axes_are_summed_by_shape(out_dir, rng, b_shape, summed):
     g = grad(layer, argnums=(0, 1, 2), example_args=args)
     fd_check(g, layer, args, (0, 1, 2))
     d_b = next(line for line in code_of(g).splitlines() if "d_b = " in line)
-    assert "_unbroadcast" not in d_b and d_b.endswith(summed)
+    assert "_unbroadcast" not in d_b and summed in d_b
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_bias_sum_is_read_back_and_keeps_its_dtype(out_dir, rng, dtype):
+    """`d_b = _sum_over_batch(d_t2)`: forward mode over the gradient reads the
+    helper back as the sum over the batch it is; float32 stays float32."""
+    from adcompiler import jacfwd
+
+    def f(W, b, X):
+        return np.sum(np.tanh(X @ W + b) ** 2)
+
+    W, b, X = (rng.normal(size=s).astype(dtype) for s in [(3, 2), (2,), (5, 3)])
+    g = grad(f, argnums=1, example_args=(W, b, X))
+    assert "d_b = _sum_over_batch(" in code_of(g)
+    assert g(W, b, X).dtype == dtype
+    if dtype == np.float64:
+        want = numeric_grad(f, [W, b, X], 1)
+        np.testing.assert_allclose(g(W, b, X), want, rtol=1e-6, atol=1e-9)
+        fd = [(g(W, b + 1e-6 * e, X) - g(W, b - 1e-6 * e, X)) / 2e-6 for e in np.eye(2)]
+        H = jacfwd(g, argnums=1)(W, b, X)
+        np.testing.assert_allclose(H, np.stack(fd, -1), atol=1e-6)
 
 
 def test_the_guard_names_the_argument_that_differs(out_dir, rng):

@@ -510,9 +510,13 @@ def _sum_to(e: Emitter, c: Atom, arg: Var) -> Atom | None:
     axes = tuple(range(lead)) or tuple(kept)
     if not axes:
         return c
-    axis = Const(axes[0] if len(axes) == 1 else axes)
-    keep = {"keepdims": Const(True)} if kept else {}
-    summed = e.call("sum", c, axis=axis, **keep)
+    if axes == (0,) and not kept and len(cs) == 2:
+        # a bias's sum over the batch: BLAS's product with ones (helpers.py)
+        summed = e.call("sum_over_batch", c)
+    else:
+        axis = Const(axes[0] if len(axes) == 1 else axes)
+        keep = {"keepdims": Const(True)} if kept else {}
+        summed = e.call("sum", c, axis=axis, **keep)
     e.shapes.union(summed, arg)
     return summed
 

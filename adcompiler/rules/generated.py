@@ -106,6 +106,14 @@ defprim("matmul_rhs_a", ("helper", "_matmul_rhs_a"), None, None, None)
 defprim("matmul_rows", ("helper", "_matmul_rows"), None, None)
 defprim("rows_matmul", ("helper", "_rows_matmul"), None, None)
 
+# A matrix summed over its rows, the batch a bias was broadcast along, where
+# example arguments tell the shapes (reverse._sum_to): a product with ones.
+defprim(
+    "sum_over_batch",
+    ("helper", "_sum_over_batch"),
+    lambda e, g, out, x: e.call("broadcast_like", g, x),
+)
+
 # Linear maps and their transposes.
 defvjp("unbroadcast", lambda e, g, out, t, x: e.call("broadcast_like", g, t), None)
 defvjp("broadcast_to", lambda e, g, out, x, shape: e.call("unbroadcast", g, x), None)
