@@ -118,13 +118,13 @@ def _steady(
     fast_fn = copy.deepcopy(fn)
     steady.insert_checks(fast_fn, found, fast_names)
 
-    def derive(names: Names, assume: bool) -> Function:
+    def derive(fresh: Names, assume: bool) -> Function:
         return _reverse(
             copy.deepcopy(fast_fn),
             argnums,
             with_value,
             name,
-            names,
+            fresh,
             seeded,
             has_aux,
             assume=assume,

@@ -6,18 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from ..ir import (
-    Assign,
-    Atom,
-    Block,
-    Function,
-    If,
-    Loop,
-    Var,
-    is_undef,
-    uses,
-    walk,
-)
+from ..ir import Assign, Atom, Block, Function, If, Loop, Var, is_undef, uses, walk
 from ..passes.buffers import COMMUTATIVE
 from ..rules import PRIMS
 from .checks import (

@@ -9,9 +9,7 @@ from __future__ import annotations
 import ast
 
 from ..helpers import HELPERS
-from ..ir import (
-    Function,
-)
+from ..ir import Function
 from .expressions import _atom
 
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 import ast
 import math
 
-from ..ir import (
-    Atom,
-    Var,
-)
+from ..ir import Atom, Var
 from ..passes.buffers import OPERATOR_UFUNCS
 from ..rules import PRIMS
 

@@ -8,14 +8,7 @@ import ast
 import copy
 import re
 
-from ..ir import (
-    Function,
-    Loop,
-    Var,
-    rename,
-    uses,
-    walk,
-)
+from ..ir import Function, Loop, Var, rename, uses, walk
 from .body import _BackwardMarker, _Body, _plain
 from .checks import _cast_like, _one_float_test
 from .expressions import _assign, _target

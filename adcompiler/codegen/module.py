@@ -7,9 +7,7 @@ from __future__ import annotations
 import ast
 
 from ..helpers import HELPERS, helper_closure
-from ..ir import (
-    Function,
-)
+from ..ir import Function
 from .functions import function_def
 
 

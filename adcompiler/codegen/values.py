@@ -7,17 +7,7 @@ last use has passed.
 from __future__ import annotations
 
 from .. import passes
-from ..ir import (
-    Assign,
-    Block,
-    Function,
-    If,
-    Loop,
-    Var,
-    rename,
-    uses,
-    walk,
-)
+from ..ir import Assign, Block, Function, If, Loop, Var, rename, uses, walk
 from ..rules import PRIMS
 from ..rules.core import MATMUL_HELPERS, VIEWS
 

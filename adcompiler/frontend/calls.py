@@ -12,16 +12,8 @@ from .. import comprehensions, resolve
 from ..ir import Atom, Const, Var
 from .exits import FallThrough, FunctionExit, _return_arity
 from .numpy_calls import _PAIRS
-from .readback import (
-    _per_argument_float_tests,
-)
-from .scope import (
-    _DYNAMIC,
-    _container_params,
-    _is_ufunc,
-    _is_user_function,
-    _scope_of,
-)
+from .readback import _per_argument_float_tests
+from .scope import _DYNAMIC, _container_params, _is_ufunc, _is_user_function, _scope_of
 from .source import Source, read_source
 
 # Calls whose options `checked_call` checks before the rules see them.

@@ -12,11 +12,7 @@ from numbers import Number
 from .. import resolve
 from ..errors import ADCompileError
 from ..ir import Atom, Block, Const, Var, is_undef
-from .scope import (
-    _DYNAMIC,
-    _UFUNC_KEYS,
-    _is_ufunc,
-)
+from .scope import _DYNAMIC, _UFUNC_KEYS, _is_ufunc
 from .source import construct_name
 
 _COMPARE = {

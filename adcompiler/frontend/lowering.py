@@ -27,12 +27,7 @@ from .readback import (
     _per_argument_float_tests,
     _scalar_check,
 )
-from .scope import (
-    _DYNAMIC,
-    _container_params,
-    _scope_of,
-    closure_constants,
-)
+from .scope import _DYNAMIC, _container_params, _scope_of, closure_constants
 from .source import Source, construct_name, read_source
 
 
