@@ -806,3 +806,15 @@ def helper_closure(names: set[str]) -> set[str]:
                 closure.add(h)
                 todo.append(h)
     return closure
+
+
+def defined(*names: str) -> dict:
+    """A namespace in which the helpers `names`, and what they call, are defined
+    as a generated module defines them, NumPy as `np`: for tests and benchmarks
+    that run a helper on its own."""
+    import numpy as np
+
+    namespace = {"np": np}
+    for h in helper_closure(set(names)):
+        exec(HELPERS[h], namespace)
+    return namespace

@@ -22,14 +22,9 @@ SHAPES = [(8, 4), (8, 32), (64, 10), (64, 256), (1000, 10), (10000, 100), (10000
 
 
 def sum_over_batch():
-    import numpy as np
+    from adcompiler.helpers import defined
 
-    from adcompiler.helpers import HELPERS, helper_closure
-
-    namespace = {"np": np}
-    for name in helper_closure({"_sum_over_batch"}):
-        exec(HELPERS[name], namespace)
-    return namespace["_sum_over_batch"]
+    return defined("_sum_over_batch")["_sum_over_batch"]
 
 
 def main(argv=None) -> int:

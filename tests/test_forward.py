@@ -197,11 +197,9 @@ def test_prod_others_jvp_is_exact_with_zeros(axis):
     helper: the sum over the other entries j of t[j] times the product of the
     entries other than both, compared with that sum written out, where one entry
     of a product, or two, is 0."""
-    from adcompiler.helpers import HELPERS
+    from adcompiler.helpers import defined
 
-    namespace = {"np": np}
-    exec(HELPERS["_prod_others_jvp"], namespace)
-    prod_others_jvp = namespace["_prod_others_jvp"]
+    prod_others_jvp = defined("_prod_others_jvp")["_prod_others_jvp"]
     rng = np.random.default_rng(7)
     x, t = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))
     x[0, 1, 2] = x[1, 2, 0] = x[1, 2, 3] = 0.0

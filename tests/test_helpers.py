@@ -3,14 +3,11 @@
 import numpy as np
 import pytest
 
-from adcompiler.helpers import HELPERS, helper_closure
+from adcompiler.helpers import defined
 
 
 def _helper(name):
-    namespace = {"np": np}
-    for h in helper_closure({name}):
-        exec(HELPERS[h], namespace)
-    return namespace[name]
+    return defined(name)[name]
 
 
 @pytest.mark.parametrize(

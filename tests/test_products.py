@@ -12,7 +12,7 @@ from adcheck import code_of
 from conftest import numeric_grad
 
 from adcompiler import grad, hessian, passes
-from adcompiler.helpers import HELPERS, helper_closure
+from adcompiler.helpers import defined
 
 
 @pytest.fixture(autouse=True)
@@ -114,9 +114,7 @@ def test_second_derivatives_read_the_dot_calls_back(out_dir, rng):
 
 
 def _helpers():
-    namespace = {"np": np}
-    for name in helper_closure({"_matmul_lhs", "_matmul_rhs"}):
-        exec(HELPERS[name], namespace)
+    namespace = defined("_matmul_lhs", "_matmul_rhs")
     return namespace["_matmul_lhs"], namespace["_matmul_rhs"]
 
 
