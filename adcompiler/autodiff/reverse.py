@@ -252,8 +252,7 @@ def _reverse(
         else:
             e.call("check_scalar", result, Const(fn.name), Const(False))
 
-    sweep = _sweep(e, live, forward, fn, assume)
-    sweep.premised = bool(premises)
+    sweep = _sweep(e, live, forward, fn, assume, premised=bool(premises))
     contributions: dict[str, list] = {}
     if isinstance(result, Var) and result.name in live:
         contributions[result.name] = [Const(1.0)]
@@ -533,12 +532,15 @@ def _maybe_undefined(sweep, body: Block) -> None:
                     sweep.maybe_undefined |= {o, c}
 
 
-def _sweep(e: Emitter, live: set, forward: set, fn: Function, assume: bool):
+def _sweep(
+    e: Emitter, live: set, forward: set, fn: Function, assume: bool, premised=False
+):
     """The backward sweep of `fn`'s body, before it has swept anything."""
     sweep = Sweep(e, live, forward)
     sweep.lists = set(fn.lists)
     sweep.lengths = lengths_of(fn.body)
     sweep.assume = assume
+    sweep.premised = premised
     _maybe_undefined(sweep, fn.body)
     return sweep
 
