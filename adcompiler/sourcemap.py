@@ -164,6 +164,19 @@ def _out_keyword(s: ast.stmt) -> str | None:
     return None
 
 
+# The IR's additions into entries that codegen writes as a call of their own
+# (`np.add.at(d, idx, g)`, `_add_at(d, idx, g)`, `_add_into(d, key, g)`).
+_SCATTERS = {"index_add_at", "index_add_any"}
+
+
+def _scatters(s: ast.stmt) -> bool:
+    """`s` is one of those calls."""
+    if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)):
+        return False
+    name = ast.unparse(s.value.func)
+    return name in ("np.add.at", "_add_at", "_add_into")
+
+
 def _block_stmts(stmt) -> list[list]:
     """The IR blocks a generated compound statement writes, in the order it writes them."""
     if isinstance(stmt, If):
@@ -280,6 +293,14 @@ def annotate(text: str, fn: Function, origin_file: str) -> str:
                 found = cur.take(partial(_writes_into, Var(buf)))
                 if found is not None:
                     line = lines_of[id(found)]
+            elif _scatters(s):  # `_add_at(d_x, idx, g)`
+                found = cur.take(lambda st: getattr(st, "prim", None) in _SCATTERS)
+                if found is not None:
+                    # the line of what is added, the adjoint of `x[idx]`, as for `+=`
+                    added = found.args[2]
+                    line = lines_of[id(found)]
+                    if isinstance(added, Var):
+                        line = line_of_name.get(added.name, line)
             elif isinstance(s, (ast.For, ast.While)):
                 loop = cur.take(lambda st: isinstance(st, Loop))
                 if loop is not None:

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: c486dbd27e81d75e1dad1230efe0a761
+# body-hash: 1bdd20ece31dceb41c18d0924d36383d
 import numpy as np
 
 _NDARRAY = np.ndarray
@@ -304,7 +304,7 @@ def value_and_grad_loss(params, xs, targets, h0):  # char_rnn.py:32
         log_p, t8, t7, t6, h_1, h = tape.pop()
         d_t10 = -d_total  # char_rnn.py:43
         d_log_p = np.zeros(log_p.shape, log_p.dtype)  # char_rnn.py:42
-        _add_at(d_log_p, t8, d_t10)
+        _add_at(d_log_p, t8, d_t10)  # char_rnn.py:43
         d_t7 = d_log_p.sum() / t7  # char_rnn.py:42
         d_t5 = d_log_p - d_t7 * t6  # char_rnn.py:42
         d_h_1 = d_h + Why_T.dot(d_t5)  # char_rnn.py:39
@@ -388,7 +388,7 @@ def _value_and_grad_loss_general(params, xs, targets, h0):  # char_rnn.py:32
         d_total_1 = _unbroadcast(d_total, total)  # char_rnn.py:43
         d_t10 = _unbroadcast(-d_total, t10)  # char_rnn.py:43
         d_log_p = np.zeros(log_p.shape, log_p.dtype)  # char_rnn.py:42
-        _add_at(d_log_p, t9, d_t10)
+        _add_at(d_log_p, t9, d_t10)  # char_rnn.py:43
         d_t8 = d_log_p.sum() / t8  # char_rnn.py:42
         d_t6 = d_log_p - d_t8 * t7  # char_rnn.py:42
         d_t5 = _unbroadcast(d_t6, t5)  # char_rnn.py:40

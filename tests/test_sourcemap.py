@@ -47,6 +47,11 @@ USER = textwrap.dedent("""\
         y2 = y1.copy()
         y2[0] = x
         return np.sum(y1) + np.sum(y2)
+
+
+    def picked(x, i):
+        t = np.tanh(x)
+        return np.sum(t * t) + t[i] ** 2
     """)
 
 
@@ -179,3 +184,9 @@ def test_index_assignments_and_conditional_expressions_map_to_their_lines(user, 
         if code.startswith("return"):
             assert line == 33, code
     assert 32 in where.values() and 30 in where.values()
+
+
+def test_an_index_known_at_run_time_maps_to_the_line_that_reads_it(user):
+    """`_add_at(d_t, i, g)`, a call of its own, names the line of `t[i]`."""
+    text = inspect.getsource(grad(user.picked))
+    assert re.search(r"\n +_add_at\(.*\)  # sm_user\.py:38\n", text), text
