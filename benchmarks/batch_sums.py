@@ -1,13 +1,16 @@
-"""A bias's gradient: `_sum_over_batch(g)` against the hand-written `g.sum(axis=0)`.
+"""Sums written as products with ones: `_sum_over_batch(g)` against the
+hand-written `g.sum(axis=0)`, and `_sum_rows(x, 1, keepdims=True)` against
+`x.sum(axis=1, keepdims=True)`.
 
     python benchmarks/batch_sums.py [--target SECONDS]
 
-Times the helper generated modules use for the sum of a float matrix over its
-rows (the gradient of a bias broadcast over a batch: a product with a vector
-of ones) against `g.sum(axis=0)` and `np.add.reduce(g, 0)`, interleaved, in
-this one process, with one BLAS thread, and prints each one's median time and
-the ratio helper / `g.sum(axis=0)`. Each result is compared with NumPy's sum
-before it is timed.
+Times the helpers generated modules use for the sums of a float matrix over
+its rows (the gradient of a bias broadcast over a batch) and along them (a
+softmax's normalizer and its adjoint), each a product with a vector of ones,
+against NumPy's sum written as an expert writes it and as `np.add.reduce`,
+interleaved, in this one process, with one BLAS thread, and prints each one's
+median time and the ratio helper / NumPy's sum. Each result is compared with
+NumPy's sum before it is timed.
 """
 
 import sys
@@ -21,10 +24,29 @@ from benchmarks import harness  # noqa: E402
 SHAPES = [(8, 4), (8, 32), (64, 10), (64, 256), (1000, 10), (10000, 100), (100000, 10)]
 
 
-def sum_over_batch():
+def helpers():
     from adcompiler.helpers import defined
 
-    return defined("_sum_over_batch")["_sum_over_batch"]
+    namespace = defined("_sum_over_batch", "_sum_rows")
+    return namespace["_sum_over_batch"], namespace["_sum_rows"]
+
+
+def contenders(np, sum_over_batch, sum_rows):
+    """(title, NumPy's sum, np.add.reduce, the helper) for each direction."""
+    return [
+        (
+            "over the batch, axis 0",
+            lambda g: g.sum(axis=0),
+            lambda g: np.add.reduce(g, 0),
+            sum_over_batch,
+        ),
+        (
+            "along the rows, axis 1, keepdims",
+            lambda x: x.sum(axis=1, keepdims=True),
+            lambda x: np.add.reduce(x, 1, keepdims=True),
+            lambda x: sum_rows(x, 1, keepdims=True),
+        ),
+    ]
 
 
 def main(argv=None) -> int:
@@ -38,35 +60,35 @@ def main(argv=None) -> int:
     limits = run.pin_blas()  # noqa: F841
     import numpy as np
 
-    helper = sum_over_batch()
     rng = np.random.default_rng(0)
-    print(
-        f"{'shape':>14} {'dtype':>8} {'g.sum(axis=0)':>14} {'add.reduce':>12} "
-        f"{'_sum_over_batch':>16} {'ratio':>6}"
-    )
-    for shape in SHAPES:
-        for dtype in (np.float64, np.float32):
-            g = rng.normal(size=shape).astype(dtype)
-            want = g.sum(axis=0)
-            got = helper(g)
-            assert got.dtype == dtype and got.shape == want.shape
-            np.testing.assert_allclose(
-                got, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3
-            )
-            t = harness.measure(
-                {
-                    "hand": (lambda g: g.sum(axis=0), (g,)),
-                    "reduce": (lambda g: np.add.reduce(g, 0), (g,)),
-                    "helper": (helper, (g,)),
-                },
-                args.target,
-            )
-            hand, red, ours = (t[k].median for k in ("hand", "reduce", "helper"))
-            print(
-                f"{str(shape):>14} {np.dtype(dtype).name:>8} "
-                f"{harness.fmt_time(hand):>14} {harness.fmt_time(red):>12} "
-                f"{harness.fmt_time(ours):>16} {ours / hand:>6.2f}"
-            )
+    for title, numpy_sum, reduce, helper in contenders(np, *helpers()):
+        print(f"\n{title}")
+        print(
+            f"{'shape':>14} {'dtype':>8} {'x.sum':>10} {'add.reduce':>12} "
+            f"{'helper':>10} {'ratio':>6}"
+        )
+        for shape in SHAPES:
+            for dtype in (np.float64, np.float32):
+                x = rng.normal(size=shape).astype(dtype)
+                want, got = numpy_sum(x), helper(x)
+                assert got.dtype == dtype and got.shape == want.shape
+                np.testing.assert_allclose(
+                    got, want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3
+                )
+                t = harness.measure(
+                    {
+                        "hand": (numpy_sum, (x,)),
+                        "reduce": (reduce, (x,)),
+                        "helper": (helper, (x,)),
+                    },
+                    args.target,
+                )
+                hand, red, ours = (t[k].median for k in ("hand", "reduce", "helper"))
+                print(
+                    f"{str(shape):>14} {np.dtype(dtype).name:>8} "
+                    f"{harness.fmt_time(hand):>10} {harness.fmt_time(red):>12} "
+                    f"{harness.fmt_time(ours):>10} {ours / hand:>6.2f}"
+                )
     return 0
 
 

@@ -1,11 +1,11 @@
 # adcompiler: 0.1.0
 # origin: examples/char_rnn.py:32 loss
 # origin-hash: b70d18e4f83b30ca595ada57e3198b9a
-# body-hash: 1bdd20ece31dceb41c18d0924d36383d
+# body-hash: 4289d84bed55de18209a2c6190bff478
 import numpy as np
 
 _NDARRAY = np.ndarray
-_ONES = {}  # vectors of ones by length and dtype, for _sum_over_batch
+_ONES = {}  # vectors of ones by length and dtype, for sums written as products
 
 
 def _add_at(d, index, g):
@@ -155,6 +155,16 @@ def _matmul_rows(a, xs):
     return [a @ x for x in xs]
 
 
+def _new_ones(n, dtype):
+    """A read-only vector of `n` ones, kept in `_ONES` for the next call where `n`
+    is a batch's or a row's length (up to 1024: a few, and small)."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    if n <= 1024:
+        _ONES[n, dtype.char] = ones
+    return ones
+
+
 def _outer_sum(xs, ys):
     """The sum of the outer products of the vectors `xs` and `ys`, as one product
     of their stacked rows; None unless each list holds vectors of one length."""
@@ -192,14 +202,8 @@ def _sum_over_batch(g):
     """g.sum(axis=0). For a float matrix, BLAS's product with a vector of ones:
     np.add.reduce adds the rows in one at a time, up to 8 times slower."""
     if type(g) is _NDARRAY and g.ndim == 2 and g.dtype.char in "fd":
-        n = len(g)
-        ones = _ONES.get((n, g.dtype.char))
-        if ones is None:
-            ones = np.ones(n, g.dtype)
-            ones.flags.writeable = False
-            if n <= 1024:  # a batch's length: a few, and small, kept for the next call
-                _ONES[n, g.dtype.char] = ones
-        return ones.dot(g)
+        ones = _ONES.get((len(g), g.dtype.char))
+        return (_new_ones(len(g), g.dtype) if ones is None else ones).dot(g)
     return np.add.reduce(g, 0)  # without g.sum's Python wrapper (0.15 µs)
 
 

@@ -1,12 +1,12 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 4fc93e6cd02425d145c317053b09df0a
+# body-hash: 06a6c753ab0c95753a1fd3f2f620bc87
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
 _NDARRAY = np.ndarray
-_ONES = {}  # vectors of ones by length and dtype, for _sum_over_batch
+_ONES = {}  # vectors of ones by length and dtype, for sums written as products
 
 
 def _astype_like(g, x):
@@ -81,18 +81,22 @@ def _matmul_rhs(a, g, b=None):
     return d if b is None else _unbroadcast(d, b)
 
 
+def _new_ones(n, dtype):
+    """A read-only vector of `n` ones, kept in `_ONES` for the next call where `n`
+    is a batch's or a row's length (up to 1024: a few, and small)."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    if n <= 1024:
+        _ONES[n, dtype.char] = ones
+    return ones
+
+
 def _sum_over_batch(g):
     """g.sum(axis=0). For a float matrix, BLAS's product with a vector of ones:
     np.add.reduce adds the rows in one at a time, up to 8 times slower."""
     if type(g) is _NDARRAY and g.ndim == 2 and g.dtype.char in "fd":
-        n = len(g)
-        ones = _ONES.get((n, g.dtype.char))
-        if ones is None:
-            ones = np.ones(n, g.dtype)
-            ones.flags.writeable = False
-            if n <= 1024:  # a batch's length: a few, and small, kept for the next call
-                _ONES[n, g.dtype.char] = ones
-        return ones.dot(g)
+        ones = _ONES.get((len(g), g.dtype.char))
+        return (_new_ones(len(g), g.dtype) if ones is None else ones).dot(g)
     return np.add.reduce(g, 0)  # without g.sum's Python wrapper (0.15 µs)
 
 

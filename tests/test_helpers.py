@@ -99,6 +99,56 @@ def test_sum_over_batch_keeps_nan_and_inf_and_subclasses():
 
 
 @pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((8, 4), np.float64),  # a small MLP's softmax: a cached column of ones
+        ((8, 4), np.float32),  # float32 stays float32
+        ((3, 1), np.float64),
+        ((3, 0), np.float64),  # empty rows sum to zeros
+        ((0, 3), np.float64),
+        ((2, 1500), np.float64),  # long rows: NumPy's pairwise sum
+        ((8, 4), np.float16),  # not BLAS's: np.sum
+        ((8, 4), np.int32),  # np.sum's integer promotion
+        ((2, 4, 3), np.float64),  # a stack: np.sum, whichever axis
+        ((5,), np.float64),
+    ],
+)
+@pytest.mark.parametrize("axis", [1, -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_rows_is_np_sum(shape, dtype, axis, keepdims):
+    sum_rows = _helper("_sum_rows")
+    ones = sum_rows.__globals__["_ONES"]
+    rng = np.random.default_rng(0)
+    x = (10 * rng.normal(size=shape)).astype(dtype)
+    if x.ndim <= axis:  # np.sum's error
+        with pytest.raises(np.exceptions.AxisError):
+            sum_rows(x, axis, keepdims=keepdims)
+        return
+    layouts = [x, np.asfortranarray(x), x[::2]] if x.ndim == 2 else [x]
+    for layout in layouts:
+        want = np.sum(layout, axis=axis, keepdims=keepdims)
+        got = sum_rows(layout, axis, keepdims=keepdims)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        tol = {np.float16: 1e-2, np.float32: 1e-5}.get(dtype, 1e-12)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
+    assert all(key[0] <= 1024 and key[1] in "fd" for key in ones)
+    assert all(not v.flags.writeable for v in ones.values())
+
+
+def test_sum_rows_keeps_nan_and_inf_lists_and_subclasses():
+    sum_rows = _helper("_sum_rows")
+    x = np.array([[1.0, np.inf, 2.0], [np.nan, 1.0, 0.0], [np.inf, -np.inf, 1.0]])
+    with np.errstate(invalid="ignore"):  # inf - inf, as NumPy's sum warns
+        got = sum_rows(x, 1, keepdims=True)
+    np.testing.assert_array_equal(got, [[np.inf], [np.nan], [np.nan]])
+    assert sum_rows([[1.0, 2.0], [3.0, 4.0]], 1).tolist() == [3.0, 7.0]
+    m = np.ma.masked_array([[1.0, 2.0], [3.0, 4.0]], mask=[[0, 1], [0, 0]])
+    got, want = sum_rows(m, 1), np.sum(m, axis=1)  # a subclass: np.sum
+    assert type(got) is type(want)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
     "index",
     [3, np.int64(3), np.int32(-1), [1, 1, 3], np.array([0, 0]), (1, 2), slice(1, 3)],
 )

@@ -315,14 +315,17 @@ def test_a_sum_of_a_negation_is_the_negation_of_the_sum(out_dir, rng):
     """The adjoint of `s` in `z - s` is `-g` summed over the kept axis. Summing `g`
     and negating the small result passes over `g` once, not twice (and the
     negation then moves into the sum it ends in: `d_z = d_t2 - d_t3 * t1`);
-    because `_unbroadcast(g, z)` is a NumPy value when `z` is, the sum is the
-    method, which costs microseconds less than `np.sum` on a small array."""
+    the sum along the rows is a product with ones (`_sum_rows`, passes/products.py);
+    without that, because `_unbroadcast(g, z)` is a NumPy value when `z` is, the
+    sum is the method, which costs microseconds less than `np.sum` on a small array."""
     w, x, y = (rng.normal(size=s) for s in [(4, 3), (5, 4), (5, 3)])
     on, off = compiled_both_ways(log_softmax_loss, (w, x, y), "simplify")
-    assert "= d_t2.sum(axis=1, keepdims=True) / " in on
+    assert "= _sum_rows(d_t2, axis=1, keepdims=True) / " in on
     assert "d_z = d_t2 - d_t3 * t1" in on
-    assert "np.sum(" not in on and "(-d_" not in on and "-d_t2.sum" not in on
-    assert "(-d_t2).sum(axis=1, keepdims=True)" in off
+    assert "np.sum(" not in on and "(-d_" not in on and "(-d_t2" not in on
+    assert "_sum_rows(-d_t2, axis=1, keepdims=True)" in off
+    on, off = compiled_both_ways(log_softmax_loss, (w, x, y), "dot")
+    assert "= d_t2.sum(axis=1, keepdims=True) / " in off and "np.sum(" not in off
     check(log_softmax_loss, w, x, y)
 
 

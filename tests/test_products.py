@@ -204,3 +204,71 @@ def test_second_derivatives_through_np_dot_helpers(out_dir, rng):
         axis=-1,
     )
     np.testing.assert_allclose(H, fd, atol=1e-6)
+
+
+def log_softmax_loss(W, X, Y):
+    z = X @ W
+    m = np.max(z, axis=1, keepdims=True)
+    logp = z - m - np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+    return -np.sum(Y * logp) + np.sum(np.sum(z * z, axis=1) ** 2)
+
+
+@pytest.mark.parametrize("examples", [False, True])
+def test_row_sums_are_products_with_ones(out_dir, rng, examples):
+    """A matrix's sums along its rows, the softmax's and their adjoints, are
+    `_sum_rows` calls (BLAS's product with ones); with `dot` off, np.sum's."""
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(5, 3)), rng.normal(size=(5, 4)))
+    examples = {"example_args": args} if examples else {}
+    g = grad(log_softmax_loss, argnums=(0, 1), **examples)
+    fd_check(g, log_softmax_loss, args, (0, 1))
+    code = code_of(g)
+    assert code.count("_sum_rows(") >= 3 and "sum(axis=1" not in code
+    assert "_sum_rows(t" in code and "keepdims=True)" in code
+    with passes.disabled("dot"):
+        off = code_of(grad(log_softmax_loss, argnums=(0, 1), **examples))
+    assert "_sum_rows" not in off and "sum(axis=1" in off
+
+
+def cube_rows(x):
+    return np.sum(np.sum(x * x, axis=1) ** 2) + np.sum(np.sum(x, axis=-1) ** 3)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4), (3, 2000), (4, 3)])
+def test_sums_that_are_not_row_sums_of_short_float_rows(out_dir, rng, shape):
+    """Where the shapes are known, a sum over a stack's middle axis stays np.sum;
+    without them `_sum_rows` sees the rank, and rows longer than 1024 or of
+    float16, at run time and calls np.sum."""
+    x = rng.normal(size=shape) / (2 * np.sqrt(shape[-1]))  # sums of about 1
+    fd_check(grad(cube_rows), cube_rows, (x,), (0,))
+    assert "_sum_rows(" in code_of(grad(cube_rows))
+    g = grad(cube_rows, example_args=(x,))
+    fd_check(g, cube_rows, (x,), (0,))
+    assert ("_sum_rows(" in code_of(g)) == (len(shape) == 2)
+    h = x.astype(np.float16)
+    want = grad(cube_rows)(h.astype(np.float64))
+    got = grad(cube_rows)(h)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2)
+
+
+def scaled_rows(s, X):
+    return np.sum(np.sum(np.tanh(s * X), axis=1) ** 2)
+
+
+def test_second_derivatives_read_row_sums_back(out_dir, rng):
+    """`_sum_rows` in a gradient is read back as the sum it is: forward over
+    reverse and reverse over reverse agree with finite differences."""
+    x = rng.normal(size=(2, 3)) / 2
+    g = grad(cube_rows)
+    assert "_sum_rows(" in code_of(g)
+    H = hessian(cube_rows)(x)
+    basis = np.eye(6).reshape(6, 2, 3)
+    fd = np.stack([(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in basis], -1)
+    np.testing.assert_allclose(H, fd.reshape(2, 3, 2, 3), atol=1e-5)
+    X, s = rng.normal(size=(4, 3)), 0.7
+    d_s = grad(scaled_rows)  # a scalar, through `_sum_rows(t, axis=1)`
+    assert "_sum_rows(" in code_of(d_s)
+    fd = (d_s(s + 1e-6, X) - d_s(s - 1e-6, X)) / 2e-6
+    assert np.isclose(grad(d_s)(s, X), fd, rtol=1e-6)
+    d_X = grad(d_s, argnums=1)(s, X)
+    np.testing.assert_allclose(d_X, numeric_grad(d_s, [s, X], 1), rtol=1e-6, atol=1e-8)

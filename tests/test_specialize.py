@@ -72,7 +72,7 @@ def test_examples_remove_checks_casts_and_generic_helpers(out_dir, rng):
     [
         ((3,), "_sum_over_batch(d_"),  # a product with ones (helpers.py)
         ((1, 3), "sum(axis=0, keepdims=True)"),
-        ((5, 1), "sum(axis=1, keepdims=True)"),
+        ((5, 1), "_sum_rows(d_t3, axis=1, keepdims=True)"),  # along the rows, too
     ],
 )
 def test_broadcast_axes_are_summed_by_shape(out_dir, rng, b_shape, summed):

@@ -33,7 +33,9 @@ Each pass is one module (or one decision at one place, named here):
               `t *= x`) (buffers.py)
 - `dot`       a matrix product of a vector or matrix `b`, whose operands' ranks
               are known, is `a.dot(b)`: BLAS without matmul's ufunc dispatch,
-              0.4 µs less a product (products.py, rules/numpy.py)
+              0.4 µs less a product; a sum along the rows of what may be a
+              matrix (a softmax's) is `_sum_rows`, a product with ones for
+              float rows of up to 1024 entries (products.py, rules/numpy.py)
 - `steady`    without example arguments, a loop's trips are taken to keep
               their shapes, checked once a trip; the gradient derived without
               that takes over where a trip does not; `W @ h` or `h @ W` with

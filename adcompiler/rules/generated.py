@@ -113,6 +113,11 @@ defprim(
     ("helper", "_sum_over_batch"),
     lambda e, g, out, x: e.call("broadcast_like", g, x),
 )
+# A row sum of a matrix, np.sum(x, axis=1), where passes/products.py finds the
+# axis the last: a product with ones, in its helper. Its adjoint is the sum's.
+defprim(
+    "sum_rows", ("helper", "_sum_rows"), _numpy._sum_vjp, infer=_numpy._reduce_infer
+)
 
 # Linear maps and their transposes.
 defvjp("unbroadcast", lambda e, g, out, t, x: e.call("broadcast_like", g, t), None)
