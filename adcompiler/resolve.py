@@ -366,6 +366,7 @@ GENERATED_HELPERS = {
     "_unbroadcast": _sig("unbroadcast", "g", "x"),
     "_sum_over_batch": _sig("sum_over_batch", "g"),
     "_sum_rows": _sig("sum_rows", "x", "axis", axis=None, keepdims=False),
+    "_mean_rows": _sig("mean_rows", "x", "axis", axis=None, keepdims=False),
     "_broadcast_like": _sig("broadcast_like", "t", "x"),
     "_matmul_lhs": _sig("matmul_lhs", "g", "b"),
     "_matmul_rhs": _sig("matmul_rhs", "a", "g"),

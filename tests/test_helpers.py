@@ -115,22 +115,30 @@ def test_sum_over_batch_keeps_nan_and_inf_and_subclasses():
 )
 @pytest.mark.parametrize("axis", [1, -1])
 @pytest.mark.parametrize("keepdims", [False, True])
-def test_sum_rows_is_np_sum(shape, dtype, axis, keepdims):
-    sum_rows = _helper("_sum_rows")
-    ones = sum_rows.__globals__["_ONES"]
+@pytest.mark.parametrize(
+    "name, reduce", [("_sum_rows", np.sum), ("_mean_rows", np.mean)]
+)
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # np.mean, for both
+def test_sum_and_mean_rows_are_np_sum_and_np_mean(
+    shape, dtype, axis, keepdims, name, reduce
+):
+    helper = _helper(name)
+    ones = helper.__globals__["_ONES"]
     rng = np.random.default_rng(0)
     x = (10 * rng.normal(size=shape)).astype(dtype)
-    if x.ndim <= axis:  # np.sum's error
+    if x.ndim <= axis:  # NumPy's error
         with pytest.raises(np.exceptions.AxisError):
-            sum_rows(x, axis, keepdims=keepdims)
+            helper(x, axis, keepdims=keepdims)
         return
     layouts = [x, np.asfortranarray(x), x[::2]] if x.ndim == 2 else [x]
     for layout in layouts:
-        want = np.sum(layout, axis=axis, keepdims=keepdims)
-        got = sum_rows(layout, axis, keepdims=keepdims)
+        with np.errstate(invalid="ignore"):  # the mean of an empty row
+            want = reduce(layout, axis=axis, keepdims=keepdims)
+            got = helper(layout, axis, keepdims=keepdims)
         assert got.dtype == want.dtype and got.shape == want.shape
         tol = {np.float16: 1e-2, np.float32: 1e-5}.get(dtype, 1e-12)
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
+        assert type(got) is type(want)
     assert all(key[0] <= 1024 and key[1] in "fd" for key in ones)
     assert all(not v.flags.writeable for v in ones.values())
 

@@ -272,3 +272,32 @@ def test_second_derivatives_read_row_sums_back(out_dir, rng):
     assert np.isclose(grad(d_s)(s, X), fd, rtol=1e-6)
     d_X = grad(d_s, argnums=1)(s, X)
     np.testing.assert_allclose(d_X, numeric_grad(d_s, [s, X], 1), rtol=1e-6, atol=1e-8)
+
+
+def centered_rows(x, gamma):
+    mu = np.mean(x, axis=1, keepdims=True)
+    var = np.mean((x - mu) ** 2, axis=-1)
+    return np.sum(gamma * (x - mu)) + np.sum(np.sqrt(var + 1.0))
+
+
+@pytest.mark.parametrize("examples", [False, True])
+def test_row_means_are_row_sums_divided(out_dir, rng, examples):
+    """A mean along a matrix's rows is `_mean_rows`, which skips np.mean's Python
+    wrapper; with `dot` off, np.mean's method. The adjoint of a keepdims mean
+    adds to another of its operand's contributions without a broadcast."""
+    args = (rng.normal(size=(5, 3)), rng.normal(size=3))
+    examples = {"example_args": args} if examples else {}
+    g = grad(centered_rows, argnums=(0, 1), **examples)
+    fd_check(g, centered_rows, args, (0, 1))
+    code = code_of(g)
+    assert "mu = _mean_rows(x, axis=1, keepdims=True)" in code
+    assert "_mean_rows(t1 * t1, axis=-1)" in code and "mean(" not in code
+    with passes.disabled("dot"):
+        off = code_of(grad(centered_rows, argnums=(0, 1), **examples))
+    assert "_mean_rows" not in off and "mean(axis=-1)" in off
+    for x in (rng.normal(size=(2, 5, 3)), rng.normal(size=(5, 3)).astype(np.float32)):
+        y = (x, rng.normal(size=3).astype(x.dtype))
+        d = grad(centered_rows, argnums=(0, 1))(*y)  # np.mean's; float32 kept
+        assert [a.dtype for a in d] == [x.dtype] * 2
+        if x.dtype == np.float64:
+            fd_check(grad(centered_rows, argnums=(0, 1)), centered_rows, y, (0, 1))

@@ -113,10 +113,14 @@ defprim(
     ("helper", "_sum_over_batch"),
     lambda e, g, out, x: e.call("broadcast_like", g, x),
 )
-# A row sum of a matrix, np.sum(x, axis=1), where passes/products.py finds the
-# axis the last: a product with ones, in its helper. Its adjoint is the sum's.
+# A matrix's sums and means along its rows, np.sum(x, axis=1), where
+# passes/products.py finds the axis the last: a product with ones, in their
+# helpers. Their adjoints are the sum's and the mean's.
 defprim(
     "sum_rows", ("helper", "_sum_rows"), _numpy._sum_vjp, infer=_numpy._reduce_infer
+)
+defprim(
+    "mean_rows", ("helper", "_mean_rows"), _numpy._mean_vjp, infer=_numpy._reduce_infer
 )
 
 # Linear maps and their transposes.

@@ -577,6 +577,7 @@ defjvp("rows_matmul", _bilinear("rows_matmul"))
 defjvp("unbroadcast_sum", _first_linear("unbroadcast_sum"))
 defjvp("sum_over_batch", _first_linear("sum_over_batch"))
 defjvp("sum_rows", _first_linear("sum_rows"))
+defjvp("mean_rows", _first_linear("mean_rows"))
 defjvp("stack_trips", _linear("stack_trips"))
 defjvp("last_writes", _first_linear("last_writes"))
 # The tape of a loop: the tangent tape holds the tangents of what the tape holds,
