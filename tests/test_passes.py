@@ -234,6 +234,40 @@ def test_shapes_are_read_from_values_computed_anyway(out_dir, rng):
     assert "np.log" in off and "needs a scalar output" in off
 
 
+def softmax_rows(W, X):
+    p = np.exp(X @ W)
+    p = p / np.sum(p, axis=-1, keepdims=True)
+    return np.sum(p * p * np.arange(p.shape[-1]))
+
+
+def layer_norm(x, gamma):
+    mu = np.mean(x, axis=-1, keepdims=True)
+    xhat = (x - mu) / np.sqrt(np.mean((x - mu) ** 2, axis=-1, keepdims=True) + 1e-5)
+    return np.sum(np.tanh(gamma * xhat))
+
+
+def test_a_reductions_adjoint_is_not_spread_where_the_sum_broadcasts(out_dir, rng):
+    """The adjoint of a softmax's normalizer, or of a layer norm's mean, reaches
+    its operand as `np.broadcast_to(g, np.shape(p))`; where the operand's other
+    contribution has that shape already, adding `g` to it broadcasts as well,
+    without the call (`d_p = d_p_1 / t3 - t4`)."""
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(5, 3)))
+    on, off = compiled_both_ways(softmax_rows, args, "shapes")
+    assert "broadcast_to" not in on and "broadcast_to" in off
+    assert re.search(r"d_p = d_p_1 / t\d+ - t\d+\n", on)
+    x, gamma = rng.normal(size=(4, 6)), rng.normal(size=6)
+    g = grad(layer_norm, example_args=(x, gamma))
+    np.testing.assert_allclose(
+        g(x, gamma), numeric_grad(layer_norm, [x, gamma], 0), rtol=1e-6, atol=1e-8
+    )
+    code = inspect.getsource(g)
+    # the mean's count is 6, which the example arguments tell
+    assert "broadcast_to" not in code and "_count(" not in code and " / 6" in code
+    generic = inspect.getsource(grad(layer_norm))
+    assert "_count(" in generic and "broadcast_to" in generic  # d_t1's shape unknown
+    check(layer_norm, x, gamma)
+
+
 def relu_and_clamp(x):
     return np.sum(np.maximum(x, 0.0) ** 2 + np.minimum(x, 1.0) + np.maximum(x, x[0]))
 

@@ -760,6 +760,8 @@ class Sweep:
             for p in dense:
                 counts[p] = counts.get(p, 0) + 1
             dense = [p if k == 1 else e.mul(float(k), p) for p, k in counts.items()]
+            if enabled("shapes"):
+                dense = self._unspread(name, dense)
         scattered = [p for p in parts if isinstance(p, IndexContrib)]
         total = base
         if scattered:
@@ -802,6 +804,29 @@ class Sweep:
                 self._merged.add(renamed.name)
             return renamed
         return total
+
+    def _unspread(self, name: str, dense: list) -> list:
+        """A reduction's adjoint spread to the shape of its operand `name`
+        (`np.broadcast_to(g, np.shape(x))`, 1 to 2 µs for the call) need not be
+        where another contribution has that shape: the sum broadcasts `g` itself
+        (`d_x = d_t1 + g`, a layer norm's mean, a softmax's normalizer)."""
+        e, like = self.e, Var(name)
+        spread = {}
+        for p in dense:
+            made = e.definition(p)
+            if made is None or made[0] not in ("broadcast_to", "broadcast_like"):
+                continue
+            g, to = made[1][0], made[1][1]
+            if made[0] == "broadcast_to":
+                shape_of = e.definition(to)
+                to = shape_of[1][0] if shape_of and shape_of[0] == "shape" else None
+            if to is not None and e.shapes.same(to, like):
+                spread[p] = g
+        if not spread or not any(
+            p not in spread and e.shapes.same(p, like) for p in dense
+        ):
+            return dense
+        return [spread.get(p, p) for p in dense]
 
     def _fill_zeroed(self, parts: list) -> list:
         """`y[i] = f(y[i])` gives `y` two contributions: the adjoint with entries `i`

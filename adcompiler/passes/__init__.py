@@ -7,7 +7,9 @@ Each pass is one module (or one decision at one place, named here):
 - `cse`       common-subexpression elimination by hash-consing (autodiff/emitter.py)
 - `dce`       dead-code elimination (dce.py)
 - `shapes`    shape facts: `_unbroadcast` and rank-generic helpers only where
-              shapes can differ (shapes.py)
+              shapes can differ, and a reduction's adjoint spread to its
+              operand's shape only where the sum with another contribution
+              does not broadcast it anyway (shapes.py, autodiff/reverse.py)
 - `standins`  the adjoint of a sum stays a scalar while it can (autodiff/reverse.py)
 - `inplace`   accumulation and index assignment in place where provably safe
               (autodiff/reverse.py, codegen/values.py); the adjoint of a list built
@@ -33,9 +35,10 @@ Each pass is one module (or one decision at one place, named here):
               `t *= x`) (buffers.py)
 - `dot`       a matrix product of a vector or matrix `b`, whose operands' ranks
               are known, is `a.dot(b)`: BLAS without matmul's ufunc dispatch,
-              0.4 µs less a product; a sum along the rows of what may be a
-              matrix (a softmax's) is `_sum_rows`, a product with ones for
-              float rows of up to 1024 entries (products.py, rules/numpy.py)
+              0.4 µs less a product; a sum or a mean along the rows of what
+              may be a matrix (a softmax's, a layer norm's) is `_sum_rows` or
+              `_mean_rows`, a product with ones for float rows of up to 1024
+              entries (products.py, rules/numpy.py)
 - `steady`    without example arguments, a loop's trips are taken to keep
               their shapes, checked once a trip; the gradient derived without
               that takes over where a trip does not; `W @ h` or `h @ W` with
