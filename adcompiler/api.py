@@ -506,7 +506,7 @@ def _after_reverse(adj, lowering) -> None:
         facts = shape_facts(adj)
     hoist_products(adj.body, lowering.names, facts)
     group_selects(adj.body, lowering.names)
-    push_negations(adj.body)
+    push_negations(adj.body, lowering.names, facts)
     reuse_buffers(adj)
     pop_list_adjoints(adj)
     dot_products(adj)

@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 06a6c753ab0c95753a1fd3f2f620bc87
+# body-hash: 968002e618d00117fed56fe70db3a4bb
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -157,10 +157,9 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t6 = 1.0 / np.size(margin)  # logistic_regression.py:19
+    d_t6 = -1.0 / np.size(margin)  # logistic_regression.py:19
     d_t3 = d_t6 / (1.0 + t3)  # logistic_regression.py:19
-    d_t7 = d_t3 * t3  # logistic_regression.py:19
-    d_margin = -d_t7  # logistic_regression.py:19
+    d_margin = d_t3 * t3  # logistic_regression.py:19
     d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:18
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:18
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:18

@@ -636,6 +636,93 @@ def test_a_negation_in_a_loop_moves_into_its_sum_there(out_dir, rng, monkeypatch
     assert ".sum() / " in loop and set(re.findall(r"= -(\w+)", loop)) <= {"d_total"}
 
 
+def logistic(w, X, y):
+    margin = y * (X @ w)
+    return np.mean(np.log1p(np.exp(-margin)))
+
+
+def test_a_negation_that_ends_in_no_sum_moves_onto_a_number(out_dir, rng):
+    """`d_t3 = d_t6 / (1 + t3)`, `d_t7 = d_t3 * t3`, `-d_t7`: the sign goes back
+    through the products to the number `d_t5 = -1.0 / np.size(margin)`, one pass
+    over the samples fewer (passes/negation.py)."""
+    args = (rng.normal(size=3), rng.normal(size=(6, 3)), np.sign(rng.normal(size=6)))
+    on, off = compiled_both_ways(logistic, args, "simplify")
+    assert re.search(r"d_t\d+ = -1.0 / np.size\(", on), on
+    assert not re.search(r"= -d_", on) and re.search(r"= -d_", off)
+
+
+def _negation_ir(stmts, results, scalars=()):
+    """A block of `stmts` (`(out, prim, *args)`, a string arg a name) after the pass."""
+    from adcompiler.autodiff.emitter import Names
+    from adcompiler.ir import Assign, Block, Const, Var
+    from adcompiler.passes.negation import push_negations
+    from adcompiler.passes.shapes import analyze
+
+    def atom(a):
+        return Var(a) if isinstance(a, str) else Const(a)
+
+    block = Block(
+        [Assign((o,), prim, tuple(atom(a) for a in args)) for o, prim, *args in stmts],
+        tuple(Var(r) for r in results),
+    )
+    facts = analyze(block, known={name: () for name in scalars})
+    push_negations(block, Names({"a", "b", "s"}), facts)
+    return [
+        (
+            s.out,
+            s.prim,
+            *[getattr(a, "name", getattr(a, "value", None)) for a in s.args],
+        )
+        for s in block.stmts
+    ]
+
+
+@pytest.mark.parametrize(
+    "stmts, scalars, want",
+    [
+        # onto a constant
+        (
+            [("t1", "mul", "a", 2.0), ("t2", "neg", "t1")],
+            (),
+            [("t2", "mul", "a", -2.0)],
+        ),
+        # a negation cancels
+        (
+            [("n", "neg", "b"), ("t1", "div", "a", "n"), ("t2", "neg", "t1")],
+            (),
+            [("t2", "div", "a", "b")],
+        ),
+        # onto a scalar, negated once
+        (
+            [("t1", "mul", "a", "s"), ("t2", "neg", "t1")],
+            ("s",),
+            [("neg_s", "neg", "s"), ("t2", "mul", "a", "neg_s")],
+        ),
+        # through a scalar's own quotient to its constant
+        (
+            [("k", "div", 1.0, "s"), ("t1", "mul", "a", "k"), ("t2", "neg", "t1")],
+            ("s",),
+            [("k", "div", -1.0, "s"), ("t2", "mul", "a", "k")],
+        ),
+        # a product read twice keeps its sign: the negation stays
+        (
+            [("t1", "mul", "a", 2.0), ("t2", "neg", "t1"), ("t3", "mul", "t1", "t2")],
+            (),
+            [("t1", "mul", "a", 2.0), ("t2", "neg", "t1"), ("t3", "mul", "t1", "t2")],
+        ),
+        # nothing to land on: an array's negation stays
+        (
+            [("t1", "mul", "a", "b"), ("t2", "neg", "t1")],
+            (),
+            [("t1", "mul", "a", "b"), ("t2", "neg", "t1")],
+        ),
+    ],
+)
+def test_where_a_negation_lands(stmts, scalars, want):
+    results = ["t3"] if stmts[-1][0] == "t3" else ["t2"]
+    assert _negation_ir(stmts, results, scalars) == want
+
+
 def centered(x):
     y = x - np.mean(x)
     return np.sum(y * y)

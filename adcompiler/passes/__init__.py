@@ -3,7 +3,8 @@
 Each pass is one module (or one decision at one place, named here):
 
 - `simplify`  constant folding, algebraic identities, strength reduction (simplify.py);
-              a negation moved into the sum it ends in (negation.py)
+              a negation moved into the sum it ends in, or else back onto the
+              number its products began with (negation.py)
 - `cse`       common-subexpression elimination by hash-consing (autodiff/emitter.py)
 - `dce`       dead-code elimination (dce.py)
 - `shapes`    shape facts: `_unbroadcast` and rank-generic helpers only where
