@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/mlp_digits.py:18 loss
 # origin-hash: 86277769283066d9cebe21723a30dd32
-# body-hash: 1b7faea5b21c9412afff6dc07e56263e
+# body-hash: 82839d077ec3f03c98e236034ea34bf1
 import numpy as np
 
 _NDARRAY = np.ndarray
@@ -220,15 +220,14 @@ def grad_loss(params, X, Y):  # mlp_digits.py:18
     z = t3 + b2  # mlp_digits.py:21
     m = z.max(axis=1, keepdims=True)  # mlp_digits.py:22
     t4 = np.exp(z - m)  # mlp_digits.py:23
-    d_t5 = 1.0 / np.shape(X)[0]  # mlp_digits.py:24
-    d_t6 = -d_t5  # mlp_digits.py:24
-    d_log_p = _unbroadcast(d_t6 * Y, z)  # mlp_digits.py:24
-    d_t7 = _sum_rows(d_log_p, axis=1, keepdims=True) / _sum_rows(  # mlp_digits.py:23
+    d_t5 = -1.0 / np.shape(X)[0]  # mlp_digits.py:24
+    d_log_p = _unbroadcast(d_t5 * Y, z)  # mlp_digits.py:24
+    d_t6 = _sum_rows(d_log_p, axis=1, keepdims=True) / _sum_rows(  # mlp_digits.py:23
         t4, axis=1, keepdims=True
     )
-    d_t8 = d_log_p - d_t7 * t4  # mlp_digits.py:23
-    d_t3 = _unbroadcast(d_t8, t3)  # mlp_digits.py:21
-    d_b2 = _unbroadcast(d_t8, b2)  # mlp_digits.py:21
+    d_t7 = d_log_p - d_t6 * t4  # mlp_digits.py:23
+    d_t3 = _unbroadcast(d_t7, t3)  # mlp_digits.py:21
+    d_b2 = _unbroadcast(d_t7, b2)  # mlp_digits.py:21
     d_h = _matmul_lhs(d_t3, W2, h)  # mlp_digits.py:21
     d_W2 = _matmul_rhs(h, d_t3, W2)  # mlp_digits.py:21
     d_t2 = d_h * _step(t2)  # mlp_digits.py:20

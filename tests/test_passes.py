@@ -704,6 +704,18 @@ def _negation_ir(stmts, results, scalars=()):
             ("s",),
             [("k", "div", -1.0, "s"), ("t2", "mul", "a", "k")],
         ),
+        # a scalar's negation onto its constant, `-1.0 / s`
+        (
+            [("k", "div", 1.0, "s"), ("t2", "neg", "k")],
+            ("s",),
+            [("t2", "div", -1.0, "s")],
+        ),
+        # but not onto another scalar: it would cost a statement and save nothing
+        (
+            [("k", "mul", "s", "s"), ("t2", "neg", "k")],
+            ("s",),
+            [("k", "mul", "s", "s"), ("t2", "neg", "k")],
+        ),
         # a product read twice keeps its sign: the negation stays
         (
             [("t1", "mul", "a", 2.0), ("t2", "neg", "t1"), ("t3", "mul", "t1", "t2")],

@@ -106,23 +106,28 @@ def _inner(block: Block) -> list[Block]:
 
 
 def _pull(block: Block, counts: dict[str, int], facts, names) -> None:
-    """Move each negation of an array that stayed onto a number, back through the
-    products and quotients read once that made it, in `block` and those nested."""
+    """Move each negation that stayed onto a number, back through the products and
+    quotients read once that made it, in `block` and those nested: a scalar's
+    only where that leaves no negation (`-1.0 / n`, not `-d` for `d = 1.0 / n`)."""
     for b in _inner(block):
         _pull(b, counts, facts, names)
     made = {s.out: s for s in block.stmts if isinstance(s, Assign) and len(s.outs) == 1}
     for neg in [s for s in block.stmts if isinstance(s, Assign) and s.prim == "neg"]:
         x = neg.args[0] if len(neg.args) == 1 and not neg.kwargs else None
-        if not isinstance(x, Var) or facts.rank(x) == 0:
-            continue  # a scalar's negation costs nothing where it is
-        path = _to_number(x, made, counts, facts, depth=8)
+        path = _to_number(x, made, counts, facts, 8) if isinstance(x, Var) else None
         if path is None:
             continue
         stmt, k = path[-1]
         target = stmt.args[k]
+        cancels = (
+            isinstance(target, Var)
+            and getattr(made.get(target.name), "prim", "") == "neg"
+        )
+        if facts.rank(x) == 0 and isinstance(target, Var) and not cancels:
+            continue  # a scalar's negation costs nothing where it is
         if isinstance(target, Const):
             flipped: Atom = Const(-target.value)
-        elif target.name in made and made[target.name].prim == "neg":
+        elif cancels:
             flipped = made[target.name].args[0]  # -(-a) is a
             if counts.get(target.name) == 1:
                 block.stmts.remove(made.pop(target.name))
