@@ -233,6 +233,11 @@ def cube_rows(x):
     return np.sum(np.sum(x * x, axis=1) ** 2) + np.sum(np.sum(x, axis=-1) ** 3)
 
 
+def tanh_rows(x):
+    mu = np.mean(x, axis=-1, keepdims=True)
+    return np.sum(np.tanh(x - mu)) + np.sum(np.mean((x - mu) ** 2, axis=1) ** 2)
+
+
 @pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4), (3, 2000), (4, 3)])
 def test_sums_that_are_not_row_sums_of_short_float_rows(out_dir, rng, shape):
     """Where the shapes are known, a sum over a stack's middle axis stays np.sum;
@@ -256,15 +261,17 @@ def scaled_rows(s, X):
 
 
 def test_second_derivatives_read_row_sums_back(out_dir, rng):
-    """`_sum_rows` in a gradient is read back as the sum it is: forward over
-    reverse and reverse over reverse agree with finite differences."""
+    """`_sum_rows` and `_mean_rows` in a gradient are read back as the sum and the
+    mean they are: forward over reverse and reverse over reverse agree with
+    finite differences."""
     x = rng.normal(size=(2, 3)) / 2
-    g = grad(cube_rows)
-    assert "_sum_rows(" in code_of(g)
-    H = hessian(cube_rows)(x)
     basis = np.eye(6).reshape(6, 2, 3)
-    fd = np.stack([(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in basis], -1)
-    np.testing.assert_allclose(H, fd.reshape(2, 3, 2, 3), atol=1e-5)
+    for f, helper in [(cube_rows, "_sum_rows("), (tanh_rows, "_mean_rows(")]:
+        g = grad(f)
+        assert helper in code_of(g)
+        H = hessian(f)(x)
+        fd = np.stack([(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in basis], -1)
+        np.testing.assert_allclose(H, fd.reshape(2, 3, 2, 3), atol=1e-5)
     X, s = rng.normal(size=(4, 3)), 0.7
     d_s = grad(scaled_rows)  # a scalar, through `_sum_rows(t, axis=1)`
     assert "_sum_rows(" in code_of(d_s)
