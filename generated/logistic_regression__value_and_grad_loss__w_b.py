@@ -1,7 +1,7 @@
 # adcompiler: 0.1.0
 # origin: examples/logistic_regression.py:16 loss
 # origin-hash: c8c3365d099e99f31add5fda5a9432d0
-# body-hash: 968002e618d00117fed56fe70db3a4bb
+# body-hash: bc0bbc0b9b88c2c801e1c61260727bf5
 import numpy as np
 
 _FLOAT64 = np.dtype("float64")
@@ -150,20 +150,19 @@ def value_and_grad_loss(w, b, X, y, lam):  # logistic_regression.py:16
     t2 = t1 + b  # logistic_regression.py:18
     margin = y * t2  # logistic_regression.py:18
     t3 = np.exp(-margin)  # logistic_regression.py:19
-    t4 = 0.5 * lam  # logistic_regression.py:19
-    t5 = t4 * np.sum(w * w)  # logistic_regression.py:19
-    out = np.log1p(t3).mean() + t5  # logistic_regression.py:19
+    t4 = 0.5 * lam * np.sum(w * w)  # logistic_regression.py:19
+    out = np.log1p(t3).mean() + t4  # logistic_regression.py:19
     if getattr(out, "ndim", 0) != 0:  # logistic_regression.py:19
         raise TypeError(
             f"grad of loss needs a scalar output, got shape {np.shape(out)}"
         )
-    d_t6 = -1.0 / np.size(margin)  # logistic_regression.py:19
-    d_t3 = d_t6 / (1.0 + t3)  # logistic_regression.py:19
+    d_t5 = -1.0 / np.size(margin)  # logistic_regression.py:19
+    d_t3 = d_t5 / (1.0 + t3)  # logistic_regression.py:19
     d_margin = d_t3 * t3  # logistic_regression.py:19
     d_t2 = _unbroadcast(d_margin * y, t2)  # logistic_regression.py:18
     d_t1 = _unbroadcast(d_t2, t1)  # logistic_regression.py:18
     d_b = _unbroadcast(d_t2, b)  # logistic_regression.py:18
-    d_w = 2.0 * (t4 * w) + _matmul_rhs(X, d_t1, w)  # logistic_regression.py:18
+    d_w = lam * w + _matmul_rhs(X, d_t1, w)  # logistic_regression.py:19
     if not all_float64:  # logistic_regression.py:19
         d_w = _astype_like(d_w, w)
         d_b = _astype_like(d_b, b)

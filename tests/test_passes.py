@@ -57,6 +57,27 @@ def test_simplify_removes_identities_and_reduces_powers(out_dir, rng):
     assert "* 1.0" in off and "** 1" in off  # 2 * x ** (2 - 1), literally
 
 
+def penalized(w, X, y):
+    return np.sum((np.tanh(X @ w) - y) ** 2) + 0.5 * np.sum(w**2)
+
+
+def penalized_by(w, X, y, lam):
+    return np.sum((np.tanh(X @ w) - y) ** 2) + 0.5 * lam * np.sum(w * w)
+
+
+def test_simplify_makes_two_scalings_by_constants_one(out_dir, rng):
+    """`2.0 * (0.5 * w)`, the adjoint of `0.5 * np.sum(w**2)`, is `w`: 2.0 * 0.5
+    is exact, so is the product with a power of two. `2.0 * (t * w)` with a
+    number `t = 0.5 * lam` is `lam * w`, one pass over `w`."""
+    args = (rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5))
+    on, off = compiled_both_ways(penalized, args, "simplify")
+    assert re.search(r"d_w = w \+ ", on) and "0.5" not in on
+    assert "0.5 * (2 * w**1)" in off  # simplify off: the power rule, literally
+    on, off = compiled_both_ways(penalized_by, (*args, 0.7), "simplify")
+    assert re.search(r"d_w = lam \* w \+ ", on) and "0.5" not in on
+    assert "2.0 * (d_t" in off
+
+
 def repeated(x):
     return np.sum(np.tanh(x) * np.tanh(x))
 

@@ -159,6 +159,15 @@ class Emitter:
                 return (key[0], key[1], dict(key[2])) if keywords else key[:2]
         return None
 
+    def origin_of(self, atom: Atom):
+        """The source location of the statement that computed `atom`, if emitted here:
+        a rewrite of that computation keeps its line in the source map."""
+        name = getattr(atom, "name", None)
+        for stmt in reversed(self.stmts):
+            if isinstance(stmt, Assign) and stmt.outs == (name,):
+                return stmt.loc
+        return None
+
     def adopt(self, stmts: list) -> None:
         """Continue after existing statements, reusing their values where a rule recomputes one."""
         for stmt in stmts:

@@ -13,7 +13,7 @@ import math
 import operator
 from numbers import Number
 
-from ..ir import Atom, Const
+from ..ir import Atom, Const, Var
 
 # The Python operator of each arithmetic primitive.
 OPERATORS = {
@@ -88,6 +88,9 @@ def simplify(
             spread = _spread_over(e, one, other)
             if spread is not None:
                 return e.mul(spread, other)
+            scaled = _scaled_twice(e, one, other)
+            if scaled is not None:
+                return scaled
     elif prim == "add":
         a, b = args
         for zero, other in ((a, b), (b, a)):
@@ -175,3 +178,32 @@ def _spread_over(e, a: Atom, b: Atom) -> Atom | None:
     if of is None or of[0] != "shape" or not e.shapes.same(of[1][0], b):
         return None
     return t
+
+
+def _scaled_twice(e, c: Atom, x: Atom) -> Atom | None:
+    """`(c * k) * y` for `c * x` with `x = k * y`, where the constants `c` and `k`
+    are real and one is a power of two: `c * k` is then exact, and so is moving
+    it, so the two scalings are one. The adjoint of `0.5 * np.sum(w**2)` was
+    `2.0 * (0.5 * w)`; it is `w`. A power of two `c` moves onto a number `k`
+    the same way: `2.0 * (t4 * w)` is `2.0 * t4 * w`, one pass over `w`."""
+    if not (_real(c) and isinstance(x, Var) and hasattr(e, "origin_of")):
+        return None
+    found = e.definition(x)
+    if found is None or found[0] != "mul":
+        return None
+    loc = e.origin_of(x)  # the product's line, for the source map
+    for k, y in (found[1], found[1][::-1]):
+        if _real(k) and (_power_of_two(c.value) or _power_of_two(k.value)):
+            return e.call("mul", Const(c.value * k.value), y, loc=loc)
+    for k, y in (found[1], found[1][::-1]):  # `2.0 * (t4 * w)`: a number `t4`
+        if _power_of_two(c.value) and isinstance(k, Var) and e.is_scalar(k):
+            return e.call("mul", e.call("mul", c, k, loc=loc), y, loc=loc)
+    return None
+
+
+def _real(a: Atom) -> bool:
+    return is_number(a) and isinstance(a.value, (int, float))
+
+
+def _power_of_two(v) -> bool:
+    return v != 0 and math.isfinite(v) and math.frexp(abs(v))[0] == 0.5
