@@ -119,6 +119,24 @@ def test_standins_build_no_array_of_ones(out_dir, rng):
     assert "ones_like" in off or "full_like" in off
 
 
+def entries(x):
+    return (
+        np.sum(x[:, 0]) + 2.0 * np.sum(x[[0, 0, 2]]) + np.sum(x[x > 0.5]) + np.sum(x**3)
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_standin_is_added_into_entries_as_it_is(out_dir, rng, dtype):
+    """The adjoint of `np.sum(x[:, 0])` is `d[:, 0] += 1.0`, not `+=
+    np.ones_like(x[:, 0])`; np.add.at broadcasts the number the same way over an
+    index that repeats an entry or a mask. float32 stays float32."""
+    x = rng.normal(size=(4, 3)).astype(dtype)
+    on, off = compiled_both_ways(entries, (x.astype(np.float64),), "standins")
+    assert "[:, 0] += 1.0" in on and "ones_like" not in on and "full_like" not in on
+    assert "ones_like" in off
+    assert grad(entries)(x).dtype == dtype
+
+
 def rnn(W, h):
     for _ in range(3):
         h = np.tanh(W @ h)

@@ -702,7 +702,7 @@ class Sweep:
         prim = PRIMS[stmt.prim]
         out = Var(stmt.out)
         standin = self.stands_in(g, out) and self._standin_passes(stmt, prim)
-        if self.stands_in(g, out) and not standin:
+        if self.stands_in(g, out) and not standin and not _adds_a_number(stmt):
             g = self.exact(g, out)
         for i, (arg, rule) in enumerate(zip(stmt.args, prim.vjp)):
             if rule is None or not isinstance(arg, Var) or arg.name not in self.live:
@@ -1336,6 +1336,15 @@ def _same_index(a, b) -> bool:
 
 def _is_const_true(a) -> bool:
     return isinstance(a, Const) and a.value is True
+
+
+def _adds_a_number(stmt: Assign) -> bool:
+    """An array's entries read by index take a stand-in as it is: `d[i] += 1.0`
+    (np.add.at too) broadcasts the number over them as the filled array would,
+    without `np.ones_like(x[i])`. Not a list's entry, nor a container's."""
+    if stmt.prim != "getitem" or not enabled("standins"):
+        return False
+    return not any(_is_const_true(stmt.kwargs.get(k)) for k in ("seq", "any", "tree"))
 
 
 def _tree_grad(e, sweep, p: str, parts: list, loc) -> Atom:
