@@ -202,7 +202,7 @@ def _sum_rows(x, axis, keepdims=False):
 def _mean_rows(x, axis, keepdims=False):
     """np.mean(x, axis, keepdims=keepdims): for a float matrix along its rows (a
     layer norm's), `_sum_rows` divided by their length, as np.mean divides
-    np.sum's; np.mean's Python wrapper alone costs 2 to 4 µs a call."""
+    np.sum's, without np.mean's Python wrapper (1.1 µs a call and more)."""
     if (
         type(x) is _NDARRAY
         and x.ndim == 2

@@ -1,16 +1,16 @@
 """Sums written as products with ones: `_sum_over_batch(g)` against the
-hand-written `g.sum(axis=0)`, and `_sum_rows(x, 1, keepdims=True)` against
-`x.sum(axis=1, keepdims=True)`.
+hand-written `g.sum(axis=0)`, `_sum_rows(x, 1, keepdims=True)` against
+`x.sum(axis=1, keepdims=True)`, and `_mean_rows` against `x.mean(...)`.
 
     python benchmarks/batch_sums.py [--target SECONDS]
 
 Times the helpers generated modules use for the sums of a float matrix over
 its rows (the gradient of a bias broadcast over a batch) and along them (a
-softmax's normalizer and its adjoint), each a product with a vector of ones,
-against NumPy's sum written as an expert writes it and as `np.add.reduce`,
-interleaved, in this one process, with one BLAS thread, and prints each one's
-median time and the ratio helper / NumPy's sum. Each result is compared with
-NumPy's sum before it is timed.
+softmax's normalizer and its adjoint; a layer norm's mean, that sum divided),
+each a product with a vector of ones, against NumPy's sum or mean written as
+an expert writes it and as `np.add.reduce`, interleaved, in this one process,
+with one BLAS thread, and prints each one's median time and the ratio helper
+/ NumPy's. Each result is compared with NumPy's before it is timed.
 """
 
 import sys
@@ -27,12 +27,12 @@ SHAPES = [(8, 4), (8, 32), (64, 10), (64, 256), (1000, 10), (10000, 100), (10000
 def helpers():
     from adcompiler.helpers import defined
 
-    namespace = defined("_sum_over_batch", "_sum_rows")
-    return namespace["_sum_over_batch"], namespace["_sum_rows"]
+    namespace = defined("_sum_over_batch", "_sum_rows", "_mean_rows")
+    return [namespace[h] for h in ("_sum_over_batch", "_sum_rows", "_mean_rows")]
 
 
-def contenders(np, sum_over_batch, sum_rows):
-    """(title, NumPy's sum, np.add.reduce, the helper) for each direction."""
+def contenders(np, sum_over_batch, sum_rows, mean_rows):
+    """(title, NumPy's sum or mean, np.add.reduce, the helper) for each direction."""
     return [
         (
             "over the batch, axis 0",
@@ -45,6 +45,12 @@ def contenders(np, sum_over_batch, sum_rows):
             lambda x: x.sum(axis=1, keepdims=True),
             lambda x: np.add.reduce(x, 1, keepdims=True),
             lambda x: sum_rows(x, 1, keepdims=True),
+        ),
+        (
+            "the mean along the rows, axis -1, keepdims",
+            lambda x: x.mean(axis=-1, keepdims=True),
+            lambda x: np.add.reduce(x, -1, keepdims=True) / x.shape[-1],
+            lambda x: mean_rows(x, -1, keepdims=True),
         ),
     ]
 
@@ -64,7 +70,7 @@ def main(argv=None) -> int:
     for title, numpy_sum, reduce, helper in contenders(np, *helpers()):
         print(f"\n{title}")
         print(
-            f"{'shape':>14} {'dtype':>8} {'x.sum':>10} {'add.reduce':>12} "
+            f"{'shape':>14} {'dtype':>8} {'NumPy':>10} {'add.reduce':>12} "
             f"{'helper':>10} {'ratio':>6}"
         )
         for shape in SHAPES:

@@ -25,7 +25,7 @@ for `x.dot(ones)`, 64×10 2.3 µs against 0.63, 1000×10 20.6 µs against 2.8).
 its axis is 1 or -1 and its operand may be a matrix: of rank 2, or of a rank
 not known. A mean along the rows (a layer norm's) is `_mean_rows`, the sum
 divided by the rows' length as np.mean divides it, without np.mean's Python
-wrapper: 1.8 µs against 6.1 µs for 8×16.
+wrapper: 1.8 µs against 3.0 µs for 8×4, 4.6 µs against 22.9 for 1000×10.
 """
 
 from __future__ import annotations
