@@ -6,6 +6,8 @@ generated code writes with `.dot` and which keep `@`, and that the gradient
 matches finite differences either way.
 """
 
+import re
+
 import numpy as np
 import pytest
 from adcheck import code_of
@@ -308,3 +310,24 @@ def test_row_means_are_row_sums_divided(out_dir, rng, examples):
         assert [a.dtype for a in d] == [x.dtype] * 2
         if x.dtype == np.float64:
             fd_check(grad(centered_rows, argnums=(0, 1)), centered_rows, y, (0, 1))
+
+
+def nearest_centers(mu, X):
+    d = X[:, None, :] - mu[None, :, :]
+    sq = np.sum(d * d, axis=-1)
+    m = np.min(sq, axis=1, keepdims=True)
+    return np.sum(m[:, 0] - np.log(np.sum(np.exp(m - sq), axis=1)))
+
+
+def test_shapes_through_new_axes_keep_a_stacks_sum_numpys(out_dir, rng):
+    """Example arguments tell the shape of `X[:, None, :]` and of
+    `np.expand_dims(g, 1)` (NumPy's answer, on a view that allocates nothing):
+    the sum over the last axis of a stack stays np.sum's, and the adjoint of
+    the kept `m` is a row sum, not `_unbroadcast`."""
+    args = (rng.normal(size=(3, 2)), rng.normal(size=(10, 2)))
+    g = grad(nearest_centers, example_args=args)
+    fd_check(g, nearest_centers, args, (0,))
+    code = code_of(g)
+    assert "sq = (d * d).sum(axis=-1)" in code
+    assert re.search(r"d_m = t\d+ \+ _sum_rows\(d_t\d+, axis=1, keepdims=True\)", code)
+    fd_check(grad(nearest_centers), nearest_centers, args, (0,))

@@ -137,6 +137,12 @@ class Shapes:
             shape = self.concrete(stmt.args[0])
             if shape:  # `xs[t]`: a row
                 self.fix(stmt.out, shape[1:])
+        elif stmt.prim == "getitem" and isinstance(stmt.args[1], Const):
+            entry = any(getattr(stmt.kwargs.get(k), "value", False) for k in _ENTRIES)
+            shape = None if entry else self.concrete(stmt.args[0])
+            indexed = None if shape is None else _indexed(shape, stmt.args[1].value)
+            if indexed is not None:  # `X[:, None, :]`
+                self.fix(stmt.out, indexed)
         if stmt.prim == "getitem":
             self._same_item(stmt)
             if getattr(stmt.args[1], "name", None) in self.vector_indices:
@@ -220,6 +226,27 @@ def _broadcast(shapes: list) -> tuple | None:
             return None
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
+
+
+def _indexed(shape: tuple, index) -> tuple | None:
+    """The shape of `x[index]` for an `x` of `shape` and a basic index (ints, slices,
+    None, ...): NumPy's own answer, on a view of one number that allocates
+    nothing. None for any other index."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not all(p is None or p is Ellipsis or type(p) in (int, slice) for p in parts):
+        return None
+    try:
+        return view_of(shape)[index].shape
+    except (IndexError, TypeError, ValueError):  # NumPy's error, at run time
+        return None
+
+
+def view_of(shape: tuple):
+    """An array of `shape` that allocates nothing (one number, seen everywhere):
+    to ask NumPy the shape an operation gives."""
+    import numpy as np
+
+    return np.lib.stride_tricks.as_strided(np.zeros(1), shape, (0,) * len(shape))
 
 
 def _matmul(shapes: list) -> tuple | None:

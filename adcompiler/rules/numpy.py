@@ -869,7 +869,24 @@ defprim("size", (NP, "size"), None, infer=lambda s, out, x: s.set_rank(out, 0))
 defprim("len", ("builtin", "len"), None, infer=lambda s, out, x: s.set_rank(out, 0))
 defprim("tuple", ("tuple",), shape=OTHER)
 defprim("broadcast_to", (NP, "broadcast_to"), None, None)
-defprim("expand_dims", (NP, "expand_dims"), None, None)
+
+
+def _expand_dims_infer(s, out, x, axis):
+    import numpy as np
+
+    from ..passes.shapes import view_of
+
+    shape, axis = s.concrete(x), getattr(axis, "value", None)
+    if shape is not None and type(axis) is int:
+        try:
+            s.fix(out.name, np.expand_dims(view_of(shape), axis).shape)
+        except np.exceptions.AxisError:  # NumPy's error, at run time
+            pass
+    elif s.rank(x) is not None and type(axis) is int:
+        s.set_rank(out, s.rank(x) + 1)
+
+
+defprim("expand_dims", (NP, "expand_dims"), None, None, infer=_expand_dims_infer)
 defprim(
     "full_like",
     (NP, "full_like"),
