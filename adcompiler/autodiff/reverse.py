@@ -46,6 +46,7 @@ from ..passes.dce import dce
 from ..passes.hoist import lengths_of, row_loop
 from ..passes.shapes import analyze
 from ..passes.shift import invariant_shifts
+from ..passes.simplify import spread_over
 from ..rules import PRIMS
 from ..rules.arrays import IndexContrib, PathContrib
 from ..rules.core import NO_RULE_YET, NOT_ARRAYS
@@ -811,17 +812,7 @@ class Sweep:
         where another contribution has that shape: the sum broadcasts `g` itself
         (`d_x = d_t1 + g`, a layer norm's mean, a softmax's normalizer)."""
         e, like = self.e, Var(name)
-        spread = {}
-        for p in dense:
-            made = e.definition(p)
-            if made is None or made[0] not in ("broadcast_to", "broadcast_like"):
-                continue
-            g, to = made[1][0], made[1][1]
-            if made[0] == "broadcast_to":
-                shape_of = e.definition(to)
-                to = shape_of[1][0] if shape_of and shape_of[0] == "shape" else None
-            if to is not None and e.shapes.same(to, like):
-                spread[p] = g
+        spread = {p: g for p in dense if (g := spread_over(e, p, like)) is not None}
         if not spread or not any(
             p not in spread and e.shapes.same(p, like) for p in dense
         ):

@@ -85,7 +85,7 @@ def simplify(
                 return other
             if is_number(one, -1):
                 return e.neg(other)
-            spread = _spread_over(e, one, other)
+            spread = spread_over(e, one, other)
             if spread is not None:
                 return e.mul(spread, other)
             scaled = _scaled_twice(e, one, other)
@@ -167,9 +167,10 @@ def _negated(e, a: Atom) -> Atom | None:
     return None
 
 
-def _spread_over(e, a: Atom, b: Atom) -> Atom | None:
+def spread_over(e, a: Atom, b: Atom) -> Atom | None:
     """`t` when `a` is `np.broadcast_to(t, np.shape(x))` and `b` has the shape of
-    `x`: broadcasting in the product spreads `t` the same way, without the copy."""
+    `x`: broadcasting in a product or a sum with `b` spreads `t` the same way,
+    without the copy (the reverse sweep's `accumulate` asks it too)."""
     found = e.definition(a)
     if found is None or found[0] != "broadcast_to":
         return None
