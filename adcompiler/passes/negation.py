@@ -114,10 +114,10 @@ def _pull(block: Block, counts: dict[str, int], facts, names) -> None:
     made = {s.out: s for s in block.stmts if isinstance(s, Assign) and len(s.outs) == 1}
     for neg in [s for s in block.stmts if isinstance(s, Assign) and s.prim == "neg"]:
         x = neg.args[0] if len(neg.args) == 1 and not neg.kwargs else None
-        path = _to_number(x, made, counts, facts, 8) if isinstance(x, Var) else None
-        if path is None:
+        landing = _to_number(x, made, counts, facts, 8) if isinstance(x, Var) else None
+        if landing is None:
             continue
-        stmt, k = path[-1]
+        stmt, k = landing
         target = stmt.args[k]
         cancels = (
             isinstance(target, Var)
@@ -145,9 +145,9 @@ def _pull(block: Block, counts: dict[str, int], facts, names) -> None:
 
 
 def _to_number(x: Var, made: dict, counts: dict, facts, depth: int):
-    """The statements from `x` back to where a sign costs nothing: a list of
-    `(statement, argument index)`, the last naming a number, a negation or a
-    scalar; None where none is reached through products and quotients read once."""
+    """Where, back from `x` through products and quotients each read once, a sign
+    costs nothing: `(statement, argument index)` naming a number, a negation or
+    a scalar; None where there is no such place."""
     stmt = made.get(x.name)
     if depth == 0 or stmt is None or stmt.prim not in _THROUGH or stmt.kwargs:
         return None
@@ -155,18 +155,18 @@ def _to_number(x: Var, made: dict, counts: dict, facts, depth: int):
         return None
     for k, a in enumerate(stmt.args):  # a number, or a negation to cancel, first
         if is_number(a) and not isinstance(a.value, complex):
-            return [(stmt, k)]
+            return stmt, k
         if isinstance(a, Var) and a.name in made and made[a.name].prim == "neg":
-            return [(stmt, k)]
+            return stmt, k
     for k, a in enumerate(stmt.args):  # then a scalar, or what made it
         if isinstance(a, Var) and facts.rank(a) == 0:
-            return [(stmt, k)] + (_to_number(a, made, counts, facts, depth - 1) or [])
-    for k, a in enumerate(stmt.args):
+            return _to_number(a, made, counts, facts, depth - 1) or (stmt, k)
+    for a in stmt.args:
         deeper = (
             _to_number(a, made, counts, facts, depth - 1)
             if isinstance(a, Var)
             else None
         )
         if deeper is not None:
-            return [(stmt, k)] + deeper
+            return deeper
     return None
