@@ -230,23 +230,24 @@ def _broadcast(shapes: list) -> tuple | None:
 
 def _indexed(shape: tuple, index) -> tuple | None:
     """The shape of `x[index]` for an `x` of `shape` and a basic index (ints, slices,
-    None, ...): NumPy's own answer, on a view of one number that allocates
-    nothing. None for any other index."""
+    None, ...); None for any other index."""
     parts = index if isinstance(index, tuple) else (index,)
     if not all(p is None or p is Ellipsis or type(p) in (int, slice) for p in parts):
         return None
-    try:
-        return view_of(shape)[index].shape
-    except (IndexError, TypeError, ValueError):  # NumPy's error, at run time
-        return None
+    return numpy_shape(shape, lambda x: x[index])
 
 
-def view_of(shape: tuple):
-    """An array of `shape` that allocates nothing (one number, seen everywhere):
-    to ask NumPy the shape an operation gives."""
+def numpy_shape(shape: tuple, op) -> tuple | None:
+    """The shape of `op(x)` for an `x` of `shape`: NumPy's own answer, asked of a
+    view of one number, which allocates nothing. None where NumPy raises (an
+    axis or an index out of range): its error comes at run time."""
     import numpy as np
 
-    return np.lib.stride_tricks.as_strided(np.zeros(1), shape, (0,) * len(shape))
+    x = np.lib.stride_tricks.as_strided(np.zeros(1), shape, (0,) * len(shape))
+    try:
+        return op(x).shape
+    except (IndexError, TypeError, ValueError):  # AxisError is both of the first
+        return None
 
 
 def _matmul(shapes: list) -> tuple | None:

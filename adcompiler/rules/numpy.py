@@ -874,14 +874,13 @@ defprim("broadcast_to", (NP, "broadcast_to"), None, None)
 def _expand_dims_infer(s, out, x, axis):
     import numpy as np
 
-    from ..passes.shapes import view_of
+    from ..passes.shapes import numpy_shape
 
     shape, axis = s.concrete(x), getattr(axis, "value", None)
     if shape is not None and type(axis) is int:
-        try:
-            s.fix(out.name, np.expand_dims(view_of(shape), axis).shape)
-        except np.exceptions.AxisError:  # NumPy's error, at run time
-            pass
+        expanded = numpy_shape(shape, lambda v: np.expand_dims(v, axis))
+        if expanded is not None:
+            s.fix(out.name, expanded)
     elif s.rank(x) is not None and type(axis) is int:
         s.set_rank(out, s.rank(x) + 1)
 
